@@ -48,7 +48,12 @@ export function isTdxError(e: unknown): e is TdxError {
 }
 
 /** Wrap anything thrown by a library into a TdxError with the given code and hint. */
-export function asTdxError(e: unknown, code: string, message: string, details: TdxErrorDetails = {}): TdxError {
+export function asTdxError(
+  e: unknown,
+  code: string,
+  message: string,
+  details: TdxErrorDetails = {},
+): TdxError {
   if (e instanceof TdxError) return e;
   const reason = e instanceof Error ? e.message : String(e);
   return new TdxError(code, `${message}: ${reason}`, { ...details, cause: e });

@@ -2,6 +2,9 @@
 import { Command, CommanderError } from "commander";
 import { isTdxError } from "../errors.js";
 import { registerAbiCommands } from "./commands/abi.js";
+import { registerCollateralCommands } from "./commands/collateral.js";
+import { registerEventlogCommands } from "./commands/eventlog.js";
+import { registerExplorerCommands } from "./commands/explorer.js";
 import { registerGuestCommands } from "./commands/guest.js";
 import { registerKbsCommands } from "./commands/kbs.js";
 import { registerSimCommands } from "./commands/sim.js";
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
   registerAbiCommands(program);
   registerSimCommands(program);
   registerVerifyCommands(program);
+  registerCollateralCommands(program);
+  registerEventlogCommands(program);
+  registerExplorerCommands(program);
   registerGuestCommands(program);
   registerKbsCommands(program);
   return program;
@@ -35,7 +41,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version output are not errors.
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      if (
+        e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version" ||
+        e.code === "commander.help"
+      )
         return 0;
       return 2;
     }
@@ -48,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
 if (invokedDirectly || process.argv[1]?.endsWith("tdx-attest")) {
   main(process.argv).then(
     (code) => {

@@ -33,7 +33,14 @@ export interface VectorCase {
       tdxModuleStatus?: string | null;
       [k: string]: unknown;
     };
-    quote: { version: number; tee_type: string | number; mrtd?: string; tee_tcb_svn?: string; trailing_bytes?: number; [k: string]: unknown };
+    quote: {
+      version: number;
+      tee_type: string | number;
+      mrtd?: string;
+      tee_tcb_svn?: string;
+      trailing_bytes?: number;
+      [k: string]: unknown;
+    };
     [k: string]: unknown;
   };
 }
