@@ -1,0 +1,159 @@
+import { TdxError } from "../errors.js";
+import { putBytes, putU16, putU32, u16, u32 } from "./bytes.js";
+import type { FieldRange, QuoteBodyType, SgxReportBody, TdReportBody } from "./types.js";
+import { SGX_REPORT_BODY_SIZE, TD_REPORT_BODY_10_SIZE, TD_REPORT_BODY_15_SIZE } from "./types.js";
+
+/** SGX report body field table: [name, offset, size] (linux-sgx sgx_report.h). */
+const SGX_FIELDS = [
+  ["cpuSvn", 0, 16],
+  ["miscSelect", 16, 4],
+  ["reserved1", 20, 28],
+  ["attributes", 48, 16],
+  ["mrEnclave", 64, 32],
+  ["reserved2", 96, 32],
+  ["mrSigner", 128, 32],
+  ["reserved3", 160, 96],
+  ["isvProdId", 256, 2],
+  ["isvSvn", 258, 2],
+  ["reserved4", 260, 60],
+  ["reportData", 320, 64],
+] as const;
+
+/** TD report body field table (DCAP sgx_report2_body_t / _v1_5_t). */
+const TD_FIELDS = [
+  ["teeTcbSvn", 0, 16],
+  ["mrSeam", 16, 48],
+  ["mrSignerSeam", 64, 48],
+  ["seamAttributes", 112, 8],
+  ["tdAttributes", 120, 8],
+  ["xfam", 128, 8],
+  ["mrTd", 136, 48],
+  ["mrConfigId", 184, 48],
+  ["mrOwner", 232, 48],
+  ["mrOwnerConfig", 280, 48],
+  ["rtmr0", 328, 48],
+  ["rtmr1", 376, 48],
+  ["rtmr2", 424, 48],
+  ["rtmr3", 472, 48],
+  ["reportData", 520, 64],
+] as const;
+const TD15_FIELDS = [
+  ["teeTcbSvn2", 584, 16],
+  ["mrServiceTd", 600, 48],
+] as const;
+
+export function bodySizeOf(type: QuoteBodyType): number {
+  return type === 1 ? SGX_REPORT_BODY_SIZE : type === 2 ? TD_REPORT_BODY_10_SIZE : TD_REPORT_BODY_15_SIZE;
+}
+
+function need(b: Uint8Array, off: number, size: number, what: string): void {
+  if (off + size > b.length) {
+    throw new TdxError(
+      "ABI_TRUNCATED",
+      `${what} needs ${size} bytes at offset ${off}, only ${b.length - off} left`,
+      {
+        field: what,
+        offset: off,
+        hint: "the input is truncated; pass the complete structure",
+      },
+    );
+  }
+}
+
+/** Parse a 384-byte SGX report body at `off` (zero-copy). */
+export function parseSgxReportBody(b: Uint8Array, off = 0): SgxReportBody {
+  need(b, off, SGX_REPORT_BODY_SIZE, "sgxReportBody");
+  return {
+    cpuSvn: b.subarray(off, off + 16),
+    miscSelect: u32(b, off + 16),
+    reserved1: b.subarray(off + 20, off + 48),
+    attributes: b.subarray(off + 48, off + 64),
+    mrEnclave: b.subarray(off + 64, off + 96),
+    reserved2: b.subarray(off + 96, off + 128),
+    mrSigner: b.subarray(off + 128, off + 160),
+    reserved3: b.subarray(off + 160, off + 256),
+    isvProdId: u16(b, off + 256),
+    isvSvn: u16(b, off + 258),
+    reserved4: b.subarray(off + 260, off + 320),
+    reportData: b.subarray(off + 320, off + 384),
+  };
+}
+
+/** Serialize an SGX report body to its 384 bytes. */
+export function encodeSgxReportBody(r: SgxReportBody): Uint8Array {
+  const out = new Uint8Array(SGX_REPORT_BODY_SIZE);
+  putBytes(out, 0, r.cpuSvn, 16, "cpuSvn");
+  putU32(out, 16, r.miscSelect);
+  putBytes(out, 20, r.reserved1, 28, "reserved1");
+  putBytes(out, 48, r.attributes, 16, "attributes");
+  putBytes(out, 64, r.mrEnclave, 32, "mrEnclave");
+  putBytes(out, 96, r.reserved2, 32, "reserved2");
+  putBytes(out, 128, r.mrSigner, 32, "mrSigner");
+  putBytes(out, 160, r.reserved3, 96, "reserved3");
+  putU16(out, 256, r.isvProdId);
+  putU16(out, 258, r.isvSvn);
+  putBytes(out, 260, r.reserved4, 60, "reserved4");
+  putBytes(out, 320, r.reportData, 64, "reportData");
+  return out;
+}
+
+/** A new SGX report body with all-zero fields, for building one field by field. */
+export function emptySgxReportBody(): SgxReportBody {
+  return parseSgxReportBody(new Uint8Array(SGX_REPORT_BODY_SIZE));
+}
+
+/** Parse a TD report body (type 2: 584 bytes, type 3: 648 bytes) at `off` (zero-copy). */
+export function parseTdReportBody(b: Uint8Array, off: number, type: 2 | 3): TdReportBody {
+  need(b, off, bodySizeOf(type), type === 2 ? "tdReportBody10" : "tdReportBody15");
+  const v = (o: number, n: number) => b.subarray(off + o, off + o + n);
+  const body: TdReportBody = {
+    teeTcbSvn: v(0, 16),
+    mrSeam: v(16, 48),
+    mrSignerSeam: v(64, 48),
+    seamAttributes: v(112, 8),
+    tdAttributes: v(120, 8),
+    xfam: v(128, 8),
+    mrTd: v(136, 48),
+    mrConfigId: v(184, 48),
+    mrOwner: v(232, 48),
+    mrOwnerConfig: v(280, 48),
+    rtmr: [v(328, 48), v(376, 48), v(424, 48), v(472, 48)],
+    reportData: v(520, 64),
+  };
+  if (type === 3) {
+    body.teeTcbSvn2 = v(584, 16);
+    body.mrServiceTd = v(600, 48);
+  }
+  return body;
+}
+
+/** Serialize a TD report body: type 2 (TD 1.0, 584 bytes) or 3 (TD 1.5, 648 bytes). */
+export function encodeTdReportBody(r: TdReportBody, type: 2 | 3): Uint8Array {
+  const out = new Uint8Array(bodySizeOf(type));
+  putBytes(out, 0, r.teeTcbSvn, 16, "teeTcbSvn");
+  putBytes(out, 16, r.mrSeam, 48, "mrSeam");
+  putBytes(out, 64, r.mrSignerSeam, 48, "mrSignerSeam");
+  putBytes(out, 112, r.seamAttributes, 8, "seamAttributes");
+  putBytes(out, 120, r.tdAttributes, 8, "tdAttributes");
+  putBytes(out, 128, r.xfam, 8, "xfam");
+  putBytes(out, 136, r.mrTd, 48, "mrTd");
+  putBytes(out, 184, r.mrConfigId, 48, "mrConfigId");
+  putBytes(out, 232, r.mrOwner, 48, "mrOwner");
+  putBytes(out, 280, r.mrOwnerConfig, 48, "mrOwnerConfig");
+  for (let i = 0; i < 4; i++) putBytes(out, 328 + 48 * i, r.rtmr[i]!, 48, `rtmr${i}`);
+  putBytes(out, 520, r.reportData, 64, "reportData");
+  if (type === 3) {
+    putBytes(out, 584, r.teeTcbSvn2 ?? new Uint8Array(16), 16, "teeTcbSvn2");
+    putBytes(out, 600, r.mrServiceTd ?? new Uint8Array(48), 48, "mrServiceTd");
+  }
+  return out;
+}
+
+export function sgxReportLayout(prefix: string, off: number): FieldRange[] {
+  return SGX_FIELDS.map(([name, o, size]) => ({ path: `${prefix}.${name}`, offset: off + o, size }));
+}
+
+export function tdReportBodyLayout(prefix: string, off: number, type: 2 | 3): FieldRange[] {
+  const fields = type === 3 ? [...TD_FIELDS, ...TD15_FIELDS] : TD_FIELDS;
+  return fields.map(([name, o, size]) => ({ path: `${prefix}.${name}`, offset: off + o, size }));
+}
