@@ -1,0 +1,4 @@
+export * from "./der.js";
+export * from "./ecdsa.js";
+export * from "./pck.js";
+export * from "./x509.js";

@@ -1,0 +1,387 @@
+import { TdxError } from "../errors.js";
+import {
+  childrenOf,
+  contentOf,
+  type DerNode,
+  decodeOid,
+  decodeTime,
+  derError,
+  expectNode,
+  readNode,
+  TAG_BIT_STRING,
+  TAG_BOOLEAN,
+  TAG_INTEGER,
+  TAG_OCTET_STRING,
+  TAG_OID,
+  TAG_SEQUENCE,
+  TAG_SET,
+  tlvOf,
+} from "./der.js";
+
+/**
+ * X.509 certificates and CRLs parsed straight from DER (RFC 5280 structure, the subset the Intel SGX PKI
+ * uses: ECDSA P-256/SHA-256, v3 certificates, v2 CRLs). Parsing is a few microseconds and copies nothing;
+ * signatures are checked by `ecdsa.ts` over the exact TBS bytes kept here.
+ */
+
+export const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+export const OID_P256 = "1.2.840.10045.3.1.7";
+export const OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2";
+export const OID_ECDSA_SHA384 = "1.2.840.10045.4.3.3";
+export const OID_CN = "2.5.4.3";
+export const OID_BASIC_CONSTRAINTS = "2.5.29.19";
+export const OID_AUTHORITY_KEY_ID = "2.5.29.35";
+export const OID_CRL_NUMBER = "2.5.29.20";
+
+export interface NameAttribute {
+  oid: string;
+  value: string;
+}
+
+export interface Extension {
+  critical: boolean;
+  /** Content of the extnValue OCTET STRING (the DER of the extension value). */
+  value: Uint8Array;
+}
+
+export interface Certificate {
+  der: Uint8Array;
+  /** The exact signed bytes (tbsCertificate TLV). */
+  tbs: Uint8Array;
+  version: number;
+  /** INTEGER content bytes of the serial (as encoded). */
+  serial: Uint8Array;
+  /** Serial as lowercase hex with leading zero bytes removed (comparable with CRL entries). */
+  serialHex: string;
+  signatureAlgorithm: string;
+  /** Raw issuer Name TLV (compared byte for byte, like QVL's raw DN comparison). */
+  issuerRaw: Uint8Array;
+  subjectRaw: Uint8Array;
+  issuer: NameAttribute[];
+  subject: NameAttribute[];
+  /** Unix seconds. */
+  notBefore: number;
+  notAfter: number;
+  /** SubjectPublicKeyInfo TLV. */
+  spki: Uint8Array;
+  publicKeyAlgorithm: string;
+  curve: string | null;
+  /** Uncompressed EC point (0x04 || x || y). */
+  publicKey: Uint8Array;
+  /** DER ECDSA-Sig-Value from the signatureValue BIT STRING. */
+  signature: Uint8Array;
+  extensions: Map<string, Extension>;
+}
+
+export interface CrlEntry {
+  serialHex: string;
+  revocationDate: number;
+}
+
+export interface Crl {
+  der: Uint8Array;
+  tbs: Uint8Array;
+  version: number;
+  signatureAlgorithm: string;
+  issuerRaw: Uint8Array;
+  issuer: NameAttribute[];
+  thisUpdate: number;
+  /** Unix seconds; null when the CRL has no nextUpdate. */
+  nextUpdate: number | null;
+  /** Revoked serials (lowercase hex, leading zero bytes removed). */
+  revoked: Map<string, CrlEntry>;
+  signature: Uint8Array;
+  extensions: Map<string, Extension>;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lowercase hex of an INTEGER's magnitude, leading zero bytes removed ("00" for zero). */
+export function serialToHex(content: Uint8Array): string {
+  let i = 0;
+  while (i < content.length - 1 && content[i] === 0) i++;
+  let s = "";
+  for (; i < content.length; i++) s += HEX[content[i]!];
+  return s.length === 0 ? "00" : s;
+}
+
+function decodeString(buf: Uint8Array, node: DerNode): string {
+  const b = Buffer.from(buf.buffer, buf.byteOffset + node.contentStart, node.end - node.contentStart);
+  // UTF8String, PrintableString, IA5String, TeletexString decode fine as UTF-8 / latin1 for the PKI we see.
+  return node.tag === 0x1e ? Buffer.from(b).swap16().toString("utf16le") : b.toString("utf8");
+}
+
+function parseName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
+  if (node.tag !== TAG_SEQUENCE) throw derError(`${field}: Name is not a SEQUENCE`, node.start, field);
+  const out: NameAttribute[] = [];
+  for (const rdn of childrenOf(buf, node)) {
+    if (rdn.tag !== TAG_SET) throw derError(`${field}: RDN is not a SET`, rdn.start, field);
+    for (const atv of childrenOf(buf, rdn)) {
+      const [oidNode, valueNode, extra] = childrenOf(buf, atv);
+      if (!oidNode || !valueNode || extra || oidNode.tag !== TAG_OID) {
+        throw derError(`${field}: bad AttributeTypeAndValue`, atv.start, field);
+      }
+      out.push({ oid: decodeOid(contentOf(buf, oidNode)), value: decodeString(buf, valueNode) });
+    }
+  }
+  return out;
+}
+
+function parseAlgorithm(buf: Uint8Array, node: DerNode, field: string): string {
+  if (node.tag !== TAG_SEQUENCE) throw derError(`${field}: AlgorithmIdentifier`, node.start, field);
+  const [oid] = childrenOf(buf, node);
+  if (!oid || oid.tag !== TAG_OID) throw derError(`${field}: AlgorithmIdentifier OID`, node.start, field);
+  return decodeOid(contentOf(buf, oid));
+}
+
+function parseBitString(buf: Uint8Array, node: DerNode, field: string): Uint8Array {
+  if (node.tag !== TAG_BIT_STRING || node.end - node.contentStart < 1 || buf[node.contentStart] !== 0) {
+    throw derError(`${field}: BIT STRING with unused bits`, node.start, field);
+  }
+  return buf.subarray(node.contentStart + 1, node.end);
+}
+
+function parseExtensions(buf: Uint8Array, seq: DerNode, field: string): Map<string, Extension> {
+  const out = new Map<string, Extension>();
+  if (seq.tag !== TAG_SEQUENCE) throw derError(`${field}: Extensions`, seq.start, field);
+  for (const ext of childrenOf(buf, seq)) {
+    const parts = childrenOf(buf, ext);
+    const oidNode = parts[0];
+    if (!oidNode || oidNode.tag !== TAG_OID) throw derError(`${field}: extension OID`, ext.start, field);
+    let critical = false;
+    let valueNode = parts[1];
+    if (valueNode && valueNode.tag === TAG_BOOLEAN) {
+      critical = buf[valueNode.contentStart] !== 0;
+      valueNode = parts[2];
+    }
+    if (!valueNode || valueNode.tag !== TAG_OCTET_STRING) {
+      throw derError(`${field}: extension value`, ext.start, field);
+    }
+    const oid = decodeOid(contentOf(buf, oidNode));
+    if (out.has(oid)) throw derError(`${field}: duplicate extension ${oid}`, ext.start, field);
+    out.set(oid, { critical, value: contentOf(buf, valueNode) });
+  }
+  return out;
+}
+
+function parseSpki(
+  buf: Uint8Array,
+  node: DerNode,
+): { algorithm: string; curve: string | null; publicKey: Uint8Array } {
+  const [alg, key] = childrenOf(buf, node);
+  if (!alg || !key || alg.tag !== TAG_SEQUENCE) throw derError("subjectPublicKeyInfo", node.start, "spki");
+  const [algOid, params] = childrenOf(buf, alg);
+  if (!algOid || algOid.tag !== TAG_OID) throw derError("spki algorithm", alg.start, "spki");
+  const algorithm = decodeOid(contentOf(buf, algOid));
+  const curve = params && params.tag === TAG_OID ? decodeOid(contentOf(buf, params)) : null;
+  return { algorithm, curve, publicKey: parseBitString(buf, key, "spki.subjectPublicKey") };
+}
+
+/** Parse one DER certificate (the bytes are kept by reference). */
+export function parseCertificate(der: Uint8Array): Certificate {
+  const top = expectNode(der, 0, TAG_SEQUENCE, der.length, "certificate");
+  if (top.end !== der.length) throw derError("trailing bytes after certificate", top.end, "certificate");
+  const [tbsNode, sigAlgNode, sigNode, extra] = childrenOf(der, top);
+  if (!tbsNode || !sigAlgNode || !sigNode || extra || tbsNode.tag !== TAG_SEQUENCE) {
+    throw derError("certificate must be SEQUENCE{tbs, algorithm, signature}", 0, "certificate");
+  }
+  const f = childrenOf(der, tbsNode);
+  let i = 0;
+  let version = 1;
+  if (f[0] && f[0].tag === 0xa0) {
+    const v = readNode(der, f[0].contentStart, f[0].end);
+    if (v.tag !== TAG_INTEGER || v.end - v.contentStart !== 1) throw derError("version", v.start, "version");
+    version = der[v.contentStart]! + 1;
+    i = 1;
+  }
+  const serialNode = f[i++];
+  const innerAlg = f[i++];
+  const issuerNode = f[i++];
+  const validityNode = f[i++];
+  const subjectNode = f[i++];
+  const spkiNode = f[i++];
+  if (!serialNode || !innerAlg || !issuerNode || !validityNode || !subjectNode || !spkiNode) {
+    throw derError("tbsCertificate is missing fields", tbsNode.start, "tbsCertificate");
+  }
+  if (serialNode.tag !== TAG_INTEGER) throw derError("serialNumber", serialNode.start, "serialNumber");
+  const signatureAlgorithm = parseAlgorithm(der, sigAlgNode, "signatureAlgorithm");
+  if (parseAlgorithm(der, innerAlg, "tbsCertificate.signature") !== signatureAlgorithm) {
+    throw derError("inner and outer signature algorithms differ", innerAlg.start, "signatureAlgorithm");
+  }
+  const [nb, na, extraTime] = childrenOf(der, validityNode);
+  if (!nb || !na || extraTime) throw derError("validity", validityNode.start, "validity");
+  let extensions = new Map<string, Extension>();
+  for (; i < f.length; i++) {
+    const n = f[i]!;
+    if (n.tag === 0xa3) {
+      extensions = parseExtensions(der, readNode(der, n.contentStart, n.end), "extensions");
+    } else if (n.tag !== 0x81 && n.tag !== 0x82) {
+      throw derError(`unexpected tbsCertificate field 0x${n.tag.toString(16)}`, n.start, "tbsCertificate");
+    }
+  }
+  const spki = parseSpki(der, spkiNode);
+  const serial = contentOf(der, serialNode);
+  return {
+    der,
+    tbs: tlvOf(der, tbsNode),
+    version,
+    serial,
+    serialHex: serialToHex(serial),
+    signatureAlgorithm,
+    issuerRaw: tlvOf(der, issuerNode),
+    subjectRaw: tlvOf(der, subjectNode),
+    issuer: parseName(der, issuerNode, "issuer"),
+    subject: parseName(der, subjectNode, "subject"),
+    notBefore: decodeTime(der, nb, "notBefore"),
+    notAfter: decodeTime(der, na, "notAfter"),
+    spki: tlvOf(der, spkiNode),
+    publicKeyAlgorithm: spki.algorithm,
+    curve: spki.curve,
+    publicKey: spki.publicKey,
+    signature: parseBitString(der, sigNode, "signatureValue"),
+    extensions,
+  };
+}
+
+/** Parse one DER CRL. */
+export function parseCrl(der: Uint8Array): Crl {
+  const top = expectNode(der, 0, TAG_SEQUENCE, der.length, "crl");
+  if (top.end !== der.length) throw derError("trailing bytes after CRL", top.end, "crl");
+  const [tbsNode, sigAlgNode, sigNode, extra] = childrenOf(der, top);
+  if (!tbsNode || !sigAlgNode || !sigNode || extra || tbsNode.tag !== TAG_SEQUENCE) {
+    throw derError("CRL must be SEQUENCE{tbs, algorithm, signature}", 0, "crl");
+  }
+  const f = childrenOf(der, tbsNode);
+  let i = 0;
+  let version = 1;
+  if (f[0] && f[0].tag === TAG_INTEGER) {
+    version = der[f[0].contentStart]! + 1;
+    i = 1;
+  }
+  const innerAlg = f[i++];
+  const issuerNode = f[i++];
+  const thisUpdateNode = f[i++];
+  if (!innerAlg || !issuerNode || !thisUpdateNode) throw derError("tbsCertList fields", tbsNode.start, "crl");
+  const signatureAlgorithm = parseAlgorithm(der, sigAlgNode, "crl.signatureAlgorithm");
+  if (parseAlgorithm(der, innerAlg, "crl.tbsCertList.signature") !== signatureAlgorithm) {
+    throw derError("inner and outer CRL signature algorithms differ", innerAlg.start, "crl");
+  }
+  let nextUpdate: number | null = null;
+  const revoked = new Map<string, CrlEntry>();
+  let extensions = new Map<string, Extension>();
+  for (; i < f.length; i++) {
+    const n = f[i]!;
+    if ((n.tag === 0x17 || n.tag === 0x18) && nextUpdate === null) {
+      nextUpdate = decodeTime(der, n, "nextUpdate");
+    } else if (n.tag === TAG_SEQUENCE) {
+      for (const entry of childrenOf(der, n)) {
+        const [sn, date] = childrenOf(der, entry);
+        if (!sn || !date || sn.tag !== TAG_INTEGER)
+          throw derError("revokedCertificates entry", entry.start, "crl");
+        const serialHex = serialToHex(contentOf(der, sn));
+        revoked.set(serialHex, { serialHex, revocationDate: decodeTime(der, date, "revocationDate") });
+      }
+    } else if (n.tag === 0xa0) {
+      extensions = parseExtensions(der, readNode(der, n.contentStart, n.end), "crlExtensions");
+    } else {
+      throw derError(`unexpected tbsCertList field 0x${n.tag.toString(16)}`, n.start, "crl");
+    }
+  }
+  return {
+    der,
+    tbs: tlvOf(der, tbsNode),
+    version,
+    signatureAlgorithm,
+    issuerRaw: tlvOf(der, issuerNode),
+    issuer: parseName(der, issuerNode, "crl.issuer"),
+    thisUpdate: decodeTime(der, thisUpdateNode, "thisUpdate"),
+    nextUpdate,
+    revoked,
+    signature: parseBitString(der, sigNode, "crl.signatureValue"),
+    extensions,
+  };
+}
+
+/** The first CN of a Name, or "" when absent. */
+export function commonName(name: NameAttribute[]): string {
+  for (const a of name) if (a.oid === OID_CN) return a.value;
+  return "";
+}
+
+/** The value of a Name attribute by OID, or undefined. */
+export function nameAttribute(name: NameAttribute[], oid: string): string | undefined {
+  for (const a of name) if (a.oid === oid) return a.value;
+  return undefined;
+}
+
+/** Human form of a Name, e.g. "CN=Intel SGX Root CA, O=Intel Corporation". */
+export function formatName(name: NameAttribute[]): string {
+  const short: Record<string, string> = {
+    "2.5.4.3": "CN",
+    "2.5.4.6": "C",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+  };
+  return name.map((a) => `${short[a.oid] ?? a.oid}=${a.value}`).join(", ");
+}
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
+
+/**
+ * Split PEM text into certificate DERs, in order. Anything between or after the blocks other than
+ * whitespace and NUL bytes is refused (a chain is exactly its certificates).
+ */
+export function pemToDers(pem: string, field = "pem"): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const m of pem.matchAll(PEM_CERT_RE)) {
+    const gap = pem.slice(last, m.index);
+    if (!/^[\s\0]*$/.test(gap)) {
+      throw new TdxError("PEM_MALFORMED", `${field}: unexpected text before a certificate`, {
+        field,
+        offset: last,
+        hint: "a certificate chain is PEM CERTIFICATE blocks and nothing else",
+      });
+    }
+    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
+    last = m.index + m[0].length;
+  }
+  if (!/^[\s\0]*$/.test(pem.slice(last))) {
+    throw new TdxError("PEM_MALFORMED", `${field}: unexpected text after the last certificate`, {
+      field,
+      offset: last,
+      hint: "a certificate chain is PEM CERTIFICATE blocks and nothing else",
+    });
+  }
+  if (out.length === 0) {
+    throw new TdxError("PEM_MALFORMED", `${field}: no PEM certificate found`, {
+      field,
+      hint: "give PEM text with -----BEGIN CERTIFICATE----- blocks",
+    });
+  }
+  return out;
+}
+
+/** DER of a certificate given as DER bytes or PEM text (the first block). */
+export function certificateDer(cert: Uint8Array | string): Uint8Array {
+  if (typeof cert === "string") return pemToDers(cert, "certificate")[0]!;
+  return cert;
+}
+
+/** Wrap DER as PEM. */
+export function derToPem(der: Uint8Array, label = "CERTIFICATE"): string {
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+/** Basic constraints cA flag (false when the extension is absent). */
+export function isCa(cert: Certificate): boolean {
+  const ext = cert.extensions.get(OID_BASIC_CONSTRAINTS);
+  if (!ext) return false;
+  const seq = readNode(ext.value, 0, ext.value.length);
+  const [first] = childrenOf(ext.value, seq);
+  return first !== undefined && first.tag === TAG_BOOLEAN && ext.value[first.contentStart] !== 0;
+}
