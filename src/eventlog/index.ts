@@ -1,0 +1,18 @@
+export {
+  type AppendRuntimeEventOptions,
+  appendRuntimeEvent,
+  emptyRuntimeLog,
+  makeRuntimeLogEntry,
+  parseRuntimeLog,
+  RUNTIME_EVENT_DOMAIN,
+  RUNTIME_EVENT_MAX_DATA,
+  RUNTIME_LOG_FORMAT,
+  RUNTIME_LOG_VERSION,
+  type RuntimeEventInput,
+  type RuntimeLog,
+  type RuntimeLogEntry,
+  readRuntimeLog,
+  runtimeEntryData,
+  runtimeEventDigest,
+  serializeRuntimeLog,
+} from "./runtime.js";

@@ -1,0 +1,454 @@
+/**
+ * tdx-attest's own runtime event log: a versioned JSON document recording every RTMR extend made from
+ * user space (normally RTMR3) with what was measured and why, so a relying party can replay it.
+ *
+ * Digest rule (what is extended into the register, 48 bytes):
+ *   SHA-384( "tdx-attest.runtime-event.v1" || 0x00 || u32le(len(name)) || name || u32le(len(data)) || data )
+ * where name is the event name in UTF-8 and data the measured bytes (UTF-8 when given as text).
+ * Length prefixes make the encoding unambiguous (no name/data split can collide), and the domain string
+ * keeps these digests apart from any other use of SHA-384 over the same bytes.
+ */
+import { randomBytes } from "node:crypto";
+import { constants as fsc } from "node:fs";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { asTdxError, TdxError } from "../errors.js";
+import { hex, MR_SIZE, sha384, unhex, utf8 } from "./bytes.js";
+
+export const RUNTIME_LOG_FORMAT = "tdx-attest.runtime-log";
+export const RUNTIME_LOG_VERSION = 1;
+export const RUNTIME_EVENT_DOMAIN = "tdx-attest.runtime-event.v1";
+/** Largest data recorded inline; bigger things should be hashed first and the hash measured. */
+export const RUNTIME_EVENT_MAX_DATA = 1024 * 1024;
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const EVENT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$/;
+
+export interface RuntimeEventInput {
+  /** RTMR index 0..3 (3 is the register left to user space; 0..2 hold firmware/boot measurements). */
+  rtmr: number;
+  /** Event name: 1..128 of A-Z a-z 0-9 . _ : @ / + - (starting with a letter or digit). */
+  event: string;
+  /** The measured bytes; text is measured as its UTF-8 encoding. */
+  data: Uint8Array | string;
+  /** Free text saying what the data is (kept next to the entry, not measured). */
+  description?: string;
+  /** Keep the data in the log (default true). False records only the digest and the description. */
+  recordData?: boolean;
+}
+
+export interface RuntimeLogEntry {
+  /** Position in the log, from 0. */
+  seq: number;
+  rtmr: number;
+  event: string;
+  /** Hex SHA-384 extended into the register (see runtimeEventDigest). */
+  digest: string;
+  /** The measured data: text when `encoding` is "utf8", hex when "hex". Absent when not recorded. */
+  data?: string;
+  encoding?: "utf8" | "hex";
+  description?: string;
+  /** ISO-8601 time of the append (informational: not measured). */
+  time: string;
+}
+
+export interface RuntimeLog {
+  format: typeof RUNTIME_LOG_FORMAT;
+  version: typeof RUNTIME_LOG_VERSION;
+  events: RuntimeLogEntry[];
+}
+
+export interface AppendRuntimeEventOptions {
+  /**
+   * Performs the RTMR extend. Called with the exact digest while the log's lock is held, before the entry
+   * is written, so concurrent extenders log in the order they extended. If it throws, nothing is written.
+   */
+  extend?: (rtmr: number, digest: Uint8Array) => Promise<void> | void;
+  /** Time recorded in the entry (default: now). */
+  time?: Date;
+  /** How long to wait for another appender's lock (default 10 s). */
+  lockTimeoutMs?: number;
+}
+
+function checkRtmr(rtmr: unknown, field: string): number {
+  if (typeof rtmr !== "number" || !Number.isInteger(rtmr) || rtmr < 0 || rtmr > 3) {
+    throw new TdxError("RUNTIME_EVENT_BAD_RTMR", `${field} must be an RTMR index 0..3, got ${String(rtmr)}`, {
+      field,
+      hint: "runtime events normally go to RTMR 3; RTMR 0-2 hold firmware and boot measurements",
+    });
+  }
+  return rtmr;
+}
+
+function checkEventName(event: unknown, field: string): string {
+  if (typeof event !== "string" || !EVENT_NAME_RE.test(event)) {
+    throw new TdxError(
+      "RUNTIME_EVENT_BAD_NAME",
+      `${field} is not a valid event name: ${JSON.stringify(event)}`,
+      {
+        field,
+        hint: "use 1-128 characters from A-Z a-z 0-9 . _ : @ / + -, starting with a letter or digit",
+      },
+    );
+  }
+  return event;
+}
+
+function dataBytes(data: unknown, field: string): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof data === "string") {
+    if (LONE_SURROGATE_RE.test(data)) {
+      throw new TdxError("RUNTIME_EVENT_BAD_DATA", `${field} contains unpaired UTF-16 surrogates`, {
+        field,
+        hint: "pass well-formed text, or the bytes themselves",
+      });
+    }
+    bytes = utf8(data);
+  } else if (data instanceof Uint8Array) {
+    bytes = data;
+  } else {
+    throw new TdxError("RUNTIME_EVENT_BAD_DATA", `${field} must be text or bytes`, {
+      field,
+      hint: "pass a string (measured as UTF-8) or a Uint8Array",
+    });
+  }
+  if (bytes.length > RUNTIME_EVENT_MAX_DATA) {
+    throw new TdxError(
+      "RUNTIME_EVENT_BAD_DATA",
+      `${field} is ${bytes.length} bytes (max ${RUNTIME_EVENT_MAX_DATA})`,
+      {
+        field,
+        hint: "hash large content first (e.g. sha384 of a file) and measure the hash with a description",
+      },
+    );
+  }
+  return bytes;
+}
+
+/** The 48-byte digest extended into the RTMR for a runtime event (see the module comment for the rule). */
+export function runtimeEventDigest(event: string, data: Uint8Array | string): Uint8Array {
+  const name = utf8(checkEventName(event, "event"));
+  const body = dataBytes(data, "data");
+  const lengths = new Uint8Array(8);
+  const view = new DataView(lengths.buffer);
+  view.setUint32(0, name.length, true);
+  view.setUint32(4, body.length, true);
+  return sha384(
+    utf8(RUNTIME_EVENT_DOMAIN),
+    Uint8Array.of(0),
+    lengths.subarray(0, 4),
+    name,
+    lengths.subarray(4, 8),
+    body,
+  );
+}
+
+/** Builds the log entry for an input (pure; `seq` and `time` supplied by the caller). */
+export function makeRuntimeLogEntry(input: RuntimeEventInput, seq: number, time: Date): RuntimeLogEntry {
+  const rtmr = checkRtmr(input.rtmr, "rtmr");
+  const event = checkEventName(input.event, "event");
+  const data = dataBytes(input.data, "data");
+  if (input.description !== undefined && typeof input.description !== "string") {
+    throw new TdxError("RUNTIME_EVENT_BAD_DATA", "description must be text", { field: "description" });
+  }
+  if (Number.isNaN(time.getTime())) {
+    throw new TdxError("RUNTIME_EVENT_BAD_TIME", "time is not a valid date", { field: "time" });
+  }
+  const entry: RuntimeLogEntry = {
+    seq,
+    rtmr,
+    event,
+    digest: hex(runtimeEventDigest(event, data)),
+    time: time.toISOString(),
+  };
+  if (input.recordData !== false) {
+    if (typeof input.data === "string") {
+      entry.data = input.data;
+      entry.encoding = "utf8";
+    } else {
+      entry.data = hex(data);
+      entry.encoding = "hex";
+    }
+  }
+  if (input.description !== undefined) entry.description = input.description;
+  return entry;
+}
+
+function entryError(i: number, field: string, message: string, hint?: string): TdxError {
+  return new TdxError("RUNTIME_LOG_BAD_ENTRY", `runtime log event ${i}: ${message}`, {
+    field: `events[${i}].${field}`,
+    hint: hint ?? "the runtime log was edited or corrupted; restore it from the TD or recreate the TD",
+  });
+}
+
+/** Decodes the recorded data of an entry (null when the entry keeps only the digest). */
+export function runtimeEntryData(entry: RuntimeLogEntry): Uint8Array | null {
+  if (entry.data === undefined) return null;
+  return entry.encoding === "hex" ? unhex(entry.data, "data") : utf8(entry.data);
+}
+
+/**
+ * Parses and checks a runtime log document (pure). Every entry with recorded data must carry the digest
+ * that data produces; entries without data are accepted on their digest alone (replay still binds them).
+ */
+export function parseRuntimeLog(text: string): RuntimeLog {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw asTdxError(e, "RUNTIME_LOG_BAD_JSON", "runtime log is not valid JSON", {
+      hint: "a runtime log is a JSON document written by tdx-attest extend / appendRuntimeEvent",
+    });
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new TdxError("RUNTIME_LOG_BAD_FORMAT", "runtime log must be a JSON object", {
+      hint: `expected {"format":"${RUNTIME_LOG_FORMAT}","version":1,"events":[...]}`,
+    });
+  }
+  const d = doc as Record<string, unknown>;
+  if (d.format !== RUNTIME_LOG_FORMAT) {
+    throw new TdxError(
+      "RUNTIME_LOG_BAD_FORMAT",
+      `not a tdx-attest runtime log (format ${JSON.stringify(d.format)})`,
+      {
+        field: "format",
+        hint: `expected "format": "${RUNTIME_LOG_FORMAT}"; for dstack or TCG logs use --format dstack|tcg`,
+      },
+    );
+  }
+  if (d.version !== RUNTIME_LOG_VERSION) {
+    throw new TdxError(
+      "RUNTIME_LOG_UNSUPPORTED_VERSION",
+      `runtime log version ${String(d.version)} is not supported`,
+      {
+        field: "version",
+        hint: `this tdx-attest reads version ${RUNTIME_LOG_VERSION}; upgrade tdx-attest to read newer logs`,
+      },
+    );
+  }
+  if (!Array.isArray(d.events)) {
+    throw new TdxError("RUNTIME_LOG_BAD_FORMAT", "runtime log has no events array", { field: "events" });
+  }
+  const events: RuntimeLogEntry[] = d.events.map((raw: unknown, i: number) => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      throw entryError(i, "", "not an object");
+    const r = raw as Record<string, unknown>;
+    if (r.seq !== i) throw entryError(i, "seq", `seq is ${String(r.seq)}, expected ${i}`);
+    const rtmr = checkRtmr(r.rtmr, `events[${i}].rtmr`);
+    const event = checkEventName(r.event, `events[${i}].event`);
+    if (typeof r.digest !== "string" || !/^[0-9a-f]{96}$/.test(r.digest)) {
+      throw entryError(i, "digest", "digest must be 96 lowercase hex digits (SHA-384)");
+    }
+    if (typeof r.time !== "string" || Number.isNaN(Date.parse(r.time))) {
+      throw entryError(i, "time", "time must be an ISO-8601 string");
+    }
+    const entry: RuntimeLogEntry = { seq: i, rtmr, event, digest: r.digest, time: r.time };
+    if (r.description !== undefined) {
+      if (typeof r.description !== "string") throw entryError(i, "description", "description must be text");
+      entry.description = r.description;
+    }
+    if (r.data !== undefined) {
+      if (typeof r.data !== "string") throw entryError(i, "data", "data must be a string");
+      if (r.encoding !== "utf8" && r.encoding !== "hex") {
+        throw entryError(
+          i,
+          "encoding",
+          `encoding must be "utf8" or "hex", got ${JSON.stringify(r.encoding)}`,
+        );
+      }
+      entry.data = r.data;
+      entry.encoding = r.encoding;
+      let bytes: Uint8Array;
+      try {
+        bytes = runtimeEntryData(entry) as Uint8Array;
+      } catch {
+        throw entryError(i, "data", "data is not valid hex");
+      }
+      if (hex(runtimeEventDigest(event, bytes)) !== entry.digest) {
+        throw new TdxError(
+          "RUNTIME_LOG_DIGEST_MISMATCH",
+          `runtime log event ${i} (${event}): recorded digest does not match its data`,
+          {
+            field: `events[${i}].digest`,
+            hint: "the entry's data or digest was altered after it was measured; do not trust this log",
+            data: { expected: hex(runtimeEventDigest(event, bytes)), recorded: entry.digest },
+          },
+        );
+      }
+    } else if (r.encoding !== undefined) {
+      throw entryError(i, "encoding", "encoding given without data");
+    }
+    return entry;
+  });
+  return { format: RUNTIME_LOG_FORMAT, version: RUNTIME_LOG_VERSION, events };
+}
+
+export function emptyRuntimeLog(): RuntimeLog {
+  return { format: RUNTIME_LOG_FORMAT, version: RUNTIME_LOG_VERSION, events: [] };
+}
+
+export function serializeRuntimeLog(log: RuntimeLog): string {
+  return `${JSON.stringify(log, null, 2)}\n`;
+}
+
+/** Reads and checks a runtime log file. A missing or empty file is an empty log. */
+export async function readRuntimeLog(logPath: string): Promise<RuntimeLog> {
+  let text: string;
+  try {
+    text = await readFile(logPath, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyRuntimeLog();
+    throw asTdxError(e, "RUNTIME_LOG_IO", `cannot read runtime log ${logPath}`, {
+      hint: "check the path and its permissions",
+    });
+  }
+  if (text.trim() === "") return emptyRuntimeLog();
+  return parseRuntimeLog(text);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Exclusive lock file next to the log (O_CREAT|O_EXCL), holding the owner's pid. A lock whose owner
+ * process no longer exists (crashed mid-append) is removed; appenders on one host share the pid space.
+ */
+async function acquireLock(lockPath: string, timeoutMs: number): Promise<() => Promise<void>> {
+  const token = `${process.pid} ${randomBytes(8).toString("hex")}\n`;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      const fh = await open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      try {
+        await fh.writeFile(token);
+      } finally {
+        await fh.close();
+      }
+      return async () => {
+        try {
+          const now = await readFile(lockPath, "utf8");
+          if (now === token) await unlink(lockPath);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw asTdxError(e, "RUNTIME_LOG_IO", `cannot create lock ${lockPath}`, {
+          hint: "the directory of the runtime log must exist and be writable",
+        });
+      }
+    }
+    try {
+      const owner = await readFile(lockPath, "utf8");
+      const pid = Number.parseInt(owner, 10);
+      // An empty lock is one being written right now; only a complete lock with a dead owner is stale.
+      if (owner.endsWith("\n") && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+        await unlink(lockPath).catch(() => undefined);
+        continue;
+      }
+    } catch {
+      continue; // Released between our open and read: try again at once.
+    }
+    if (Date.now() >= deadline) {
+      throw new TdxError(
+        "RUNTIME_LOG_LOCK_TIMEOUT",
+        `runtime log ${basename(lockPath)} stayed locked for ${timeoutMs} ms`,
+        {
+          hint: `another tdx-attest process is appending; if none is, remove ${lockPath}`,
+        },
+      );
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fh = await open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, mode);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  // Make the rename itself durable.
+  try {
+    const dir = await open(dirname(path), fsc.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}
+
+/**
+ * Appends one event to the runtime log at `logPath` (created if absent). The file is replaced atomically
+ * (temp file, fsync, rename), so readers see the old or the new log, never a partial one; a lock file
+ * serializes concurrent appenders. With `options.extend` the extend happens under the same lock.
+ */
+export async function appendRuntimeEvent(
+  logPath: string,
+  input: RuntimeEventInput,
+  options: AppendRuntimeEventOptions = {},
+): Promise<RuntimeLogEntry> {
+  // Validate before touching anything.
+  const time = options.time ?? new Date();
+  makeRuntimeLogEntry(input, 0, time);
+  const release = await acquireLock(`${logPath}.lock`, options.lockTimeoutMs ?? 10_000);
+  try {
+    const log = await readRuntimeLog(logPath);
+    const entry = makeRuntimeLogEntry(input, log.events.length, time);
+    const digest = unhex(entry.digest, "digest", MR_SIZE);
+    if (options.extend) {
+      try {
+        await options.extend(entry.rtmr, digest);
+      } catch (e) {
+        throw asTdxError(e, "RUNTIME_EVENT_EXTEND_FAILED", `extending RTMR${entry.rtmr} failed`, {
+          hint: "nothing was logged; check the guest provider (tdx-attest status)",
+        });
+      }
+    }
+    log.events.push(entry);
+    let mode = 0o644;
+    try {
+      mode = (await stat(logPath)).mode & 0o777;
+    } catch {
+      // New file: default mode.
+    }
+    try {
+      await writeFileAtomic(logPath, serializeRuntimeLog(log), mode);
+    } catch (e) {
+      throw asTdxError(e, "RUNTIME_LOG_IO", `cannot write runtime log ${logPath}`, {
+        hint: options.extend
+          ? `RTMR${entry.rtmr} WAS extended with ${entry.digest} but the log was not updated; replay will not match until it is recorded`
+          : "check free space and permissions of the log's directory",
+        data: { entry },
+      });
+    }
+    return entry;
+  } finally {
+    await release();
+  }
+}
