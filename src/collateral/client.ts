@@ -1,0 +1,263 @@
+/**
+ * Client of Intel PCS v4 and of PCCS (Intel's caching service, same paths). Several base URLs may be given;
+ * each request tries them in order and the first good answer wins. Every answer is read and checked by the
+ * readers in ./pcs.ts before it is handed on, so a damaged body from one endpoint makes the client try the
+ * next one instead of caching garbage.
+ */
+import { TdxError } from "../errors.js";
+import type { Artifact } from "./cache.js";
+import {
+  ISSUER_CHAIN_HEADERS,
+  issuerChainFromHeaders,
+  readCrl,
+  readQeIdentityResponse,
+  readTcbInfoResponse,
+} from "./pcs.js";
+
+export type TeeKind = "sgx" | "tdx";
+export type CaType = "processor" | "platform";
+/** Intel's TCB evaluation data sets: `standard` (default) or `early` (the next TCB recovery, published ahead). */
+export type UpdateType = "standard" | "early";
+
+/** Intel's CRL distribution point for the SGX Root CA CRL (named in the root certificate). */
+export const INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
+/** Intel's Provisioning Certification Service. */
+export const INTEL_PCS_URL = "https://api.trustedservices.intel.com";
+
+export interface PcsClientOptions {
+  /** Base URLs (Intel PCS or PCCS), tried in order. A trailing `/sgx|tdx/certification/v3|v4` is ignored. */
+  urls: string[];
+  /** Per-request timeout in milliseconds. Default 10 s. */
+  timeoutMs?: number;
+  /** The fetch to use (default: global fetch). */
+  fetch?: typeof fetch;
+  /** Progress lines (one per request), e.g. to stderr. */
+  onProgress?: (line: string) => void;
+}
+
+interface Attempt {
+  url: string;
+  status?: number;
+  error: string;
+}
+
+function normaliseBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (e) {
+    throw new TdxError("PCS_URL_INVALID", `not a URL: ${url}`, {
+      field: "urls",
+      hint: "give the PCCS or PCS base URL, e.g. https://localhost:8081 or https://api.trustedservices.intel.com",
+      cause: e,
+    });
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new TdxError("PCS_URL_INVALID", `unsupported URL scheme ${u.protocol} in ${url}`, {
+      field: "urls",
+      hint: "use an http:// or https:// base URL",
+    });
+  const path = u.pathname.replace(/\/+$/, "").replace(/\/(sgx|tdx)\/certification\/v[34]$/, "");
+  return `${u.origin}${path}`;
+}
+
+function isIntelPcs(base: string): boolean {
+  return new URL(base).hostname === "api.trustedservices.intel.com";
+}
+
+export class PcsClient {
+  readonly urls: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly fetchFn: typeof fetch;
+  private readonly onProgress: ((line: string) => void) | undefined;
+
+  constructor(options: PcsClientOptions) {
+    if (options.urls.length === 0)
+      throw new TdxError("PCS_URL_MISSING", "no PCS/PCCS URL given", {
+        field: "urls",
+        hint: "pass --pccs URL (repeatable), e.g. --pccs https://localhost:8081",
+      });
+    this.urls = options.urls.map(normaliseBase);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.fetchFn = options.fetch ?? fetch;
+    this.onProgress = options.onProgress;
+  }
+
+  /** TCB Info for an FMSPC. */
+  async tcbInfo(tee: TeeKind, fmspc: string, update: UpdateType = "standard"): Promise<Artifact> {
+    const f = fmspc.toUpperCase();
+    if (!/^[0-9A-F]{12}$/.test(f))
+      throw new TdxError("PCS_BAD_REQUEST", `FMSPC must be 12 hex digits, got ${fmspc}`, {
+        field: "fmspc",
+        hint: "the FMSPC comes from the PCK certificate's SGX extension",
+      });
+    const key = `${tee}/tcb/${f}/${update}`;
+    return this.request(
+      key,
+      "tcbInfo",
+      (base) => `${base}/${tee}/certification/v4/tcb?fmspc=${f}${update === "early" ? "&update=early" : ""}`,
+      async (res, url) => {
+        const body = await res.text();
+        const item = readTcbInfoResponse(body);
+        if (item.fmspc !== f)
+          throw new TdxError("COLLATERAL_FORMAT", `asked for FMSPC ${f}, got TCB Info for ${item.fmspc}`, {
+            field: "tcbInfo.fmspc",
+            hint: `${url} answered with another platform's TCB Info`,
+          });
+        const expectedId = tee === "tdx" ? "TDX" : "SGX";
+        if (item.id !== null && item.id !== expectedId)
+          throw new TdxError("COLLATERAL_FORMAT", `asked for ${expectedId} TCB Info, got id ${item.id}`, {
+            field: "tcbInfo.id",
+            hint: `${url} answered with the wrong TEE's TCB Info`,
+          });
+        const chain = issuerChainFromHeaders(res.headers, ISSUER_CHAIN_HEADERS.tcbInfo, 2);
+        return { body, issuerChain: chain, nextUpdate: item.nextUpdate.getTime() };
+      },
+      `TCB Info for FMSPC ${f}`,
+    );
+  }
+
+  /** QE Identity: the TD QE (`tdx`) or the SGX QE (`sgx`). */
+  qeIdentity(tee: TeeKind, update: UpdateType = "standard"): Promise<Artifact> {
+    const key = `${tee}/qe-identity/${update}`;
+    return this.request(
+      key,
+      "qeIdentity",
+      (base) => `${base}/${tee}/certification/v4/qe/identity${update === "early" ? "?update=early" : ""}`,
+      async (res, url) => {
+        const body = await res.text();
+        const item = readQeIdentityResponse(body);
+        const expectedId = tee === "tdx" ? "TD_QE" : "QE";
+        if (item.id !== null && item.id !== expectedId)
+          throw new TdxError("COLLATERAL_FORMAT", `asked for the ${expectedId} identity, got ${item.id}`, {
+            field: "enclaveIdentity.id",
+            hint: `${url} answered with another enclave's identity`,
+          });
+        const chain = issuerChainFromHeaders(res.headers, ISSUER_CHAIN_HEADERS.qeIdentity, 2);
+        return { body, issuerChain: chain, nextUpdate: item.nextUpdate.getTime() };
+      },
+      `${tee === "tdx" ? "TD QE" : "QE"} identity`,
+    );
+  }
+
+  /** PCK CRL of the Processor or Platform CA (DER requested; PEM and hex accepted). */
+  pckCrl(ca: CaType): Promise<Artifact> {
+    return this.request(
+      `pckcrl/${ca}`,
+      "pckCrl",
+      (base) => `${base}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`,
+      async (res) => {
+        const crl = readCrl(new Uint8Array(await res.arrayBuffer()), "pckCrl");
+        const chain = issuerChainFromHeaders(res.headers, ISSUER_CHAIN_HEADERS.pckCrl, 2);
+        return { body: hex(crl.der), issuerChain: chain, nextUpdate: crlExpiry(crl.nextUpdate) };
+      },
+      `PCK CRL (${ca} CA)`,
+    );
+  }
+
+  /**
+   * Root CA CRL: PCCS serves it at /sgx/certification/v4/rootcacrl (hex of the DER); Intel PCS does not,
+   * it lives at the root certificate's CRL distribution point.
+   */
+  rootCaCrl(): Promise<Artifact> {
+    return this.request(
+      "rootcacrl",
+      "rootCaCrl",
+      (base) => (isIntelPcs(base) ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`),
+      async (res) => {
+        const crl = readCrl(new Uint8Array(await res.arrayBuffer()), "rootCaCrl");
+        return { body: hex(crl.der), issuerChain: null, nextUpdate: crlExpiry(crl.nextUpdate) };
+      },
+      "Root CA CRL",
+    );
+  }
+
+  private async request(
+    key: string,
+    kind: Artifact["kind"],
+    urlOf: (base: string) => string,
+    read: (
+      res: Response,
+      url: string,
+    ) => Promise<{ body: string; issuerChain: string | null; nextUpdate: number }>,
+    what: string,
+  ): Promise<Artifact> {
+    const attempts: Attempt[] = [];
+    for (const base of this.urls) {
+      const url = urlOf(base);
+      this.onProgress?.(`fetching ${what} from ${url}`);
+      let res: Response;
+      try {
+        res = await this.fetchFn(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: "follow" });
+      } catch (e) {
+        const reason =
+          e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")
+            ? `no answer within ${this.timeoutMs} ms`
+            : networkReason(e);
+        attempts.push({ url, error: reason });
+        this.onProgress?.(`  ${url}: ${reason}`);
+        continue;
+      }
+      if (res.status !== 200) {
+        const detail = res.headers.get("Error-Message") ?? res.headers.get("Error-Code") ?? res.statusText;
+        await res.body?.cancel().catch(() => {});
+        attempts.push({ url, status: res.status, error: `HTTP ${res.status}${detail ? ` ${detail}` : ""}` });
+        this.onProgress?.(`  ${url}: HTTP ${res.status}`);
+        continue;
+      }
+      try {
+        const r = await read(res, url);
+        return { key, kind, ...r, fetchedAt: Date.now(), source: url };
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        attempts.push({ url, status: 200, error: reason });
+        this.onProgress?.(`  ${url}: ${reason}`);
+      }
+    }
+    throw failure(what, attempts);
+  }
+}
+
+function crlExpiry(nextUpdate: Date | null): number {
+  if (nextUpdate === null)
+    throw new TdxError("COLLATERAL_FORMAT", "CRL has no nextUpdate", {
+      field: "crl.nextUpdate",
+      hint: "Intel CRLs always carry nextUpdate; the endpoint returned something else",
+    });
+  return nextUpdate.getTime();
+}
+
+function networkReason(e: unknown): string {
+  if (e instanceof Error) {
+    const cause = (e as Error & { cause?: unknown }).cause;
+    const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
+    const cmsg = cause instanceof Error ? cause.message : undefined;
+    return typeof code === "string" ? `${code}${cmsg ? ` (${cmsg})` : ""}` : (cmsg ?? e.message);
+  }
+  return String(e);
+}
+
+function failure(what: string, attempts: Attempt[]): TdxError {
+  const tried = attempts.map((a) => `${a.url}: ${a.error}`).join("; ");
+  const data = { attempts };
+  if (attempts.length > 0 && attempts.every((a) => a.status === 404))
+    return new TdxError("PCS_NOT_FOUND", `no endpoint has ${what} (${tried})`, {
+      hint: what.startsWith("TCB Info")
+        ? "this FMSPC is unknown to the service: register the platform with Intel PCS (or the PCCS's upstream), or check that the quote's TEE type matches the service"
+        : "the service does not serve this item; check that the URL is a PCS v4 compatible PCCS or Intel PCS",
+      data,
+    });
+  if (attempts.some((a) => a.status === 200))
+    return new TdxError("COLLATERAL_FORMAT", `no endpoint returned usable ${what} (${tried})`, {
+      hint: "an endpoint answered with a damaged or mismatching body; check the PCCS's upstream and cache",
+      data,
+    });
+  return new TdxError("PCS_UNREACHABLE", `cannot fetch ${what}: every endpoint failed (${tried})`, {
+    hint: "check that the PCCS/PCS is running and reachable (URL, port, TLS, proxy), or verify offline with --collateral FILE",
+    data,
+  });
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
