@@ -1,0 +1,246 @@
+import type { JWK } from "jose";
+import type { Quote, TdReportBody } from "../abi/types.js";
+import type { EvidenceVerdict } from "./evidence.js";
+
+/** EAR profile Trustee emits; kept so Trustee-side policies and tools read our tokens unchanged. */
+export const EAR_PROFILE = "tag:github.com,2024:confidential-containers/Trustee";
+/** The submodule that carries the CPU (TDX) appraisal. */
+export const CPU_SUBMOD = "cpu0";
+export const ANNOTATED_EVIDENCE = "ear.veraison.annotated-evidence";
+
+export type EarStatus = "affirming" | "warning" | "contraindicated";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const le = (n: number, bytes: number) => {
+  const b = Buffer.alloc(bytes);
+  b.writeUIntLE(n, 0, bytes);
+  return b.toString("hex");
+};
+
+/** TD attribute bits Trustee names (td_attributes.*): debug 0, septve_disable 28, pks 30, kl 31, perfmon 63. */
+export function tdAttributeFlags(attrs: Uint8Array) {
+  const v = attrs.length >= 8 ? Buffer.from(attrs).readBigUInt64LE(0) : 0n;
+  const bit = (n: number) => ((v >> BigInt(n)) & 1n) === 1n;
+  return {
+    debug: bit(0),
+    septve_disable: bit(28),
+    protection_keys: bit(30),
+    key_locker: bit(31),
+    perfmon: bit(63),
+  };
+}
+
+function tdBody(q: Quote): TdReportBody {
+  if (q.body.kind === "sgx") throw new Error("not a TD quote");
+  return q.body.report;
+}
+
+/** The quote as Trustee's TDX verifier names it (`tdx.quote.*`), every field hex. */
+export function trusteeQuoteClaims(q: Quote) {
+  const b = tdBody(q);
+  const body: Record<string, string> = {
+    tcb_svn: hex(b.teeTcbSvn),
+    mr_seam: hex(b.mrSeam),
+    mrsigner_seam: hex(b.mrSignerSeam),
+    seam_attributes: hex(b.seamAttributes),
+    td_attributes: hex(b.tdAttributes),
+    xfam: hex(b.xfam),
+    mr_td: hex(b.mrTd),
+    mr_config_id: hex(b.mrConfigId),
+    mr_owner: hex(b.mrOwner),
+    mr_owner_config: hex(b.mrOwnerConfig),
+    rtmr_0: hex(b.rtmr[0]),
+    rtmr_1: hex(b.rtmr[1]),
+    rtmr_2: hex(b.rtmr[2]),
+    rtmr_3: hex(b.rtmr[3]),
+    report_data: hex(b.reportData),
+  };
+  if (b.teeTcbSvn2) body.tee_tcb_svn2 = hex(b.teeTcbSvn2);
+  if (b.mrServiceTd) body.mr_servicetd = hex(b.mrServiceTd);
+  const header = {
+    version: le(q.header.version, 2),
+    att_key_type: le(q.header.attestationKeyType, 2),
+    tee_type: le(q.header.teeType, 4),
+    reserved: le(q.header.qeSvn, 2) + le(q.header.pceSvn, 2),
+    vendor_id: hex(q.header.qeVendorId),
+    user_data: hex(q.header.userData),
+  };
+  const out: Record<string, unknown> = { header, body };
+  if (q.bodyDescriptor) {
+    out.type = le(q.bodyDescriptor.type, 2);
+    out.size = le(q.bodyDescriptor.size, 4);
+  }
+  return out;
+}
+
+export interface TokenClaimsInput {
+  verdict: EvidenceVerdict & { quote: Quote };
+  teePubkey: JWK;
+  nonce: string;
+  policyId: string;
+  /** Additional evidence string bound into REPORTDATA (device evidence), "" when none. */
+  additionalEvidence: string;
+  hashAlgorithm: string;
+}
+
+/** The AR4SI trust vector and EAR status for a TD the attestation policy let through. */
+export function appraisalStatus(verdict: EvidenceVerdict, debug: boolean) {
+  const upToDate = verdict.tcbStatus === "UpToDate" && !verdict.collateralExpired;
+  const vector = {
+    "instance-identity": 2,
+    configuration: debug ? 96 : 2,
+    executables: verdict.eventLog ? (verdict.eventLog.matches ? 2 : 96) : 0,
+    hardware: upToDate ? 2 : 32,
+  };
+  const values = Object.values(vector);
+  const status: EarStatus = values.some((v) => v >= 96)
+    ? "contraindicated"
+    : values.some((v) => v >= 32)
+      ? "warning"
+      : "affirming";
+  return { status, vector };
+}
+
+/**
+ * The claims of an attestation token: an EAR (draft-ietf-rats-ear) with Trustee's layout under
+ * submods.cpu0 (the stable names; see docs/kbs.md) plus the flat aliases ITA/MAA-style consumers
+ * probe (tdx_mrtd, attester_tcb_status, ...). Time claims (iat/exp) are added by the signer.
+ */
+export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknown> {
+  const { verdict, teePubkey } = input;
+  const q = verdict.quote;
+  const b = tdBody(q);
+  const flags = tdAttributeFlags(b.tdAttributes);
+  const { status, vector } = appraisalStatus(verdict, flags.debug);
+  const quoteClaims = trusteeQuoteClaims(q);
+  const tdx: Record<string, unknown> = {
+    quote: quoteClaims,
+    td_attributes: flags,
+    tcb_status: verdict.tcbStatus ?? "Unknown",
+    advisory_ids: verdict.advisoryIds,
+    collateral_expiration_status: verdict.collateralExpired ? "1" : "0",
+  };
+  if (verdict.tcbDate) tdx.tcb_date = verdict.tcbDate;
+  if (verdict.collateralExpiresAt) tdx.earliest_expiration_date = verdict.collateralExpiresAt;
+  if (verdict.eventLog) tdx.event_log = verdict.eventLog;
+  const runtimeDataClaims = { nonce: input.nonce, "tee-pubkey": teePubkey };
+  const reportData = hex(b.reportData);
+  return {
+    eat_profile: EAR_PROFILE,
+    "ear.verifier-id": { developer: "tdx-attest", build: "tdx-attest 0.1.0" },
+    submods: {
+      [CPU_SUBMOD]: {
+        "ear.status": status,
+        "ear.trustworthiness-vector": vector,
+        "ear.appraisal-policy-id": input.policyId,
+        [ANNOTATED_EVIDENCE]: {
+          tdx,
+          report_data: reportData,
+          runtime_data_claims: runtimeDataClaims,
+          runtime_data_hash_algorithm: input.hashAlgorithm,
+          additional_evidence: input.additionalEvidence,
+        },
+      },
+    },
+    // Aliases: Intel Trust Authority v1 / Azure Attestation flat names, and the tdx_tcb_status name
+    // consumer code probes for even though no verifier emits it.
+    attester_type: "TDX",
+    tdx_mrtd: hex(b.mrTd),
+    tdx_mrseam: hex(b.mrSeam),
+    tdx_mrsignerseam: hex(b.mrSignerSeam),
+    tdx_seam_attributes: hex(b.seamAttributes),
+    tdx_tee_tcb_svn: hex(b.teeTcbSvn),
+    tdx_td_attributes: hex(b.tdAttributes),
+    tdx_td_attributes_debug: flags.debug,
+    tdx_is_debuggable: flags.debug,
+    tdx_xfam: hex(b.xfam),
+    tdx_mrconfigid: hex(b.mrConfigId),
+    tdx_mrowner: hex(b.mrOwner),
+    tdx_mrownerconfig: hex(b.mrOwnerConfig),
+    tdx_rtmr0: hex(b.rtmr[0]),
+    tdx_rtmr1: hex(b.rtmr[1]),
+    tdx_rtmr2: hex(b.rtmr[2]),
+    tdx_rtmr3: hex(b.rtmr[3]),
+    tdx_report_data: reportData,
+    attester_tcb_status: verdict.tcbStatus ?? "Unknown",
+    tdx_tcb_status: verdict.tcbStatus ?? "Unknown",
+    attester_advisory_ids: verdict.advisoryIds,
+    ...(verdict.tcbDate ? { attester_tcb_date: verdict.tcbDate } : {}),
+    attester_runtime_data: runtimeDataClaims,
+  };
+}
+
+/** Where Trustee's KBS looks for the TEE key in a token, in its order (trustee kbs/src/token/mod.rs). */
+const TEE_PUBKEY_POINTERS = [
+  `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/runtime_data_claims/tee-pubkey`,
+  "/tdx/attester_runtime_data/tee-pubkey",
+  "/attester_runtime_data/tee-pubkey",
+  "/customized_claims/runtime_data/tee-pubkey",
+  "/tee-pubkey",
+];
+
+/** RFC 6901 JSON pointer lookup. */
+export function jsonPointer(doc: unknown, pointer: string): unknown {
+  if (pointer === "") return doc;
+  let cur: unknown = doc;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+export function teePubkeyFromClaims(claims: unknown): unknown {
+  for (const p of TEE_PUBKEY_POINTERS) {
+    const v = jsonPointer(claims, p);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/**
+ * The stable short claim names resource policies use, each resolved from the token at one fixed
+ * place. Names never change meaning once released (docs/kbs.md lists them).
+ */
+export const CLAIM_NAMES: Record<string, string> = {
+  ear_status: `/submods/${CPU_SUBMOD}/ear.status`,
+  attestation_policy: `/submods/${CPU_SUBMOD}/ear.appraisal-policy-id`,
+  tcb_status: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/tcb_status`,
+  advisory_ids: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/advisory_ids`,
+  tcb_date: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/tcb_date`,
+  collateral_expired: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/collateral_expiration_status`,
+  collateral_expires_at: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/earliest_expiration_date`,
+  debug: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/td_attributes/debug`,
+  report_data: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/report_data`,
+  tee_pubkey: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/runtime_data_claims/tee-pubkey`,
+  event_log_matches: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/event_log/matches`,
+};
+for (const f of [
+  "mr_td",
+  "mr_seam",
+  "mrsigner_seam",
+  "seam_attributes",
+  "td_attributes",
+  "xfam",
+  "mr_config_id",
+  "mr_owner",
+  "mr_owner_config",
+  "rtmr_0",
+  "rtmr_1",
+  "rtmr_2",
+  "rtmr_3",
+  "tcb_svn",
+  "tee_tcb_svn2",
+  "mr_servicetd",
+])
+  CLAIM_NAMES[f] = `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/quote/body/${f}`;
+
+/** Resolve a claim by stable name or JSON pointer. collateral_expired reads as a boolean. */
+export function claimValue(claims: unknown, name: string): unknown {
+  const pointer = name.startsWith("/") ? name : CLAIM_NAMES[name];
+  if (pointer === undefined) return undefined;
+  const v = jsonPointer(claims, pointer);
+  if (name === "collateral_expired" && typeof v === "string") return v !== "0";
+  return v;
+}

@@ -1,0 +1,393 @@
+import { TdxError } from "../../errors.js";
+import { PostgresDb } from "./postgres.js";
+import { type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
+import { SqliteDb } from "./sqlite.js";
+
+export { PostgresDb } from "./postgres.js";
+export type { SqlDb } from "./sql.js";
+export { SqliteDb } from "./sqlite.js";
+
+export type PolicyKind = "attestation" | "resource";
+
+export interface PolicyRecord {
+  id: string;
+  kind: PolicyKind;
+  body: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ResourceRecord {
+  path: string;
+  policyId: string;
+  kekId: string;
+  iv: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+  size: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  nonce: string;
+  tee: string;
+  hashAlg: string;
+  state: "pending" | "consumed" | "attested";
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+  token: string | null;
+  tokenExpiresAt: number | null;
+}
+
+export interface AuditEntry {
+  at: number;
+  event: "auth" | "attest" | "release" | "admin";
+  resource?: string | null;
+  sessionId?: string | null;
+  evidenceSha256?: string | null;
+  claims?: unknown;
+  verdict: "allowed" | "denied" | "error" | "ok";
+  reason?: string | null;
+  actor?: string | null;
+  requestId?: string | null;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+}
+
+/** How consuming a nonce ended: only "ok" lets an attestation proceed. */
+export type ConsumeOutcome = "ok" | "unknown-session" | "expired" | "replayed" | "nonce-mismatch";
+
+/**
+ * The broker's state on SQLite or PostgreSQL: one schema and one implementation of every query,
+ * over the SqlDb surface. Sealing secrets is the caller's job (resources arrive encrypted).
+ */
+export class KbsStore {
+  constructor(readonly db: SqlDb) {}
+
+  get dialect() {
+    return this.db.dialect;
+  }
+
+  async migrate(): Promise<void> {
+    await this.db.exec((this.db as SqliteDb | PostgresDb).schema);
+    await this.db.query(
+      this.dialect === "postgres"
+        ? "INSERT INTO kbs_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING"
+        : "INSERT OR IGNORE INTO kbs_meta (key, value) VALUES ('schema_version', $1)",
+      [String(SCHEMA_VERSION)],
+    );
+    const v = await this.getMeta("schema_version");
+    if (v !== String(SCHEMA_VERSION))
+      throw new TdxError(
+        "KBS_DB_SCHEMA_MISMATCH",
+        `the database has schema version ${v}, this broker uses ${SCHEMA_VERSION}`,
+        {
+          hint: "run the broker version that created this database, or migrate it",
+        },
+      );
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** Health probe: one round trip to the database. */
+  async ping(): Promise<void> {
+    await this.db.query("SELECT 1 AS ok");
+  }
+
+  // ---- meta (e.g. the sealed token signing key) -------------------------------------------------
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const { rows } = await this.db.query("SELECT value FROM kbs_meta WHERE key = $1", [key]);
+    return rows[0] ? String(rows[0].value) : undefined;
+  }
+
+  /** Insert the value unless one exists; return whichever value won (two brokers converge on one). */
+  async getOrInitMeta(key: string, value: string): Promise<string> {
+    await this.db.query(
+      this.dialect === "postgres"
+        ? "INSERT INTO kbs_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
+        : "INSERT OR IGNORE INTO kbs_meta (key, value) VALUES ($1, $2)",
+      [key, value],
+    );
+    return (await this.getMeta(key)) ?? value;
+  }
+
+  // ---- policies ---------------------------------------------------------------------------------
+
+  async putPolicy(p: { id: string; kind: PolicyKind; body: string; now: number }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO policies (id, kind, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, body = excluded.body, updated_at = excluded.updated_at`,
+      [p.id, p.kind, p.body, p.now],
+    );
+  }
+
+  async getPolicy(id: string): Promise<PolicyRecord | undefined> {
+    const { rows } = await this.db.query("SELECT * FROM policies WHERE id = $1", [id]);
+    return rows[0] ? policyRow(rows[0]) : undefined;
+  }
+
+  async listPolicies(): Promise<PolicyRecord[]> {
+    const { rows } = await this.db.query("SELECT * FROM policies ORDER BY id");
+    return rows.map(policyRow);
+  }
+
+  async deletePolicy(id: string): Promise<boolean> {
+    const { changes } = await this.db.query("DELETE FROM policies WHERE id = $1", [id]);
+    return changes > 0;
+  }
+
+  async policyInUse(id: string): Promise<string[]> {
+    const { rows } = await this.db.query("SELECT path FROM resources WHERE policy_id = $1 ORDER BY path", [
+      id,
+    ]);
+    return rows.map((r) => String(r.path));
+  }
+
+  // ---- resources --------------------------------------------------------------------------------
+
+  async putResource(r: Omit<ResourceRecord, "createdAt" | "updatedAt">, now: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO resources (path, policy_id, kek_id, iv, ciphertext, tag, size, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+       ON CONFLICT (path) DO UPDATE SET policy_id = excluded.policy_id, kek_id = excluded.kek_id, iv = excluded.iv,
+         ciphertext = excluded.ciphertext, tag = excluded.tag, size = excluded.size, updated_at = excluded.updated_at`,
+      [r.path, r.policyId, r.kekId, r.iv, r.ciphertext, r.tag, r.size, now],
+    );
+  }
+
+  async getResource(path: string): Promise<ResourceRecord | undefined> {
+    const { rows } = await this.db.query("SELECT * FROM resources WHERE path = $1", [path]);
+    return rows[0] ? resourceRow(rows[0]) : undefined;
+  }
+
+  async listResources(): Promise<Omit<ResourceRecord, "iv" | "ciphertext" | "tag">[]> {
+    const { rows } = await this.db.query(
+      "SELECT path, policy_id, kek_id, size, created_at, updated_at FROM resources ORDER BY path",
+    );
+    return rows.map((r) => ({
+      path: String(r.path),
+      policyId: String(r.policy_id),
+      kekId: String(r.kek_id),
+      size: Number(r.size),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+    }));
+  }
+
+  async deleteResource(path: string): Promise<boolean> {
+    const { changes } = await this.db.query("DELETE FROM resources WHERE path = $1", [path]);
+    return changes > 0;
+  }
+
+  // ---- sessions and nonces ----------------------------------------------------------------------
+
+  async createSession(s: {
+    id: string;
+    nonce: string;
+    tee: string;
+    hashAlg: string;
+    createdAt: number;
+    expiresAt: number;
+  }) {
+    await this.db.query(
+      `INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6)`,
+      [s.id, s.nonce, s.tee, s.hashAlg, s.createdAt, s.expiresAt],
+    );
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const { rows } = await this.db.query("SELECT * FROM sessions WHERE id = $1", [id]);
+    return rows[0] ? sessionRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Use a session's nonce, once. The conditional UPDATE and the insert into used_nonces (primary
+   * key) run in one transaction, so of two brokers racing on one database exactly one gets "ok".
+   */
+  async consumeNonce(sessionId: string, nonce: string, now: number): Promise<ConsumeOutcome> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const upd = await tx.query(
+          `UPDATE sessions SET state = 'consumed', consumed_at = $1
+           WHERE id = $2 AND nonce = $3 AND state = 'pending' AND expires_at > $1`,
+          [now, sessionId, nonce],
+        );
+        if (upd.changes === 1) {
+          await tx.query("INSERT INTO used_nonces (nonce, session_id, used_at) VALUES ($1, $2, $3)", [
+            nonce,
+            sessionId,
+            now,
+          ]);
+          return "ok" as const;
+        }
+        const { rows } = await tx.query("SELECT * FROM sessions WHERE id = $1", [sessionId]);
+        const s = rows[0] ? sessionRow(rows[0]) : undefined;
+        if (!s) return "unknown-session" as const;
+        if (s.state !== "pending") return "replayed" as const;
+        if (s.nonce !== nonce) return "nonce-mismatch" as const;
+        return "expired" as const;
+      });
+    } catch (e) {
+      // A unique violation on used_nonces means another writer used this nonce first.
+      const code = (e as { code?: string }).code;
+      if (code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE")
+        return "replayed";
+      throw e;
+    }
+  }
+
+  async attachToken(
+    sessionId: string,
+    token: string,
+    tokenExpiresAt: number,
+    sessionExpiresAt: number,
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE sessions SET state = 'attested', token = $1, token_expires_at = $2, expires_at = $3
+       WHERE id = $4 AND state = 'consumed'`,
+      [token, tokenExpiresAt, sessionExpiresAt, sessionId],
+    );
+  }
+
+  /** Drop sessions and used nonces whose life is over (nonces kept for as long as their session). */
+  async purgeExpired(now: number): Promise<number> {
+    const { changes } = await this.db.query("DELETE FROM sessions WHERE expires_at <= $1", [now]);
+    await this.db.query(
+      "DELETE FROM used_nonces WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = used_nonces.session_id) AND used_at <= $1",
+      [now - 24 * 3600 * 1000],
+    );
+    return changes;
+  }
+
+  // ---- audit ------------------------------------------------------------------------------------
+
+  async appendAudit(e: AuditEntry): Promise<number> {
+    const { rows } = await this.db.query(
+      `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+      [
+        e.at,
+        e.event,
+        e.resource ?? null,
+        e.sessionId ?? null,
+        e.evidenceSha256 ?? null,
+        e.claims === undefined || e.claims === null ? null : JSON.stringify(e.claims),
+        e.verdict,
+        e.reason ?? null,
+        e.actor ?? null,
+        e.requestId ?? null,
+      ] as SqlValue[],
+    );
+    return Number(rows[0]?.id);
+  }
+
+  async listAudit(
+    opts: { afterId?: number; limit?: number; resource?: string } = {},
+  ): Promise<AuditRecord[]> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const params: SqlValue[] = [opts.afterId ?? 0, limit];
+    let where = "id > $1";
+    if (opts.resource) {
+      params.push(opts.resource);
+      where += " AND resource = $3";
+    }
+    const { rows } = await this.db.query(
+      `SELECT * FROM audit_log WHERE ${where} ORDER BY id LIMIT $2`,
+      params,
+    );
+    return rows.map(auditRow);
+  }
+}
+
+const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array());
+
+function policyRow(r: Row): PolicyRecord {
+  return {
+    id: String(r.id),
+    kind: r.kind as PolicyKind,
+    body: String(r.body),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function resourceRow(r: Row): ResourceRecord {
+  return {
+    path: String(r.path),
+    policyId: String(r.policy_id),
+    kekId: String(r.kek_id),
+    iv: bytes(r.iv),
+    ciphertext: bytes(r.ciphertext),
+    tag: bytes(r.tag),
+    size: Number(r.size),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function sessionRow(r: Row): SessionRecord {
+  return {
+    id: String(r.id),
+    nonce: String(r.nonce),
+    tee: String(r.tee),
+    hashAlg: String(r.hash_alg),
+    state: r.state as SessionRecord["state"],
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    consumedAt: r.consumed_at === null ? null : Number(r.consumed_at),
+    token: r.token === null ? null : String(r.token),
+    tokenExpiresAt: r.token_expires_at === null ? null : Number(r.token_expires_at),
+  };
+}
+
+function auditRow(r: Row): AuditRecord {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    event: r.event as AuditEntry["event"],
+    resource: r.resource as string | null,
+    sessionId: r.session_id as string | null,
+    evidenceSha256: r.evidence_sha256 as string | null,
+    claims: r.claims === null ? null : JSON.parse(String(r.claims)),
+    verdict: r.verdict as AuditEntry["verdict"],
+    reason: r.reason as string | null,
+    actor: r.actor as string | null,
+    requestId: r.request_id as string | null,
+  };
+}
+
+/**
+ * Open the store a --db value names: postgres://... or postgresql://... for PostgreSQL, sqlite:PATH,
+ * file:PATH or a plain path for SQLite. Migrates the schema before returning.
+ */
+export async function openStore(url: string): Promise<KbsStore> {
+  let db: SqlDb;
+  if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url);
+  else if (/^(sqlite|file):/.test(url)) db = new SqliteDb(url.replace(/^(sqlite|file):(\/\/)?/, ""));
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    throw new TdxError(
+      "KBS_DB_URL_INVALID",
+      `unsupported database URL ${url.replace(/\/\/[^@]*@/, "//***@")}`,
+      {
+        hint: "use postgres://user:pass@host/db or a SQLite file path (sqlite:./data/kbs.db)",
+      },
+    );
+  else db = new SqliteDb(url);
+  const store = new KbsStore(db);
+  try {
+    await store.migrate();
+  } catch (e) {
+    await db.close().catch(() => {});
+    throw e;
+  }
+  return store;
+}

@@ -1,0 +1,106 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { asTdxError } from "../../errors.js";
+import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional } from "./sql.js";
+
+const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
+  .replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")
+  .replace(
+    /\{\{APPEND_ONLY:(\w+)\}\}/g,
+    (_, t: string) => `
+CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t}
+BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t}
+BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`,
+  );
+
+/**
+ * SQLite through better-sqlite3, in WAL mode with synchronous=FULL so a committed row survives a
+ * killed process. better-sqlite3 is synchronous, but a transaction body may await; a lock keeps
+ * other requests' statements out of the connection until the transaction ends (inside one, use
+ * only the `tx` handle).
+ */
+export class SqliteDb implements SqlDb {
+  readonly dialect = "sqlite" as const;
+  readonly #db: Database.Database;
+  #lock: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string) {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    try {
+      this.#db = new Database(file);
+      this.#db.pragma("journal_mode = WAL");
+      this.#db.pragma("synchronous = FULL");
+      this.#db.pragma("busy_timeout = 5000");
+      this.#db.pragma("foreign_keys = ON");
+    } catch (e) {
+      throw asTdxError(e, "KBS_DB_OPEN_FAILED", `cannot open SQLite database ${file}`, {
+        hint: "check that the data directory exists and is writable",
+      });
+    }
+  }
+
+  get schema(): string {
+    return sqliteSchema;
+  }
+
+  #run(sql: string, params: SqlValue[]): { rows: Row[]; changes: number } {
+    const p = toPositional(sql, params);
+    const stmt = this.#db.prepare(p.sql);
+    const args = p.params.map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v));
+    if (stmt.reader) return { rows: stmt.all(...args) as Row[], changes: 0 };
+    const r = stmt.run(...args);
+    return { rows: [], changes: r.changes };
+  }
+
+  async #locked<T>(fn: () => Promise<T> | T): Promise<T> {
+    const prev = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise((r) => {
+      release = r;
+    });
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  async query(sql: string, params: SqlValue[] = []) {
+    return this.#locked(() => this.#run(sql, params));
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#locked(() => this.#db.exec(sql));
+  }
+
+  async transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T> {
+    return this.#locked(async () => {
+      // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
+      this.#db.exec("BEGIN IMMEDIATE");
+      const tx: SqlDb = {
+        dialect: "sqlite",
+        query: async (sql, params = []) => this.#run(sql, params),
+        exec: async (sql) => {
+          this.#db.exec(sql);
+        },
+        transaction: (inner) => inner(tx),
+        close: async () => {},
+      };
+      try {
+        const out = await fn(tx);
+        this.#db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#locked(() => this.#db.close());
+  }
+}
