@@ -1,0 +1,189 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FieldRange, Quote } from "../../abi/index.js";
+import { decodeInputBytes, parseQuote, toHex } from "../../abi/index.js";
+import { isTdxError, TdxError } from "../../errors.js";
+import { ASSET_FILES, type AssetName, loadExplorerAssets } from "./assets.js";
+import { MAX_QUOTE_BYTES } from "./input.js";
+import { type QuoteRegion, quoteRegions } from "./regions.js";
+import { type ExplorerNode, explorerTree } from "./tree.js";
+
+export { explorerStaticDir, writeStaticExplorer } from "./assets.js";
+export { MAX_QUOTE_BYTES, parseAtTime } from "./input.js";
+export { type QuoteRegion, quoteRegions, type RegionId } from "./regions.js";
+export { type ByteRange, type ExplorerNode, explorerTree } from "./tree.js";
+
+export interface ExplorerOptions {
+  /** Allow the page to be hosted elsewhere (a static build) and call this server's API from that origin. */
+  corsOrigin?: string;
+  /** Largest request body accepted by the API routes, in bytes (default 4 MiB: a quote plus collateral). */
+  bodyLimit?: number;
+}
+
+/** What `POST /api/decode` answers for a well-formed quote. */
+export interface DecodeResponse {
+  ok: true;
+  /** How the input was given. */
+  encoding: "binary" | "hex" | "base64";
+  /** Every byte of the input, lowercase hex (the page's hex view). */
+  hex: string;
+  summary: {
+    version: number;
+    teeType: "TDX" | "SGX";
+    bodyType: string;
+    size: number;
+    signedLength: number;
+    trailingBytes: number;
+    mrTd?: string;
+  };
+  tree: ExplorerNode[];
+  layout: FieldRange[];
+  regions: QuoteRegion[];
+}
+
+const BODY_KINDS = { sgx: "SGX enclave report", td10: "TD report 1.0", td15: "TD report 1.5" } as const;
+
+/** Decode a quote given as binary, hex or base64 into what the page shows. Throws TdxError on bad input. */
+export function decodeForExplorer(input: Uint8Array | string): DecodeResponse {
+  const { bytes, encoding } = decodeInputBytes(input);
+  if (bytes.length > MAX_QUOTE_BYTES) {
+    throw new TdxError("EXPLORER_INPUT_TOO_LARGE", `the quote is ${bytes.length} bytes`, {
+      data: { max: MAX_QUOTE_BYTES, actual: bytes.length },
+      hint: `a quote is a few KiB; give at most ${MAX_QUOTE_BYTES} bytes`,
+    });
+  }
+  const quote = parseQuote(bytes);
+  return decodedQuote(quote, encoding);
+}
+
+export function decodedQuote(quote: Quote, encoding: DecodeResponse["encoding"]): DecodeResponse {
+  const summary: DecodeResponse["summary"] = {
+    version: quote.header.version,
+    teeType: quote.header.teeType === 0x81 ? "TDX" : "SGX",
+    bodyType: BODY_KINDS[quote.body.kind],
+    size: quote.bytes.length,
+    signedLength: quote.signedLength,
+    trailingBytes: quote.trailing.length,
+  };
+  if (quote.body.kind !== "sgx") summary.mrTd = toHex(quote.body.report.mrTd);
+  return {
+    ok: true,
+    encoding,
+    hex: toHex(quote.bytes),
+    summary,
+    tree: explorerTree(quote),
+    layout: quote.layout,
+    regions: quoteRegions(quote),
+  };
+}
+
+/** Read the quote from a request body: raw bytes (octet-stream), text, or JSON `{ "quote": "<hex|base64>" }`. */
+export function quoteFromBody(body: unknown): Uint8Array | string {
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === "string") return body;
+  if (body && typeof body === "object" && "quote" in body) {
+    const q = (body as { quote: unknown }).quote;
+    if (typeof q === "string") return q;
+  }
+  throw new TdxError("EXPLORER_NO_QUOTE", "the request carries no quote", {
+    field: "quote",
+    hint: 'send JSON {"quote": "<hex or base64>"}, or the binary quote as application/octet-stream',
+  });
+}
+
+function errorBody(e: unknown): { status: number; body: { ok: false; error: Record<string, unknown> } } {
+  if (isTdxError(e)) return { status: 400, body: { ok: false, error: e.toJSON() } };
+  const fe = e as Partial<FastifyError>;
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return {
+      status: 413,
+      body: {
+        ok: false,
+        error: {
+          code: "EXPLORER_BODY_TOO_LARGE",
+          message: "the request body is too large",
+          hint: "send one quote (a few KiB) and its collateral, not more",
+        },
+      },
+    };
+  }
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return {
+      status: fe.statusCode,
+      body: {
+        ok: false,
+        error: {
+          code: "EXPLORER_BAD_REQUEST",
+          message: fe.message ?? "bad request",
+          hint: 'send JSON such as {"quote": "<hex or base64>"} with content-type application/json',
+        },
+      },
+    };
+  }
+  return {
+    status: 500,
+    body: {
+      ok: false,
+      error: {
+        code: "INTERNAL",
+        message: e instanceof Error ? e.message : String(e),
+        hint: "this is a bug in tdx-attest; please report it with the input",
+      },
+    },
+  };
+}
+
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * The quote explorer on a Fastify server: the page at `GET /`, its files under `/explorer/`, and
+ * `POST /api/decode`. The routes live in their own encapsulated scope, so the body parsers and error
+ * handler added here do not change the rest of the server.
+ */
+export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOptions = {}): void {
+  const assets = loadExplorerAssets();
+  const bodyLimit = options.bodyLimit ?? 4 * 1024 * 1024;
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      ["application/octet-stream", "application/x-binary"],
+      { parseAs: "buffer", bodyLimit },
+      (_req, body, done) => done(null, new Uint8Array(body as Buffer)),
+    );
+    scope.setErrorHandler((error, _request, reply) => {
+      const { status, body } = errorBody(error);
+      return reply.code(status).type("application/json").send(body);
+    });
+    if (options.corsOrigin) {
+      const origin = options.corsOrigin;
+      scope.addHook("onRequest", async (request, reply) => {
+        if (!request.url.startsWith("/api/")) return;
+        reply.header("access-control-allow-origin", origin);
+        reply.header("vary", "origin");
+      });
+      scope.options("/api/*", async (_request, reply) =>
+        reply
+          .header("access-control-allow-methods", "POST, OPTIONS")
+          .header("access-control-allow-headers", "content-type, accept")
+          .header("access-control-max-age", "600")
+          .code(204)
+          .send(),
+      );
+    }
+
+    const sendAsset = (name: AssetName) => async (_request: FastifyRequest, reply: FastifyReply) => {
+      reply.header("content-type", ASSET_FILES[name]).header("cache-control", "no-cache");
+      reply.header("x-content-type-options", "nosniff");
+      if (name === "index.html") reply.header("content-security-policy", PAGE_CSP);
+      return reply.send(assets.get(name));
+    };
+    scope.get("/", sendAsset("index.html"));
+    scope.get("/explorer/app.js", sendAsset("app.js"));
+    scope.get("/explorer/style.css", sendAsset("style.css"));
+
+    scope.post("/api/decode", { bodyLimit }, async (request, reply) => {
+      const decoded = decodeForExplorer(quoteFromBody(request.body));
+      return reply.send(decoded);
+    });
+  });
+}

@@ -1,0 +1,823 @@
+// The quote explorer page: plain browser JavaScript, no dependencies, everything served by tdx-attest.
+// The server decodes (POST api/decode) and verifies (POST api/verify); this file only renders.
+
+const MAX_HEX_RENDER = 64 * 1024;
+const REGION_ORDER = ["header", "body", "signatureData", "qeReport", "certificationData", "trailing"];
+
+const $ = (id) => document.getElementById(id);
+
+const apiBase = (() => {
+  const meta = document.querySelector('meta[name="tdx-attest-api"]');
+  const base = meta?.getAttribute("content")?.trim() ?? "";
+  return base === "" ? "" : base.replace(/\/+$/, "") + "/";
+})();
+
+/** What the user gave us: pasted text or the bytes of a dropped/opened file. */
+let quoteInput = null;
+let current = null; // { bytes, layout, regions, byteField, byteSpans, asciiSpans, items }
+let highlighted = [];
+let selectedItem = null;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return node;
+}
+
+function hexToBytes(hex) {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+function bytesToBase64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function hex2(n) {
+  return n.toString(16).padStart(2, "0");
+}
+
+function fmtOffset(n) {
+  return `${n} (0x${n.toString(16)})`;
+}
+
+function normPath(path) {
+  return path
+    .toLowerCase()
+    .replace(/\[(\d+)\]/g, ".$1")
+    .replace(/[^a-z0-9.]/g, "");
+}
+
+// ---------------------------------------------------------------- input
+
+function isProbablyText(bytes) {
+  const n = Math.min(bytes.length, 4096);
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (!(b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127))) return false;
+  }
+  return true;
+}
+
+async function loadQuoteFile(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (isProbablyText(bytes)) {
+    $("quote-text").value = new TextDecoder().decode(bytes);
+    quoteInput = { kind: "text", text: $("quote-text").value };
+    $("quote-source").textContent = `${file.name}: text, ${bytes.length} characters`;
+  } else {
+    quoteInput = { kind: "bytes", bytes, name: file.name };
+    $("quote-text").value = "";
+    $("quote-text").placeholder =
+      `Binary file ${file.name} loaded (${bytes.length} bytes). Paste here to replace it.`;
+    $("quote-source").textContent = `${file.name}: binary, ${bytes.length} bytes`;
+  }
+  await decode();
+}
+
+async function loadTextFile(file, target) {
+  $(target).value = await file.text();
+}
+
+function quotePayload() {
+  const text = $("quote-text").value;
+  if (text.trim() !== "") return { quote: text };
+  if (quoteInput?.kind === "bytes") return { quote: bytesToBase64(quoteInput.bytes) };
+  return { quote: "" };
+}
+
+// ---------------------------------------------------------------- api
+
+async function post(path, body, contentType = "application/json") {
+  let res;
+  try {
+    res = await fetch(apiBase + path, {
+      method: "POST",
+      headers: { "content-type": contentType, accept: "application/json" },
+      body,
+    });
+  } catch (e) {
+    return {
+      ok: false,
+      error: {
+        code: "EXPLORER_SERVER_UNREACHABLE",
+        message: `could not reach the tdx-attest server: ${e.message}`,
+        hint: "start it with `tdx-attest serve` or `tdx-attest explorer serve` and open the page it serves",
+      },
+    };
+  }
+  try {
+    return await res.json();
+  } catch {
+    return {
+      ok: false,
+      error: {
+        code: "EXPLORER_BAD_RESPONSE",
+        message: `the server answered HTTP ${res.status} without JSON`,
+        hint: "check that this page is served by a tdx-attest server",
+      },
+    };
+  }
+}
+
+function setBusy(busy) {
+  $("decode").disabled = busy;
+  $("verify").disabled = busy;
+  document.body.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+async function decode() {
+  clearError();
+  setBusy(true);
+  try {
+    const payload = quotePayload();
+    const res = await post("api/decode", JSON.stringify(payload));
+    if (!res.ok) {
+      showError(res.error);
+      return false;
+    }
+    renderDecoded(res);
+    return true;
+  } finally {
+    setBusy(false);
+  }
+}
+
+function parseJsonField(id, label) {
+  const text = $(id).value.trim();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    showError({
+      code: "EXPLORER_BAD_JSON",
+      message: `${label} is not JSON: ${e.message}`,
+      field: label,
+      hint: `paste the ${label} JSON text exactly as saved, or clear the box`,
+    });
+    return null;
+  }
+}
+
+async function verify() {
+  clearError();
+  const collateral = parseJsonField("collateral-text", "collateral");
+  if (collateral === null) return;
+  const policy = parseJsonField("policy-text", "policy");
+  if (policy === null) return;
+  const body = { ...quotePayload() };
+  if (collateral !== undefined) body.collateral = collateral;
+  if (policy !== undefined) body.policy = policy;
+  const at = $("at").value.trim();
+  if (at !== "") body.at = at;
+  setBusy(true);
+  $("verdict").hidden = false;
+  $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Verifying…" }));
+  try {
+    const res = await post("api/verify", JSON.stringify(body));
+    if (res.decode) renderDecoded(res.decode);
+    if (!res.ok && !res.verification) {
+      $("verdict").hidden = true;
+      showError(res.error);
+      return;
+    }
+    renderVerdict(res);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+function clearError() {
+  $("error").hidden = true;
+}
+
+function showError(error) {
+  const e = error ?? { code: "EXPLORER_UNKNOWN", message: "unknown error" };
+  $("error-code").textContent = e.code ?? "ERROR";
+  $("error-message").textContent = e.message ?? "";
+  const where = [];
+  if (e.field) where.push(`field ${e.field}`);
+  if (typeof e.offset === "number") where.push(`byte offset ${fmtOffset(e.offset)}`);
+  $("error-where").textContent = where.length ? `At ${where.join(", ")}` : "";
+  $("error-where").hidden = where.length === 0;
+  $("error-hint").textContent = e.hint ?? "no hint available";
+  $("error").hidden = false;
+  if (typeof e.offset === "number" && current && e.offset < current.bytes.length) {
+    highlight({ offset: e.offset, size: 1 }, true);
+  }
+}
+
+// ---------------------------------------------------------------- decoded quote
+
+function renderDecoded(res) {
+  const bytes = hexToBytes(res.hex);
+  const layout = res.layout ?? [];
+  const regions = res.regions ?? [];
+  current = { bytes, layout, regions, items: new Map(), byteSpans: [], asciiSpans: [], byteField: null };
+  highlighted = [];
+  selectedItem = null;
+  $("explorer").hidden = false;
+  const s = res.summary ?? {};
+  const parts = [`${bytes.length} bytes`];
+  if (s.version !== undefined) parts.unshift(`quote v${s.version}`);
+  if (s.teeType) parts.splice(1, 0, s.teeType);
+  if (s.bodyType) parts.splice(2, 0, `body ${s.bodyType}`);
+  if (s.trailingBytes) parts.push(`${s.trailingBytes} trailing`);
+  $("quote-summary").textContent = parts.join(" · ");
+  renderLegend(regions);
+  renderHex(bytes, regions, layout);
+  renderTree(res.tree, layout, regions);
+}
+
+function renderLegend(regions) {
+  const seen = new Set(regions.map((r) => r.id));
+  const items = REGION_ORDER.filter((id) => seen.has(id)).map((id) => {
+    const r = regions.find((x) => x.id === id);
+    return el(
+      "li",
+      { title: `${r.label}: bytes ${r.offset}–${r.offset + r.size - 1}` },
+      el("span", { class: `swatch rg-${id}` }),
+      `${r.label} (${r.size})`,
+    );
+  });
+  $("legend").replaceChildren(...items);
+}
+
+function regionOfBytes(n, regions) {
+  const out = new Array(n).fill("");
+  for (const r of regions) {
+    const end = Math.min(n, r.offset + r.size);
+    for (let i = r.offset; i < end; i++) out[i] = r.id;
+  }
+  return out;
+}
+
+function renderHex(bytes, regions, layout) {
+  const n = Math.min(bytes.length, MAX_HEX_RENDER);
+  const region = regionOfBytes(n, regions);
+  // byteField[i] = index of the smallest layout field covering byte i (larger fields first, smaller overwrite).
+  const byteField = new Int32Array(n).fill(-1);
+  const order = layout.map((_, i) => i).sort((a, b) => layout[b].size - layout[a].size);
+  for (const i of order) {
+    const f = layout[i];
+    const end = Math.min(n, f.offset + f.size);
+    for (let j = f.offset; j < end; j++) byteField[j] = i;
+  }
+  current.byteField = byteField;
+  const frag = document.createDocumentFragment();
+  const byteSpans = new Array(n);
+  const asciiSpans = new Array(n);
+  for (let row = 0; row < n; row += 16) {
+    const hb = el("span", { class: "hb" });
+    const ha = el("span", { class: "ha" });
+    for (let i = row; i < Math.min(n, row + 16); i++) {
+      const cls = region[i] ? `rg-${region[i]}` : "";
+      const b = el("span", { class: cls, "data-i": i, text: hex2(bytes[i]) });
+      const c = bytes[i];
+      const a = el("span", {
+        class: cls,
+        "data-i": i,
+        text: c >= 32 && c < 127 ? String.fromCharCode(c) : "·",
+      });
+      byteSpans[i] = b;
+      asciiSpans[i] = a;
+      hb.append(b);
+      ha.append(a);
+    }
+    frag.append(
+      el(
+        "div",
+        { class: "hr" },
+        el("span", { class: "ho", text: row.toString(16).padStart(6, "0") }),
+        hb,
+        ha,
+      ),
+    );
+  }
+  if (bytes.length > n) {
+    frag.append(el("div", { class: "muted", text: `… ${bytes.length - n} more bytes not shown` }));
+  }
+  current.byteSpans = byteSpans;
+  current.asciiSpans = asciiSpans;
+  $("hex").replaceChildren(frag);
+}
+
+function highlight(range, scroll) {
+  for (const s of highlighted) s.classList.remove("hl");
+  highlighted = [];
+  if (!range || !current) return;
+  const end = Math.min(current.byteSpans.length, range.offset + range.size);
+  for (let i = range.offset; i < end; i++) {
+    const b = current.byteSpans[i];
+    const a = current.asciiSpans[i];
+    b.classList.add("hl");
+    a.classList.add("hl");
+    highlighted.push(b, a);
+  }
+  $("hex").setAttribute("data-highlight", `${range.offset}+${range.size}`);
+  if (scroll && range.offset < current.byteSpans.length) scrollHexTo(range.offset);
+}
+
+function scrollHexTo(offset) {
+  const pane = $("hex-pane");
+  const span = current.byteSpans[offset];
+  const row = span.parentElement.parentElement;
+  const top = row.offsetTop;
+  if (top < pane.scrollTop || top + row.offsetHeight > pane.scrollTop + pane.clientHeight) {
+    pane.scrollTop = Math.max(0, top - pane.clientHeight / 3);
+  }
+}
+
+function showFieldInfo(path, range, value) {
+  const info = $("field-info");
+  const parts = [el("span", { class: "path", text: path || "(quote)" })];
+  if (range) {
+    parts.push(`  offset ${fmtOffset(range.offset)}, ${range.size} byte${range.size === 1 ? "" : "s"}`);
+  }
+  if (value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
+    parts.push(el("br"), formatValue(value, Number.POSITIVE_INFINITY));
+  }
+  info.replaceChildren(...parts);
+}
+
+// ---------------------------------------------------------------- tree
+
+function formatValue(v, max = 64) {
+  let s;
+  if (Array.isArray(v)) s = v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ");
+  else if (v === null) s = "null";
+  else if (typeof v === "object") s = JSON.stringify(v);
+  else s = String(v);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+function isLeaf(v) {
+  if (v === null || typeof v !== "object") return true;
+  // Short lists of names (attribute bits) read best inline.
+  return Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
+}
+
+function renderTree(tree, layout) {
+  const byPath = new Map();
+  layout.forEach((f, i) => {
+    byPath.set(normPath(f.path), i);
+  });
+  const root = $("tree");
+  root.replaceChildren();
+  const items = [];
+  const build = (key, value, path, depth, parentUl) => {
+    const li = el("li", { role: "treeitem", class: "ti", tabindex: "-1", "aria-level": depth + 1 });
+    const leaf = isLeaf(value);
+    const idx = byPath.get(normPath(path));
+    let range = idx === undefined ? undefined : { offset: layout[idx].offset, size: layout[idx].size };
+    const label = el("div", { class: "label" });
+    label.append(el("span", { class: "twisty", "aria-hidden": "true", text: leaf ? "" : "▸" }));
+    label.append(el("span", { class: "key", text: key }));
+    li.append(label);
+    parentUl.append(li);
+    items.push(li);
+    if (!leaf) {
+      const group = el("ul", { role: "group" });
+      li.append(group);
+      li.setAttribute("aria-expanded", depth < 1 ? "true" : "false");
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = -1;
+      for (const [k, v] of entries) {
+        const child = build(k, v, path ? `${path}.${k}` : k, depth + 1, group);
+        if (child) {
+          lo = Math.min(lo, child.offset);
+          hi = Math.max(hi, child.offset + child.size);
+        }
+      }
+      if (!range && hi >= 0) range = { offset: lo, size: hi - lo };
+      const count = Array.isArray(value) ? `[${value.length}]` : `{${entries.length}}`;
+      label.append(el("span", { class: "val", text: count }));
+    } else {
+      const cls = typeof value === "number" ? "val num" : typeof value === "string" ? "val str" : "val";
+      label.append(el("span", { class: cls, text: formatValue(value) }));
+    }
+    if (range) label.append(el("span", { class: "range", text: `@${range.offset}+${range.size}` }));
+    li.dataset.path = path;
+    if (range) {
+      li.dataset.offset = String(range.offset);
+      li.dataset.size = String(range.size);
+    }
+    if (idx !== undefined) current.items.set(idx, li);
+    li._value = value;
+    li._range = range;
+    return range;
+  };
+  const ul = el("ul", { role: "none", class: "tree-root" });
+  root.append(ul);
+  if (tree && typeof tree === "object") {
+    for (const [k, v] of Object.entries(tree)) build(k, v, k, 0, ul);
+  }
+  current.treeItems = items;
+  if (items[0]) items[0].tabIndex = 0;
+}
+
+function visibleItems() {
+  return current.treeItems.filter((li) => {
+    let p = li.parentElement?.closest('[role="treeitem"]');
+    while (p) {
+      if (p.getAttribute("aria-expanded") === "false") return false;
+      p = p.parentElement?.closest('[role="treeitem"]');
+    }
+    return true;
+  });
+}
+
+function focusItem(li) {
+  if (!li) return;
+  for (const x of current.treeItems) if (x.tabIndex === 0) x.tabIndex = -1;
+  li.tabIndex = 0;
+  li.focus();
+}
+
+function expandTo(li) {
+  let p = li.parentElement?.closest('[role="treeitem"]');
+  while (p) {
+    p.setAttribute("aria-expanded", "true");
+    p = p.parentElement?.closest('[role="treeitem"]');
+  }
+}
+
+function selectItem(li) {
+  if (selectedItem) selectedItem.classList.remove("selected");
+  selectedItem = li;
+  li.classList.add("selected");
+  li.setAttribute("aria-selected", "true");
+  highlight(li._range, true);
+  showFieldInfo(li.dataset.path, li._range, li._value);
+}
+
+function itemFromEvent(e) {
+  return e.target.closest?.('[role="treeitem"]') ?? null;
+}
+
+function restoreSelection() {
+  if (selectedItem) {
+    highlight(selectedItem._range, false);
+    showFieldInfo(selectedItem.dataset.path, selectedItem._range, selectedItem._value);
+  } else {
+    highlight(null);
+  }
+}
+
+function setupTree() {
+  const tree = $("tree");
+  tree.addEventListener("mouseover", (e) => {
+    const li = itemFromEvent(e);
+    if (!li) return;
+    for (const x of tree.querySelectorAll(".ti.hover")) x.classList.remove("hover");
+    li.classList.add("hover");
+    highlight(li._range, true);
+    showFieldInfo(li.dataset.path, li._range, li._value);
+    e.stopPropagation();
+  });
+  tree.addEventListener("mouseleave", () => {
+    for (const x of tree.querySelectorAll(".ti.hover")) x.classList.remove("hover");
+    restoreSelection();
+  });
+  tree.addEventListener("click", (e) => {
+    const li = itemFromEvent(e);
+    if (!li) return;
+    if (e.target.closest(".twisty") && li.hasAttribute("aria-expanded")) toggle(li);
+    focusItem(li);
+    selectItem(li);
+  });
+  tree.addEventListener("dblclick", (e) => {
+    const li = itemFromEvent(e);
+    if (li?.hasAttribute("aria-expanded")) toggle(li);
+  });
+  tree.addEventListener("focusin", (e) => {
+    const li = itemFromEvent(e);
+    if (!li) return;
+    highlight(li._range, true);
+    showFieldInfo(li.dataset.path, li._range, li._value);
+  });
+  tree.addEventListener("keydown", (e) => {
+    const li = itemFromEvent(e);
+    if (!li || !current) return;
+    const vis = visibleItems();
+    const i = vis.indexOf(li);
+    const expandable = li.hasAttribute("aria-expanded");
+    const open = li.getAttribute("aria-expanded") === "true";
+    switch (e.key) {
+      case "ArrowDown":
+        focusItem(vis[i + 1]);
+        break;
+      case "ArrowUp":
+        focusItem(vis[i - 1]);
+        break;
+      case "Home":
+        focusItem(vis[0]);
+        break;
+      case "End":
+        focusItem(vis[vis.length - 1]);
+        break;
+      case "ArrowRight":
+        if (expandable && !open) li.setAttribute("aria-expanded", "true");
+        else if (expandable) focusItem(li.querySelector('[role="treeitem"]'));
+        break;
+      case "ArrowLeft":
+        if (expandable && open) li.setAttribute("aria-expanded", "false");
+        else focusItem(li.parentElement?.closest('[role="treeitem"]'));
+        break;
+      case "Enter":
+      case " ":
+        if (expandable && e.key === "Enter" && selectedItem === li) toggle(li);
+        selectItem(li);
+        break;
+      case "*":
+        for (const x of li.parentElement.children)
+          if (x.hasAttribute("aria-expanded")) x.setAttribute("aria-expanded", "true");
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  });
+}
+
+function toggle(li) {
+  li.setAttribute("aria-expanded", li.getAttribute("aria-expanded") === "true" ? "false" : "true");
+}
+
+function setupHex() {
+  const hex = $("hex");
+  hex.addEventListener("mouseover", (e) => {
+    const i = Number(e.target.dataset?.i);
+    if (!current || !Number.isInteger(i)) return;
+    const f = current.byteField[i];
+    if (f < 0) {
+      const r = current.regions.find((x) => i >= x.offset && i < x.offset + x.size);
+      $("field-info").textContent = `byte ${fmtOffset(i)}${r ? ` · ${r.label}` : ""}`;
+      return;
+    }
+    const field = current.layout[f];
+    $("field-info").replaceChildren(
+      el("span", { class: "path", text: field.path }),
+      `  offset ${fmtOffset(field.offset)}, ${field.size} bytes · byte ${fmtOffset(i)}`,
+    );
+  });
+  hex.addEventListener("click", (e) => {
+    const i = Number(e.target.dataset?.i);
+    if (!current || !Number.isInteger(i)) return;
+    const f = current.byteField[i];
+    const li = f >= 0 ? current.items.get(f) : undefined;
+    if (!li) return;
+    expandTo(li);
+    focusItem(li);
+    selectItem(li);
+    li.scrollIntoView({ block: "nearest" });
+  });
+}
+
+// ---------------------------------------------------------------- verdict
+
+const GOOD = new Set(["UpToDate"]);
+const WARN = new Set(["SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"]);
+
+function statusClass(status) {
+  if (GOOD.has(status)) return "ok";
+  if (WARN.has(status)) return "warn";
+  return status ? "bad" : "neutral";
+}
+
+function fmtTime(v) {
+  if (v === null || v === undefined || v === "") return "—";
+  const d = typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString().replace(".000Z", "Z");
+}
+
+function chips(list) {
+  if (!Array.isArray(list) || list.length === 0) return el("span", { class: "muted", text: "none" });
+  const span = el("span");
+  for (const x of list) span.append(el("span", { class: "chip", text: String(x) }));
+  return span;
+}
+
+function facts(rows) {
+  const dl = el("dl", { class: "facts" });
+  for (const [k, v] of rows) {
+    if (v === undefined) continue;
+    dl.append(el("dt", { text: k }), el("dd", {}, typeof v === "string" ? v : v));
+  }
+  return dl;
+}
+
+function valueText(v) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+function renderChecks(checks) {
+  const ol = el("ol", { class: "checks" });
+  for (const c of checks) {
+    const li = el("li", { class: c.passed ? "pass" : "fail" });
+    li.append(
+      el(
+        "div",
+        { class: "check-head" },
+        el("span", {
+          class: "mark",
+          "aria-label": c.passed ? "passed" : "failed",
+          text: c.passed ? "✓" : "✗",
+        }),
+        el("span", { class: "check-name", text: c.name }),
+        el("span", { class: "muted small", text: c.passed ? "pass" : "FAIL" }),
+      ),
+    );
+    const values = c.values && typeof c.values === "object" ? Object.entries(c.values) : [];
+    if (values.length) {
+      const dl = el("dl", { class: "check-values" });
+      for (const [k, v] of values) dl.append(el("dt", { text: k }), el("dd", { text: valueText(v) }));
+      li.append(dl);
+    }
+    if (!c.passed && c.error)
+      li.append(el("div", { class: "small", text: `${c.error.code ?? ""} ${c.error.message ?? ""}` }));
+    ol.append(li);
+  }
+  return ol;
+}
+
+function renderPolicy(p) {
+  const box = el("div", { class: "policy" });
+  const allowed = p.allowed ?? p.allow ?? p.ok ?? p.accepted;
+  box.append(
+    el(
+      "div",
+      { class: "verdict-status" },
+      el("span", {
+        class: `badge ${allowed === true ? "ok" : allowed === false ? "bad" : "neutral"}`,
+        text:
+          allowed === true ? "Policy: allowed" : allowed === false ? "Policy: denied" : "Policy evaluated",
+      }),
+    ),
+  );
+  const reasons = p.denials ?? p.violations ?? p.reasons ?? [];
+  if (Array.isArray(reasons) && reasons.length) {
+    const ul = el("ul", { class: "denials" });
+    for (const d of reasons) {
+      if (typeof d !== "object" || d === null) {
+        ul.append(el("li", { text: String(d) }));
+        continue;
+      }
+      const text = [d.rule ?? d.name, d.message].filter(Boolean).join(": ");
+      const li = el("li", {}, el("strong", { text: text || "denied" }));
+      if ("expected" in d || "actual" in d) {
+        li.append(
+          el("div", {
+            class: "small mono",
+            text: `expected ${valueText(d.expected)} · actual ${valueText(d.actual)}`,
+          }),
+        );
+      }
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+  if (Array.isArray(p.checks) && p.checks.length) box.append(renderChecks(p.checks));
+  return box;
+}
+
+function renderVerdict(res) {
+  const v = res.verification ?? {};
+  const body = $("verdict-body");
+  const parts = [];
+  const status = v.tcbStatus ?? null;
+  const err = v.error ?? (v.ok === false ? res.error : null);
+  const head = el("div", { class: "verdict-status" });
+  if (status)
+    head.append(el("span", { class: `badge big ${statusClass(status)}`, id: "tcb-status", text: status }));
+  if (err)
+    head.append(el("span", { class: "badge big bad", id: "verify-error-code", text: err.code ?? "FAILED" }));
+  head.append(
+    el("span", {
+      class: `badge ${v.ok ? "ok" : "bad"}`,
+      text: v.ok ? "signature chain verified" : "verification failed",
+    }),
+  );
+  if (v.collateralExpired) head.append(el("span", { class: "badge warn", text: "collateral expired" }));
+  parts.push(head);
+  if (err) {
+    parts.push(
+      el(
+        "div",
+        { class: "hint" },
+        el("div", { text: err.message ?? "" }),
+        err.hint ? el("div", {}, el("strong", { text: "Hint: " }), err.hint) : null,
+      ),
+    );
+  }
+  const level = v.matchedTcbLevel ?? null;
+  const advisories = v.advisoryIds ?? level?.advisoryIDs ?? level?.advisoryIds;
+  parts.push(
+    facts([
+      ["Judged at", fmtTime(res.at)],
+      ["TCB status", status ?? "—"],
+      ["Matched TCB level", level ? `${fmtTime(level.tcbDate)} · ${level.tcbStatus ?? ""}` : "none"],
+      ["Advisory IDs", chips(advisories)],
+      ["QE identity", v.qeIdentityStatus ?? undefined],
+      ["TDX module", v.tdxModuleStatus ?? (v.tdxModule ? valueText(v.tdxModule) : undefined)],
+      ["Collateral expired", v.collateralExpired === undefined ? "—" : v.collateralExpired ? "yes" : "no"],
+      ["Collateral valid until", fmtTime(v.earliestExpiry ?? v.collateralExpiry ?? v.earliestNextUpdate)],
+      ["Collateral from", res.collateralSource ?? undefined],
+    ]),
+  );
+  if (res.policy) {
+    parts.push(el("h3", { text: "Policy" }), renderPolicy(res.policy));
+  } else if (res.policyError) {
+    parts.push(
+      el("h3", { text: "Policy" }),
+      el("p", { class: "hint", text: `${res.policyError.code}: ${res.policyError.message}` }),
+    );
+  }
+  if (Array.isArray(v.checks) && v.checks.length) {
+    const passed = v.checks.filter((c) => c.passed).length;
+    parts.push(el("h3", { text: `Checks (${passed}/${v.checks.length} passed)` }), renderChecks(v.checks));
+  }
+  body.replaceChildren(...parts);
+  $("verdict").hidden = false;
+}
+
+// ---------------------------------------------------------------- wiring
+
+function setupDrop() {
+  const drop = $("drop");
+  let depth = 0;
+  document.addEventListener("dragenter", (e) => {
+    if (!e.dataTransfer?.types?.includes("Files")) return;
+    depth++;
+    drop.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) drop.classList.remove("dragging");
+  });
+  document.addEventListener("dragover", (e) => {
+    if (e.dataTransfer?.types?.includes("Files")) e.preventDefault();
+  });
+  document.addEventListener("drop", (e) => {
+    const file = e.dataTransfer?.files?.[0];
+    depth = 0;
+    drop.classList.remove("dragging");
+    if (!file) return;
+    e.preventDefault();
+    const target = e.target.closest?.(".field textarea");
+    if (target) loadTextFile(file, target.id);
+    else loadQuoteFile(file);
+  });
+}
+
+function init() {
+  setupTree();
+  setupHex();
+  setupDrop();
+  $("decode").addEventListener("click", () => decode());
+  $("verify").addEventListener("click", () => verify());
+  $("quote-file").addEventListener("change", (e) => {
+    const f = e.target.files?.[0];
+    if (f) loadQuoteFile(f);
+  });
+  $("collateral-file").addEventListener("change", (e) => {
+    const f = e.target.files?.[0];
+    if (f) loadTextFile(f, "collateral-text");
+  });
+  $("policy-file").addEventListener("change", (e) => {
+    const f = e.target.files?.[0];
+    if (f) loadTextFile(f, "policy-text");
+  });
+  $("quote-text").addEventListener("input", () => {
+    quoteInput = null;
+    $("quote-source").textContent = "";
+  });
+  $("quote-text").addEventListener("paste", () => setTimeout(() => decode(), 0));
+  $("quote-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      decode();
+    }
+  });
+  document.documentElement.dataset.ready = "true";
+}
+
+init();
