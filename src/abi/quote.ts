@@ -19,6 +19,7 @@ import type {
   QuoteBodyType,
   QuoteHeader,
   QuoteSignatureData,
+  SgxReportBody,
 } from "./types.js";
 import {
   ATTESTATION_KEY_TYPE_ECDSA_P256,
@@ -29,6 +30,7 @@ import {
   TEE_TYPE_SGX,
   TEE_TYPE_TDX,
 } from "./types.js";
+import { defineView } from "./view.js";
 
 export const CERT_TYPE_NAMES: Record<number, string> = {
   1: "PPID_CLEARTEXT",
@@ -51,6 +53,111 @@ function truncated(field: string, offset: number, need: number, have: number): T
   );
 }
 
+const QuoteHeaderView = defineView<QuoteHeader>([
+  ["version", 0, 2, "u16"],
+  ["attestationKeyType", 2, 2, "u16"],
+  ["teeType", 4, 4, "u32"],
+  ["qeSvn", 8, 2, "u16"],
+  ["pceSvn", 10, 2, "u16"],
+  ["qeVendorId", 12, 16],
+  ["userData", 28, 20],
+]);
+
+const SignatureDataView = defineView<QuoteSignatureData>([
+  ["signature", 0, 64],
+  ["attestationKey", 64, 64],
+]);
+
+/** Certification data of a parsed quote; `data` is a view, type 5 is split into PEM on first read. */
+class ParsedCertificationData implements CertificationData {
+  qeReportCertificationData?: QeReportCertificationData;
+  #chain: PckCertChain | undefined;
+  #data: Uint8Array | undefined;
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly dataOff: number,
+    readonly type: number,
+    readonly typeName: string,
+    readonly size: number,
+  ) {}
+  get data(): Uint8Array {
+    this.#data ??= this.b.subarray(this.dataOff, this.dataOff + this.size);
+    return this.#data;
+  }
+  set data(v: Uint8Array) {
+    this.#data = v;
+  }
+  get pckCertChain(): PckCertChain | undefined {
+    if (this.type !== CERT_TYPE_PCK_CERT_CHAIN) return undefined;
+    this.#chain ??= parsePckCertChainPem(this.data, this.dataOff);
+    return this.#chain;
+  }
+}
+
+const QeReportParts = defineView<{ qeReportBytes: Uint8Array; qeReportSignature: Uint8Array }>([
+  ["qeReportBytes", 0, 384],
+  ["qeReportSignature", 384, 64],
+]);
+
+/** QE report certification data of a parsed quote (views created on first read). */
+class ParsedQeReportCertificationData extends QeReportParts implements QeReportCertificationData {
+  #report: SgxReportBody | undefined;
+  #auth: Uint8Array | undefined;
+  constructor(
+    b: Uint8Array,
+    o: number,
+    private readonly authLen: number,
+    public certificationData: CertificationData,
+  ) {
+    super(b, o);
+  }
+  get qeReport(): SgxReportBody {
+    this.#report ??= parseSgxReportBody(this._b, this._o);
+    return this.#report;
+  }
+  set qeReport(v: SgxReportBody) {
+    this.#report = v;
+  }
+  get qeAuthData(): Uint8Array {
+    this.#auth ??= this._b.subarray(this._o + 450, this._o + 450 + this.authLen);
+    return this.#auth;
+  }
+  set qeAuthData(v: Uint8Array) {
+    this.#auth = v;
+  }
+}
+
+class ParsedQuote implements Quote {
+  #layout: FieldRange[] | undefined;
+  bodyDescriptor?: { type: number; size: number };
+  constructor(
+    readonly bytes: Uint8Array,
+    public header: QuoteHeader,
+    public body: QuoteBody,
+    bodyDescriptor: { type: number; size: number } | undefined,
+    readonly signedLength: number,
+    readonly signatureDataLength: number,
+    public signatureData: QuoteSignatureData,
+    private readonly sigEnd: number,
+  ) {
+    if (bodyDescriptor) this.bodyDescriptor = bodyDescriptor;
+  }
+  get signatureDataOffset(): number {
+    return this.signedLength + 4;
+  }
+  get signedBytes(): Uint8Array {
+    return this.bytes.subarray(0, this.signedLength);
+  }
+  get trailing(): Uint8Array {
+    return this.bytes.subarray(this.sigEnd);
+  }
+  /** Byte ranges of every field; built on first use (only explorers and error reports need it). */
+  get layout(): FieldRange[] {
+    this.#layout ??= quoteLayout(this);
+    return this.#layout;
+  }
+}
+
 /** Parse a quote v3, v4 or v5 without copying: every byte field is a view into `bytes`. */
 export function parseQuote(bytes: Uint8Array): Quote {
   if (!(bytes instanceof Uint8Array)) {
@@ -60,16 +167,9 @@ export function parseQuote(bytes: Uint8Array): Quote {
   }
   const n = bytes.length;
   if (n < QUOTE_HEADER_SIZE) throw truncated("header", 0, QUOTE_HEADER_SIZE, n);
-  const header: QuoteHeader = {
-    version: u16(bytes, 0),
-    attestationKeyType: u16(bytes, 2),
-    teeType: u32(bytes, 4),
-    qeSvn: u16(bytes, 8),
-    pceSvn: u16(bytes, 10),
-    qeVendorId: bytes.subarray(12, 28),
-    userData: bytes.subarray(28, 48),
-  };
-  const { version, teeType } = header;
+  const header = new QuoteHeaderView(bytes, 0);
+  const version = u16(bytes, 0);
+  const teeType = u32(bytes, 4);
   if (version !== 3 && version !== 4 && version !== 5) {
     throw new TdxError("QUOTE_UNSUPPORTED_VERSION", `quote version ${version} is not supported (3, 4 or 5)`, {
       field: "header.version",
@@ -80,10 +180,11 @@ export function parseQuote(bytes: Uint8Array): Quote {
           : "only DCAP ECDSA quotes v3 (SGX), v4 and v5 (SGX/TDX) exist; check that the input is a quote",
     });
   }
-  if (header.attestationKeyType !== ATTESTATION_KEY_TYPE_ECDSA_P256) {
+  const attestationKeyType = u16(bytes, 2);
+  if (attestationKeyType !== ATTESTATION_KEY_TYPE_ECDSA_P256) {
     throw new TdxError(
       "QUOTE_UNSUPPORTED_KEY_TYPE",
-      `attestation key type ${header.attestationKeyType} is not supported (2 = ECDSA-256-with-P-256)`,
+      `attestation key type ${attestationKeyType} is not supported (2 = ECDSA-256-with-P-256)`,
       {
         field: "header.att_key_type",
         offset: 2,
@@ -185,10 +286,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
   }
   if (sigOff + 128 > sigEnd)
     throw truncated("signature data (signature, attestation key)", sigOff, 128, sigEnd - sigOff);
-  const signatureData: QuoteSignatureData = {
-    signature: bytes.subarray(sigOff, sigOff + 64),
-    attestationKey: bytes.subarray(sigOff + 64, sigOff + 128),
-  };
+  const signatureData = new SignatureDataView(bytes, sigOff);
   let end: number;
   if (version === 3) {
     const r = parseQeReportCertificationData(bytes, sigOff + 128, sigEnd, "signatureData");
@@ -213,29 +311,16 @@ export function parseQuote(bytes: Uint8Array): Quote {
     );
   }
 
-  const quote: Quote = {
+  return new ParsedQuote(
     bytes,
     header,
     body,
+    bodyDescriptor,
     signedLength,
-    signedBytes: bytes.subarray(0, signedLength),
     signatureDataLength,
     signatureData,
-    signatureDataOffset: sigOff,
-    trailing: bytes.subarray(sigEnd),
-    layout: [],
-  };
-  if (bodyDescriptor) quote.bodyDescriptor = bodyDescriptor;
-  // The layout is only needed by explorers and error reports: build it on first use.
-  let layout: FieldRange[] | undefined;
-  Object.defineProperty(quote, "layout", {
-    enumerable: true,
-    get: () => {
-      layout ??= quoteLayout(quote);
-      return layout;
-    },
-  });
-  return quote;
+    sigEnd,
+  );
 }
 
 function parseCertificationData(
@@ -271,8 +356,7 @@ function parseCertificationData(
       },
     );
   }
-  const data = b.subarray(dataOff, dataOff + size);
-  const value: CertificationData = { type, typeName, size, data };
+  const value = new ParsedCertificationData(b, dataOff, type, typeName, size);
   if (type === CERT_TYPE_QE_REPORT_CERTIFICATION_DATA) {
     const inner = parseQeReportCertificationData(
       b,
@@ -292,15 +376,6 @@ function parseCertificationData(
       );
     }
     value.qeReportCertificationData = inner.value;
-  } else if (type === CERT_TYPE_PCK_CERT_CHAIN) {
-    let chain: PckCertChain | undefined;
-    Object.defineProperty(value, "pckCertChain", {
-      enumerable: true,
-      get: () => {
-        chain ??= parsePckCertChainPem(data, dataOff, path);
-        return chain;
-      },
-    });
   }
   return { value, end: dataOff + size };
 }
@@ -319,9 +394,6 @@ function parseQeReportCertificationData(
       limit - off,
     );
   }
-  const qeReportBytes = b.subarray(off, off + SGX_REPORT_BODY_SIZE);
-  const qeReport = parseSgxReportBody(b, off);
-  const qeReportSignature = b.subarray(off + 384, off + 448);
   const authLen = u16(b, off + 448);
   const authOff = off + 450;
   if (authOff + authLen > limit) {
@@ -335,24 +407,25 @@ function parseQeReportCertificationData(
       },
     );
   }
-  const qeAuthData = b.subarray(authOff, authOff + authLen);
   const cert = parseCertificationData(b, authOff + authLen, limit, `${path}.certificationData`);
-  return {
-    value: { qeReport, qeReportBytes, qeReportSignature, qeAuthData, certificationData: cert.value },
-    end: cert.end,
-  };
+  return { value: new ParsedQeReportCertificationData(b, off, authLen, cert.value), end: cert.end };
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const PEM_BEGIN = Buffer.from("-----BEGIN CERTIFICATE-----", "latin1");
+const PEM_END = Buffer.from("-----END CERTIFICATE-----", "latin1");
 
 /** Split type-5 certification data into PEM certificates, keeping what follows the last one (often NUL). */
 export function parsePckCertChainPem(data: Uint8Array, offset = 0, path = "certificationData"): PckCertChain {
-  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("latin1");
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const certificates: string[] = [];
-  let last = 0;
-  for (const m of text.matchAll(PEM_CERT)) {
-    certificates.push(m[0]);
-    last = (m.index ?? 0) + m[0].length;
+  let pos = 0;
+  for (;;) {
+    const begin = buf.indexOf(PEM_BEGIN, pos);
+    if (begin < 0) break;
+    const end = buf.indexOf(PEM_END, begin + PEM_BEGIN.length);
+    if (end < 0) break;
+    pos = end + PEM_END.length;
+    certificates.push(buf.toString("latin1", begin, pos));
   }
   if (certificates.length === 0) {
     throw new TdxError("QUOTE_PCK_CHAIN_MALFORMED", "PCK certificate chain data holds no PEM certificate", {
@@ -361,7 +434,7 @@ export function parsePckCertChainPem(data: Uint8Array, offset = 0, path = "certi
       hint: "certification data type 5 must hold the PEM chain PCK || intermediate CA || root CA",
     });
   }
-  return { certificates, trailer: data.subarray(last) };
+  return { certificates, trailer: data.subarray(pos) };
 }
 
 /** PEM certificates of the quote's type-5 PCK chain (leaf first), or null when the quote carries none. */

@@ -1,26 +1,27 @@
 import { TdxError } from "../errors.js";
-import { putBytes, putU16, putU32, u16, u32 } from "./bytes.js";
+import { putBytes, putU16, putU32 } from "./bytes.js";
 import type { FieldRange, QuoteBodyType, SgxReportBody, TdReportBody } from "./types.js";
 import { SGX_REPORT_BODY_SIZE, TD_REPORT_BODY_10_SIZE, TD_REPORT_BODY_15_SIZE } from "./types.js";
+import { defineView, type FieldSpec, type ViewBase } from "./view.js";
 
-/** SGX report body field table: [name, offset, size] (linux-sgx sgx_report.h). */
-const SGX_FIELDS = [
+/** SGX report body field table: [name, offset, size, kind] (linux-sgx sgx_report.h). */
+export const SGX_REPORT_FIELDS: readonly FieldSpec[] = [
   ["cpuSvn", 0, 16],
-  ["miscSelect", 16, 4],
+  ["miscSelect", 16, 4, "u32"],
   ["reserved1", 20, 28],
   ["attributes", 48, 16],
   ["mrEnclave", 64, 32],
   ["reserved2", 96, 32],
   ["mrSigner", 128, 32],
   ["reserved3", 160, 96],
-  ["isvProdId", 256, 2],
-  ["isvSvn", 258, 2],
+  ["isvProdId", 256, 2, "u16"],
+  ["isvSvn", 258, 2, "u16"],
   ["reserved4", 260, 60],
   ["reportData", 320, 64],
-] as const;
+];
 
 /** TD report body field table (DCAP sgx_report2_body_t / _v1_5_t). */
-const TD_FIELDS = [
+const TD_FIELDS: readonly FieldSpec[] = [
   ["teeTcbSvn", 0, 16],
   ["mrSeam", 16, 48],
   ["mrSignerSeam", 64, 48],
@@ -36,11 +37,37 @@ const TD_FIELDS = [
   ["rtmr2", 424, 48],
   ["rtmr3", 472, 48],
   ["reportData", 520, 64],
-] as const;
-const TD15_FIELDS = [
+];
+const TD15_FIELDS: readonly FieldSpec[] = [
   ["teeTcbSvn2", 584, 16],
   ["mrServiceTd", 600, 48],
-] as const;
+];
+
+const SgxReportBodyView = defineView<SgxReportBody>(SGX_REPORT_FIELDS);
+const TdReportBody10View = defineView<TdReportBody>(TD_FIELDS);
+const TdReportBody15View = defineView<TdReportBody>([...TD_FIELDS, ...TD15_FIELDS]);
+for (const View of [TdReportBody10View, TdReportBody15View]) {
+  // The four RTMRs as one array, as the TD report body declares them (rt_mr[4]).
+  Object.defineProperty(View.prototype, "rtmr", {
+    enumerable: true,
+    get(this: TdReportBody & ViewBase) {
+      const ov = this._ov;
+      if (ov !== undefined && "rtmr" in ov) return ov.rtmr;
+      const b = this._b;
+      const o = this._o + 328;
+      return [
+        b.subarray(o, o + 48),
+        b.subarray(o + 48, o + 96),
+        b.subarray(o + 96, o + 144),
+        b.subarray(o + 144, o + 192),
+      ];
+    },
+    set(this: ViewBase, value: unknown) {
+      if (this._ov === undefined) this._ov = {};
+      this._ov.rtmr = value;
+    },
+  });
+}
 
 export function bodySizeOf(type: QuoteBodyType): number {
   return type === 1 ? SGX_REPORT_BODY_SIZE : type === 2 ? TD_REPORT_BODY_10_SIZE : TD_REPORT_BODY_15_SIZE;
@@ -60,23 +87,10 @@ function need(b: Uint8Array, off: number, size: number, what: string): void {
   }
 }
 
-/** Parse a 384-byte SGX report body at `off` (zero-copy). */
+/** Parse a 384-byte SGX report body at `off` (zero-copy: fields are views created on first read). */
 export function parseSgxReportBody(b: Uint8Array, off = 0): SgxReportBody {
   need(b, off, SGX_REPORT_BODY_SIZE, "sgxReportBody");
-  return {
-    cpuSvn: b.subarray(off, off + 16),
-    miscSelect: u32(b, off + 16),
-    reserved1: b.subarray(off + 20, off + 48),
-    attributes: b.subarray(off + 48, off + 64),
-    mrEnclave: b.subarray(off + 64, off + 96),
-    reserved2: b.subarray(off + 96, off + 128),
-    mrSigner: b.subarray(off + 128, off + 160),
-    reserved3: b.subarray(off + 160, off + 256),
-    isvProdId: u16(b, off + 256),
-    isvSvn: u16(b, off + 258),
-    reserved4: b.subarray(off + 260, off + 320),
-    reportData: b.subarray(off + 320, off + 384),
-  };
+  return new SgxReportBodyView(b, off);
 }
 
 /** Serialize an SGX report body to its 384 bytes. */
@@ -105,26 +119,7 @@ export function emptySgxReportBody(): SgxReportBody {
 /** Parse a TD report body (type 2: 584 bytes, type 3: 648 bytes) at `off` (zero-copy). */
 export function parseTdReportBody(b: Uint8Array, off: number, type: 2 | 3): TdReportBody {
   need(b, off, bodySizeOf(type), type === 2 ? "tdReportBody10" : "tdReportBody15");
-  const v = (o: number, n: number) => b.subarray(off + o, off + o + n);
-  const body: TdReportBody = {
-    teeTcbSvn: v(0, 16),
-    mrSeam: v(16, 48),
-    mrSignerSeam: v(64, 48),
-    seamAttributes: v(112, 8),
-    tdAttributes: v(120, 8),
-    xfam: v(128, 8),
-    mrTd: v(136, 48),
-    mrConfigId: v(184, 48),
-    mrOwner: v(232, 48),
-    mrOwnerConfig: v(280, 48),
-    rtmr: [v(328, 48), v(376, 48), v(424, 48), v(472, 48)],
-    reportData: v(520, 64),
-  };
-  if (type === 3) {
-    body.teeTcbSvn2 = v(584, 16);
-    body.mrServiceTd = v(600, 48);
-  }
-  return body;
+  return type === 2 ? new TdReportBody10View(b, off) : new TdReportBody15View(b, off);
 }
 
 /** Serialize a TD report body: type 2 (TD 1.0, 584 bytes) or 3 (TD 1.5, 648 bytes). */
@@ -150,7 +145,7 @@ export function encodeTdReportBody(r: TdReportBody, type: 2 | 3): Uint8Array {
 }
 
 export function sgxReportLayout(prefix: string, off: number): FieldRange[] {
-  return SGX_FIELDS.map(([name, o, size]) => ({ path: `${prefix}.${name}`, offset: off + o, size }));
+  return SGX_REPORT_FIELDS.map(([name, o, size]) => ({ path: `${prefix}.${name}`, offset: off + o, size }));
 }
 
 export function tdReportBodyLayout(prefix: string, off: number, type: 2 | 3): FieldRange[] {

@@ -16,7 +16,7 @@ export function buildProgram(): Command {
   program
     .name("tdx-attest")
     .description(
-      "Intel TDX remote attestation end to end: decode and verify quotes, run a simulated TDX platform,\n" +
+      "Intel TDX remote attestation end to end: decode and verify quotes, run a simulated TDX platform, " +
         "talk to the guest driver and the Quote Generation Service, and release secrets to verified TDs.",
     )
     .version("0.1.0")

@@ -1,4 +1,39 @@
 import type { Command } from "commander";
+import { decodeAttestationInput, quoteToJson, tdReportToJson } from "../../abi/index.js";
+import { readInputFile } from "../io.js";
+import { writeJson } from "../output.js";
+import { renderTree } from "../tree.js";
 
-/** Registers the abi commands on the tdx-attest program. */
-export function registerAbiCommands(_program: Command): void {}
+/** Registers `decode`. */
+export function registerAbiCommands(program: Command): void {
+  program
+    .command("decode")
+    .description(
+      "decode a quote (v3/v4/v5) or a TDREPORT given as binary, hex or base64, and print its fields",
+    )
+    .argument("[file]", "input file, or - for stdin", "-")
+    .option(
+      "--json",
+      "print JSON (byte fields as lowercase hex, integers as numbers, attribute bits by name)",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tdx-attest decode quote.bin\n  tdx-attest decode --json quote.hex | jq .body.mr_td\n" +
+        "  base64 -w0 quote.bin | tdx-attest decode -\n\nExit codes: 0 decoded, 2 malformed input (error code, offset and hint printed).",
+    )
+    .action((file: string, opts: { json?: boolean }) => {
+      const decoded = decodeAttestationInput(readInputFile(file));
+      const json = decoded.kind === "quote" ? quoteToJson(decoded.quote) : tdReportToJson(decoded.tdReport);
+      if (opts.json) {
+        writeJson({ encoding: decoded.encoding, ...json });
+        return;
+      }
+      const title =
+        decoded.kind === "quote"
+          ? `Quote v${decoded.quote.header.version} (${decoded.quote.header.teeType === 0x81 ? "TDX" : "SGX"}), ${decoded.bytes.length} bytes, ${decoded.encoding} input` +
+            (decoded.quote.trailing.length ? `, ${decoded.quote.trailing.length} trailing bytes kept` : "")
+          : `TDREPORT, ${decoded.bytes.length} bytes, ${decoded.encoding} input`;
+      const { kind: _k, size: _s, ...rest } = json;
+      process.stdout.write(`${title}\n${renderTree(rest, "  ")}\n`);
+    });
+}
