@@ -1,4 +1,10 @@
-/** Byte-exact Intel SGX/TDX attestation structures: parse (zero-copy) and serialize. Pure: no I/O, no crypto. */
+/**
+ * Byte-exact Intel SGX/TDX attestation structures: parse (zero-copy) and serialize. Pure: no I/O, no crypto.
+ *
+ * Parsed structures are views: each field is read from the caller's buffer when accessed (a subarray for
+ * byte fields), so parsing costs almost nothing. Fields live on the prototype, so object spread does not
+ * copy them: use plainTdReportBody / plainSgxReportBody for a spreadable copy. Assigning a field works.
+ */
 export * from "./attributes.js";
 export { bytesEqual, concatBytes, fromHex, isAllZero, toHex } from "./bytes.js";
 export * from "./input.js";

@@ -2,7 +2,7 @@ import { TdxError } from "../errors.js";
 import { putBytes, putU16, putU32 } from "./bytes.js";
 import type { FieldRange, QuoteBodyType, SgxReportBody, TdReportBody } from "./types.js";
 import { SGX_REPORT_BODY_SIZE, TD_REPORT_BODY_10_SIZE, TD_REPORT_BODY_15_SIZE } from "./types.js";
-import { defineView, type FieldSpec, type ViewBase } from "./view.js";
+import { defineView, type FieldSpec, type ViewBase, viewToPlain } from "./view.js";
 
 /** SGX report body field table: [name, offset, size, kind] (linux-sgx sgx_report.h). */
 export const SGX_REPORT_FIELDS: readonly FieldSpec[] = [
@@ -151,4 +151,30 @@ export function sgxReportLayout(prefix: string, off: number): FieldRange[] {
 export function tdReportBodyLayout(prefix: string, off: number, type: 2 | 3): FieldRange[] {
   const fields = type === 3 ? [...TD_FIELDS, ...TD15_FIELDS] : TD_FIELDS;
   return fields.map(([name, o, size]) => ({ path: `${prefix}.${name}`, offset: off + o, size }));
+}
+
+/** A plain (spreadable, JSON-friendly) copy of an SGX report body's fields; byte fields stay views. */
+export function plainSgxReportBody(r: SgxReportBody): SgxReportBody {
+  return viewToPlain(r, SGX_REPORT_FIELDS);
+}
+
+/** A plain (spreadable) copy of a TD report body's fields; byte fields stay views. */
+export function plainTdReportBody(r: TdReportBody): TdReportBody {
+  const out: TdReportBody = {
+    teeTcbSvn: r.teeTcbSvn,
+    mrSeam: r.mrSeam,
+    mrSignerSeam: r.mrSignerSeam,
+    seamAttributes: r.seamAttributes,
+    tdAttributes: r.tdAttributes,
+    xfam: r.xfam,
+    mrTd: r.mrTd,
+    mrConfigId: r.mrConfigId,
+    mrOwner: r.mrOwner,
+    mrOwnerConfig: r.mrOwnerConfig,
+    rtmr: r.rtmr,
+    reportData: r.reportData,
+  };
+  if (r.teeTcbSvn2) out.teeTcbSvn2 = r.teeTcbSvn2;
+  if (r.mrServiceTd) out.mrServiceTd = r.mrServiceTd;
+  return out;
 }
