@@ -1,3 +1,46 @@
+export { bytesEqual, extendRegister, hex, MR_SIZE, sha384 } from "./bytes.js";
+export {
+  CC_TYPE_NAMES,
+  CC_TYPE_TDX,
+  CCEL_TABLE_SIZE,
+  type CcelTable,
+  type CcelTableJson,
+  ccelTableToJson,
+  parseCcelTable,
+} from "./ccel.js";
+export {
+  describeTcgEvent,
+  devicePathText,
+  digestIsHashOfEvent,
+  type EventDetails,
+  printableText,
+} from "./details.js";
+export {
+  DSTACK_RUNTIME_EVENT_TYPE,
+  type DstackEvent,
+  type DstackLog,
+  dstackRuntimeDigestV1,
+  dstackRuntimeDigestV2,
+  parseDstackLog,
+} from "./dstack.js";
+export {
+  type Divergence,
+  type DivergenceReason,
+  type EventRef,
+  type ExpectedRegisters,
+  formatOf,
+  type LogSummary,
+  measuredEvents,
+  type ParsedEventLog,
+  type ParseEventLogOptions,
+  parseEventLog,
+  type RegisterComparison,
+  type ReplayOptions,
+  type ReplayReport,
+  registersOf,
+  replayEventLog,
+  replayEventLogs,
+} from "./replay.js";
 export {
   type AppendRuntimeEventOptions,
   appendRuntimeEvent,
@@ -16,3 +59,31 @@ export {
   runtimeEventDigest,
   serializeRuntimeLog,
 } from "./runtime.js";
+export {
+  algorithmName,
+  EV_NO_ACTION,
+  EV_SEPARATOR,
+  eventTypeName,
+  parseTcgLog,
+  type SpecIdAlgorithm,
+  type SpecIdEvent,
+  sha384DigestOf,
+  TCG_ALGORITHMS,
+  TCG_EVENT_TYPE_NAMES,
+  type TcgDigest,
+  type TcgEvent,
+  type TcgLog,
+  type TcgParseOptions,
+  TDX_DEFAULT_ALGORITHMS,
+  TPM_ALG_SHA384,
+} from "./tcg.js";
+export {
+  EVENT_LOG_QUIRK_NAMES,
+  EVENT_LOG_QUIRKS,
+  type EventLogFormat,
+  type EventLogQuirk,
+  type MeasuredEvent,
+  type QuirkUse,
+  RTMR_NAMES,
+  type RtmrName,
+} from "./types.js";
