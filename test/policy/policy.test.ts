@@ -309,7 +309,7 @@ describe("policy rules: each allows and denies", () => {
     expect(rulesDenied(a)).toEqual(["acceptedTcbStatuses", "minTcbDate", "collateralExpired", "mrTd"]);
     const e = errorOf(() => assertAllowed(a));
     expect(e.code).toBe("POLICY_DENIED");
-    expect((e.data?.denials as unknown[]).length).toBe(4);
+    expect(e.data?.denials).toHaveLength(4);
     expect(() => assertAllowed(appraise(input()))).not.toThrow();
   });
 });
