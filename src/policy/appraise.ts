@@ -30,8 +30,8 @@ export interface Appraisal {
 }
 
 /**
- * What appraisal reads from a verification result. The verifier's result type satisfies it; tests and
- * other callers may build one by hand.
+ * What appraisal reads from a verification result. The verifier's `VerificationResult` satisfies it
+ * structurally; tests and other callers may build one by hand.
  */
 export interface AppraisalInput {
   /** The quote verified (signatures, chain, CRLs, collateral signatures). */
@@ -41,17 +41,21 @@ export interface AppraisalInput {
   collateralExpired: boolean;
   /** The matched TCB level (its tcbDate is what minTcbDate compares). */
   matchedTcbLevel?: { tcbDate: string } | null;
+  /** The collateral's own dates (the verifier's `collateral` summary); read by maxCollateralAgeSeconds. */
+  collateral?: { tcbInfo: { issueDate: string }; qeIdentity: { issueDate: string } } | null;
   /**
-   * When the oldest collateral item (TCB Info, QE identity, CRLs) was issued: a Date, ISO text or unix
-   * seconds. Needed only by maxCollateralAgeSeconds.
+   * When the oldest collateral item was issued (a Date, ISO text or unix seconds); overrides the date
+   * derived from `collateral` (the earlier of the TCB Info and QE Identity issue dates).
    */
   collateralIssuedAt?: Date | string | number | null;
+  /** The verification time (unix seconds): the default `now` of the collateral age rule. */
+  at?: number;
   /** The parsed quote (only its body is read). */
   quote: { body: QuoteBody } | null;
 }
 
 export interface AppraiseOptions {
-  /** The time the collateral age is measured at: a Date or unix seconds. Required by maxCollateralAgeSeconds. */
+  /** The time the collateral age is measured at: a Date or unix seconds. Default: the result's `at`. */
   now?: Date | number;
 }
 
@@ -59,6 +63,14 @@ function toSeconds(v: Date | string | number): number {
   if (v instanceof Date) return Math.floor(v.getTime() / 1000);
   if (typeof v === "number") return v;
   return Math.floor(Date.parse(v) / 1000);
+}
+
+function collateralIssuedAt(result: AppraisalInput): number | null {
+  if (result.collateralIssuedAt !== undefined && result.collateralIssuedAt !== null)
+    return toSeconds(result.collateralIssuedAt);
+  const c = result.collateral;
+  if (c === undefined || c === null) return null;
+  return Math.min(toSeconds(c.tcbInfo.issueDate), toSeconds(c.qeIdentity.issueDate));
 }
 
 function list(values: readonly string[]): string {
@@ -173,11 +185,8 @@ export function appraise(
 
   if (policy.maxCollateralAgeSeconds !== undefined) {
     const max = policy.maxCollateralAgeSeconds;
-    const issued =
-      result.collateralIssuedAt === undefined || result.collateralIssuedAt === null
-        ? null
-        : toSeconds(result.collateralIssuedAt);
-    const now = options.now === undefined ? null : toSeconds(options.now);
+    const issued = collateralIssuedAt(result);
+    const now = options.now !== undefined ? toSeconds(options.now) : (result.at ?? null);
     if (issued === null || Number.isNaN(issued) || now === null) {
       add(
         "maxCollateralAgeSeconds",

@@ -10,6 +10,8 @@ export {
   type RuleValue,
 } from "./appraise.js";
 export {
+  ACCEPTABLE_TCB_STATUSES,
+  type AcceptableTcbStatus,
   ALLOW_LIST_RULES,
   type AllowListRule,
   DEFAULT_POLICY,
@@ -17,7 +19,5 @@ export {
   type Policy,
   policyFromJson,
   readPolicy,
-  TCB_STATUSES,
-  type TcbStatusName,
   TD_ATTRIBUTE_NAMES,
 } from "./schema.js";

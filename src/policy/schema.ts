@@ -7,7 +7,7 @@ import { TD_ATTRIBUTE_BITS } from "../abi/index.js";
 import { TdxError } from "../errors.js";
 
 /** TCB statuses a verifier can report for a platform that verified (Intel's names). */
-export const TCB_STATUSES = [
+export const ACCEPTABLE_TCB_STATUSES = [
   "UpToDate",
   "SWHardeningNeeded",
   "ConfigurationNeeded",
@@ -17,7 +17,7 @@ export const TCB_STATUSES = [
   "TDRelaunchAdvised",
   "TDRelaunchAdvisedConfigurationNeeded",
 ] as const;
-export type TcbStatusName = (typeof TCB_STATUSES)[number];
+export type AcceptableTcbStatus = (typeof ACCEPTABLE_TCB_STATUSES)[number];
 
 /** TD attribute names a policy may require or forbid (the abi's table), plus BITn for the other bits. */
 export const TD_ATTRIBUTE_NAMES: readonly string[] = Object.keys(TD_ATTRIBUTE_BITS);
@@ -91,7 +91,7 @@ const FIELDS: Record<string, FieldSpec> = {
   version: { kind: "version", description: "Policy format version (1)." },
   acceptedTcbStatuses: {
     kind: "enumList",
-    values: TCB_STATUSES,
+    values: ACCEPTABLE_TCB_STATUSES,
     description: 'TCB statuses accepted. Default ["UpToDate"]. Revoked is never accepted.',
   },
   allowedAdvisoryIds: {

@@ -13,6 +13,7 @@ import {
   policyFromJson,
   readPolicy,
 } from "../../src/policy/index.js";
+import type { VerificationResult } from "../../src/verify/result.js";
 import { loadCases, VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 
 const fill = (n: number, b: number) => new Uint8Array(n).fill(b);
@@ -195,6 +196,27 @@ describe("policy rules: each allows and denies", () => {
       },
     ]);
     expect(rulesDenied(appraise(input({ matchedTcbLevel: null }), p))).toEqual(["minTcbDate"]);
+  });
+
+  it("accepts the verifier's result type as input (compile-time check)", () => {
+    const fromVerifier = (r: VerificationResult): AppraisalInput => r;
+    expect(typeof fromVerifier).toBe("function");
+  });
+
+  it("maxCollateralAgeSeconds from the verifier's collateral dates, at the verification time", () => {
+    const p = readPolicy('{"maxCollateralAgeSeconds":86400}');
+    const collateral = {
+      tcbInfo: { issueDate: "2025-06-19T10:16:03Z" },
+      qeIdentity: { issueDate: "2025-06-19T10:32:27Z" },
+    };
+    const issued = Date.parse("2025-06-19T10:16:03Z") / 1000;
+    const r = input({ collateralIssuedAt: undefined, collateral, at: issued + 100 });
+    expect(appraise(r, p).evaluated.find((o) => o.rule === "maxCollateralAgeSeconds")?.actual).toBe(100);
+    expect(appraise({ ...r, at: issued + 90_000 }, p).denials.map((d) => d.rule)).toEqual([
+      "maxCollateralAgeSeconds",
+    ]);
+    // An explicit now wins over the verification time.
+    expect(appraise({ ...r, at: issued + 90_000 }, p, { now: issued + 10 }).allowed).toBe(true);
   });
 
   it("maxCollateralAgeSeconds", () => {
