@@ -14,10 +14,15 @@ function guid(b: Uint8Array): string {
   return `${rev(b.subarray(0, 4))}-${rev(b.subarray(4, 6))}-${rev(b.subarray(6, 8))}-${h(b.subarray(8, 10))}-${h(b.subarray(10, 16))}`;
 }
 
-/** Printable text if the bytes are (NUL-terminated) ASCII/UTF-8 text, else null. */
+/**
+ * Printable text if the bytes are (NUL-terminated) UTF-8 text, else null. Bytes after the first NUL are
+ * ignored when the text before it makes up most of the data (firmware sometimes leaves a stray byte there).
+ */
 export function printableText(b: Uint8Array): string | null {
   let end = b.length;
   while (end > 0 && b[end - 1] === 0) end--;
+  const nul = b.subarray(0, end).indexOf(0);
+  if (nul >= 3 && nul * 2 >= b.length) end = nul;
   if (end === 0) return null;
   const body = b.subarray(0, end);
   for (const c of body) if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return null;
@@ -214,6 +219,21 @@ export function describeTcgEvent(ev: TcgEvent): EventDetails {
         // GCE/GKE UKI sections: a UTF-16 section name after a 2-byte prefix.
         const u = utf16(d.subarray(0, d.length - (d.length % 2)));
         if (u !== null) out.string = u;
+      }
+      break;
+    }
+    case 0x0000000a: {
+      // td-shim: TD_SHIM_PLATFORM_CONFIG_INFO { u8 descriptor[16] (NUL-padded); u32 infoLength; info };
+      // TDVF/OVMF: a plain string such as "ACPI DATA" or "etc/acpi/tables".
+      const text = printableText(d);
+      if (text !== null) out.string = text;
+      else if (d.length >= 20) {
+        const desc = printableText(d.subarray(0, 16));
+        const len = v.getUint32(16, true);
+        if (desc !== null && 20 + len <= d.length) {
+          const info = printableText(d.subarray(20, 20 + len));
+          out.string = info === null ? desc : `${desc} ${info}`;
+        }
       }
       break;
     }
