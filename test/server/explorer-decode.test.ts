@@ -148,6 +148,8 @@ describe.skipIf(!vectorsDir())(
       expect(body.ok).toBe(false);
       expect(body.error.code).toMatch(/^[A-Z_]+$/);
       expect(body.error.hint).toBeTruthy();
+      // The bytes come back so the page can show where the quote went wrong.
+      expect((body as { hex?: string }).hex).toBe(Buffer.from(c.quote.subarray(0, 600)).toString("hex"));
       await app.close();
     });
   },

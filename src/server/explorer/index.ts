@@ -42,17 +42,44 @@ export interface DecodeResponse {
 
 const BODY_KINDS = { sgx: "SGX enclave report", td10: "TD report 1.0", td15: "TD report 1.5" } as const;
 
-/** Decode a quote given as binary, hex or base64 into what the page shows. Throws TdxError on bad input. */
-export function decodeForExplorer(input: Uint8Array | string): DecodeResponse {
-  const { bytes, encoding } = decodeInputBytes(input);
-  if (bytes.length > MAX_QUOTE_BYTES) {
-    throw new TdxError("EXPLORER_INPUT_TOO_LARGE", `the quote is ${bytes.length} bytes`, {
-      data: { max: MAX_QUOTE_BYTES, actual: bytes.length },
+/** Turn the request's quote (binary, hex or base64) into bytes, refusing absurd sizes. */
+export function quoteBytes(input: Uint8Array | string): {
+  bytes: Uint8Array;
+  encoding: DecodeResponse["encoding"];
+} {
+  const decoded = decodeInputBytes(input);
+  if (decoded.bytes.length > MAX_QUOTE_BYTES) {
+    throw new TdxError("EXPLORER_INPUT_TOO_LARGE", `the quote is ${decoded.bytes.length} bytes`, {
+      data: { max: MAX_QUOTE_BYTES, actual: decoded.bytes.length },
       hint: `a quote is a few KiB; give at most ${MAX_QUOTE_BYTES} bytes`,
     });
   }
-  const quote = parseQuote(bytes);
-  return decodedQuote(quote, encoding);
+  return decoded;
+}
+
+/** Decode a quote given as binary, hex or base64 into what the page shows. Throws TdxError on bad input. */
+export function decodeForExplorer(input: Uint8Array | string): DecodeResponse {
+  const { bytes, encoding } = quoteBytes(input);
+  return decodedQuote(parseQuote(bytes), encoding);
+}
+
+/** A 400 answer for bytes that are not a valid quote: the error, plus the bytes so the page can point at the offset. */
+class UnparsableQuote extends Error {
+  constructor(
+    readonly error: TdxError,
+    readonly bytes: Uint8Array,
+  ) {
+    super(error.message);
+  }
+}
+
+function parseOrExplain(bytes: Uint8Array): Quote {
+  try {
+    return parseQuote(bytes);
+  } catch (e) {
+    if (isTdxError(e)) throw new UnparsableQuote(e, bytes);
+    throw e;
+  }
 }
 
 export function decodedQuote(quote: Quote, encoding: DecodeResponse["encoding"]): DecodeResponse {
@@ -90,7 +117,17 @@ export function quoteFromBody(body: unknown): Uint8Array | string {
   });
 }
 
-function errorBody(e: unknown): { status: number; body: { ok: false; error: Record<string, unknown> } } {
+interface ErrorBody {
+  ok: false;
+  error: Record<string, unknown>;
+  /** The input's bytes when it decoded as hex/base64 but is not a valid quote. */
+  hex?: string;
+}
+
+function errorBody(e: unknown): { status: number; body: ErrorBody } {
+  if (e instanceof UnparsableQuote) {
+    return { status: 400, body: { ok: false, error: e.error.toJSON(), hex: toHex(e.bytes) } };
+  }
   if (isTdxError(e)) return { status: 400, body: { ok: false, error: e.toJSON() } };
   const fe = e as Partial<FastifyError>;
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -182,8 +219,8 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
     scope.get("/explorer/style.css", sendAsset("style.css"));
 
     scope.post("/api/decode", { bodyLimit }, async (request, reply) => {
-      const decoded = decodeForExplorer(quoteFromBody(request.body));
-      return reply.send(decoded);
+      const { bytes, encoding } = quoteBytes(quoteFromBody(request.body));
+      return reply.send(decodedQuote(parseOrExplain(bytes), encoding));
     });
   });
 }

@@ -150,9 +150,9 @@ export function explorerTree(quote: Quote): ExplorerNode[] {
     return node;
   };
 
-  // "kind" describes the input, not bytes of it.
+  // "kind" and "size" describe the input, not bytes of it (the summary carries the size).
   const roots = Object.entries(json)
-    .filter(([k]) => k !== "kind")
+    .filter(([k]) => k !== "kind" && k !== "size")
     .map(([k, v]) => build(k, v, k, undefined));
   addUnnamedFields(quote, roots, matched);
   return roots;

@@ -53,13 +53,6 @@ function fmtOffset(n) {
   return `${n} (0x${n.toString(16)})`;
 }
 
-function normPath(path) {
-  return path
-    .toLowerCase()
-    .replace(/\[(\d+)\]/g, ".$1")
-    .replace(/[^a-z0-9.]/g, "");
-}
-
 // ---------------------------------------------------------------- input
 
 function isProbablyText(bytes) {
@@ -146,7 +139,7 @@ async function decode() {
     const payload = quotePayload();
     const res = await post("api/decode", JSON.stringify(payload));
     if (!res.ok) {
-      showError(res.error);
+      showDecodeFailure(res);
       return false;
     }
     renderDecoded(res);
@@ -156,42 +149,38 @@ async function decode() {
   }
 }
 
-function parseJsonField(id, label) {
-  const text = $(id).value.trim();
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    showError({
-      code: "EXPLORER_BAD_JSON",
-      message: `${label} is not JSON: ${e.message}`,
-      field: label,
-      hint: `paste the ${label} JSON text exactly as saved, or clear the box`,
-    });
-    return null;
+/** A quote that failed to parse: show the error, and the bytes (with the offending one marked) when we have them. */
+function showDecodeFailure(res) {
+  if (typeof res.hex === "string") {
+    renderDecoded({ hex: res.hex, tree: [], layout: [], regions: [], summary: { unparsed: true } });
+    $("tree").replaceChildren(
+      el("p", { class: "muted", text: "The quote could not be decoded; its bytes are on the right." }),
+    );
+  } else {
+    $("explorer").hidden = true;
+    current = null;
   }
+  showError(res.error);
 }
 
 async function verify() {
   clearError();
-  const collateral = parseJsonField("collateral-text", "collateral");
-  if (collateral === null) return;
-  const policy = parseJsonField("policy-text", "policy");
-  if (policy === null) return;
   const body = { ...quotePayload() };
-  if (collateral !== undefined) body.collateral = collateral;
-  if (policy !== undefined) body.policy = policy;
+  // Collateral and policy go as the text given: the signed JSON inside collateral must not be re-serialised.
+  const collateral = $("collateral-text").value;
+  if (collateral.trim() !== "") body.collateral = collateral;
+  const policy = $("policy-text").value;
+  if (policy.trim() !== "") body.policy = policy;
   const at = $("at").value.trim();
   if (at !== "") body.at = at;
   setBusy(true);
-  $("verdict").hidden = false;
   $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Verifying…" }));
   try {
     const res = await post("api/verify", JSON.stringify(body));
     if (res.decode) renderDecoded(res.decode);
-    if (!res.ok && !res.verification) {
-      $("verdict").hidden = true;
-      showError(res.error);
+    if (!res.verification) {
+      $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Not verified: see the error." }));
+      showDecodeFailure(res);
       return;
     }
     renderVerdict(res);
@@ -217,8 +206,9 @@ function showError(error) {
   $("error-where").hidden = where.length === 0;
   $("error-hint").textContent = e.hint ?? "no hint available";
   $("error").hidden = false;
-  if (typeof e.offset === "number" && current && e.offset < current.bytes.length) {
+  if (typeof e.offset === "number" && current && e.offset < current.byteSpans.length) {
     highlight({ offset: e.offset, size: 1 }, true);
+    current.byteSpans[e.offset].classList.add("err");
   }
 }
 
@@ -228,7 +218,7 @@ function renderDecoded(res) {
   const bytes = hexToBytes(res.hex);
   const layout = res.layout ?? [];
   const regions = res.regions ?? [];
-  current = { bytes, layout, regions, items: new Map(), byteSpans: [], asciiSpans: [], byteField: null };
+  current = { bytes, layout, regions, treeItems: [], byteSpans: [], asciiSpans: [], byteField: null };
   highlighted = [];
   selectedItem = null;
   $("explorer").hidden = false;
@@ -238,10 +228,11 @@ function renderDecoded(res) {
   if (s.teeType) parts.splice(1, 0, s.teeType);
   if (s.bodyType) parts.splice(2, 0, `body ${s.bodyType}`);
   if (s.trailingBytes) parts.push(`${s.trailingBytes} trailing`);
+  if (s.unparsed) parts.push("not a valid quote");
   $("quote-summary").textContent = parts.join(" · ");
   renderLegend(regions);
   renderHex(bytes, regions, layout);
-  renderTree(res.tree, layout, regions);
+  renderTree(res.tree);
 }
 
 function renderLegend(regions) {
@@ -366,68 +357,45 @@ function formatValue(v, max = 64) {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
-function isLeaf(v) {
-  if (v === null || typeof v !== "object") return true;
-  // Short lists of names (attribute bits) read best inline.
-  return Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
-}
-
-function renderTree(tree, layout) {
-  const byPath = new Map();
-  layout.forEach((f, i) => {
-    byPath.set(normPath(f.path), i);
-  });
+function renderTree(nodes) {
   const root = $("tree");
-  root.replaceChildren();
   const items = [];
-  const build = (key, value, path, depth, parentUl) => {
-    const li = el("li", { role: "treeitem", class: "ti", tabindex: "-1", "aria-level": depth + 1 });
-    const leaf = isLeaf(value);
-    const idx = byPath.get(normPath(path));
-    let range = idx === undefined ? undefined : { offset: layout[idx].offset, size: layout[idx].size };
+  const build = (node, depth, parentUl) => {
+    const li = el("li", {
+      role: "treeitem",
+      class: "ti",
+      tabindex: "-1",
+      "aria-level": depth + 1,
+      "data-path": node.path,
+    });
     const label = el("div", { class: "label" });
-    label.append(el("span", { class: "twisty", "aria-hidden": "true", text: leaf ? "" : "▸" }));
-    label.append(el("span", { class: "key", text: key }));
+    const group = Array.isArray(node.children);
+    label.append(el("span", { class: "twisty", "aria-hidden": "true", text: group ? "▸" : "" }));
+    label.append(el("span", { class: "key", text: node.key }));
+    if (group) {
+      label.append(el("span", { class: "val", text: `{${node.children.length}}` }));
+    } else {
+      const v = node.value;
+      const cls = typeof v === "number" ? "val num" : typeof v === "string" ? "val str" : "val";
+      label.append(el("span", { class: cls, text: formatValue(v) }));
+    }
+    if (node.range)
+      label.append(el("span", { class: "range", text: `@${node.range.offset}+${node.range.size}` }));
     li.append(label);
     parentUl.append(li);
     items.push(li);
-    if (!leaf) {
-      const group = el("ul", { role: "group" });
-      li.append(group);
+    li._range = node.range;
+    li._value = node.value;
+    if (group) {
       li.setAttribute("aria-expanded", depth < 1 ? "true" : "false");
-      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
-      let lo = Number.POSITIVE_INFINITY;
-      let hi = -1;
-      for (const [k, v] of entries) {
-        const child = build(k, v, path ? `${path}.${k}` : k, depth + 1, group);
-        if (child) {
-          lo = Math.min(lo, child.offset);
-          hi = Math.max(hi, child.offset + child.size);
-        }
-      }
-      if (!range && hi >= 0) range = { offset: lo, size: hi - lo };
-      const count = Array.isArray(value) ? `[${value.length}]` : `{${entries.length}}`;
-      label.append(el("span", { class: "val", text: count }));
-    } else {
-      const cls = typeof value === "number" ? "val num" : typeof value === "string" ? "val str" : "val";
-      label.append(el("span", { class: cls, text: formatValue(value) }));
+      const ul = el("ul", { role: "group" });
+      li.append(ul);
+      for (const c of node.children) build(c, depth + 1, ul);
     }
-    if (range) label.append(el("span", { class: "range", text: `@${range.offset}+${range.size}` }));
-    li.dataset.path = path;
-    if (range) {
-      li.dataset.offset = String(range.offset);
-      li.dataset.size = String(range.size);
-    }
-    if (idx !== undefined) current.items.set(idx, li);
-    li._value = value;
-    li._range = range;
-    return range;
   };
   const ul = el("ul", { role: "none", class: "tree-root" });
-  root.append(ul);
-  if (tree && typeof tree === "object") {
-    for (const [k, v] of Object.entries(tree)) build(k, v, k, 0, ul);
-  }
+  for (const n of nodes ?? []) build(n, 0, ul);
+  root.replaceChildren(ul);
   current.treeItems = items;
   if (items[0]) items[0].tabIndex = 0;
 }
@@ -580,8 +548,12 @@ function setupHex() {
   hex.addEventListener("click", (e) => {
     const i = Number(e.target.dataset?.i);
     if (!current || !Number.isInteger(i)) return;
-    const f = current.byteField[i];
-    const li = f >= 0 ? current.items.get(f) : undefined;
+    // The smallest tree item whose bytes include this one.
+    let li = null;
+    for (const x of current.treeItems) {
+      const r = x._range;
+      if (r && i >= r.offset && i < r.offset + r.size && (!li || r.size <= li._range.size)) li = x;
+    }
     if (!li) return;
     expandTo(li);
     focusItem(li);
@@ -629,31 +601,32 @@ function valueText(v) {
   return String(v);
 }
 
-function renderChecks(checks) {
-  const ol = el("ol", { class: "checks" });
+/** One row per check: the verifier's {name, passed, expected, actual, detail, nonFatal} or the policy's
+ * {rule, passed, expected, actual, message}. */
+function renderChecks(checks, id) {
+  const ol = el("ol", { class: "checks", id });
   for (const c of checks) {
-    const li = el("li", { class: c.passed ? "pass" : "fail" });
+    const state = c.passed ? "pass" : c.nonFatal ? "warn" : "fail";
+    const li = el("li", { class: state });
     li.append(
       el(
         "div",
         { class: "check-head" },
         el("span", {
           class: "mark",
-          "aria-label": c.passed ? "passed" : "failed",
-          text: c.passed ? "✓" : "✗",
+          "aria-label": c.passed ? "passed" : c.nonFatal ? "flagged" : "failed",
+          text: c.passed ? "✓" : c.nonFatal ? "!" : "✗",
         }),
-        el("span", { class: "check-name", text: c.name }),
-        el("span", { class: "muted small", text: c.passed ? "pass" : "FAIL" }),
+        el("span", { class: "check-name", text: c.name ?? c.rule }),
+        el("span", { class: "muted small", text: c.passed ? "pass" : c.nonFatal ? "flagged" : "FAIL" }),
       ),
     );
-    const values = c.values && typeof c.values === "object" ? Object.entries(c.values) : [];
-    if (values.length) {
-      const dl = el("dl", { class: "check-values" });
-      for (const [k, v] of values) dl.append(el("dt", { text: k }), el("dd", { text: valueText(v) }));
-      li.append(dl);
-    }
-    if (!c.passed && c.error)
-      li.append(el("div", { class: "small", text: `${c.error.code ?? ""} ${c.error.message ?? ""}` }));
+    const dl = el("dl", { class: "check-values" });
+    if ("expected" in c) dl.append(el("dt", { text: "expected" }), el("dd", { text: valueText(c.expected) }));
+    if ("actual" in c) dl.append(el("dt", { text: "actual" }), el("dd", { text: valueText(c.actual) }));
+    const note = c.detail ?? c.message;
+    if (note) dl.append(el("dt", { text: "note" }), el("dd", { class: "note", text: note }));
+    if (dl.childElementCount) li.append(dl);
     ol.append(li);
   }
   return ol;
@@ -661,102 +634,97 @@ function renderChecks(checks) {
 
 function renderPolicy(p) {
   const box = el("div", { class: "policy" });
-  const allowed = p.allowed ?? p.allow ?? p.ok ?? p.accepted;
   box.append(
     el(
       "div",
       { class: "verdict-status" },
       el("span", {
-        class: `badge ${allowed === true ? "ok" : allowed === false ? "bad" : "neutral"}`,
-        text:
-          allowed === true ? "Policy: allowed" : allowed === false ? "Policy: denied" : "Policy evaluated",
+        id: "policy-decision",
+        class: `badge ${p.allowed ? "ok" : "bad"}`,
+        text: p.allowed ? "Policy: allowed" : "Policy: denied",
       }),
+      p.allowed
+        ? null
+        : el("span", {
+            class: "muted",
+            text: `${p.denials.length} rule${p.denials.length === 1 ? "" : "s"} denied`,
+          }),
     ),
   );
-  const reasons = p.denials ?? p.violations ?? p.reasons ?? [];
-  if (Array.isArray(reasons) && reasons.length) {
-    const ul = el("ul", { class: "denials" });
-    for (const d of reasons) {
-      if (typeof d !== "object" || d === null) {
-        ul.append(el("li", { text: String(d) }));
-        continue;
-      }
-      const text = [d.rule ?? d.name, d.message].filter(Boolean).join(": ");
-      const li = el("li", {}, el("strong", { text: text || "denied" }));
-      if ("expected" in d || "actual" in d) {
-        li.append(
-          el("div", {
-            class: "small mono",
-            text: `expected ${valueText(d.expected)} · actual ${valueText(d.actual)}`,
-          }),
-        );
-      }
-      ul.append(li);
-    }
-    box.append(ul);
-  }
-  if (Array.isArray(p.checks) && p.checks.length) box.append(renderChecks(p.checks));
+  if (Array.isArray(p.evaluated) && p.evaluated.length) box.append(renderChecks(p.evaluated, "policy-rules"));
   return box;
 }
 
 function renderVerdict(res) {
-  const v = res.verification ?? {};
-  const body = $("verdict-body");
+  const v = res.verification;
   const parts = [];
   const status = v.tcbStatus ?? null;
-  const err = v.error ?? (v.ok === false ? res.error : null);
+  const err = v.error;
   const head = el("div", { class: "verdict-status" });
   if (status)
     head.append(el("span", { class: `badge big ${statusClass(status)}`, id: "tcb-status", text: status }));
-  if (err)
-    head.append(el("span", { class: "badge big bad", id: "verify-error-code", text: err.code ?? "FAILED" }));
+  if (err) head.append(el("span", { class: "badge big bad", id: "verify-error-code", text: err.code }));
   head.append(
     el("span", {
       class: `badge ${v.ok ? "ok" : "bad"}`,
-      text: v.ok ? "signature chain verified" : "verification failed",
+      text: v.ok ? "quote verified" : "verification failed",
     }),
   );
-  if (v.collateralExpired) head.append(el("span", { class: "badge warn", text: "collateral expired" }));
+  if (v.collateralExpired)
+    head.append(el("span", { class: "badge warn", id: "collateral-expired", text: "collateral expired" }));
   parts.push(head);
   if (err) {
     parts.push(
       el(
         "div",
         { class: "hint" },
-        el("div", { text: err.message ?? "" }),
+        el("div", { text: err.message }),
         err.hint ? el("div", {}, el("strong", { text: "Hint: " }), err.hint) : null,
       ),
     );
   }
-  const level = v.matchedTcbLevel ?? null;
-  const advisories = v.advisoryIds ?? level?.advisoryIDs ?? level?.advisoryIds;
+  const level = v.matchedTcbLevel;
+  const expiry = v.earliestExpiry;
+  const module = v.tdxModuleIdentity;
   parts.push(
     facts([
-      ["Judged at", fmtTime(res.at)],
-      ["TCB status", status ?? "—"],
-      ["Matched TCB level", level ? `${fmtTime(level.tcbDate)} · ${level.tcbStatus ?? ""}` : "none"],
-      ["Advisory IDs", chips(advisories)],
-      ["QE identity", v.qeIdentityStatus ?? undefined],
-      ["TDX module", v.tdxModuleStatus ?? (v.tdxModule ? valueText(v.tdxModule) : undefined)],
-      ["Collateral expired", v.collateralExpired === undefined ? "—" : v.collateralExpired ? "yes" : "no"],
-      ["Collateral valid until", fmtTime(v.earliestExpiry ?? v.collateralExpiry ?? v.earliestNextUpdate)],
-      ["Collateral from", res.collateralSource ?? undefined],
+      ["Judged at", fmtTime(v.at ?? res.at)],
+      ["TCB status", status ?? "none"],
+      ["Matched TCB level", level ? `${fmtTime(level.tcbDate)} · ${level.tcbStatus}` : "none"],
+      ["Advisory IDs", chips(v.advisoryIds)],
+      [
+        "QE identity",
+        v.qeIdentityStatus
+          ? `${v.qeIdentityStatus}${v.qeIdentityLevel ? ` (ISVSVN ${v.qeIdentityLevel.isvSvn})` : ""}`
+          : undefined,
+      ],
+      [
+        "TDX module",
+        v.tdxModuleStatus ? `${v.tdxModuleStatus}${module ? ` · ${module.id}` : ""}` : undefined,
+      ],
+      ["Collateral expired", v.collateralExpired ? `yes: ${(v.expiredItems ?? []).join(", ")}` : "no"],
+      ["First expiry", expiry ? `${fmtTime(expiry.iso)} (${expiry.item})` : undefined],
+      [
+        "Platform",
+        v.platform
+          ? `${v.platform.teeType} · FMSPC ${v.platform.fmspc} · ${v.platform.caType} CA`
+          : undefined,
+      ],
+      [
+        "Collateral from",
+        res.collateralSource === "request" ? "this page" : res.collateralSource ? "the server" : undefined,
+      ],
     ]),
   );
-  if (res.policy) {
-    parts.push(el("h3", { text: "Policy" }), renderPolicy(res.policy));
-  } else if (res.policyError) {
-    parts.push(
-      el("h3", { text: "Policy" }),
-      el("p", { class: "hint", text: `${res.policyError.code}: ${res.policyError.message}` }),
-    );
-  }
+  if (res.policy) parts.push(el("h3", { text: "Policy" }), renderPolicy(res.policy));
   if (Array.isArray(v.checks) && v.checks.length) {
     const passed = v.checks.filter((c) => c.passed).length;
-    parts.push(el("h3", { text: `Checks (${passed}/${v.checks.length} passed)` }), renderChecks(v.checks));
+    parts.push(
+      el("h3", { text: `Checks (${passed} of ${v.checks.length} passed)` }),
+      renderChecks(v.checks, "checks"),
+    );
   }
-  body.replaceChildren(...parts);
-  $("verdict").hidden = false;
+  $("verdict-body").replaceChildren(...parts);
 }
 
 // ---------------------------------------------------------------- wiring

@@ -1,0 +1,161 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerExplorerRoutes } from "../../src/server/explorer/index.js";
+import {
+  loadCases,
+  projectRoot,
+  VECTORS_SKIP_REASON,
+  type VectorCase,
+  vectorsDir,
+} from "../helpers/vectors.js";
+
+/** Debian's chromium (CI installs it with .ci/chromium.sh); TDX_CHROMIUM points elsewhere if needed. */
+const CHROMIUM = process.env.TDX_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(projectRoot, "test-artifacts", "explorer");
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+describe("explorer in headless Chromium", () => {
+  it(`needs Chromium at ${CHROMIUM}`, () => {
+    // Fails (never skips) without the browser, so a CI run that forgot to install it is red.
+    expect(
+      existsSync(CHROMIUM),
+      `Chromium not found at ${CHROMIUM}: run .ci/chromium.sh (apt-get install chromium) or set TDX_CHROMIUM`,
+    ).toBe(true);
+  });
+});
+
+describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
+  vectorsDir() ? "explorer page on real quotes" : `explorer page on real quotes: ${VECTORS_SKIP_REASON}`,
+  () => {
+    let app: FastifyInstance;
+    let base: string;
+    let context: BrowserContext;
+    let profile: string;
+    let page: Page;
+    const foreignRequests: string[] = [];
+    const cases = loadCases();
+    const tdx = cases.find((c) => c.expected.quote.mrtd && c.expected.expect.tcbStatus) as VectorCase;
+
+    beforeAll(async () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      app = Fastify();
+      registerExplorerRoutes(app);
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const addr = app.server.address();
+      if (!addr || typeof addr === "string") throw new Error("no port");
+      base = `http://127.0.0.1:${addr.port}`;
+      profile = mkdtempSync(join(tmpdir(), "tdx-explorer-chromium-"));
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1440, height: 1000 },
+      });
+      // Works offline: any request leaving the server's origin is recorded and refused.
+      await context.route("**/*", (route) => {
+        const url = route.request().url();
+        if (url.startsWith(base)) return route.continue();
+        foreignRequests.push(url);
+        return route.abort();
+      });
+      page = await context.newPage();
+    }, 60_000);
+
+    afterAll(async () => {
+      await context?.close();
+      await app?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+    });
+
+    async function openWithQuoteFile(c: VectorCase): Promise<void> {
+      await page.goto(base);
+      await page.waitForSelector("html[data-ready=true]");
+      await page.setInputFiles("#quote-file", join(c.dir, "quote.bin"));
+      await page.waitForSelector('#tree [role="treeitem"]');
+    }
+
+    it("decodes a dropped binary quote and shows its MRTD; hovering a field highlights its bytes", async () => {
+      await openWithQuoteFile(tdx);
+      const mrtd = tdx.expected.quote.mrtd!;
+      const item = page.locator('[role="treeitem"][data-path="body.mr_td"]');
+      await expect.poll(() => item.count()).toBe(1);
+      // The body group is open by default; MRTD is visible with its value.
+      await expect
+        .poll(() => item.locator(":scope > .label .val").textContent())
+        .toContain(mrtd.slice(0, 32));
+      await item.locator(":scope > .label").hover();
+      const highlighted = page.locator("#hex .hb span.hl");
+      await expect.poll(() => highlighted.count()).toBe(48);
+      expect((await highlighted.allTextContents()).join("")).toBe(mrtd);
+      await expect.poll(() => page.locator("#field-info").textContent()).toContain("body.mr_td");
+      await page.screenshot({ path: join(ARTIFACTS, "decode-hover-mrtd.png"), fullPage: true });
+
+      // Every region is drawn in its own colour, listed in the legend.
+      const legend = await page.locator("#legend li").allTextContents();
+      for (const label of ["Header", "Body", "Signature data", "QE report", "Certification data"]) {
+        expect(legend.some((l) => l.startsWith(label))).toBe(true);
+      }
+      expect(await page.locator("#hex .hb span.rg-qeReport").count()).toBe(384);
+      expect(foreignRequests).toEqual([]);
+    });
+
+    it("is usable by keyboard: arrows move through the tree, Enter selects and highlights", async () => {
+      await openWithQuoteFile(tdx);
+      await page.locator('[role="treeitem"]').first().focus();
+      // header (open) -> version
+      await page.keyboard.press("ArrowDown");
+      await page.keyboard.press("Enter");
+      const selected = page.locator('[role="treeitem"].selected');
+      await expect.poll(() => selected.getAttribute("data-path")).toBe("header.version");
+      await expect.poll(() => page.locator("#hex .hb span.hl").count()).toBe(2);
+      // Collapse header with Left (to the parent, then collapse), move Down into body.
+      await page.keyboard.press("ArrowLeft");
+      await page.keyboard.press("ArrowLeft");
+      await expect
+        .poll(() => page.locator('[role="treeitem"][data-path="header"]').getAttribute("aria-expanded"))
+        .toBe("false");
+      await page.keyboard.press("ArrowDown");
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.getAttribute("data-path")))
+        .toBe("body");
+      await page.keyboard.press("ArrowRight"); // already open: into the first child
+      await page.keyboard.press("Enter");
+      await expect.poll(() => selected.getAttribute("data-path")).toMatch(/^body\./);
+      await page.screenshot({ path: join(ARTIFACTS, "keyboard-select.png") });
+    });
+
+    it("shows the error code and hint for a malformed quote", async () => {
+      await page.goto(base);
+      await page.waitForSelector("html[data-ready=true]");
+      const truncated = Buffer.from(tdx.quote.subarray(0, 700)).toString("hex");
+      await page.fill("#quote-text", truncated);
+      await page.click("#decode");
+      await page.waitForSelector("#error:not([hidden])");
+      const code = await page.locator("#error-code").textContent();
+      expect(code).toMatch(/^[A-Z][A-Z0-9_]+$/);
+      expect((await page.locator("#error-hint").textContent())?.length).toBeGreaterThan(10);
+      // The bytes that did decode are shown, the offending offset marked.
+      expect(await page.locator("#error-where").textContent()).toContain("byte offset");
+      expect(await page.locator("#hex span.err").count()).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, "malformed-quote.png"), fullPage: true });
+
+      await page.fill("#quote-text", "not a quote!");
+      await page.click("#decode");
+      await expect.poll(() => page.locator("#error-code").textContent()).toBe("INPUT_ENCODING");
+      writeFileSync(join(ARTIFACTS, "README.txt"), "Screenshots from test/e2e/explorer-browser.test.ts\n");
+    });
+  },
+);
