@@ -327,28 +327,50 @@ export function formatName(name: NameAttribute[]): string {
   return name.map((a) => `${short[a.oid] ?? a.oid}=${a.value}`).join(", ");
 }
 
-const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
+// Strict on purpose: only base64 and line breaks inside a block, so a corrupted byte never decodes silently.
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*?)-----END CERTIFICATE-----/g;
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Split PEM text into certificate DERs, in order. Anything between or after the blocks other than
- * whitespace and NUL bytes is refused (a chain is exactly its certificates).
+ * whitespace (strict: line breaks) and trailing NUL bytes is refused (a chain is exactly its certificates).
  */
-export function pemToDers(pem: string, field = "pem"): Uint8Array[] {
+export function pemToDers(pem: string, field = "pem", strict = false): Uint8Array[] {
+  // Strict (quote certification data): only line breaks between blocks and NUL padding at the end.
+  const gapOk = strict ? /^[\r\n]*$/ : /^[\s]*$/;
+  const tailOk = strict ? /^[\r\n]*\0*$/ : /^[\s\0]*$/;
   const out: Uint8Array[] = [];
   let last = 0;
   for (const m of pem.matchAll(PEM_CERT_RE)) {
     const gap = pem.slice(last, m.index);
-    if (!/^[\s\0]*$/.test(gap)) {
+    if (!gapOk.test(gap)) {
       throw new TdxError("PEM_MALFORMED", `${field}: unexpected text before a certificate`, {
         field,
         offset: last,
         hint: "a certificate chain is PEM CERTIFICATE blocks and nothing else",
       });
     }
-    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
+    const b64 = m[1]!.replace(/[\r\n]+/g, "");
+    if (b64.length === 0 || b64.length % 4 !== 0 || !BASE64_RE.test(b64)) {
+      throw new TdxError("PEM_MALFORMED", `${field}: certificate ${out.length} is not valid base64`, {
+        field,
+        offset: m.index,
+        hint: "the PEM text is corrupt; obtain the certificate chain again",
+      });
+    }
+    const der = Buffer.from(b64, "base64");
+    // Non-canonical padding bits would let two texts decode to the same bytes.
+    if (der.toString("base64") !== b64) {
+      throw new TdxError("PEM_MALFORMED", `${field}: certificate ${out.length} has non-canonical base64`, {
+        field,
+        offset: m.index,
+        hint: "the PEM text is corrupt; obtain the certificate chain again",
+      });
+    }
+    out.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
     last = m.index + m[0].length;
   }
-  if (!/^[\s\0]*$/.test(pem.slice(last))) {
+  if (!tailOk.test(pem.slice(last))) {
     throw new TdxError("PEM_MALFORMED", `${field}: unexpected text after the last certificate`, {
       field,
       offset: last,

@@ -1,0 +1,1501 @@
+import type { KeyObject } from "node:crypto";
+import { parseQuote } from "../abi/quote.js";
+import {
+  CERT_TYPE_PCK_CERT_CHAIN,
+  CERT_TYPE_QE_REPORT_CERTIFICATION_DATA,
+  type CertificationData,
+  INTEL_QE_VENDOR_ID,
+  type Quote,
+  TEE_TYPE_TDX,
+} from "../abi/types.js";
+import type { Collateral } from "../collateral/types.js";
+import { p256PublicKey, sha256, verifyDerEcdsa, verifyRawP256 } from "../crypto/ecdsa.js";
+import { type PckCaType, type PckExtensions, pckCaType, pckExtensionsOf } from "../crypto/pck.js";
+import {
+  type Certificate,
+  type Crl,
+  commonName,
+  formatName,
+  OID_AUTHORITY_KEY_ID,
+  OID_CRL_NUMBER,
+  OID_EC_PUBLIC_KEY,
+  OID_ECDSA_SHA256,
+  OID_P256,
+  parseCertificate,
+  parseCrl,
+  pemToDers,
+} from "../crypto/x509.js";
+import { isTdxError, TdxError } from "../errors.js";
+import {
+  parseQeIdentity,
+  parseTcbInfo,
+  type QeIdentity,
+  type TcbInfo,
+  type TcbLevel,
+  type TcbLevelStatus,
+  type TdxModuleIdentity,
+} from "./collateral-json.js";
+import { INTEL_SGX_ROOT_CA_PEM } from "./intel-root.js";
+import type {
+  CollateralExpiry,
+  QeIdentityLevel,
+  QeIdentityStatus,
+  TcbStatus,
+  TdxModuleIdentityUsed,
+  TdxModuleStatus,
+  VerificationCheck,
+  VerificationResult,
+} from "./result.js";
+import {
+  convergeWithModule,
+  convergeWithQe,
+  isTcbLevelStatus,
+  isTdxModuleStatus,
+  qeStatusOf,
+  relaunchAdvice,
+} from "./status.js";
+
+/** A trust anchor: PEM text (one or more certificates) or DER bytes of a self-signed root. */
+export type TrustAnchorInput = string | Uint8Array;
+
+export interface VerifierOptions {
+  /** Roots to trust instead of Intel's SGX Root CA. */
+  trustAnchors?: TrustAnchorInput[];
+  /** Upper bound of entries per internal cache (default 4096); a full cache is emptied, never grown. */
+  maxCacheEntries?: number;
+}
+
+export interface VerifyOptions {
+  /** Verification time: unix seconds or a Date. Required: verification never reads the clock. */
+  now: number | Date;
+}
+
+interface CertEntry {
+  id: number;
+  cert: Certificate;
+  key?: KeyObject;
+  pck?: PckExtensions;
+}
+
+interface CrlEntry {
+  id: number;
+  crl: Crl;
+}
+
+interface Memo<T> {
+  id: number;
+  value: T;
+}
+
+/** Per-collateral-object memo of the parsed pieces (validated against a snapshot on every use). */
+interface CollateralMemo {
+  snapshot: Collateral;
+  rootCrl?: CrlEntry;
+  pckCrl?: CrlEntry;
+  pckCrlIssuerChain?: CertEntry[];
+  tcbChain?: CertEntry[];
+  qeChain?: CertEntry[];
+  tcbInfo?: Memo<TcbInfo>;
+  qeIdentity?: Memo<QeIdentity>;
+}
+
+/** Thrown inside a run to stop at the first failed check; converted into `result.error`. */
+class Stop extends Error {
+  constructor(readonly error: TdxError) {
+    super(error.message);
+  }
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+function hex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function iso(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace(".000Z", "Z");
+}
+
+function toSeconds(now: number | Date): number {
+  const s = now instanceof Date ? now.getTime() / 1000 : now;
+  if (typeof s !== "number" || !Number.isFinite(s)) {
+    throw new TdxError("VERIFY_TIME_INVALID", "the verification time is not a valid time", {
+      field: "now",
+      hint: "pass now as unix seconds or a Date (verification never reads the clock itself)",
+    });
+  }
+  return Math.floor(s);
+}
+
+let nextId = 1;
+
+/** Verification time state of one run: the checks, the expiry candidates, the findings. */
+class Run {
+  readonly checks: VerificationCheck[] = [];
+  readonly expiries: { item: string; at: number }[] = [];
+  constructor(readonly now: number) {}
+
+  pass(name: string, extra?: Omit<VerificationCheck, "name" | "passed">): void {
+    this.checks.push(extra ? { name, passed: true, ...extra } : { name, passed: true });
+  }
+
+  fail(
+    name: string,
+    code: string,
+    message: string,
+    hint: string,
+    extra: { expected?: unknown; actual?: unknown; field?: string; data?: Record<string, unknown> } = {},
+  ): never {
+    const check: VerificationCheck = { name, passed: false, detail: message };
+    if (extra.expected !== undefined) check.expected = extra.expected;
+    if (extra.actual !== undefined) check.actual = extra.actual;
+    this.checks.push(check);
+    const data: Record<string, unknown> = { ...extra.data, check: name };
+    if (extra.expected !== undefined) data.expected = extra.expected;
+    if (extra.actual !== undefined) data.actual = extra.actual;
+    throw new Stop(new TdxError(code, message, { hint, field: extra.field ?? name, data }));
+  }
+
+  /** Turn a TdxError raised by a parser into a failed check. */
+  failWith(name: string, e: unknown): never {
+    const err = isTdxError(e)
+      ? e
+      : new TdxError("VERIFY_INTERNAL", `${name}: ${e instanceof Error ? e.message : String(e)}`, {
+          hint: "this is a bug in tdx-attest; please report it with the quote and collateral",
+          cause: e,
+        });
+    this.checks.push({ name, passed: false, detail: err.message });
+    throw new Stop(err);
+  }
+
+  expires(item: string, at: number): void {
+    this.expiries.push({ item, at });
+  }
+}
+
+function defaultAnchorInputs(): TrustAnchorInput[] {
+  return [INTEL_SGX_ROOT_CA_PEM];
+}
+
+/** The Intel root, parsed and self-signature-checked once per process (it is a constant of the library). */
+let intelAnchorsCache: CertEntry[] | undefined;
+
+function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
+  const out: CertEntry[] = [];
+  inputs.forEach((input, i) => {
+    const field = `trustAnchors[${i}]`;
+    let ders: Uint8Array[];
+    try {
+      ders = typeof input === "string" ? pemToDers(input, field) : [input];
+    } catch (e) {
+      throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a PEM or DER certificate`, {
+        field,
+        hint: "pass each trust anchor as PEM text or DER bytes of a self-signed root CA certificate",
+        cause: e,
+      });
+    }
+    for (const der of ders) {
+      let cert: Certificate;
+      try {
+        cert = parseCertificate(new Uint8Array(der));
+      } catch (e) {
+        throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a valid X.509 certificate`, {
+          field,
+          hint: "pass each trust anchor as PEM text or DER bytes of a self-signed root CA certificate",
+          cause: e,
+        });
+      }
+      const entry: CertEntry = { id: nextId++, cert };
+      const selfSigned =
+        bytesEqual(cert.issuerRaw, cert.subjectRaw) &&
+        isP256(cert) &&
+        cert.signatureAlgorithm === OID_ECDSA_SHA256 &&
+        verifyDerEcdsa(keyOf(entry), cert.tbs, cert.signature);
+      if (!selfSigned) {
+        throw new TdxError(
+          "TRUST_ANCHOR_INVALID",
+          `${field} is not a self-signed ECDSA P-256 root certificate`,
+          {
+            field,
+            hint: "a trust anchor must be a root CA certificate that signs itself (e.g. Intel's SGX Root CA)",
+            data: { subject: formatName(cert.subject) },
+          },
+        );
+      }
+      out.push(entry);
+    }
+  });
+  if (out.length === 0) {
+    throw new TdxError("TRUST_ANCHOR_INVALID", "no trust anchor given", {
+      field: "trustAnchors",
+      hint: "omit trustAnchors to trust Intel's SGX Root CA, or pass at least one root certificate",
+    });
+  }
+  return out;
+}
+
+function isP256(cert: Certificate): boolean {
+  return (
+    cert.publicKeyAlgorithm === OID_EC_PUBLIC_KEY && cert.curve === OID_P256 && cert.publicKey.length === 65
+  );
+}
+
+function keyOf(entry: CertEntry): KeyObject {
+  entry.key ??= p256PublicKey(entry.cert.publicKey, "subjectPublicKeyInfo");
+  return entry.key;
+}
+
+const HINT_FETCH = "fetch fresh collateral for this quote from Intel PCS or your PCCS";
+const HINT_TAMPERED = "the quote was altered after it was produced or is corrupt; obtain a fresh quote";
+
+/**
+ * DCAP quote verifier that follows Intel's Quote Verification Library step by step and explains itself.
+ * An instance caches what it has verified (certificate chains, CRLs, TCB Info, QE Identity, QE reports,
+ * attestation keys), keyed by content, so verifying another quote of a known platform costs about one
+ * ECDSA verification. A new instance has nothing cached.
+ */
+export class Verifier {
+  readonly #anchors: CertEntry[];
+  readonly #anchorsByDer = new Map<string, CertEntry>();
+  readonly #max: number;
+  readonly #certs = new Map<string, CertEntry>();
+  readonly #chains = new Map<string, CertEntry[]>();
+  readonly #crls = new Map<string, CrlEntry>();
+  readonly #tcbInfos = new Map<string, Memo<TcbInfo>>();
+  readonly #qeIdentities = new Map<string, Memo<QeIdentity>>();
+  readonly #verified = new Set<string>();
+  readonly #attestationKeys = new Map<string, KeyObject>();
+  #collateralMemos = new WeakMap<Collateral, CollateralMemo>();
+
+  constructor(options: VerifierOptions = {}) {
+    if (options.trustAnchors === undefined) {
+      intelAnchorsCache ??= prepareAnchors(defaultAnchorInputs());
+      this.#anchors = intelAnchorsCache;
+    } else {
+      this.#anchors = prepareAnchors(options.trustAnchors);
+    }
+    for (const a of this.#anchors) this.#anchorsByDer.set(latin1(a.cert.der), a);
+    this.#max = options.maxCacheEntries ?? 4096;
+  }
+
+  /** Subjects of the trusted roots. */
+  get trustAnchors(): string[] {
+    return this.#anchors.map((a) => formatName(a.cert.subject));
+  }
+
+  /** Forget everything verified so far. */
+  clearCaches(): void {
+    this.#certs.clear();
+    this.#chains.clear();
+    this.#crls.clear();
+    this.#tcbInfos.clear();
+    this.#qeIdentities.clear();
+    this.#verified.clear();
+    this.#attestationKeys.clear();
+    this.#collateralMemos = new WeakMap();
+  }
+
+  /** Verify a quote (bytes or parsed) against collateral at time `now`. Never throws for bad input. */
+  verify(quote: Uint8Array | Quote, collateral: Collateral, options: VerifyOptions): VerificationResult {
+    let now: number;
+    try {
+      now = toSeconds(options?.now as number | Date);
+    } catch (e) {
+      return failedResult(e as TdxError, Number.NaN, "now");
+    }
+    const run = new Run(now);
+    const result: VerificationResult = {
+      ok: false,
+      tcbStatus: null,
+      advisoryIds: [],
+      collateralExpired: false,
+      earliestExpiry: null,
+      expiredItems: [],
+      matchedTcbLevel: null,
+      qeIdentityStatus: null,
+      qeIdentityLevel: null,
+      tdxModuleStatus: null,
+      tdxModuleIdentity: null,
+      checks: run.checks,
+      error: null,
+      at: now,
+      platform: null,
+      collateral: null,
+      quote: null,
+    };
+    try {
+      this.#run(run, quote, collateral, result);
+      result.ok = true;
+    } catch (e) {
+      const err = e instanceof Stop ? e.error : isTdxError(e) ? e : null;
+      if (!err) {
+        result.error = {
+          code: "VERIFY_INTERNAL",
+          message: e instanceof Error ? e.message : String(e),
+          hint: "this is a bug in tdx-attest; please report it with the quote and collateral",
+        };
+      } else {
+        result.error = errorOf(err);
+      }
+    }
+    // Expiry is reported beside the verdict (Intel's collateral_expiration_status), never instead of it.
+    let earliest: CollateralExpiry | null = null;
+    for (const e of run.expiries) {
+      if (earliest === null || e.at < earliest.at) earliest = { at: e.at, iso: "", item: e.item };
+      if (now > e.at) result.expiredItems.push(e.item);
+    }
+    if (earliest) earliest.iso = iso(earliest.at);
+    result.earliestExpiry = earliest;
+    result.collateralExpired = result.expiredItems.length > 0;
+    if (run.expiries.length > 0) {
+      run.checks.push({
+        name: "collateral.validity",
+        passed: !result.collateralExpired,
+        nonFatal: true,
+        expected: earliest ? `now <= ${earliest.iso} (${earliest.item})` : undefined,
+        actual: iso(now),
+        detail: result.collateralExpired
+          ? `expired: ${result.expiredItems.join(", ")} (reported as collateralExpired, not a failure)`
+          : "every certificate, CRL, TCB Info and QE Identity is within its validity",
+      });
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- caches
+
+  #bounded<K, V>(map: Map<K, V>): Map<K, V> {
+    if (map.size >= this.#max) map.clear();
+    return map;
+  }
+
+  #certEntry(der: Uint8Array): CertEntry {
+    const k = latin1(der);
+    let e = this.#certs.get(k);
+    if (!e) {
+      e = { id: nextId++, cert: parseCertificate(new Uint8Array(der)) };
+      this.#bounded(this.#certs).set(k, e);
+    }
+    return e;
+  }
+
+  #chain(pem: string, field: string, strict: boolean): CertEntry[] {
+    const k = strict ? `s${pem}` : `l${pem}`;
+    let c = this.#chains.get(k);
+    if (!c) {
+      c = pemToDers(pem, field, strict).map((d) => this.#certEntry(d));
+      this.#bounded(this.#chains).set(k, c);
+    }
+    return c;
+  }
+
+  #crl(der: Uint8Array): CrlEntry {
+    const k = latin1(der);
+    let e = this.#crls.get(k);
+    if (!e) {
+      e = { id: nextId++, crl: parseCrl(new Uint8Array(der)) };
+      this.#bounded(this.#crls).set(k, e);
+    }
+    return e;
+  }
+
+  #memo(c: Collateral): CollateralMemo {
+    const m = this.#collateralMemos.get(c);
+    if (m && sameCollateral(m.snapshot, c)) return m;
+    const fresh: CollateralMemo = { snapshot: snapshotOf(c) };
+    this.#collateralMemos.set(c, fresh);
+    return fresh;
+  }
+
+  /** Verify `message`/`signature` by the issuer's key once; remember success under `key`. */
+  #verifiedBy(issuer: CertEntry, what: string, check: () => boolean): boolean {
+    const k = `${issuer.id}>${what}`;
+    if (this.#verified.has(k)) return true;
+    if (!check()) return false;
+    if (this.#verified.size >= this.#max) this.#verified.clear();
+    this.#verified.add(k);
+    return true;
+  }
+
+  #certSignedBy(subject: CertEntry, issuer: CertEntry): boolean {
+    return this.#verifiedBy(issuer, `c${subject.id}`, () => {
+      const c = subject.cert;
+      return (
+        c.signatureAlgorithm === OID_ECDSA_SHA256 &&
+        isP256(issuer.cert) &&
+        verifyDerEcdsa(keyOf(issuer), c.tbs, c.signature)
+      );
+    });
+  }
+
+  #attestationKey(raw: Uint8Array): KeyObject {
+    const k = latin1(raw);
+    let key = this.#attestationKeys.get(k);
+    if (!key) {
+      key = p256PublicKey(raw, "attestationKey");
+      this.#bounded(this.#attestationKeys).set(k, key);
+    }
+    return key;
+  }
+
+  // ---------------------------------------------------------------- the algorithm
+
+  #run(run: Run, input: Uint8Array | Quote, collateral: Collateral, result: VerificationResult): void {
+    // 1. Parse and validate the quote (QVL Quote::parse / Quote::validate).
+    let quote: Quote;
+    try {
+      quote = input instanceof Uint8Array ? parseQuote(input) : input;
+      if (!quote || !(quote.bytes instanceof Uint8Array) || !quote.header || !quote.signatureData) {
+        throw new TdxError("QUOTE_NOT_BYTES", "the quote must be bytes or a Quote from parseQuote", {
+          hint: "pass the quote bytes (binary) or the result of parseQuote",
+        });
+      }
+    } catch (e) {
+      run.failWith("quote.parse", e);
+    }
+    result.quote = quote;
+    const isTdx = quote.header.teeType === TEE_TYPE_TDX;
+    run.pass("quote.parse", {
+      actual: { version: quote.header.version, teeType: isTdx ? "TDX" : "SGX", bodyType: quote.body.type },
+    });
+    if (!bytesEqual(quote.header.qeVendorId, INTEL_QE_VENDOR_ID)) {
+      run.fail(
+        "quote.qeVendorId",
+        "QUOTE_QE_VENDOR_UNKNOWN",
+        "the quote was not produced by Intel's QE",
+        HINT_TAMPERED,
+        {
+          expected: hex(INTEL_QE_VENDOR_ID),
+          actual: hex(quote.header.qeVendorId),
+          field: "header.qeVendorId",
+        },
+      );
+    }
+    const sd = quote.signatureData;
+    if (quote.header.version !== 3 && sd.certificationData?.type !== CERT_TYPE_QE_REPORT_CERTIFICATION_DATA) {
+      run.fail(
+        "quote.certificationData",
+        "QUOTE_UNSUPPORTED_FORMAT",
+        `v${quote.header.version} quotes must carry certification data type 6 (QE report), got ${sd.certificationData?.type}`,
+        HINT_TAMPERED,
+        {
+          expected: 6,
+          actual: sd.certificationData?.type ?? null,
+          field: "signatureData.certificationData.type",
+        },
+      );
+    }
+    const qe = sd.qeReportCertificationData;
+    if (!qe) {
+      run.fail(
+        "quote.certificationData",
+        "QUOTE_UNSUPPORTED_FORMAT",
+        "the quote has no QE report",
+        HINT_TAMPERED,
+      );
+    }
+    const inner: CertificationData = qe.certificationData;
+    if (inner.type < 1 || inner.type > 5) {
+      run.fail(
+        "quote.certificationData",
+        "QUOTE_UNSUPPORTED_FORMAT",
+        `QE certification data type ${inner.type} is not 1..5`,
+        HINT_TAMPERED,
+        { expected: "1..5", actual: inner.type, field: "qeReportCertificationData.certificationData.type" },
+      );
+    }
+    run.pass("quote.format", { actual: { qeVendorId: "Intel", certificationDataType: inner.type } });
+
+    const memo = this.#memo(collateral);
+
+    // 2. PCK certificate chain to a trusted root (QVL PckCertVerifier, 4.1.2.4.x).
+    let chain: CertEntry[];
+    try {
+      if (inner.type === CERT_TYPE_PCK_CERT_CHAIN) {
+        chain = this.#chain(latin1(inner.data), "pckCertChain", true);
+      } else if (collateral.pckCertificateChain) {
+        chain = this.#chain(collateral.pckCertificateChain, "collateral.pckCertificateChain", false);
+      } else {
+        throw new TdxError(
+          "PCK_CHAIN_MISSING",
+          `the quote carries certification data type ${inner.type}, not a PCK certificate chain`,
+          { hint: "supply the PCK certificate chain in the collateral (pck_certificate_chain)" },
+        );
+      }
+    } catch (e) {
+      run.failWith("pckChain.parse", e);
+    }
+    const { leaf: pck, intermediate, root } = this.#pckChainRoles(run, chain);
+    const trusted = this.#trustedRoot(run, "pckChain.root", root);
+    this.#signed(run, "pckChain.intermediate", intermediate, trusted, "PCK_CHAIN_INVALID_SIGNATURE");
+    this.#signed(run, "pckChain.pck", pck, intermediate, "PCK_CHAIN_INVALID_SIGNATURE");
+    for (const [name, e] of [
+      ["pck", pck],
+      ["intermediate", intermediate],
+      ["root", trusted],
+    ] as const) {
+      run.expires(`pckChain.${name}.notAfter`, e.cert.notAfter);
+    }
+
+    // 3. CRLs: root CA CRL (by the root) and PCK CRL (by the PCK's issuer), then revocation.
+    const rootCrl = this.#checkedCrl(run, "rootCaCrl", memo, "rootCrl", collateral.rootCaCrl, trusted);
+    const pckCrl = this.#checkedCrl(run, "pckCrl", memo, "pckCrl", collateral.pckCrl, intermediate);
+    this.#notRevoked(run, "revocation.intermediate", intermediate, rootCrl, "INTERMEDIATE_CA_REVOKED");
+    this.#notRevoked(run, "revocation.pck", pck, pckCrl, "PCK_REVOKED");
+
+    // The PCK CRL issuer chain of the collateral: Intel only reads its dates; we also require it to be genuine.
+    memo.pckCrlIssuerChain ??= this.#collateralChain(run, "pckCrlIssuerChain", collateral.pckCrlIssuerChain);
+    this.#issuerChain(run, "pckCrlIssuerChain", memo.pckCrlIssuerChain, rootCrl, pckCrl.crl.issuerRaw, null);
+
+    // 4. TCB Info and QE Identity: signing chain, revocation of the signer, signature, format.
+    memo.tcbChain ??= this.#collateralChain(run, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
+    const tcbSigner = this.#issuerChain(
+      run,
+      "tcbInfo.issuerChain",
+      memo.tcbChain,
+      rootCrl,
+      null,
+      "TCB Signing",
+    );
+    const tcbInfo = this.#signedJson(
+      run,
+      "tcbInfo",
+      tcbSigner,
+      collateral.tcbInfo,
+      collateral.tcbInfoSignature,
+      () => (memo.tcbInfo ??= this.#tcbInfoMemo(collateral.tcbInfo)),
+    ).value;
+    run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
+
+    memo.qeChain ??= this.#collateralChain(run, "qeIdentity.issuerChain", collateral.qeIdentityIssuerChain);
+    const qeSigner = this.#issuerChain(
+      run,
+      "qeIdentity.issuerChain",
+      memo.qeChain,
+      rootCrl,
+      null,
+      "TCB Signing",
+    );
+    const qeIdentity = this.#signedJson(
+      run,
+      "qeIdentity",
+      qeSigner,
+      collateral.qeIdentity,
+      collateral.qeIdentitySignature,
+      () => (memo.qeIdentity ??= this.#qeIdentityMemo(collateral.qeIdentity)),
+    ).value;
+    run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
+    result.collateral = {
+      tcbInfo: {
+        id: tcbInfo.id,
+        version: tcbInfo.version,
+        fmspc: tcbInfo.fmspc,
+        issueDate: tcbInfo.issueDateText,
+        nextUpdate: tcbInfo.nextUpdateText,
+        tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
+      },
+      qeIdentity: {
+        id: qeIdentity.id,
+        version: qeIdentity.version,
+        issueDate: qeIdentity.issueDateText,
+        nextUpdate: qeIdentity.nextUpdateText,
+        tcbEvaluationDataNumber: qeIdentity.tcbEvaluationDataNumber,
+      },
+    };
+
+    // 5. Quote verification proper (QVL QuoteVerifier::verify).
+    let ext: PckExtensions;
+    let caType: PckCaType;
+    try {
+      pck.pck ??= pckExtensionsOf(pck.cert);
+      ext = pck.pck;
+      caType = pckCaType(pck.cert);
+    } catch (e) {
+      run.failWith("pck.extensions", e);
+    }
+    const teeTcbSvn = quote.body.kind === "sgx" ? null : quote.body.report.teeTcbSvn;
+    result.platform = {
+      teeType: isTdx ? "TDX" : "SGX",
+      quoteVersion: quote.header.version,
+      fmspc: ext.fmspc,
+      pceId: ext.pceId,
+      caType,
+      sgxTcbComponents: ext.tcb.sgxTcbComponents,
+      pceSvn: ext.tcb.pceSvn,
+      cpuSvn: ext.tcb.cpuSvn,
+      teeTcbSvn: teeTcbSvn ? hex(teeTcbSvn) : null,
+    };
+    run.pass("pck.extensions", {
+      actual: { fmspc: ext.fmspc, pceId: ext.pceId, pceSvn: ext.tcb.pceSvn, caType, sgxType: ext.sgxType },
+    });
+
+    // 4.1.2.4.9: TCB Info for the right TEE.
+    const tcbForTdx = tcbInfo.version >= 3 && tcbInfo.id === "TDX";
+    if (isTdx !== tcbForTdx) {
+      run.fail(
+        "tcbInfo.teeType",
+        "TCB_INFO_MISMATCH",
+        `the TCB Info is for ${tcbForTdx ? "TDX" : "SGX"} but the quote is ${isTdx ? "TDX" : "SGX"}`,
+        `fetch the ${isTdx ? "TDX" : "SGX"} TCB Info for FMSPC ${ext.fmspc}`,
+        { expected: isTdx ? "TDX (version 3)" : "SGX", actual: `${tcbInfo.id} (version ${tcbInfo.version})` },
+      );
+    }
+    run.pass("tcbInfo.teeType", { expected: isTdx ? "TDX" : "SGX", actual: tcbInfo.id });
+    // 4.1.2.4.10: FMSPC and PCE-ID.
+    if (tcbInfo.fmspc !== ext.fmspc) {
+      run.fail(
+        "tcbInfo.fmspc",
+        "TCB_INFO_MISMATCH",
+        `the TCB Info is for FMSPC ${tcbInfo.fmspc} but the PCK certificate says ${ext.fmspc}`,
+        `fetch the TCB Info for FMSPC ${ext.fmspc}`,
+        { expected: ext.fmspc, actual: tcbInfo.fmspc },
+      );
+    }
+    run.pass("tcbInfo.fmspc", { expected: ext.fmspc, actual: tcbInfo.fmspc });
+    if (tcbInfo.pceId !== ext.pceId) {
+      run.fail(
+        "tcbInfo.pceId",
+        "TCB_INFO_MISMATCH",
+        `the TCB Info is for PCE-ID ${tcbInfo.pceId} but the PCK certificate says ${ext.pceId}`,
+        "fetch the TCB Info that matches this platform",
+        { expected: ext.pceId, actual: tcbInfo.pceId },
+      );
+    }
+    run.pass("tcbInfo.pceId", { expected: ext.pceId, actual: tcbInfo.pceId });
+
+    // 4.1.2.4.11: TDX module identity (MRSIGNERSEAM, SEAMATTRIBUTES).
+    let moduleIdentity: TdxModuleIdentity | null = null;
+    if (isTdx && tcbForTdx && quote.body.kind !== "sgx") {
+      moduleIdentity = this.#tdxModuleIdentity(run, quote, tcbInfo);
+    }
+
+    // 4.1.2.4.12: QE report signed by the PCK key.
+    const qeKey = `q${latin1(qe.qeReportBytes)}${latin1(qe.qeReportSignature)}`;
+    const qeSigOk = this.#verifiedBy(pck, qeKey, () =>
+      verifyRawP256(keyOf(pck), qe.qeReportBytes, qe.qeReportSignature),
+    );
+    if (!qeSigOk) {
+      run.fail(
+        "qeReport.signature",
+        "QE_REPORT_SIGNATURE_INVALID",
+        "the QE report signature does not verify with the PCK certificate's key",
+        HINT_TAMPERED,
+        { field: "signatureData.qeReportSignature" },
+      );
+    }
+    run.pass("qeReport.signature", { detail: "ECDSA P-256 by the PCK key over the 384-byte QE report" });
+
+    // 4.1.2.4.13: QE report data binds the attestation key and QE auth data.
+    const expectedReportData = new Uint8Array(64);
+    expectedReportData.set(sha256(sd.attestationKey, qe.qeAuthData), 0);
+    if (!bytesEqual(expectedReportData, qe.qeReport.reportData)) {
+      run.fail(
+        "qeReport.reportData",
+        "QE_REPORT_DATA_MISMATCH",
+        "the QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes",
+        HINT_TAMPERED,
+        {
+          expected: hex(expectedReportData),
+          actual: hex(qe.qeReport.reportData),
+          field: "qeReport.reportData",
+        },
+      );
+    }
+    run.pass("qeReport.reportData", { expected: "SHA-256(attestationKey || qeAuthData) || 0^32" });
+
+    // 4.1.2.4.14-15: QE identity.
+    const { qeStatus, qeLevel } = this.#qeIdentityCheck(
+      run,
+      quote,
+      qe.qeReportBytes,
+      qe.qeReport.isvSvn,
+      qeIdentity,
+    );
+    result.qeIdentityStatus = qeStatus;
+    result.qeIdentityLevel = qeLevel;
+
+    // 4.1.2.4.16: quote signature by the attestation key.
+    let attKey: KeyObject;
+    try {
+      attKey = this.#attestationKey(sd.attestationKey);
+    } catch (e) {
+      run.failWith("quote.signature", e);
+    }
+    if (!verifyRawP256(attKey, quote.signedBytes, sd.signature)) {
+      run.fail(
+        "quote.signature",
+        "QUOTE_SIGNATURE_INVALID",
+        "the quote signature does not verify with the attestation key",
+        HINT_TAMPERED,
+        { field: "signatureData.signature" },
+      );
+    }
+    run.pass("quote.signature", { detail: `ECDSA P-256 over bytes [0, ${quote.signedLength})` });
+
+    // 4.1.2.4.17: TCB level and status.
+    this.#tcbStatus(run, quote, ext, tcbInfo, moduleIdentity, qeStatus, result);
+  }
+
+  #pckChainRoles(
+    run: Run,
+    chain: CertEntry[],
+  ): { leaf: CertEntry; intermediate: CertEntry; root: CertEntry } {
+    // QVL finds the three certificates by their CNs; the chain is PCK || intermediate CA || root CA.
+    const cns = chain.map((c) => commonName(c.cert.subject));
+    const root = chain.find((_c, i) => cns[i]!.includes("SGX Root CA"));
+    const leaf = chain.find((_c, i) => cns[i]!.includes("SGX PCK Certificate"));
+    const intermediate = chain.find((c, i) => c !== root && c !== leaf && cns[i]!.includes("CA"));
+    if (!root || !intermediate || !leaf || chain.length !== 3) {
+      run.fail(
+        "pckChain.parse",
+        "PCK_CHAIN_INCOMPLETE",
+        `the PCK certificate chain must be PCK certificate, PCK CA and SGX Root CA; found: ${cns.join(" | ")}`,
+        "the quote's certification data must carry the full chain (type 5: PCK || Platform/Processor CA || Root CA)",
+        { expected: ["SGX PCK Certificate", "SGX PCK Platform/Processor CA", "SGX Root CA"], actual: cns },
+      );
+    }
+    run.pass("pckChain.parse", { actual: cns });
+    return { leaf, intermediate, root };
+  }
+
+  #trustedRoot(run: Run, name: string, root: CertEntry): CertEntry {
+    // Compare with the anchors byte for byte: the root inside the quote or collateral is never trusted itself.
+    const anchor = this.#anchorsByDer.get(latin1(root.cert.der));
+    if (!anchor) {
+      run.fail(
+        name,
+        "UNTRUSTED_ROOT",
+        `the chain ends in "${formatName(root.cert.subject)}", which is not a trusted root`,
+        "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root (e.g. a simulator's)",
+        { expected: this.trustAnchors, actual: formatName(root.cert.subject) },
+      );
+    }
+    run.pass(name, { actual: formatName(anchor.cert.subject), detail: "identical to a trust anchor" });
+    return anchor;
+  }
+
+  #signed(run: Run, name: string, subject: CertEntry, issuer: CertEntry, code: string): void {
+    if (!bytesEqual(subject.cert.issuerRaw, issuer.cert.subjectRaw)) {
+      run.fail(
+        name,
+        code,
+        `"${formatName(subject.cert.subject)}" is not issued by "${formatName(issuer.cert.subject)}"`,
+        HINT_FETCH,
+        {
+          expected: formatName(issuer.cert.subject),
+          actual: formatName(subject.cert.issuer),
+        },
+      );
+    }
+    if (!this.#certSignedBy(subject, issuer)) {
+      run.fail(
+        name,
+        code,
+        `the signature of "${formatName(subject.cert.subject)}" does not verify with its issuer's key`,
+        "the certificate was altered or is not issued by this CA; obtain the chain again",
+        { actual: formatName(subject.cert.subject) },
+      );
+    }
+    run.pass(name, {
+      actual: formatName(subject.cert.subject),
+      expected: `signed by ${commonName(issuer.cert.subject)}`,
+    });
+  }
+
+  #checkedCrl(
+    run: Run,
+    name: string,
+    memo: CollateralMemo,
+    slot: "rootCrl" | "pckCrl",
+    der: Uint8Array,
+    issuer: CertEntry,
+  ): CrlEntry {
+    let entry = memo[slot];
+    if (!entry) {
+      try {
+        entry = this.#crl(der);
+      } catch (e) {
+        run.failWith(name, e);
+      }
+      memo[slot] = entry;
+    }
+    const crl = entry.crl;
+    // PckCrlVerifier: issuer must be the issuing certificate's subject (Intel's SGX_CRL_UNKNOWN_ISSUER).
+    if (!bytesEqual(crl.issuerRaw, issuer.cert.subjectRaw)) {
+      run.fail(
+        name,
+        "CRL_UNKNOWN_ISSUER",
+        `the ${name} is issued by "${formatName(crl.issuer)}" but must be issued by "${formatName(issuer.cert.subject)}"`,
+        slot === "pckCrl"
+          ? `fetch the PCK CRL for ca=${/platform/i.test(commonName(issuer.cert.subject)) ? "platform" : "processor"} (the CA that issued this PCK certificate)`
+          : "fetch the Root CA CRL issued by the trusted root",
+        { expected: formatName(issuer.cert.subject), actual: formatName(crl.issuer) },
+      );
+    }
+    if (!crl.extensions.has(OID_CRL_NUMBER) || !crl.extensions.has(OID_AUTHORITY_KEY_ID)) {
+      run.fail(
+        name,
+        "CRL_MALFORMED",
+        `the ${name} lacks the CRL Number or Authority Key Identifier extension`,
+        HINT_FETCH,
+        {
+          expected: ["cRLNumber", "authorityKeyIdentifier"],
+          actual: [...crl.extensions.keys()],
+        },
+      );
+    }
+    const sigOk = this.#verifiedBy(
+      issuer,
+      `r${entry.id}`,
+      () =>
+        crl.signatureAlgorithm === OID_ECDSA_SHA256 && verifyDerEcdsa(keyOf(issuer), crl.tbs, crl.signature),
+    );
+    if (!sigOk) {
+      run.fail(
+        name,
+        "CRL_SIGNATURE_INVALID",
+        `the ${name} signature does not verify with its issuer's key`,
+        HINT_FETCH,
+      );
+    }
+    if (run.now < crl.thisUpdate) {
+      run.fail(
+        name,
+        "CRL_NOT_YET_VALID",
+        `the ${name} is not valid before ${iso(crl.thisUpdate)} (thisUpdate); verification time is ${iso(run.now)}`,
+        "check the verification time, or use the CRL that was current at that time",
+        { expected: `thisUpdate <= ${iso(run.now)}`, actual: iso(crl.thisUpdate) },
+      );
+    }
+    if (crl.nextUpdate === null) {
+      run.fail(name, "CRL_MALFORMED", `the ${name} has no nextUpdate`, HINT_FETCH);
+    }
+    run.expires(`${name}.nextUpdate`, crl.nextUpdate);
+    run.pass(name, {
+      actual: {
+        issuer: commonName(crl.issuer),
+        thisUpdate: iso(crl.thisUpdate),
+        nextUpdate: iso(crl.nextUpdate),
+      },
+      detail: `signed by ${commonName(issuer.cert.subject)}, ${crl.revoked.size} revoked`,
+    });
+    return entry;
+  }
+
+  #notRevoked(run: Run, name: string, cert: CertEntry, crl: CrlEntry, code: string): void {
+    const hit = crl.crl.revoked.get(cert.cert.serialHex);
+    if (hit) {
+      run.fail(
+        name,
+        code,
+        `"${formatName(cert.cert.subject)}" (serial ${cert.cert.serialHex}) was revoked on ${iso(hit.revocationDate)}`,
+        "the certificate is revoked by Intel; the platform must not be trusted",
+        { actual: cert.cert.serialHex, data: { revocationDate: iso(hit.revocationDate) } },
+      );
+    }
+    run.pass(name, {
+      actual: cert.cert.serialHex,
+      detail: `not in the CRL of ${commonName(crl.crl.issuer)}`,
+    });
+  }
+
+  #collateralChain(run: Run, name: string, pem: string): CertEntry[] {
+    try {
+      return this.#chain(pem, `collateral.${name}`, false);
+    } catch (e) {
+      run.failWith(name, e);
+    }
+  }
+
+  /**
+   * An issuer chain of the collateral (leaf || root): root trusted, leaf signed by it, leaf not revoked by
+   * the Root CA CRL. `expectSubject`: the leaf must be this issuer (the PCK CRL's); `leafCn`: Intel's CN rule.
+   */
+  #issuerChain(
+    run: Run,
+    name: string,
+    chain: CertEntry[],
+    rootCrl: CrlEntry,
+    expectSubject: Uint8Array | null,
+    leafCn: string | null,
+  ): CertEntry {
+    const leaf = chain[0]!;
+    const root = chain[chain.length - 1]!;
+    if (chain.length !== 2) {
+      run.fail(
+        name,
+        "ISSUER_CHAIN_INVALID",
+        `the ${name} must hold 2 certificates (signer, root), got ${chain.length}`,
+        HINT_FETCH,
+        {
+          expected: 2,
+          actual: chain.length,
+        },
+      );
+    }
+    if (leafCn && !commonName(leaf.cert.subject).includes(leafCn)) {
+      run.fail(
+        name,
+        "ISSUER_CHAIN_INVALID",
+        `the ${name} signer is "${commonName(leaf.cert.subject)}", not ${leafCn}`,
+        HINT_FETCH,
+        {
+          expected: leafCn,
+          actual: commonName(leaf.cert.subject),
+        },
+      );
+    }
+    if (expectSubject && !bytesEqual(leaf.cert.subjectRaw, expectSubject)) {
+      run.fail(name, "ISSUER_CHAIN_INVALID", `the ${name} does not start with the CRL's issuer`, HINT_FETCH, {
+        actual: formatName(leaf.cert.subject),
+      });
+    }
+    const anchor = this.#anchorsByDer.get(latin1(root.cert.der));
+    if (!anchor) {
+      run.fail(
+        name,
+        "UNTRUSTED_ROOT",
+        `the ${name} ends in "${formatName(root.cert.subject)}", which is not a trusted root`,
+        "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root",
+        {
+          expected: this.trustAnchors,
+          actual: formatName(root.cert.subject),
+        },
+      );
+    }
+    if (!bytesEqual(rootCrl.crl.issuerRaw, anchor.cert.subjectRaw)) {
+      run.fail(name, "CRL_UNKNOWN_ISSUER", `the Root CA CRL is not issued by the ${name} root`, HINT_FETCH);
+    }
+    this.#signed(run, `${name}.signer`, leaf, anchor, "ISSUER_CHAIN_INVALID_SIGNATURE");
+    if (leafCn) {
+      this.#notRevoked(run, `revocation.${name}`, leaf, rootCrl, "TCB_SIGNING_CERT_REVOKED");
+    } else {
+      this.#notRevoked(run, `revocation.${name}`, leaf, rootCrl, "INTERMEDIATE_CA_REVOKED");
+    }
+    run.expires(`${name}.signer.notAfter`, leaf.cert.notAfter);
+    run.expires(`${name}.root.notAfter`, anchor.cert.notAfter);
+    return leaf;
+  }
+
+  #tcbInfoMemo(text: string): Memo<TcbInfo> {
+    let m = this.#tcbInfos.get(text);
+    if (!m) {
+      m = { id: nextId++, value: parseTcbInfo(text) };
+      this.#bounded(this.#tcbInfos).set(text, m);
+    }
+    return m;
+  }
+
+  #qeIdentityMemo(text: string): Memo<QeIdentity> {
+    let m = this.#qeIdentities.get(text);
+    if (!m) {
+      m = { id: nextId++, value: parseQeIdentity(text) };
+      this.#bounded(this.#qeIdentities).set(text, m);
+    }
+    return m;
+  }
+
+  #signedJson<T>(
+    run: Run,
+    name: "tcbInfo" | "qeIdentity",
+    signer: CertEntry,
+    text: string,
+    signature: Uint8Array,
+    parse: () => Memo<T>,
+  ): Memo<T> {
+    // Signature first (over the exact bytes Intel signed), then parse what is now known to be Intel's.
+    const key = `j${name}${latin1(signature)}${text}`;
+    const ok = this.#verifiedBy(signer, key, () =>
+      verifyRawP256(keyOf(signer), Buffer.from(text, "utf8"), signature),
+    );
+    if (!ok) {
+      const code = name === "tcbInfo" ? "TCB_INFO_SIGNATURE_INVALID" : "QE_IDENTITY_SIGNATURE_INVALID";
+      run.fail(
+        `${name}.signature`,
+        code,
+        `the ${name} signature does not verify with the TCB Signing key`,
+        HINT_FETCH,
+        {
+          field: `${name}Signature`,
+        },
+      );
+    }
+    run.pass(`${name}.signature`, {
+      detail: `ECDSA P-256 by ${commonName(signer.cert.subject)} over the exact signed text`,
+    });
+    let m: Memo<T>;
+    try {
+      m = parse();
+    } catch (e) {
+      run.failWith(`${name}.parse`, e);
+    }
+    run.pass(`${name}.parse`);
+    return m;
+  }
+
+  #tdxModuleIdentity(run: Run, quote: Quote, tcbInfo: TcbInfo): TdxModuleIdentity {
+    const report = quote.body.kind === "sgx" ? null : quote.body.report;
+    if (!report) throw new Error("unreachable: TDX module check on an SGX quote");
+    const major = report.teeTcbSvn[1]!;
+    let identity = tcbInfo.tdxModule!;
+    let idName = "tdxModule";
+    if (quote.header.version > 3 && major > 0) {
+      idName = `TDX_${HEX[major]!.toUpperCase()}`;
+      const found = tcbInfo.tdxModuleIdentities?.find((m) => m.id.toUpperCase() === idName);
+      if (!found) {
+        run.fail(
+          "tdxModule.identity",
+          "TDX_MODULE_MISMATCH",
+          `the TCB Info has no TDX module identity ${idName} (TEE_TCB_SVN[1] = ${major})`,
+          "fetch current TDX TCB Info (with tdxModuleIdentities) for this platform",
+          { expected: idName, actual: tcbInfo.tdxModuleIdentities?.map((m) => m.id) ?? [] },
+        );
+      }
+      identity = found;
+    }
+    run.pass("tdxModule.identity", { actual: idName });
+    if (!bytesEqual(report.mrSignerSeam, identity.mrSigner)) {
+      run.fail(
+        "tdxModule.mrSigner",
+        "TDX_MODULE_MISMATCH",
+        "MRSIGNERSEAM does not match the TDX module identity",
+        "the TD runs on a TDX module Intel did not sign",
+        {
+          expected: hex(identity.mrSigner),
+          actual: hex(report.mrSignerSeam),
+          field: "body.mrSignerSeam",
+        },
+      );
+    }
+    run.pass("tdxModule.mrSigner", { expected: hex(identity.mrSigner), actual: hex(report.mrSignerSeam) });
+    // QVL: every SEAMATTRIBUTES byte must be 0 and equal the expected attributes (no mask applied).
+    for (let i = 0; i < 8; i++) {
+      const b = report.seamAttributes[i]!;
+      if (b !== 0 || b !== identity.attributes[i]) {
+        run.fail(
+          "tdxModule.attributes",
+          "TDX_MODULE_MISMATCH",
+          "SEAMATTRIBUTES do not match the TDX module identity (must be zero)",
+          "the TDX module runs with unexpected attributes",
+          {
+            expected: hex(identity.attributes),
+            actual: hex(report.seamAttributes),
+            field: "body.seamAttributes",
+          },
+        );
+      }
+    }
+    run.pass("tdxModule.attributes", {
+      expected: hex(identity.attributes),
+      actual: hex(report.seamAttributes),
+    });
+    return identity;
+  }
+
+  #qeIdentityCheck(
+    run: Run,
+    quote: Quote,
+    qeReport: Uint8Array,
+    isvSvn: number,
+    id: QeIdentity,
+  ): { qeStatus: QeIdentityStatus; qeLevel: QeIdentityLevel | null } {
+    const isTdx = quote.header.teeType === TEE_TYPE_TDX;
+    const wantId = isTdx ? "TD_QE" : "QE";
+    if (id.id !== wantId) {
+      run.fail(
+        "qeIdentity.teeType",
+        "QE_IDENTITY_MISMATCH",
+        `the QE identity is "${id.id}" but a ${isTdx ? "TDX" : "SGX"} quote needs "${wantId}"`,
+        `fetch the ${isTdx ? "TDX" : "SGX"} QE identity`,
+        {
+          expected: wantId,
+          actual: id.id,
+        },
+      );
+    }
+    run.pass("qeIdentity.teeType", { expected: wantId, actual: id.id });
+    const masked = (off: number, mask: Uint8Array): Uint8Array => {
+      const out = new Uint8Array(mask.length);
+      for (let i = 0; i < mask.length; i++) out[i] = qeReport[off + i]! & mask[i]!;
+      return out;
+    };
+    const misc = masked(16, id.miscselectMask);
+    if (!bytesEqual(misc, id.miscselect)) {
+      run.fail(
+        "qeIdentity.miscselect",
+        "QE_IDENTITY_MISMATCH",
+        "the QE's MISCSELECT (masked) does not match the QE identity",
+        "the quote was not produced by Intel's genuine QE",
+        {
+          expected: hex(id.miscselect),
+          actual: hex(misc),
+        },
+      );
+    }
+    run.pass("qeIdentity.miscselect", { expected: hex(id.miscselect), actual: hex(misc) });
+    const attrs = masked(48, id.attributesMask);
+    if (!bytesEqual(attrs, id.attributes)) {
+      run.fail(
+        "qeIdentity.attributes",
+        "QE_IDENTITY_MISMATCH",
+        "the QE's ATTRIBUTES (masked) do not match the QE identity",
+        "the quote was not produced by Intel's genuine QE (or by a debug QE)",
+        {
+          expected: hex(id.attributes),
+          actual: hex(attrs),
+        },
+      );
+    }
+    run.pass("qeIdentity.attributes", { expected: hex(id.attributes), actual: hex(attrs) });
+    const mrSigner = qeReport.subarray(128, 160);
+    if (!bytesEqual(mrSigner, id.mrSigner)) {
+      run.fail(
+        "qeIdentity.mrSigner",
+        "QE_IDENTITY_MISMATCH",
+        "the QE's MRSIGNER does not match the QE identity",
+        "the quote was not produced by Intel's QE",
+        {
+          expected: hex(id.mrSigner),
+          actual: hex(mrSigner),
+        },
+      );
+    }
+    run.pass("qeIdentity.mrSigner", { expected: hex(id.mrSigner), actual: hex(mrSigner) });
+    const prodId = qeReport[256]! | (qeReport[257]! << 8);
+    if (prodId !== id.isvProdId) {
+      run.fail(
+        "qeIdentity.isvProdId",
+        "QE_IDENTITY_MISMATCH",
+        "the QE's ISVPRODID does not match the QE identity",
+        "the quote was not produced by the expected Intel QE",
+        {
+          expected: id.isvProdId,
+          actual: prodId,
+        },
+      );
+    }
+    run.pass("qeIdentity.isvProdId", { expected: id.isvProdId, actual: prodId });
+    // First level (JSON order) whose isvsvn <= the QE's ISVSVN.
+    const level = id.tcbLevels.find((l) => l.isvSvn <= isvSvn);
+    if (!level) {
+      run.fail(
+        "qeIdentity.tcbLevel",
+        "QE_TCB_LEVEL_NOT_FOUND",
+        `no QE identity TCB level covers the QE's ISVSVN ${isvSvn}`,
+        "the QE is older than any level Intel still lists; update the platform's DCAP software",
+        {
+          expected: `isvsvn >= ${Math.min(...id.tcbLevels.map((l) => l.isvSvn))}`,
+          actual: isvSvn,
+        },
+      );
+    }
+    const qeLevel: QeIdentityLevel = {
+      isvSvn: level.isvSvn,
+      tcbDate: level.tcbDate,
+      tcbStatus: level.tcbStatus,
+      advisoryIds: level.advisoryIds,
+    };
+    const qeStatus = qeStatusOf(level.tcbStatus);
+    run.pass("qeIdentity.tcbLevel", { actual: { isvSvn, level: level.isvSvn, status: level.tcbStatus } });
+    return { qeStatus, qeLevel };
+  }
+
+  #tcbStatus(
+    run: Run,
+    quote: Quote,
+    ext: PckExtensions,
+    tcbInfo: TcbInfo,
+    moduleIdentity: TdxModuleIdentity | null,
+    qeStatus: QeIdentityStatus,
+    result: VerificationResult,
+  ): void {
+    const isTdx = tcbInfo.version >= 3 && tcbInfo.id === "TDX" && quote.header.teeType === TEE_TYPE_TDX;
+    const report = quote.body.kind === "sgx" ? null : quote.body.report;
+    const svn = report?.teeTcbSvn ?? new Uint8Array(16);
+    const pckComps = ext.tcb.sgxTcbComponents;
+    let sgxLevel: TcbLevel | null = null;
+    let tdxLevel: TcbLevel | null = null;
+    const start = svn[1]! > 0 ? 2 : 0;
+    for (const level of tcbInfo.tcbLevels) {
+      let sgxOk = ext.tcb.pceSvn >= level.pceSvn;
+      for (let i = 0; sgxOk && i < 16; i++) if (pckComps[i]! < level.sgxComponents[i]!) sgxOk = false;
+      if (!sgxOk) continue;
+      if (!isTdx) {
+        sgxLevel = level;
+        break;
+      }
+      sgxLevel ??= level;
+      const tdx = level.tdxComponents!;
+      let tdxOk = true;
+      for (let i = start; tdxOk && i < 16; i++) if (svn[i]! < tdx[i]!) tdxOk = false;
+      if (tdxOk) {
+        tdxLevel = level;
+        break;
+      }
+    }
+    const platformDesc = isTdx
+      ? { sgxComponents: pckComps, pceSvn: ext.tcb.pceSvn, teeTcbSvn: hex(svn), comparedFrom: start }
+      : { sgxComponents: pckComps, pceSvn: ext.tcb.pceSvn };
+    const matched = isTdx ? tdxLevel : sgxLevel;
+    if (!sgxLevel || !matched) {
+      run.fail(
+        "tcb.level",
+        "TCB_LEVEL_NOT_FOUND",
+        `no TCB level of the TCB Info matches the platform's ${!sgxLevel ? "SGX components and PCESVN" : "TDX components (TEE_TCB_SVN)"}`,
+        "the platform's TCB is below every level Intel lists (Intel: TCB_NOT_SUPPORTED); update the platform or the TCB Info",
+        { actual: platformDesc, field: "tcbInfo.tcbLevels" },
+      );
+    }
+    result.matchedTcbLevel = {
+      tcbDate: matched.tcbDate,
+      tcbStatus: matched.tcbStatus,
+      advisoryIds: matched.advisoryIds,
+      sgxComponents: matched.sgxComponents,
+      pceSvn: matched.pceSvn,
+      tdxComponents: matched.tdxComponents,
+    };
+    result.advisoryIds = matched.advisoryIds;
+    run.pass("tcb.level", {
+      actual: platformDesc,
+      expected: {
+        tcbDate: matched.tcbDate,
+        sgxComponents: matched.sgxComponents,
+        pceSvn: matched.pceSvn,
+        tdxComponents: matched.tdxComponents,
+      },
+      detail: `matched level ${matched.tcbDate} (${matched.tcbStatus})`,
+    });
+    const sgxStatus = this.#levelStatus(run, sgxLevel.tcbStatus);
+    let status: TcbStatus;
+    if (!isTdx) {
+      status = sgxStatus;
+    } else {
+      const tdxStatus0 = this.#levelStatus(run, matched.tcbStatus);
+      // checkTdxModuleTcbStatus
+      let moduleStatus: TdxModuleStatus = "UpToDate";
+      let used: TdxModuleIdentityUsed | null = null;
+      if (moduleIdentity) {
+        used = {
+          id: moduleIdentity.id || "tdxModule",
+          mrSigner: hex(moduleIdentity.mrSigner),
+          attributes: hex(moduleIdentity.attributes),
+          attributesMask: hex(moduleIdentity.attributesMask),
+          tcbLevel: null,
+        };
+      }
+      if (!(quote.header.version > 3 && svn[1] === 0)) {
+        const idName = `TDX_${HEX[svn[1]!]!.toUpperCase()}`;
+        const mi = tcbInfo.tdxModuleIdentities?.find((m) => m.id.toUpperCase() === idName);
+        if (!mi) {
+          run.fail(
+            "tdxModule.tcbLevel",
+            "TDX_MODULE_MISMATCH",
+            `the TCB Info has no TDX module identity ${idName}`,
+            "fetch current TDX TCB Info for this platform",
+            {
+              expected: idName,
+            },
+          );
+        }
+        const ml = mi.tcbLevels.find((l) => svn[0]! >= l.isvSvn);
+        if (!ml) {
+          run.fail(
+            "tdxModule.tcbLevel",
+            "TDX_MODULE_TCB_LEVEL_NOT_FOUND",
+            `no ${idName} TCB level covers TDX module SVN ${svn[0]}`,
+            "the TDX module is older than any level Intel lists (Intel: TCB_NOT_SUPPORTED); update the TDX module",
+            {
+              actual: svn[0],
+            },
+          );
+        }
+        if (!isTdxModuleStatus(ml.tcbStatus)) {
+          run.fail(
+            "tdxModule.tcbLevel",
+            "TCB_STATUS_UNRECOGNIZED",
+            `unknown TDX module TCB status "${ml.tcbStatus}"`,
+            HINT_FETCH,
+            {
+              actual: ml.tcbStatus,
+            },
+          );
+        }
+        moduleStatus = ml.tcbStatus;
+        if (used)
+          used.tcbLevel = {
+            isvSvn: ml.isvSvn,
+            tcbDate: ml.tcbDate,
+            tcbStatus: ml.tcbStatus,
+            advisoryIds: ml.advisoryIds,
+          };
+        run.pass("tdxModule.tcbLevel", {
+          actual: { id: idName, svn: svn[0], level: ml.isvSvn, status: ml.tcbStatus },
+        });
+      } else {
+        run.pass("tdxModule.tcbLevel", {
+          detail: "TEE_TCB_SVN[1] = 0: the module is covered by the TDX TCB level",
+        });
+      }
+      result.tdxModuleStatus = moduleStatus;
+      result.tdxModuleIdentity = used;
+      let tdxStatus: TcbStatus = convergeWithModule(tdxStatus0, moduleStatus);
+      if (tdxStatus !== "Revoked" && quote.body.type === 3 && report?.teeTcbSvn2) {
+        const advice = relaunchAdvice({
+          qeStatus,
+          sgxStatus,
+          tdxStatus: tdxStatus as TcbLevelStatus,
+          moduleStatus,
+          teeTcbSvn2: report.teeTcbSvn2,
+          latestTdxComponents: tcbInfo.tcbLevels[0]!.tdxComponents!,
+          latestModuleIsvSvn: (major) =>
+            tcbInfo.tdxModuleIdentities?.find(
+              (m) => m.id.toUpperCase() === `TDX_${HEX[major]!.toUpperCase()}`,
+            )?.tcbLevels[0]?.isvSvn,
+        });
+        if (advice) tdxStatus = advice;
+      }
+      status = tdxStatus;
+    }
+    if (qeStatus === "NotSupported") throw new Error("unreachable: QE level not found passed");
+    const final = status === "Revoked" ? "Revoked" : convergeWithQe(status, qeStatus);
+    result.tcbStatus = final;
+    if (final === "Revoked") {
+      run.fail(
+        "tcb.status",
+        "TCB_REVOKED",
+        "the platform's TCB (or its QE or TDX module) is revoked by Intel",
+        "the platform must not be trusted until its TCB is recovered",
+        {
+          actual: { platform: status, qeIdentity: qeStatus },
+        },
+      );
+    }
+    run.pass("tcb.status", {
+      actual: final,
+      detail: isTdx
+        ? `TDX level ${matched.tcbStatus}, module ${result.tdxModuleStatus}, QE ${qeStatus} => ${final}`
+        : `SGX level ${matched.tcbStatus}, QE ${qeStatus} => ${final}`,
+    });
+  }
+
+  #levelStatus(run: Run, s: string): TcbLevelStatus {
+    if (!isTcbLevelStatus(s)) {
+      run.fail("tcb.status", "TCB_STATUS_UNRECOGNIZED", `unknown TCB status "${s}"`, HINT_FETCH, {
+        actual: s,
+      });
+    }
+    return s;
+  }
+}
+
+function errorOf(e: TdxError): VerificationResult["error"] {
+  const out: NonNullable<VerificationResult["error"]> = { code: e.code, message: e.message };
+  if (e.hint !== undefined) out.hint = e.hint;
+  if (e.field !== undefined) out.field = e.field;
+  if (e.data !== undefined) out.data = e.data;
+  return out;
+}
+
+function snapshotOf(c: Collateral): Collateral {
+  const s: Collateral = {
+    pckCrlIssuerChain: c.pckCrlIssuerChain,
+    rootCaCrl: new Uint8Array(c.rootCaCrl),
+    pckCrl: new Uint8Array(c.pckCrl),
+    tcbInfoIssuerChain: c.tcbInfoIssuerChain,
+    tcbInfo: c.tcbInfo,
+    tcbInfoSignature: new Uint8Array(c.tcbInfoSignature),
+    qeIdentityIssuerChain: c.qeIdentityIssuerChain,
+    qeIdentity: c.qeIdentity,
+    qeIdentitySignature: new Uint8Array(c.qeIdentitySignature),
+  };
+  if (c.pckCertificateChain !== undefined) s.pckCertificateChain = c.pckCertificateChain;
+  return s;
+}
+
+/** The caller may have changed the object since it was memoised: compare every field (strings by value). */
+function sameCollateral(a: Collateral, b: Collateral): boolean {
+  return (
+    a.tcbInfo === b.tcbInfo &&
+    a.qeIdentity === b.qeIdentity &&
+    a.pckCrlIssuerChain === b.pckCrlIssuerChain &&
+    a.tcbInfoIssuerChain === b.tcbInfoIssuerChain &&
+    a.qeIdentityIssuerChain === b.qeIdentityIssuerChain &&
+    a.pckCertificateChain === b.pckCertificateChain &&
+    bytesEqual(a.rootCaCrl, b.rootCaCrl) &&
+    bytesEqual(a.pckCrl, b.pckCrl) &&
+    bytesEqual(a.tcbInfoSignature, b.tcbInfoSignature) &&
+    bytesEqual(a.qeIdentitySignature, b.qeIdentitySignature)
+  );
+}
+
+let sharedVerifier: Verifier | undefined;
+
+/** Verify with one shared default `Verifier` (Intel's root; caches shared by every call). */
+export function verifyQuote(
+  quote: Uint8Array | Quote,
+  collateral: Collateral,
+  options: VerifyOptions & { trustAnchors?: TrustAnchorInput[] },
+): VerificationResult {
+  if (options?.trustAnchors !== undefined) {
+    let v: Verifier;
+    try {
+      v = verifierFor(options.trustAnchors);
+    } catch (e) {
+      if (isTdxError(e))
+        return failedResult(
+          e,
+          Number(options.now instanceof Date ? options.now.getTime() / 1000 : options.now),
+          "trustAnchors",
+        );
+      throw e;
+    }
+    return v.verify(quote, collateral, options);
+  }
+  sharedVerifier ??= new Verifier();
+  return sharedVerifier.verify(quote, collateral, options);
+}
+
+const anchorVerifiers = new Map<string, Verifier>();
+
+function verifierFor(anchors: TrustAnchorInput[]): Verifier {
+  const key = anchors.map((a) => (typeof a === "string" ? `p${a}` : `d${latin1(a)}`)).join("\u0000");
+  let v = anchorVerifiers.get(key);
+  if (!v) {
+    if (anchorVerifiers.size >= 16) anchorVerifiers.clear();
+    v = new Verifier({ trustAnchors: anchors });
+    anchorVerifiers.set(key, v);
+  }
+  return v;
+}
+
+function failedResult(err: TdxError, at: number, check: string): VerificationResult {
+  return {
+    ok: false,
+    tcbStatus: null,
+    advisoryIds: [],
+    collateralExpired: false,
+    earliestExpiry: null,
+    expiredItems: [],
+    matchedTcbLevel: null,
+    qeIdentityStatus: null,
+    qeIdentityLevel: null,
+    tdxModuleStatus: null,
+    tdxModuleIdentity: null,
+    checks: [{ name: check, passed: false, detail: err.message }],
+    error: errorOf(err),
+    at: Math.floor(at),
+    platform: null,
+    collateral: null,
+    quote: null,
+  };
+}
