@@ -64,6 +64,7 @@ export interface CollateralCacheOptions {
 }
 
 const DAY = 86_400;
+const MIN_REFETCH_MS = 60_000;
 
 export class CollateralCache {
   private readonly entries = new Map<string, Artifact>();
@@ -93,11 +94,15 @@ export class CollateralCache {
     return { ...this.counters };
   }
 
-  /** When an entry falls due for a refetch (unix ms). */
+  /**
+   * When an entry falls due for a refetch (unix ms). Never sooner than a minute after it was fetched: a
+   * service that hands out already-expired data is not asked again for every artifact of every call.
+   */
   refreshAt(a: Artifact): number {
     const lifetime = Math.max(0, a.nextUpdate - a.fetchedAt);
     const ahead = Math.min(this.refreshAheadMs, lifetime / 2);
-    return Math.min(a.nextUpdate - ahead, a.fetchedAt + this.maxAgeMs);
+    const due = Math.min(a.nextUpdate - ahead, a.fetchedAt + this.maxAgeMs);
+    return Math.max(due, a.fetchedAt + Math.min(MIN_REFETCH_MS, this.maxAgeMs));
   }
 
   /**

@@ -218,6 +218,21 @@ describe.skipIf(!dir)(`collateral service against a fake PCS ${dir ? "" : VECTOR
     }
   });
 
+  it("does not ask again within a minute for data that was already expired when fetched", async () => {
+    const local = await new FakePcs(tdx.collateral).start();
+    try {
+      const late = new Date(earliestNextUpdateMs(tdx.collateral) + 86_400_000);
+      const service = new CollateralService({ urls: [local.url] });
+      await service.forQuote(tdx.quote, { now: late });
+      await service.forQuote(tdx.quote, { now: new Date(late.getTime() + 59_000) });
+      expect(local.requests.length).toBe(4);
+      await service.forQuote(tdx.quote, { now: new Date(late.getTime() + 61_000) });
+      expect(local.requests.length).toBe(7); // the root CA CRL is still valid then; the other three are not
+    } finally {
+      await local.stop();
+    }
+  });
+
   it("refetches entries older than maxAge even far from nextUpdate", async () => {
     const local = await new FakePcs(tdx.collateral).start();
     try {
