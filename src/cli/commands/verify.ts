@@ -1,4 +1,214 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { decodeInputBytes } from "../../abi/index.js";
+import { type Collateral, fetchCollateralForQuote, readCollateral } from "../../collateral/index.js";
+import { TdxError } from "../../errors.js";
+import { type Appraisal, appraise, DEFAULT_POLICY, type Policy, readPolicy } from "../../policy/index.js";
+import { type VerificationResult, Verifier } from "../../verify/index.js";
+import { readInputFile } from "../io.js";
+import { writeJson } from "../output.js";
 
-/** Registers the verify commands on the tdx-attest program. */
-export function registerVerifyCommands(_program: Command): void {}
+interface VerifyFlags {
+  collateral?: string;
+  pccs?: string[];
+  at?: string;
+  trustRoot?: string[];
+  policy?: string;
+  json?: boolean;
+}
+
+function usage(message: string, hint: string, field?: string): TdxError {
+  return new TdxError("USAGE", message, field === undefined ? { hint } : { hint, field });
+}
+
+/** TIME as unix seconds ("1752919234") or ISO 8601 ("2025-07-19T10:00:34Z"). */
+export function parseTime(text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.floor(Number(t));
+  const ms = Date.parse(t);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(t) || Number.isNaN(ms)) {
+    throw usage(
+      `--at ${text} is not a time`,
+      "give unix seconds (1752919234) or ISO 8601 (2025-07-19T10:00:34Z)",
+      "--at",
+    );
+  }
+  return Math.floor(ms / 1000);
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TdxError(
+      "INPUT_UNREADABLE",
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      {
+        field: what,
+        hint: "check the path",
+        cause: e,
+      },
+    );
+  }
+}
+
+function readTrustRoot(path: string): string | Uint8Array {
+  const bytes = readInputFile(path);
+  const text = Buffer.from(bytes).toString("latin1");
+  return text.includes("-----BEGIN CERTIFICATE-----") ? text : bytes;
+}
+
+function check(mark: boolean, nonFatal: boolean | undefined): string {
+  if (mark) return "ok  ";
+  return nonFatal ? "warn" : "FAIL";
+}
+
+function short(v: unknown): string {
+  if (v === undefined) return "";
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
+/** The decision: 0 verified and accepted, 1 verified but refused, 2 invalid. */
+export function exitCodeOf(result: VerificationResult, appraisal: Appraisal | null): 0 | 1 | 2 {
+  if (!result.ok) return 2;
+  return appraisal?.allowed ? 0 : 1;
+}
+
+/** The --json document. */
+export function verifyJson(
+  result: VerificationResult,
+  appraisal: Appraisal | null,
+  policySource: string | null,
+): Record<string, unknown> {
+  const code = exitCodeOf(result, appraisal);
+  return {
+    ok: code === 0,
+    verified: result.ok,
+    tcbStatus: result.tcbStatus,
+    advisoryIds: result.advisoryIds,
+    collateralExpired: result.collateralExpired,
+    earliestExpiry: result.earliestExpiry,
+    at: result.at,
+    matchedTcbLevel: result.matchedTcbLevel,
+    qeIdentityStatus: result.qeIdentityStatus,
+    tdxModuleStatus: result.tdxModuleStatus,
+    tdxModuleIdentity: result.tdxModuleIdentity,
+    platform: result.platform,
+    checks: result.checks,
+    policy: appraisal ? { source: policySource, ...appraisal } : null,
+    error: result.error
+      ? { code: result.error.code, message: result.error.message, hint: result.error.hint ?? null }
+      : null,
+  };
+}
+
+function printHuman(
+  result: VerificationResult,
+  appraisal: Appraisal | null,
+  policySource: string | null,
+): void {
+  const out: string[] = [];
+  const code = exitCodeOf(result, appraisal);
+  if (code === 2) {
+    out.push(`INVALID: ${result.error?.code}: ${result.error?.message}`);
+    if (result.error?.hint) out.push(`  hint: ${result.error.hint}`);
+  } else {
+    const why =
+      code === 0
+        ? `accepted by ${policySource} policy`
+        : `refused by ${policySource} policy: ${appraisal?.denials.map((d) => d.message).join("; ")}`;
+    out.push(`${code === 0 ? "ACCEPTED" : "REFUSED"}: TCB ${result.tcbStatus}; ${why}`);
+    if (result.advisoryIds.length) out.push(`  advisories: ${result.advisoryIds.join(", ")}`);
+  }
+  if (result.collateralExpired) {
+    out.push(`  collateral expired: ${result.expiredItems.join(", ")}`);
+  } else if (result.earliestExpiry) {
+    out.push(`  collateral valid until ${result.earliestExpiry.iso} (${result.earliestExpiry.item})`);
+  }
+  out.push("checks:");
+  for (const c of result.checks) {
+    const cmp =
+      c.expected !== undefined || c.actual !== undefined
+        ? ` expected=${short(c.expected)} actual=${short(c.actual)}`
+        : "";
+    out.push(
+      `  ${check(c.passed, c.nonFatal)} ${c.name}${cmp}${c.detail && !c.passed ? ` (${c.detail})` : ""}`,
+    );
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+/** Registers `verify`. */
+export function registerVerifyCommands(program: Command): void {
+  program
+    .command("verify")
+    .description(
+      "verify a DCAP quote (SGX v3, TDX v4/v5) the way Intel's QVL does, then appraise it against a policy",
+    )
+    .argument("<quote>", "quote file (binary, hex or base64), or - for stdin")
+    .option(
+      "--collateral <file>",
+      "collateral JSON (dcap-qvl QuoteCollateralV3 format, e.g. from `collateral fetch`)",
+    )
+    .option(
+      "--pccs <url>",
+      "PCS/PCCS base URL to fetch collateral from (repeat to try several in order)",
+      collect,
+    )
+    .option("--at <time>", "verification time: unix seconds or ISO 8601 (default: now)")
+    .option("--trust-root <pem>", "trust this root CA instead of Intel's SGX Root CA (repeatable)", collect)
+    .option(
+      "--policy <file>",
+      "appraisal policy JSON (default: UpToDate only, no DEBUG TD, unexpired collateral)",
+    )
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  tdx-attest verify quote.bin --collateral collateral.json --at 2025-07-19T10:00:34Z\n" +
+        "  tdx-attest verify quote.hex --pccs https://pccs.example:8081 --policy policy.json --json\n" +
+        "  tdx-attest verify sim-quote.bin --collateral sim-collateral.json --trust-root sim-root.pem\n\n" +
+        "Exit codes: 0 verified and accepted; 1 verified but refused (TCB status or policy);\n" +
+        "2 invalid (signature, chain, revocation, malformed input) or usage error.",
+    )
+    .action(async (quotePath: string, flags: VerifyFlags) => {
+      if (flags.collateral && flags.pccs?.length) {
+        throw usage(
+          "give either --collateral or --pccs, not both",
+          "use --collateral FILE for offline verification",
+        );
+      }
+      if (!flags.collateral && !flags.pccs?.length) {
+        throw usage(
+          "no collateral: give --collateral FILE or --pccs URL",
+          "fetch an offline bundle with `tdx-attest collateral fetch QUOTE --pccs URL --out FILE`",
+        );
+      }
+      const now = flags.at !== undefined ? parseTime(flags.at) : Math.floor(Date.now() / 1000);
+      const { bytes } = decodeInputBytes(readInputFile(quotePath));
+      let policy: Policy = DEFAULT_POLICY as Policy;
+      let policySource = "default";
+      if (flags.policy) {
+        policy = readPolicy(readText(flags.policy, "--policy"));
+        policySource = flags.policy;
+      }
+      const anchors = flags.trustRoot?.map(readTrustRoot);
+      const verifier = new Verifier(anchors ? { trustAnchors: anchors } : {});
+      let collateral: Collateral;
+      if (flags.collateral) {
+        collateral = readCollateral(readText(flags.collateral, "--collateral"));
+      } else {
+        collateral = await fetchCollateralForQuote(bytes, { urls: flags.pccs ?? [], now });
+      }
+      const result = verifier.verify(bytes, collateral, { now });
+      const appraisal = result.ok ? appraise(result, policy, { now }) : null;
+      if (flags.json) writeJson(verifyJson(result, appraisal, appraisal ? policySource : null));
+      else printHuman(result, appraisal, policySource);
+      process.exitCode = exitCodeOf(result, appraisal);
+    });
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
