@@ -129,9 +129,8 @@ function printHuman(
   out.push("checks:");
   for (const c of result.checks) {
     const cmp =
-      c.expected !== undefined || c.actual !== undefined
-        ? ` expected=${short(c.expected)} actual=${short(c.actual)}`
-        : "";
+      (c.expected !== undefined ? ` expected=${short(c.expected)}` : "") +
+      (c.actual !== undefined ? ` actual=${short(c.actual)}` : "");
     out.push(
       `  ${check(c.passed, c.nonFatal)} ${c.name}${cmp}${c.detail && !c.passed ? ` (${c.detail})` : ""}`,
     );
