@@ -40,7 +40,7 @@ export interface EvidenceVerifier {
 export interface AttestationPolicyEngine {
   /** Parse and validate policy text; throws TdxError when it is not a policy. */
   check(text: string): void;
-  appraise(verdict: EvidenceVerdict, text: string): { allowed: boolean; denials: PolicyDenial[] };
+  appraise(verdict: EvidenceVerdict, text: string, now: Date): { allowed: boolean; denials: PolicyDenial[] };
   /** The default policy's text (seeded as policy id "default"). */
   readonly defaultPolicyText: string;
 }

@@ -124,23 +124,25 @@ export class KbsStore {
   async putPolicy(p: { id: string; kind: PolicyKind; body: string; now: number }): Promise<void> {
     await this.db.query(
       `INSERT INTO policies (id, kind, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, body = excluded.body, updated_at = excluded.updated_at`,
+       ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
       [p.id, p.kind, p.body, p.now],
     );
   }
 
-  async getPolicy(id: string): Promise<PolicyRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM policies WHERE id = $1", [id]);
+  async getPolicy(kind: PolicyKind, id: string): Promise<PolicyRecord | undefined> {
+    const { rows } = await this.db.query("SELECT * FROM policies WHERE kind = $1 AND id = $2", [kind, id]);
     return rows[0] ? policyRow(rows[0]) : undefined;
   }
 
-  async listPolicies(): Promise<PolicyRecord[]> {
-    const { rows } = await this.db.query("SELECT * FROM policies ORDER BY id");
+  async listPolicies(kind?: PolicyKind): Promise<PolicyRecord[]> {
+    const { rows } = kind
+      ? await this.db.query("SELECT * FROM policies WHERE kind = $1 ORDER BY id", [kind])
+      : await this.db.query("SELECT * FROM policies ORDER BY kind, id");
     return rows.map(policyRow);
   }
 
-  async deletePolicy(id: string): Promise<boolean> {
-    const { changes } = await this.db.query("DELETE FROM policies WHERE id = $1", [id]);
+  async deletePolicy(kind: PolicyKind, id: string): Promise<boolean> {
+    const { changes } = await this.db.query("DELETE FROM policies WHERE kind = $1 AND id = $2", [kind, id]);
     return changes > 0;
   }
 

@@ -29,11 +29,12 @@ CREATE TABLE IF NOT EXISTS kbs_meta (
   value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS policies (
-  id TEXT PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('attestation', 'resource')),
+  id TEXT NOT NULL,
   body TEXT NOT NULL,
   created_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (kind, id)
 );
 CREATE TABLE IF NOT EXISTS resources (
   path TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
 import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional } from "./sql.js";
@@ -15,6 +15,8 @@ CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t}
 BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`,
   );
 
+const fileLocks = new Map<string, Promise<void>>();
+
 /**
  * SQLite through better-sqlite3, in WAL mode with synchronous=FULL so a committed row survives a
  * killed process. better-sqlite3 is synchronous, but a transaction body may await; a lock keeps
@@ -24,10 +26,12 @@ BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`,
 export class SqliteDb implements SqlDb {
   readonly dialect = "sqlite" as const;
   readonly #db: Database.Database;
-  #lock: Promise<void> = Promise.resolve();
+  /** Shared by every connection to one file in this process (see #locked). */
+  readonly #lockKey: string;
 
   constructor(readonly file: string) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     try {
       this.#db = new Database(file);
       this.#db.pragma("journal_mode = WAL");
@@ -54,16 +58,23 @@ export class SqliteDb implements SqlDb {
     return { rows: [], changes: r.changes };
   }
 
+  /**
+   * Serialize statements per database file within this process. Two connections to one file in one
+   * process would otherwise deadlock: SQLite's busy wait is synchronous and would block the very
+   * thread that has to finish the other connection's transaction.
+   */
   async #locked<T>(fn: () => Promise<T> | T): Promise<T> {
-    const prev = this.#lock;
+    const prev = fileLocks.get(this.#lockKey) ?? Promise.resolve();
     let release!: () => void;
-    this.#lock = new Promise((r) => {
+    const mine = new Promise<void>((r) => {
       release = r;
     });
+    fileLocks.set(this.#lockKey, mine);
     await prev;
     try {
       return await fn();
     } finally {
+      if (fileLocks.get(this.#lockKey) === mine) fileLocks.delete(this.#lockKey);
       release();
     }
   }

@@ -1,0 +1,631 @@
+import { createHash, createPrivateKey, randomBytes, randomUUID } from "node:crypto";
+import { TdxError } from "../errors.js";
+import { appraisalPolicyEngine } from "./attestation-policy.js";
+import {
+  checkReportDataBinding,
+  expectedReportData,
+  negotiateHashAlgorithm,
+  type RuntimeDataHashAlgorithm,
+} from "./binding.js";
+import { buildTokenClaims, claimValue, teePubkeyFromClaims } from "./claims.js";
+import {
+  type AttestationPolicyEngine,
+  type EvidenceVerdict,
+  type EvidenceVerifier,
+  type PolicyDenial,
+  readTeeEvidence,
+} from "./evidence.js";
+import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
+import type { KeyEncryptionKey } from "./kek.js";
+import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
+import type { AuditRecord, KbsStore, PolicyKind, PolicyRecord } from "./store/index.js";
+import { TokenSigner } from "./token.js";
+
+/** The KBS attestation protocol version this broker speaks (exact match, as Trustee requires). */
+export const KBS_PROTOCOL_VERSION = "0.4.0";
+export const DEFAULT_POLICY_ID = "default";
+
+export interface KbsServiceOptions {
+  store: KbsStore;
+  kek: KeyEncryptionKey;
+  verifier: EvidenceVerifier;
+  policyEngine?: AttestationPolicyEngine;
+  /** Seconds between /auth and /attest (Trustee: 5 minutes). */
+  sessionTtlSeconds?: number;
+  /** Lifetime of attestation tokens and of the attested session. */
+  tokenTtlSeconds?: number;
+  tokenIssuer?: string;
+  /** The attestation policy applied at /attest. */
+  attestationPolicyId?: string;
+  /** Preferred runtime-data hash when the client offers several. */
+  preferredHash?: RuntimeDataHashAlgorithm;
+  /** Time source; tests pass a fake clock. */
+  clock?: () => Date;
+}
+
+/** Who is asking, for the audit log and logs. */
+export interface RequestContext {
+  requestId?: string;
+  actor?: string;
+}
+
+export interface AttestOutcome {
+  token: string;
+  sessionExpiresAt: Date;
+  claims: Record<string, unknown>;
+}
+
+/** The denial error carrying every failed rule (rendered as problem+json `denials`). */
+function denied(code: string, what: string, policyId: string, denials: PolicyDenial[]): TdxError {
+  const first = denials[0];
+  const reason = first
+    ? `rule ${first.rule}: expected ${JSON.stringify(first.expected)}, actual ${JSON.stringify(first.actual)}`
+    : "no rule allowed it";
+  return new TdxError(code, `${what} denied by policy ${policyId}: ${reason}`, {
+    hint: "see `denials` for every failed rule; change the TD or the policy",
+    data: { policyId, denials },
+  });
+}
+
+const RESOURCE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Check a repository/type/tag path; returns it normalized. */
+export function checkResourcePath(path: string): string {
+  const parts = path.split("/");
+  if (parts.length !== 3 || !parts.every((p) => RESOURCE_SEGMENT.test(p)))
+    throw new TdxError(
+      "KBS_RESOURCE_PATH_INVALID",
+      `resource path ${JSON.stringify(path)} is not REPOSITORY/TYPE/TAG`,
+      {
+        field: "path",
+        hint: "use three segments of letters, digits, '.', '_' or '-', e.g. default/disk/key",
+      },
+    );
+  return parts.join("/");
+}
+
+/**
+ * The key broker: the RCAR protocol (auth, attest, resource) and the admin operations, over a store,
+ * an evidence verifier and the policies. HTTP lives in src/server; this class has no I/O of its own
+ * besides the store.
+ */
+export class KbsService {
+  readonly store: KbsStore;
+  readonly verifier: EvidenceVerifier;
+  readonly policyEngine: AttestationPolicyEngine;
+  readonly sessionTtlSeconds: number;
+  readonly attestationPolicyId: string;
+  readonly #kek: KeyEncryptionKey;
+  readonly #signer: TokenSigner;
+  readonly #clock: () => Date;
+  readonly #preferredHash: RuntimeDataHashAlgorithm | undefined;
+
+  private constructor(opts: KbsServiceOptions, signer: TokenSigner) {
+    this.store = opts.store;
+    this.verifier = opts.verifier;
+    this.policyEngine = opts.policyEngine ?? appraisalPolicyEngine;
+    this.sessionTtlSeconds = opts.sessionTtlSeconds ?? 300;
+    this.attestationPolicyId = opts.attestationPolicyId ?? DEFAULT_POLICY_ID;
+    this.#kek = opts.kek;
+    this.#signer = signer;
+    this.#clock = opts.clock ?? (() => new Date());
+    this.#preferredHash = opts.preferredHash;
+  }
+
+  /**
+   * Open the service: load (or create, once for all brokers sharing the store) the token signing
+   * key sealed under the KEK, and seed the default policies when absent.
+   */
+  static async create(opts: KbsServiceOptions): Promise<KbsService> {
+    const candidate = opts.kek.seal(Buffer.from(TokenSigner.generatePrivateKeyPem()), "token-signing-key");
+    const stored = await opts.store.getOrInitMeta("token_signing_key", sealedToText(candidate));
+    const pem = opts.kek.open(sealedFromText(stored), "token-signing-key").toString("utf8");
+    const signer = new TokenSigner(createPrivateKey(pem), {
+      ttlSeconds: opts.tokenTtlSeconds ?? 300,
+      ...(opts.tokenIssuer ? { issuer: opts.tokenIssuer } : {}),
+    });
+    const svc = new KbsService(opts, signer);
+    const now = svc.#clock().getTime();
+    const engine = svc.policyEngine;
+    if (!(await opts.store.getPolicy("attestation", DEFAULT_POLICY_ID)))
+      await opts.store.putPolicy({
+        kind: "attestation",
+        id: DEFAULT_POLICY_ID,
+        body: engine.defaultPolicyText,
+        now,
+      });
+    if (!(await opts.store.getPolicy("resource", DEFAULT_POLICY_ID)))
+      await opts.store.putPolicy({
+        kind: "resource",
+        id: DEFAULT_POLICY_ID,
+        body: `${JSON.stringify(DEFAULT_RESOURCE_POLICY, null, 2)}\n`,
+        now,
+      });
+    return svc;
+  }
+
+  now(): Date {
+    return this.#clock();
+  }
+
+  /** The public key tokens are signed with (for passport-mode relying parties). */
+  tokenPublicJwk() {
+    return this.#signer.publicJwk();
+  }
+
+  // ---- RCAR: auth --------------------------------------------------------------------------------
+
+  async auth(body: unknown, ctx: RequestContext = {}) {
+    const req = asObject(body, "Request");
+    if (typeof req.version !== "string")
+      throw invalidRequest(
+        "version",
+        "Request.version is missing",
+        `send "version": "${KBS_PROTOCOL_VERSION}"`,
+      );
+    if (req.version !== KBS_PROTOCOL_VERSION)
+      throw new TdxError(
+        "KBS_PROTOCOL_VERSION_MISMATCH",
+        `KBS Client Protocol Version Mismatch: client speaks ${req.version}, this broker ${KBS_PROTOCOL_VERSION}`,
+        { field: "version", hint: `use a client that speaks KBS protocol ${KBS_PROTOCOL_VERSION}` },
+      );
+    if (req.tee !== "tdx")
+      throw new TdxError("KBS_TEE_UNSUPPORTED", `tee ${JSON.stringify(req.tee)} is not supported`, {
+        field: "tee",
+        hint: 'this broker attests Intel TDX guests: send "tee": "tdx"',
+      });
+    const { algorithm, negotiated } = negotiateHashAlgorithm(req["extra-params"], this.#preferredHash);
+    const now = this.now().getTime();
+    const id = randomUUID();
+    // 32 random bytes, standard base64 with padding (Trustee's make_nonce).
+    const nonce = randomBytes(32).toString("base64");
+    const expiresAt = now + this.sessionTtlSeconds * 1000;
+    await this.store.createSession({ id, nonce, tee: "tdx", hashAlg: algorithm, createdAt: now, expiresAt });
+    void ctx;
+    return {
+      sessionId: id,
+      expiresAt: new Date(expiresAt),
+      // Trustee answers extra-params "" unless negotiation happened.
+      challenge: { nonce, "extra-params": negotiated ? { "selected-hash-algorithm": algorithm } : "" },
+    };
+  }
+
+  // ---- RCAR: attest ------------------------------------------------------------------------------
+
+  async attest(
+    sessionId: string | undefined,
+    body: unknown,
+    ctx: RequestContext = {},
+  ): Promise<AttestOutcome> {
+    const now = this.now();
+    const session = await this.#session(sessionId, now);
+    const att = asObject(body, "Attestation");
+    const runtime = asObject(att["runtime-data"], "Attestation.runtime-data");
+    if (typeof runtime.nonce !== "string")
+      throw invalidRequest("runtime-data.nonce", "runtime-data.nonce is missing", "echo the challenge nonce");
+    const teePubkey = runtime["tee-pubkey"];
+    importTeePubkey(teePubkey);
+    if (att["init-data"] !== undefined && att["init-data"] !== null)
+      throw new TdxError("KBS_INIT_DATA_UNSUPPORTED", "init-data binding (MRCONFIGID) is not supported yet", {
+        field: "init-data",
+        hint: "send the Attestation without init-data",
+      });
+    const { evidence, additionalEvidence } = readTeeEvidence(att["tee-evidence"]);
+    const evidenceSha256 = createHash("sha256").update(evidence.quote).digest("hex");
+    const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) =>
+      this.store.appendAudit({
+        at: now.getTime(),
+        event: "attest",
+        sessionId: session.id,
+        evidenceSha256,
+        claims: claims ?? null,
+        verdict,
+        reason,
+        requestId: ctx.requestId ?? null,
+      });
+
+    if (runtime.nonce !== session.nonce) {
+      await audit("denied", "KBS_NONCE_MISMATCH");
+      throw new TdxError(
+        "KBS_NONCE_MISMATCH",
+        "runtime-data.nonce is not the nonce of this session's challenge",
+        {
+          field: "runtime-data.nonce",
+          hint: "echo the nonce returned by /kbs/v0/auth on this same session (cookie)",
+        },
+      );
+    }
+    const consumed = await this.store.consumeNonce(session.id, runtime.nonce, now.getTime());
+    if (consumed !== "ok") {
+      await audit("denied", consumeCode(consumed));
+      throw consumeError(consumed);
+    }
+
+    const hashAlg = session.hashAlg as RuntimeDataHashAlgorithm;
+    let verdict: EvidenceVerdict;
+    try {
+      verdict = await this.verifier.verify({
+        quote: evidence.quote,
+        ...(evidence.ccEventlog ? { ccEventlog: evidence.ccEventlog } : {}),
+        now,
+      });
+    } catch (e) {
+      const err =
+        e instanceof TdxError
+          ? new TdxError(
+              "KBS_EVIDENCE_REJECTED",
+              `the quote could not be verified: ${e.code}: ${e.message}`,
+              {
+                ...(e.hint ? { hint: e.hint } : {}),
+                data: { cause: e.toJSON() },
+              },
+            )
+          : e;
+      await audit("error", err instanceof TdxError ? `${err.code}: ${err.message}` : String(err));
+      throw err;
+    }
+    const quote = verdict.quote;
+    if (!quote || quote.body.kind === "sgx") {
+      await audit("denied", "KBS_EVIDENCE_REJECTED: not a TD quote");
+      throw new TdxError("KBS_EVIDENCE_REJECTED", "the evidence does not hold a TDX quote", {
+        hint: "send the TD quote from configfs-tsm (or the QGS) as tee-evidence.primary_evidence.quote",
+        data: { problems: verdict.problems },
+      });
+    }
+    // Binding before genuineness so a replayed-but-genuine quote is reported as what it is.
+    try {
+      checkReportDataBinding(
+        quote.body.report.reportData,
+        expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
+        hashAlg,
+      );
+    } catch (e) {
+      await audit("denied", `${(e as TdxError).code}: ${(e as Error).message}`);
+      throw e;
+    }
+    if (!verdict.ok) {
+      const first = verdict.problems[0];
+      await audit("denied", `KBS_EVIDENCE_REJECTED: ${verdict.problems.map((p) => p.code).join(", ")}`);
+      throw new TdxError(
+        "KBS_EVIDENCE_REJECTED",
+        `the quote did not verify: ${first ? `${first.code}: ${first.message}` : "unknown reason"}`,
+        { ...(first?.hint ? { hint: first.hint } : {}), data: { problems: verdict.problems } },
+      );
+    }
+    if (verdict.eventLog && !verdict.eventLog.matches) {
+      await audit("denied", `KBS_EVENTLOG_MISMATCH: ${verdict.eventLog.detail ?? ""}`);
+      throw new TdxError(
+        "KBS_EVENTLOG_MISMATCH",
+        `the event log does not replay to the quote's RTMRs${verdict.eventLog.detail ? `: ${verdict.eventLog.detail}` : ""}`,
+        {
+          hint: "send the complete CCEL (and runtime log) of this boot, or none",
+        },
+      );
+    }
+    const policy = await this.store.getPolicy("attestation", this.attestationPolicyId);
+    if (!policy)
+      throw new TdxError(
+        "KBS_POLICY_NOT_FOUND",
+        `attestation policy ${this.attestationPolicyId} does not exist`,
+        {
+          hint: "set it with: tdx-attest kbs policy set --kind attestation ID --file POLICY.json",
+        },
+      );
+    const appraisal = this.policyEngine.appraise(verdict, policy.body, now);
+    const claims = buildTokenClaims({
+      verdict: { ...verdict, quote },
+      teePubkey: teePubkey as never,
+      nonce: session.nonce,
+      policyId: policy.id,
+      additionalEvidence,
+      hashAlgorithm: hashAlg,
+    });
+    if (!appraisal.allowed) {
+      const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
+      await audit("denied", err.message, claims);
+      throw err;
+    }
+    const { token, expiresAt } = await this.#signer.sign(claims, now);
+    await this.store.attachToken(session.id, token, expiresAt.getTime(), expiresAt.getTime());
+    await audit("allowed", null, claims);
+    return { token, sessionExpiresAt: expiresAt, claims };
+  }
+
+  async #session(sessionId: string | undefined, now: Date) {
+    if (!sessionId)
+      throw new TdxError("KBS_SESSION_MISSING", "no kbs-session-id cookie was sent", {
+        hint: "call POST /kbs/v0/auth first and send its kbs-session-id cookie",
+      });
+    const s = await this.store.getSession(sessionId);
+    if (!s)
+      throw new TdxError("KBS_SESSION_UNKNOWN", "the kbs-session-id is not a session of this broker", {
+        hint: "start again with POST /kbs/v0/auth",
+      });
+    if (s.expiresAt <= now.getTime())
+      throw new TdxError(
+        "KBS_SESSION_EXPIRED",
+        `the session expired at ${new Date(s.expiresAt).toISOString()}`,
+        {
+          hint: "start again with POST /kbs/v0/auth; attest within the session lifetime",
+        },
+      );
+    return s;
+  }
+
+  // ---- RCAR: resource ----------------------------------------------------------------------------
+
+  /** Verified token claims from the session cookie or a bearer token (passport mode). */
+  async claimsFor(
+    auth: { sessionId?: string; bearer?: string },
+    now: Date,
+  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null }> {
+    if (auth.bearer) return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null };
+    const s = await this.#session(auth.sessionId, now);
+    if (s.state !== "attested" || !s.token)
+      throw new TdxError("KBS_NOT_ATTESTED", "this session has not attested yet", {
+        hint: "POST the evidence to /kbs/v0/attest before asking for resources",
+      });
+    return { claims: await this.#signer.verify(s.token, now), sessionId: s.id };
+  }
+
+  async resource(
+    path: string,
+    auth: { sessionId?: string; bearer?: string },
+    ctx: RequestContext = {},
+  ): Promise<KbsResponse> {
+    const now = this.now();
+    const resourcePath = checkResourcePath(path);
+    const { claims, sessionId } = await this.claimsFor(auth, now);
+    const audit = (verdict: "allowed" | "denied", reason: string | null) =>
+      this.store.appendAudit({
+        at: now.getTime(),
+        event: "release",
+        resource: resourcePath,
+        sessionId,
+        evidenceSha256: null,
+        claims: auditClaims(claims),
+        verdict,
+        reason,
+        requestId: ctx.requestId ?? null,
+      });
+    const record = await this.store.getResource(resourcePath);
+    if (!record) {
+      await audit("denied", "KBS_RESOURCE_NOT_FOUND");
+      throw new TdxError("KBS_RESOURCE_NOT_FOUND", `resource ${resourcePath} does not exist`, {
+        field: "path",
+        hint: "check the path; an admin adds resources with: tdx-attest kbs secret put REPO/TYPE/TAG --file F",
+      });
+    }
+    const policy = await this.store.getPolicy("resource", record.policyId);
+    const decision = policy
+      ? evaluateResourcePolicy(parseResourcePolicy(policy.body), claims)
+      : {
+          allowed: false,
+          denials: [
+            {
+              rule: "policy-exists",
+              expected: record.policyId,
+              actual: null,
+              message: `resource policy ${record.policyId} does not exist`,
+            },
+          ],
+        };
+    if (!decision.allowed) {
+      const err = denied(
+        "KBS_RESOURCE_POLICY_DENIED",
+        `release of ${resourcePath}`,
+        record.policyId,
+        decision.denials,
+      );
+      await audit("denied", err.message);
+      throw err;
+    }
+    const teePubkey = teePubkeyFromClaims(claims);
+    const secret = this.#kek.open(record, resourcePath);
+    try {
+      const response = await encryptToTeeKey(secret, teePubkey);
+      await audit("allowed", null);
+      return response;
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  // ---- admin -------------------------------------------------------------------------------------
+
+  async putResource(path: string, secret: Uint8Array, opts: { policyId?: string } & RequestContext = {}) {
+    const resourcePath = checkResourcePath(path);
+    const policyId = opts.policyId ?? DEFAULT_POLICY_ID;
+    if (!(await this.store.getPolicy("resource", policyId)))
+      throw new TdxError("KBS_POLICY_NOT_FOUND", `resource policy ${policyId} does not exist`, {
+        field: "policy",
+        hint: "create it first with: tdx-attest kbs policy set ID --file POLICY.json",
+      });
+    if (secret.length === 0 || secret.length > 1024 * 1024)
+      throw new TdxError("KBS_RESOURCE_SIZE", `a resource must be 1 byte to 1 MiB, got ${secret.length}`, {
+        hint: "store small secrets such as keys; wrap large data with a key kept here",
+      });
+    const now = this.now().getTime();
+    const sealed = this.#kek.seal(secret, resourcePath);
+    await this.store.putResource({ path: resourcePath, policyId, size: secret.length, ...sealed }, now);
+    await this.#adminAudit(
+      now,
+      `resource put ${resourcePath} (policy ${policyId}, ${secret.length} bytes)`,
+      resourcePath,
+      opts,
+    );
+    return { path: resourcePath, policyId, size: secret.length };
+  }
+
+  /** The plaintext of a resource, for an authenticated admin. */
+  async readResource(path: string, ctx: RequestContext = {}): Promise<Uint8Array> {
+    const resourcePath = checkResourcePath(path);
+    const record = await this.store.getResource(resourcePath);
+    if (!record) throw notFound(resourcePath);
+    await this.#adminAudit(this.now().getTime(), `resource read ${resourcePath}`, resourcePath, ctx);
+    return this.#kek.open(record, resourcePath);
+  }
+
+  async deleteResource(path: string, ctx: RequestContext = {}): Promise<void> {
+    const resourcePath = checkResourcePath(path);
+    if (!(await this.store.deleteResource(resourcePath))) throw notFound(resourcePath);
+    await this.#adminAudit(this.now().getTime(), `resource delete ${resourcePath}`, resourcePath, ctx);
+  }
+
+  listResources() {
+    return this.store.listResources();
+  }
+
+  async putPolicy(
+    kind: PolicyKind,
+    id: string,
+    text: string,
+    ctx: RequestContext = {},
+  ): Promise<PolicyRecord> {
+    if (!RESOURCE_SEGMENT.test(id))
+      throw new TdxError("KBS_POLICY_ID_INVALID", `policy id ${JSON.stringify(id)} is not valid`, {
+        field: "id",
+        hint: "use letters, digits, '.', '_' or '-'",
+      });
+    if (kind === "resource") parseResourcePolicy(text);
+    else if (kind === "attestation") this.policyEngine.check(text);
+    else
+      throw new TdxError(
+        "KBS_POLICY_KIND_INVALID",
+        `policy kind ${JSON.stringify(kind)} is not attestation or resource`,
+        {
+          field: "kind",
+          hint: "use kind resource (release rules over token claims) or attestation (appraisal at /attest)",
+        },
+      );
+    const now = this.now().getTime();
+    await this.store.putPolicy({ kind, id, body: text, now });
+    await this.#adminAudit(now, `policy put ${kind}/${id}`, null, ctx);
+    return (await this.store.getPolicy(kind, id))!;
+  }
+
+  async getPolicy(kind: PolicyKind, id: string): Promise<PolicyRecord> {
+    const p = await this.store.getPolicy(kind, id);
+    if (!p)
+      throw new TdxError("KBS_POLICY_NOT_FOUND", `${kind} policy ${id} does not exist`, {
+        hint: "list policies with: tdx-attest kbs policy list",
+      });
+    return p;
+  }
+
+  listPolicies(kind?: PolicyKind) {
+    return this.store.listPolicies(kind);
+  }
+
+  async deletePolicy(kind: PolicyKind, id: string, ctx: RequestContext = {}): Promise<void> {
+    if (kind === "resource") {
+      const users = await this.store.policyInUse(id);
+      if (users.length > 0)
+        throw new TdxError("KBS_POLICY_IN_USE", `resource policy ${id} is used by ${users.join(", ")}`, {
+          hint: "move those resources to another policy or delete them first",
+          data: { resources: users },
+        });
+    }
+    if (kind === "attestation" && id === this.attestationPolicyId)
+      throw new TdxError("KBS_POLICY_IN_USE", `attestation policy ${id} is the one /attest applies`, {
+        hint: "replace it with `kbs policy set` instead of deleting it",
+      });
+    if (!(await this.store.deletePolicy(kind, id))) await this.getPolicy(kind, id);
+    await this.#adminAudit(this.now().getTime(), `policy delete ${kind}/${id}`, null, ctx);
+  }
+
+  audit(opts: { afterId?: number; limit?: number; resource?: string } = {}): Promise<AuditRecord[]> {
+    return this.store.listAudit(opts);
+  }
+
+  async #adminAudit(at: number, reason: string, resource: string | null, ctx: RequestContext) {
+    await this.store.appendAudit({
+      at,
+      event: "admin",
+      resource,
+      verdict: "ok",
+      reason,
+      actor: ctx.actor ?? null,
+      requestId: ctx.requestId ?? null,
+    });
+  }
+}
+
+/** The claims worth keeping in the audit log (not the whole token): identity and verdict. */
+function auditClaims(claims: Record<string, unknown>) {
+  const pick = [
+    "ear_status",
+    "tcb_status",
+    "debug",
+    "mr_td",
+    "rtmr_0",
+    "rtmr_1",
+    "rtmr_2",
+    "rtmr_3",
+    "report_data",
+  ];
+  return Object.fromEntries(
+    pick.map((k) => [k, claimValue(claims, k) ?? null]).concat([["jti", claims.jti ?? null]]),
+  );
+}
+
+function notFound(path: string) {
+  return new TdxError("KBS_RESOURCE_NOT_FOUND", `resource ${path} does not exist`, {
+    field: "path",
+    hint: "list resources with: tdx-attest kbs secret list",
+  });
+}
+
+function consumeCode(o: Exclude<Awaited<ReturnType<KbsStore["consumeNonce"]>>, "ok">): string {
+  return {
+    "unknown-session": "KBS_SESSION_UNKNOWN",
+    expired: "KBS_SESSION_EXPIRED",
+    replayed: "KBS_NONCE_REPLAYED",
+    "nonce-mismatch": "KBS_NONCE_MISMATCH",
+  }[o];
+}
+
+function consumeError(o: Exclude<Awaited<ReturnType<KbsStore["consumeNonce"]>>, "ok">): TdxError {
+  const hints: Record<string, [string, string]> = {
+    KBS_SESSION_UNKNOWN: [
+      "the session vanished before the nonce was used",
+      "start again with POST /kbs/v0/auth",
+    ],
+    KBS_SESSION_EXPIRED: [
+      "the session expired before the evidence arrived",
+      "start again with POST /kbs/v0/auth",
+    ],
+    KBS_NONCE_REPLAYED: [
+      "this challenge nonce was already used",
+      "every attestation needs a fresh challenge: POST /kbs/v0/auth again",
+    ],
+    KBS_NONCE_MISMATCH: [
+      "runtime-data.nonce is not the nonce of this session's challenge",
+      "echo the nonce from /kbs/v0/auth",
+    ],
+  };
+  const code = consumeCode(o);
+  const [message, hint] = hints[code]!;
+  return new TdxError(code, message, { hint });
+}
+
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw invalidRequest(what, `${what} must be a JSON object`, "see docs/kbs.md for the message shapes");
+  return v as Record<string, unknown>;
+}
+
+function invalidRequest(field: string, message: string, hint: string) {
+  return new TdxError("KBS_REQUEST_INVALID", message, { field, hint });
+}
+
+function sealedToText(b: { kekId: string; iv: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array }): string {
+  const enc = (x: Uint8Array) => Buffer.from(x).toString("base64");
+  return JSON.stringify({ kekId: b.kekId, iv: enc(b.iv), ciphertext: enc(b.ciphertext), tag: enc(b.tag) });
+}
+
+function sealedFromText(s: string) {
+  const o = JSON.parse(s) as Record<string, string>;
+  const dec = (x: string | undefined) => new Uint8Array(Buffer.from(x ?? "", "base64"));
+  return { kekId: String(o.kekId), iv: dec(o.iv), ciphertext: dec(o.ciphertext), tag: dec(o.tag) };
+}

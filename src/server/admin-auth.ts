@@ -1,0 +1,103 @@
+import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import { jwtVerify } from "jose";
+import { TdxError } from "../errors.js";
+
+/** JWTs signed with an admin key must name this audience and live at most this long. */
+export const ADMIN_JWT_AUDIENCE = "tdx-attest-kbs-admin";
+export const ADMIN_JWT_MAX_LIFETIME_SECONDS = 600;
+
+/**
+ * Admin authentication: a static bearer token (compared as SHA-256 digests in constant time) and/or
+ * admin public keys that verify short-lived JWTs (ES256, EdDSA, RS256) with aud tdx-attest-kbs-admin.
+ * With neither configured every admin call is refused: the admin API is never open by default.
+ */
+export class AdminAuth {
+  readonly #tokenDigests: Buffer[];
+  readonly #keys: { key: KeyObject; id: string }[];
+
+  constructor(opts: { tokens?: string[]; publicKeys?: (string | KeyObject)[] } = {}) {
+    this.#tokenDigests = (opts.tokens ?? [])
+      .map((t) => t.trim())
+      .filter((t) => {
+        if (t.length < 16)
+          throw new TdxError("KBS_ADMIN_TOKEN_WEAK", "an admin token must be at least 16 characters", {
+            hint: "generate one with: head -c 32 /dev/urandom | base64",
+          });
+        return true;
+      })
+      .map((t) => createHash("sha256").update(t).digest());
+    this.#keys = (opts.publicKeys ?? []).map((k) => {
+      const key = typeof k === "string" ? createPublicKey(k) : k;
+      const der = key.export({ type: "spki", format: "der" });
+      return { key, id: createHash("sha256").update(der).digest("hex").slice(0, 16) };
+    });
+  }
+
+  get enabled(): boolean {
+    return this.#tokenDigests.length > 0 || this.#keys.length > 0;
+  }
+
+  /** Check an Authorization header; returns the actor name recorded in the audit log. */
+  async authenticate(authorization: string | undefined, now: Date): Promise<string> {
+    if (!this.enabled)
+      throw new TdxError(
+        "KBS_ADMIN_DISABLED",
+        "the admin API is disabled: no admin token or admin key is configured",
+        {
+          hint: "start the broker with admin.tokenFile / --admin-token-file or admin.publicKeyFile / --admin-public-key",
+        },
+      );
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+    if (!m)
+      throw new TdxError("KBS_ADMIN_UNAUTHENTICATED", "admin calls need an Authorization: Bearer header", {
+        hint: "pass --admin-token-file FILE (or --admin-key KEY.pem) to the tdx-attest kbs command",
+      });
+    const presented = m[1]!;
+    const digest = createHash("sha256").update(presented).digest();
+    for (const d of this.#tokenDigests)
+      if (timingSafeEqual(d, digest)) return `token:${digest.toString("hex").slice(0, 12)}`;
+    if (this.#keys.length > 0 && presented.split(".").length === 3) {
+      for (const { key, id } of this.#keys) {
+        try {
+          const { payload } = await jwtVerify(presented, key, {
+            audience: ADMIN_JWT_AUDIENCE,
+            algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
+            currentDate: now,
+            requiredClaims: ["exp", "iat"],
+            maxTokenAge: ADMIN_JWT_MAX_LIFETIME_SECONDS,
+          });
+          if ((payload.exp ?? 0) - (payload.iat ?? 0) > ADMIN_JWT_MAX_LIFETIME_SECONDS) continue;
+          return `key:${id}${payload.sub ? `:${payload.sub}` : ""}`;
+        } catch {
+          // try the next key
+        }
+      }
+    }
+    throw new TdxError("KBS_ADMIN_UNAUTHENTICATED", "the admin credential was not accepted", {
+      hint: "check the admin token, or sign a fresh JWT (aud tdx-attest-kbs-admin, at most 10 minutes) with the admin key",
+    });
+  }
+}
+
+/** Sign a short-lived admin JWT with a private key (what the CLI's --admin-key does). */
+export async function signAdminJwt(privateKeyPem: string, now: Date, subject = "cli"): Promise<string> {
+  const { SignJWT } = await import("jose");
+  const { createPrivateKey } = await import("node:crypto");
+  const key = createPrivateKey(privateKeyPem);
+  const alg =
+    key.asymmetricKeyType === "ed25519"
+      ? "EdDSA"
+      : key.asymmetricKeyType === "ec"
+        ? key.asymmetricKeyDetails?.namedCurve === "secp384r1"
+          ? "ES384"
+          : "ES256"
+        : "RS256";
+  const iat = Math.floor(now.getTime() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg })
+    .setAudience(ADMIN_JWT_AUDIENCE)
+    .setSubject(subject)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 120)
+    .sign(key);
+}

@@ -1,0 +1,190 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeyEncryptionKey } from "../../src/kbs/kek.js";
+import { type KbsStore, openStore } from "../../src/kbs/store/index.js";
+import { startTestPostgres, type TestPostgres } from "./postgres.js";
+
+/** The same suite on both back ends; each gets a fresh database. */
+const backends: [string, () => Promise<{ url: string; stop(): Promise<void> }>][] = [
+  [
+    "sqlite",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "kbs-store-"));
+      return { url: join(dir, "kbs.db"), stop: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  ],
+  ["postgres", () => startTestPostgres() as Promise<TestPostgres>],
+];
+
+describe.each(backends)("KbsStore on %s", (_name, start) => {
+  let db: { url: string; stop(): Promise<void> };
+  let store: KbsStore;
+  let other: KbsStore;
+
+  beforeAll(async () => {
+    db = await start();
+    store = await openStore(db.url);
+    // A second connection pool on the same database stands in for a second broker.
+    other = await openStore(db.url);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await other?.close();
+    await db?.stop();
+  });
+
+  it("migrates idempotently and records the schema version", async () => {
+    await store.migrate();
+    expect(await store.getMeta("schema_version")).toBe("1");
+  });
+
+  it("stores, lists, replaces and deletes policies", async () => {
+    await store.putPolicy({ id: "p1", kind: "resource", body: '{"allow":"all"}', now: 1000 });
+    await store.putPolicy({ id: "p1", kind: "resource", body: '{"allow":"none"}', now: 2000 });
+    await store.putPolicy({ id: "p1", kind: "attestation", body: "{}", now: 3000 });
+    const p = await store.getPolicy("resource", "p1");
+    expect(p).toMatchObject({
+      id: "p1",
+      kind: "resource",
+      body: '{"allow":"none"}',
+      createdAt: 1000,
+      updatedAt: 2000,
+    });
+    expect((await store.listPolicies("resource")).map((x) => x.id)).toEqual(["p1"]);
+    expect((await store.listPolicies()).map((x) => `${x.kind}/${x.id}`)).toEqual([
+      "attestation/p1",
+      "resource/p1",
+    ]);
+    expect(await store.deletePolicy("resource", "p1")).toBe(true);
+    expect(await store.deletePolicy("resource", "p1")).toBe(false);
+    expect(await store.getPolicy("resource", "p1")).toBeUndefined();
+    expect(await store.getPolicy("attestation", "p1")).toBeDefined();
+  });
+
+  it("keeps resources sealed and round-trips their bytes", async () => {
+    const kek = new KeyEncryptionKey(new Uint8Array(32).fill(7));
+    const secret = Uint8Array.from([0, 1, 2, 255, 254, 0]);
+    const sealed = kek.seal(secret, "repo/type/tag");
+    await store.putResource(
+      { path: "repo/type/tag", policyId: "default", size: secret.length, ...sealed },
+      5,
+    );
+    const r = await other.getResource("repo/type/tag");
+    expect(r).toBeDefined();
+    expect(Buffer.from(r!.ciphertext).equals(Buffer.from(secret))).toBe(false);
+    expect([...kek.open(r!, "repo/type/tag")]).toEqual([...secret]);
+    // The path is bound as AAD: a row moved to another path does not decrypt.
+    expect(() => kek.open(r!, "repo/type/other")).toThrow(/failed authentication/);
+    expect((await store.listResources()).map((x) => x.path)).toEqual(["repo/type/tag"]);
+    expect(await store.policyInUse("default")).toEqual(["repo/type/tag"]);
+    expect(await store.deleteResource("repo/type/tag")).toBe(true);
+    expect(await store.getResource("repo/type/tag")).toBeUndefined();
+  });
+
+  it("uses a nonce once and tells why it refuses", async () => {
+    const base = { tee: "tdx", hashAlg: "sha384", createdAt: 0 };
+    await store.createSession({ ...base, id: "s-ok", nonce: "n-ok", expiresAt: 10_000 });
+    await store.createSession({ ...base, id: "s-old", nonce: "n-old", expiresAt: 100 });
+    expect(await store.consumeNonce("s-ok", "wrong", 50)).toBe("nonce-mismatch");
+    expect(await store.consumeNonce("s-ok", "n-ok", 50)).toBe("ok");
+    expect(await store.consumeNonce("s-ok", "n-ok", 60)).toBe("replayed");
+    expect(await other.consumeNonce("s-ok", "n-ok", 60)).toBe("replayed");
+    expect(await store.consumeNonce("s-old", "n-old", 100)).toBe("expired");
+    expect(await store.consumeNonce("nope", "n-ok", 50)).toBe("unknown-session");
+    await store.attachToken("s-ok", "jwt", 900, 1200);
+    expect(await store.getSession("s-ok")).toMatchObject({
+      state: "attested",
+      token: "jwt",
+      tokenExpiresAt: 900,
+      expiresAt: 1200,
+    });
+  });
+
+  it("lets exactly one of many concurrent consumers on two connections win a nonce", async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = `race-${round}`;
+      await store.createSession({
+        id,
+        nonce: `nonce-${round}`,
+        tee: "tdx",
+        hashAlg: "sha384",
+        createdAt: 0,
+        expiresAt: 1e12,
+      });
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? store : other).consumeNonce(id, `nonce-${round}`, 10)),
+      );
+      expect(outcomes.filter((o) => o === "ok")).toHaveLength(1);
+      expect(outcomes.filter((o) => o === "replayed")).toHaveLength(11);
+    }
+  });
+
+  it("refuses a second session with a nonce already issued", async () => {
+    await store.createSession({
+      id: "dup-1",
+      nonce: "same",
+      tee: "tdx",
+      hashAlg: "sha384",
+      createdAt: 0,
+      expiresAt: 1e12,
+    });
+    await expect(
+      other.createSession({
+        id: "dup-2",
+        nonce: "same",
+        tee: "tdx",
+        hashAlg: "sha384",
+        createdAt: 0,
+        expiresAt: 1e12,
+      }),
+    ).rejects.toThrow();
+  });
+
+  it("purges expired sessions", async () => {
+    await store.createSession({
+      id: "gone",
+      nonce: "gone-n",
+      tee: "tdx",
+      hashAlg: "sha384",
+      createdAt: 0,
+      expiresAt: 5,
+    });
+    expect(await store.purgeExpired(6)).toBeGreaterThanOrEqual(1);
+    expect(await store.getSession("gone")).toBeUndefined();
+  });
+
+  it("keeps the audit log append-only", async () => {
+    const id = await store.appendAudit({
+      at: 42,
+      event: "release",
+      resource: "a/b/c",
+      verdict: "denied",
+      reason: "debug equals",
+      claims: { debug: true },
+    });
+    const rows = await other.listAudit({ afterId: id - 1, limit: 5 });
+    expect(rows[0]).toMatchObject({
+      id,
+      at: 42,
+      event: "release",
+      resource: "a/b/c",
+      verdict: "denied",
+      claims: { debug: true },
+    });
+    await expect(
+      store.db.query("UPDATE audit_log SET verdict = 'allowed' WHERE id = $1", [id]),
+    ).rejects.toThrow(/append-only/);
+    await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [id])).rejects.toThrow(/append-only/);
+    expect((await store.listAudit({ resource: "a/b/c" })).length).toBe(1);
+  });
+
+  it("converges two writers on one meta value", async () => {
+    const [a, b] = await Promise.all([
+      store.getOrInitMeta("signing", "A"),
+      other.getOrInitMeta("signing", "B"),
+    ]);
+    expect(a).toBe(b);
+  });
+});

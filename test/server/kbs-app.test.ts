@@ -1,0 +1,383 @@
+import { generateKeyPairSync } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isTdxError, type TdxError } from "../../src/errors.js";
+import { expectedReportData } from "../../src/kbs/binding.js";
+import { attestationMessage, generateTeeKeyPair, KbsClient } from "../../src/kbs/client.js";
+import { decryptKbsResponse } from "../../src/kbs/jwe.js";
+import { signAdminJwt } from "../../src/server/admin-auth.js";
+import { ADMIN_TOKEN, admin, startTestBroker } from "./broker.js";
+import { FakeVerifier, fakeQuoteBytes, fakeQuoteSource } from "./fake-evidence.js";
+
+async function refusal(p: Promise<unknown>): Promise<TdxError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isTdxError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("key broker over HTTP (fake verifier)", () => {
+  let now = new Date("2026-11-26T12:00:00Z");
+  const verifier = new FakeVerifier();
+  const adminKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  const SECRET = "correct horse battery staple";
+
+  beforeAll(async () => {
+    broker = await startTestBroker({
+      verifier,
+      clock: () => now,
+      authRateLimit: { max: 1000, windowSeconds: 60 },
+      adminPublicKeys: [adminKey.publicKey.export({ type: "spki", format: "pem" }).toString()],
+    });
+    const put = await admin(
+      broker.url,
+      "PUT",
+      "/kbs/v0/resource/default/disk/key",
+      new TextEncoder().encode(SECRET),
+    );
+    expect(put.status).toBe(200);
+    const pol = await admin(
+      broker.url,
+      "PUT",
+      "/kbs/v0/admin/policy/resource/pinned",
+      JSON.stringify({ rules: [{ name: "golden-mrtd", claim: "mr_td", in: ["22".repeat(48)] }] }),
+    );
+    expect(pol.status).toBe(200);
+    expect(
+      (
+        await admin(
+          broker.url,
+          "PUT",
+          "/kbs/v0/resource/default/disk/pinned?policy=pinned",
+          new Uint8Array([1, 2, 3]),
+        )
+      ).status,
+    ).toBe(200);
+  });
+  afterAll(async () => broker?.close());
+
+  it("releases the secret to an attested TD (EC key, SHA-384) with an EAR token", async () => {
+    const client = new KbsClient({ url: broker.url, hashAlgorithms: ["sha384"] });
+    const { secret, token } = await client.getResource("default/disk/key", fakeQuoteSource());
+    expect(new TextDecoder().decode(secret)).toBe(SECRET);
+    const header = decodeProtectedHeader(token);
+    expect(header.alg).toBe("ES256");
+    expect(header.jwk).toMatchObject({ kty: "EC", crv: "P-256" });
+    // biome-ignore lint/suspicious/noExplicitAny: walking a JSON document in assertions
+    const claims = decodeJwt(token) as Record<string, any>;
+    expect(claims.eat_profile).toBe("tag:github.com,2024:confidential-containers/Trustee");
+    const cpu = claims.submods.cpu0;
+    expect(cpu["ear.status"]).toBe("affirming");
+    expect(cpu["ear.veraison.annotated-evidence"].tdx.quote.body.mr_td).toBe("11".repeat(48));
+    expect(cpu["ear.veraison.annotated-evidence"].tdx.tcb_status).toBe("UpToDate");
+    expect(cpu["ear.veraison.annotated-evidence"].runtime_data_claims["tee-pubkey"].kty).toBe("EC");
+    expect(claims.tdx_mrtd).toBe("11".repeat(48));
+    expect(claims.attester_tcb_status).toBe("UpToDate");
+    expect(claims.tdx_is_debuggable).toBe(false);
+    expect(claims.exp - claims.iat).toBe(300);
+  });
+
+  it("negotiates SHA-512 and wraps to an RSA key with RSA-OAEP-256", async () => {
+    const client = new KbsClient({ url: broker.url, hashAlgorithms: ["sha512"] });
+    const { nonce, hashAlgorithm } = await client.auth();
+    expect(hashAlgorithm).toBe("sha512");
+    const key = generateTeeKeyPair("rsa");
+    const rd = expectedReportData(nonce, key.publicJwk, "", "sha512");
+    await client.attestRaw(
+      attestationMessage(
+        nonce,
+        key.publicJwk,
+        fakeQuoteBytes({ reportData: Buffer.from(rd).toString("hex") }),
+      ),
+    );
+    const jwe = (await client.resourceRaw("default/disk/key")) as Record<string, string>;
+    expect(Object.keys(jwe).sort()).toEqual(["ciphertext", "encrypted_key", "iv", "protected", "tag"]);
+    expect(JSON.parse(Buffer.from(jwe.protected!, "base64url").toString())).toEqual({
+      alg: "RSA-OAEP-256",
+      enc: "A256GCM",
+    });
+    expect(new TextDecoder().decode(await decryptKbsResponse(jwe, key.privateKey))).toBe(SECRET);
+  });
+
+  it('answers the challenge like Trustee: 44-char base64 nonce, cookie with expiry, extra-params ""', async () => {
+    const res = await fetch(`${broker.url}/kbs/v0/auth`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ version: "0.4.0", tee: "tdx", "extra-params": "" }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body.nonce).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(body["extra-params"]).toBe("");
+    expect(res.headers.get("set-cookie")).toMatch(
+      /^kbs-session-id=[0-9a-f-]{36}; Expires=.+ GMT; Path=\/kbs; HttpOnly/,
+    );
+  });
+
+  it("refuses another protocol version with 401 problem+json", async () => {
+    const res = await fetch(`${broker.url}/kbs/v0/auth`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ version: "0.3.0", tee: "tdx", "extra-params": "" }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    const p = (await res.json()) as Record<string, unknown>;
+    expect(p).toMatchObject({
+      type: "urn:tdx-attest:problem:protocol-version-mismatch",
+      status: 401,
+      code: "KBS_PROTOCOL_VERSION_MISMATCH",
+    });
+    expect(String(p.detail)).toMatch(/Version Mismatch/);
+  });
+
+  it("refuses a wrong nonce", async () => {
+    const client = new KbsClient({ url: broker.url });
+    await client.auth();
+    const key = generateTeeKeyPair();
+    const other = Buffer.alloc(32, 9).toString("base64");
+    const rd = expectedReportData(other, key.publicJwk, "");
+    const e = await refusal(
+      client.attestRaw(
+        attestationMessage(
+          other,
+          key.publicJwk,
+          fakeQuoteBytes({ reportData: Buffer.from(rd).toString("hex") }),
+        ),
+      ),
+    );
+    expect(e.code).toBe("KBS_NONCE_MISMATCH");
+    expect(e.data?.status).toBe(401);
+  });
+
+  it("refuses a replayed nonce", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const msg = attestationMessage(
+      nonce,
+      key.publicJwk,
+      fakeQuoteBytes({
+        reportData: Buffer.from(expectedReportData(nonce, key.publicJwk, "", "sha384")).toString("hex"),
+      }),
+    );
+    await client.attestRaw(msg);
+    const e = await refusal(client.attestRaw(msg));
+    expect(e.code).toBe("KBS_NONCE_REPLAYED");
+  });
+
+  it("refuses an expired session", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    now = new Date(now.getTime() + 301_000);
+    try {
+      const key = generateTeeKeyPair();
+      const rd = expectedReportData(nonce, key.publicJwk, "");
+      const e = await refusal(
+        client.attestRaw(
+          attestationMessage(
+            nonce,
+            key.publicJwk,
+            fakeQuoteBytes({ reportData: Buffer.from(rd).toString("hex") }),
+          ),
+        ),
+      );
+      expect(e.code).toBe("KBS_SESSION_EXPIRED");
+    } finally {
+      now = new Date(now.getTime() - 301_000);
+    }
+  });
+
+  it("refuses a quote that does not verify", async () => {
+    const e = await refusal(
+      new KbsClient({ url: broker.url }).getResource("default/disk/key", fakeQuoteSource({ genuine: false })),
+    );
+    expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
+    expect(e.message).toMatch(/QUOTE_SIGNATURE_INVALID/);
+  });
+
+  it("refuses REPORTDATA not bound to the tee-pubkey", async () => {
+    const e = await refusal(
+      new KbsClient({ url: broker.url }).getResource(
+        "default/disk/key",
+        fakeQuoteSource({}, (rd) => {
+          const x = Uint8Array.from(rd);
+          x[0]! ^= 1;
+          return x;
+        }),
+      ),
+    );
+    expect(e.code).toBe("KBS_REPORTDATA_MISMATCH");
+    expect(e.data?.expected).toMatch(/^[0-9a-f]{128}$/);
+  });
+
+  it("refuses a debug TD under the default attestation policy, naming the rule", async () => {
+    const e = await refusal(
+      new KbsClient({ url: broker.url }).getResource("default/disk/key", fakeQuoteSource({ debug: true })),
+    );
+    expect(e.code).toBe("KBS_ATTESTATION_POLICY_DENIED");
+    expect(e.data?.status).toBe(403);
+    const denials = e.data?.denials as { rule: string; expected: unknown; actual: unknown }[];
+    expect(denials.length).toBeGreaterThan(0);
+    expect(JSON.stringify(denials)).toMatch(/DEBUG|debug/);
+  });
+
+  it("explains a resource policy denial: rule, expected, actual", async () => {
+    const e = await refusal(
+      new KbsClient({ url: broker.url }).getResource("default/disk/pinned", fakeQuoteSource()),
+    );
+    expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
+    expect(e.data?.denials).toEqual([
+      expect.objectContaining({ rule: "golden-mrtd", expected: ["22".repeat(48)], actual: "11".repeat(48) }),
+    ]);
+    expect(e.message).toMatch(/rule golden-mrtd/);
+  });
+
+  it("answers 404 for an unknown resource", async () => {
+    const e = await refusal(
+      new KbsClient({ url: broker.url }).getResource("default/disk/nope", fakeQuoteSource()),
+    );
+    expect(e.code).toBe("KBS_RESOURCE_NOT_FOUND");
+    expect(e.data?.status).toBe(404);
+  });
+
+  it("refuses a resource request without attestation", async () => {
+    const client = new KbsClient({ url: broker.url });
+    expect((await refusal(client.resourceRaw("default/disk/key"))).code).toBe("KBS_SESSION_MISSING");
+    await client.auth();
+    expect((await refusal(client.resourceRaw("default/disk/key"))).code).toBe("KBS_NOT_ATTESTED");
+  });
+
+  it("accepts its token as a bearer credential (passport mode) and refuses a forged one", async () => {
+    const { token } = await new KbsClient({ url: broker.url }).getResource(
+      "default/disk/key",
+      fakeQuoteSource(),
+    );
+    const fresh = new KbsClient({ url: broker.url });
+    const jwe = await fresh.resourceRaw("default/disk/key", token);
+    expect(jwe).toHaveProperty("ciphertext");
+    const [h, , s] = token.split(".");
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(token), tdx_mrtd: "00" })).toString("base64url")}.${s}`;
+    expect((await refusal(fresh.resourceRaw("default/disk/key", forged))).code).toBe("KBS_TOKEN_INVALID");
+  });
+
+  it("keeps the admin API closed without credentials", async () => {
+    const anon = await fetch(`${broker.url}/kbs/v0/resource/default/disk/key`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array([1]),
+    });
+    expect(anon.status).toBe(401);
+    expect(((await anon.json()) as Record<string, unknown>).code).toBe("KBS_ADMIN_UNAUTHENTICATED");
+    expect(
+      (await admin(broker.url, "GET", "/kbs/v0/admin/audit", undefined, "wrong-token-wrong-token")).status,
+    ).toBe(401);
+    expect((await admin(broker.url, "GET", "/kbs/v0/admin/resources")).status).toBe(200);
+  });
+
+  it("accepts a short-lived JWT signed by the admin key", async () => {
+    const jwt = await signAdminJwt(
+      adminKey.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      now,
+    );
+    const res = await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, jwt);
+    expect(res.status).toBe(200);
+    const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const bad = await signAdminJwt(other.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), now);
+    expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, bad)).status).toBe(401);
+  });
+
+  it("records releases and refusals in the audit log", async () => {
+    const res = await admin(broker.url, "GET", "/kbs/v0/admin/audit?limit=1000");
+    const { entries } = (await res.json()) as {
+      entries: {
+        event: string;
+        verdict: string;
+        reason: string | null;
+        resource: string | null;
+        evidenceSha256: string | null;
+      }[];
+    };
+    expect(
+      entries.some(
+        (e) => e.event === "release" && e.verdict === "allowed" && e.resource === "default/disk/key",
+      ),
+    ).toBe(true);
+    expect(
+      entries.some(
+        (e) => e.event === "release" && e.verdict === "denied" && /golden-mrtd/.test(e.reason ?? ""),
+      ),
+    ).toBe(true);
+    expect(
+      entries.some(
+        (e) => e.event === "attest" && e.verdict === "denied" && /KBS_NONCE_REPLAYED/.test(e.reason ?? ""),
+      ),
+    ).toBe(true);
+    expect(
+      entries.filter((e) => e.event === "attest").every((e) => /^[0-9a-f]{64}$/.test(e.evidenceSha256 ?? "")),
+    ).toBe(true);
+  });
+
+  it("serves /healthz and /metrics with attestation counters", async () => {
+    expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
+    const text = await (await fetch(`${broker.url}/metrics`)).text();
+    expect(text).toMatch(/kbs_attestations_total\{result="allowed"\} [1-9]/);
+    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 1/);
+    expect(text).toMatch(/kbs_collateral_cache_hits/);
+  });
+
+  it("propagates a request id", async () => {
+    const res = await fetch(`${broker.url}/kbs/v0/nothing`, { headers: { "x-request-id": "abc-123" } });
+    expect(res.headers.get("x-request-id")).toBe("abc-123");
+    expect(((await res.json()) as Record<string, unknown>).instance).toBe("urn:request:abc-123");
+  });
+
+  it("refuses admin writes that would break the store's rules", async () => {
+    expect(
+      (
+        await admin(
+          broker.url,
+          "PUT",
+          "/kbs/v0/admin/policy/resource/bad",
+          JSON.stringify({ rules: [{ claim: "nope", equals: 1 }] }),
+        )
+      ).status,
+    ).toBe(400);
+    expect((await admin(broker.url, "DELETE", "/kbs/v0/admin/policy/resource/pinned")).status).toBe(409);
+    expect(
+      (await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c?policy=missing", new Uint8Array([1]))).status,
+    ).toBe(404);
+    expect((await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c", "{}")).status).toBe(400);
+    expect(ADMIN_TOKEN.length).toBeGreaterThan(16);
+  });
+});
+
+describe("rate limit on /auth", () => {
+  it("answers 429 with Retry-After past the limit", async () => {
+    const broker = await startTestBroker({
+      verifier: new FakeVerifier(),
+      authRateLimit: { max: 3, windowSeconds: 60 },
+    });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(`${broker.url}/kbs/v0/auth`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ version: "0.4.0", tee: "tdx", "extra-params": "" }),
+        });
+        statuses.push(r.status);
+        if (r.status === 429) retryAfter = r.headers.get("retry-after");
+      }
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await broker.close();
+    }
+  });
+});
