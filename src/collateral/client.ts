@@ -97,7 +97,7 @@ export class PcsClient {
       "tcbInfo",
       (base) => `${base}/${tee}/certification/v4/tcb?fmspc=${f}${update === "early" ? "&update=early" : ""}`,
       async (res, url) => {
-        const body = await res.text();
+        const body = new TextDecoder().decode(await readBody(res));
         const item = readTcbInfoResponse(body);
         if (item.fmspc !== f)
           throw new TdxError("COLLATERAL_FORMAT", `asked for FMSPC ${f}, got TCB Info for ${item.fmspc}`, {
@@ -125,7 +125,7 @@ export class PcsClient {
       "qeIdentity",
       (base) => `${base}/${tee}/certification/v4/qe/identity${update === "early" ? "?update=early" : ""}`,
       async (res, url) => {
-        const body = await res.text();
+        const body = new TextDecoder().decode(await readBody(res));
         const item = readQeIdentityResponse(body);
         const expectedId = tee === "tdx" ? "TD_QE" : "QE";
         if (item.id !== null && item.id !== expectedId)
@@ -147,7 +147,7 @@ export class PcsClient {
       "pckCrl",
       (base) => `${base}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`,
       async (res) => {
-        const crl = readCrl(new Uint8Array(await res.arrayBuffer()), "pckCrl");
+        const crl = readCrl(await readBody(res), "pckCrl");
         const chain = issuerChainFromHeaders(res.headers, ISSUER_CHAIN_HEADERS.pckCrl, 2);
         return { body: hex(crl.der), issuerChain: chain, nextUpdate: crlExpiry(crl.nextUpdate) };
       },
@@ -165,7 +165,7 @@ export class PcsClient {
       "rootCaCrl",
       (base) => (isIntelPcs(base) ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`),
       async (res) => {
-        const crl = readCrl(new Uint8Array(await res.arrayBuffer()), "rootCaCrl");
+        const crl = readCrl(await readBody(res), "rootCaCrl");
         return { body: hex(crl.der), issuerChain: null, nextUpdate: crlExpiry(crl.nextUpdate) };
       },
       "Root CA CRL",
@@ -216,6 +216,39 @@ export class PcsClient {
     }
     throw failure(what, attempts);
   }
+}
+
+/** Largest response body accepted (Intel's largest, a PCK CRL, is a few hundred kB). */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** Reads a response body, refusing one larger than MAX_RESPONSE_BYTES (a broken or hostile endpoint). */
+async function readBody(res: Response): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(declared);
+  }
+  if (res.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(total);
+    }
+    chunks.push(value);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function tooLarge(size: number): TdxError {
+  return new TdxError("COLLATERAL_FORMAT", `response body of ${size} bytes exceeds ${MAX_RESPONSE_BYTES}`, {
+    hint: "the endpoint is not a PCS/PCCS or is misbehaving",
+  });
 }
 
 function crlExpiry(nextUpdate: Date | null): number {

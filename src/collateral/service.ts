@@ -206,7 +206,11 @@ export async function fetchCollateralForQuote(
     options.fetch === undefined && options.onProgress === undefined ? services.get(id) : undefined;
   if (service === undefined) {
     service = new CollateralService(options);
-    if (options.fetch === undefined && options.onProgress === undefined) services.set(id, service);
+    if (options.fetch === undefined && options.onProgress === undefined) {
+      // Bounded: callers cycling through many URL lists must not grow this forever.
+      if (services.size >= 16) services.clear();
+      services.set(id, service);
+    }
   }
   return service.forQuote(quote, options);
 }

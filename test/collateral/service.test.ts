@@ -142,6 +142,28 @@ describe.skipIf(!dir)(`collateral service against a fake PCS ${dir ? "" : VECTOR
     }
   });
 
+  it("refuses an oversized or damaged body and moves on to the next endpoint", async () => {
+    const { createServer } = await import("node:http");
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(Buffer.alloc(9 * 1024 * 1024, 0x20));
+    });
+    await new Promise<void>((r) => huge.listen(0, "127.0.0.1", r));
+    const hugeUrl = `http://127.0.0.1:${(huge.address() as { port: number }).port}`;
+    try {
+      const now = new Date(earliestNextUpdateMs(tdx.collateral) - 60_000);
+      const alone = new CollateralService({ urls: [hugeUrl] });
+      const err = await alone.forQuote(tdx.quote, { now }).catch((e: unknown) => e);
+      expect((err as TdxError).code).toBe("COLLATERAL_FORMAT");
+      expect((err as TdxError).message).toMatch(/exceeds|not JSON|CRL/);
+      const withFallback = new CollateralService({ urls: [hugeUrl, pcs.url] });
+      same(await withFallback.forQuote(tdx.quote, { now }), tdx.collateral);
+    } finally {
+      huge.closeAllConnections();
+      await new Promise<void>((r) => huge.close(() => r()));
+    }
+  });
+
   it("says PCS_UNREACHABLE when nothing answers and PCS_NOT_FOUND for an unknown FMSPC", async () => {
     const now = new Date(earliestNextUpdateMs(tdx.collateral) - 60_000);
     const down = new CollateralService({ urls: [await deadUrl()] });
