@@ -429,3 +429,20 @@ describe.skipIf(!vectorsDir())(`appraisal of real quotes ${vectorsDir() ? "" : V
     ]);
   });
 });
+
+describe("docs/policy.md examples", () => {
+  it("every complete policy example in the docs is valid", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { projectRoot } = await import("../helpers/vectors.js");
+    const text = readFileSync(`${projectRoot}/docs/policy.md`, "utf8");
+    const blocks = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+    const policies = blocks.filter((b) => !b.includes('"rule"'));
+    expect(policies.length).toBeGreaterThanOrEqual(2);
+    for (const b of policies) {
+      // Placeholders stand for real measurements.
+      const filled = b.replaceAll("<96 hex digits>", "ab".repeat(48));
+      expect(() => readPolicy(filled)).not.toThrow();
+    }
+    expect(readPolicy(policies[0] ?? "")).toEqual(DEFAULT_POLICY);
+  });
+});
