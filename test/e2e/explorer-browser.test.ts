@@ -137,6 +137,64 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       await page.screenshot({ path: join(ARTIFACTS, "keyboard-select.png") });
     });
 
+    async function verifyInPage(c: VectorCase, policy?: string): Promise<void> {
+      await openWithQuoteFile(c);
+      await page.setInputFiles("#collateral-file", join(c.dir, "collateral.json"));
+      await expect
+        .poll(() => page.inputValue("#collateral-text").then((v) => v.length))
+        .toBeGreaterThan(1000);
+      await page.fill("#at", String(c.expected.at));
+      if (policy !== undefined) await page.fill("#policy-text", policy);
+      await page.click("#verify");
+      await page.waitForSelector("#verdict-body .verdict-status");
+    }
+
+    it("verifies a real quote with its collateral at the vector's time: MRTD and Intel's verdict", async () => {
+      const expected = tdx.expected.expect;
+      await verifyInPage(tdx, "{}");
+      expect(await page.locator("#tcb-status").textContent()).toBe(expected.tcbStatus);
+      expect(await page.locator("#verify-error-code").count()).toBe(0);
+      const facts = await page.locator("#verdict-body dl.facts").textContent();
+      expect(facts).toContain(`Matched TCB level${expected.matchedTcbLevel!.tcbDate}`);
+      const advisories = await page.locator("#verdict-body dl.facts .chip").allTextContents();
+      expect(advisories).toEqual(expected.matchedTcbLevel!.advisoryIDs ?? []);
+      expect(facts).toContain(expected.collateralExpired ? "Collateral expiredyes" : "Collateral expiredno");
+      // Every check is listed with its outcome; on a verified quote none failed.
+      const checks = page.locator("#checks > li");
+      expect(await checks.count()).toBeGreaterThan(10);
+      expect(await page.locator("#checks > li.fail").count()).toBe(0);
+      // The default policy accepts UpToDate only: anything else is denied, naming the rule.
+      const decision = await page.locator("#policy-decision").textContent();
+      expect(decision).toBe(expected.tcbStatus === "UpToDate" ? "Policy: allowed" : "Policy: denied");
+      if (expected.tcbStatus !== "UpToDate") {
+        expect(await page.locator("#policy-rules li.fail").allTextContents()).toEqual(
+          expect.arrayContaining([expect.stringContaining("acceptedTcbStatuses")]),
+        );
+      }
+      // The MRTD of the quote is in the tree beside the verdict.
+      expect(await page.locator('[data-path="body.mr_td"] > .label .val').textContent()).toContain(
+        tdx.expected.quote.mrtd!.slice(0, 40),
+      );
+      await page.screenshot({ path: join(ARTIFACTS, "verify-verdict.png"), fullPage: true });
+      expect(foreignRequests).toEqual([]);
+    });
+
+    it("flags expired collateral and shows a verification failure with its code", async () => {
+      const expired = cases.find((c) => c.expected.expect.collateralExpired && c.expected.expect.tcbStatus);
+      expect(expired, "the vectors hold a case with expired collateral").toBeDefined();
+      await verifyInPage(expired!);
+      expect(await page.locator("#tcb-status").textContent()).toBe(expired!.expected.expect.tcbStatus);
+      expect(await page.locator("#collateral-expired").count()).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, "verify-expired.png"), fullPage: true });
+      const failing = cases.find((c) => c.expected.expect.error && c.expected.quote.mrtd);
+      expect(failing, "the vectors hold a case Intel refuses").toBeDefined();
+      await verifyInPage(failing!);
+      expect(await page.locator("#tcb-status").count()).toBe(0);
+      expect(await page.locator("#verify-error-code").textContent()).toMatch(/^[A-Z][A-Z0-9_]+$/);
+      expect(await page.locator("#checks > li.fail").count()).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, "verify-failure.png"), fullPage: true });
+    });
+
     it("shows the error code and hint for a malformed quote", async () => {
       await page.goto(base);
       await page.waitForSelector("html[data-ready=true]");

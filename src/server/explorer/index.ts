@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FieldRange, Quote } from "../../abi/index.js";
 import { decodeInputBytes, parseQuote, toHex } from "../../abi/index.js";
-import { isTdxError, TdxError } from "../../errors.js";
+import { type Collateral, readCollateral } from "../../collateral/index.js";
+import { asTdxError, isTdxError, TdxError } from "../../errors.js";
+import { type Appraisal, appraise, type Policy, policyFromJson, readPolicy } from "../../policy/index.js";
+import { type TrustAnchorInput, type VerificationResult, Verifier } from "../../verify/index.js";
 import { ASSET_FILES, type AssetName, loadExplorerAssets } from "./assets.js";
-import { MAX_QUOTE_BYTES } from "./input.js";
+import { MAX_QUOTE_BYTES, parseAtTime } from "./input.js";
 import { type QuoteRegion, quoteRegions } from "./regions.js";
 import { type ExplorerNode, explorerTree } from "./tree.js";
 
@@ -13,6 +16,17 @@ export { type QuoteRegion, quoteRegions, type RegionId } from "./regions.js";
 export { type ByteRange, type ExplorerNode, explorerTree } from "./tree.js";
 
 export interface ExplorerOptions {
+  /**
+   * Where the server gets collateral for a quote when the request carries none (e.g. a PCCS/PCS client
+   * with its cache). Absent: such a request is refused with EXPLORER_NO_COLLATERAL.
+   */
+  collateralFor?: (quote: Quote) => Promise<Collateral>;
+  /** Roots to trust instead of Intel's SGX Root CA (ignored when `verifier` is given). */
+  trustAnchors?: TrustAnchorInput[];
+  /** A verifier to share (and its caches) with the rest of the server; default: a new one with `trustAnchors`. */
+  verifier?: Verifier;
+  /** The clock used when a request gives no `at` time (unix milliseconds or a Date); default Date.now. Tests set it. */
+  now?: () => number | Date;
   /** Allow the page to be hosted elsewhere (a static build) and call this server's API from that origin. */
   corsOrigin?: string;
   /** Largest request body accepted by the API routes, in bytes (default 4 MiB: a quote plus collateral). */
@@ -103,6 +117,126 @@ export function decodedQuote(quote: Quote, encoding: DecodeResponse["encoding"])
   };
 }
 
+/** The verifier's result as sent to the page: everything but the parsed quote (the page has `decode`). */
+export type VerificationJson = Omit<VerificationResult, "quote">;
+
+/** What `POST /api/verify` answers when the quote could be judged (whatever the verdict). */
+export interface VerifyResponse {
+  /** Verified, and allowed by the policy when one was given. */
+  ok: boolean;
+  /** The verification time, ISO 8601. */
+  at: string;
+  collateralSource: "request" | "server";
+  decode: DecodeResponse;
+  verification: VerificationJson;
+  policy: Appraisal | null;
+}
+
+export interface VerifyRequest {
+  quote: Uint8Array | string;
+  /** Collateral JSON (dcap-qvl format) as text, or already parsed. */
+  collateral?: unknown;
+  /** Appraisal policy as JSON text, or already parsed. */
+  policy?: unknown;
+  /** Unix seconds or ISO 8601; absent: the server's clock. */
+  at?: unknown;
+}
+
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null && !(typeof v === "string" && v.trim() === "");
+}
+
+function readPolicyInput(v: unknown): Policy {
+  return typeof v === "string" ? readPolicy(v) : policyFromJson(v);
+}
+
+function readCollateralInput(v: unknown): Collateral {
+  return readCollateral(typeof v === "string" ? v : JSON.stringify(v));
+}
+
+/** Make a value JSON-safe: bytes as lowercase hex, bigints as decimal strings. */
+function jsonSafe(v: unknown): unknown {
+  if (v instanceof Uint8Array) return toHex(v);
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
+    return out;
+  }
+  return v;
+}
+
+/** A request error after the quote decoded: the page keeps showing the quote beside the error. */
+class ErrorWithDecode extends Error {
+  constructor(
+    readonly error: TdxError,
+    readonly decode: DecodeResponse,
+  ) {
+    super(error.message);
+  }
+}
+
+interface VerifyContext {
+  verifier: Verifier;
+  collateralFor: ExplorerOptions["collateralFor"];
+  clock: () => number;
+}
+
+/** Decode, verify and (when a policy is given) appraise one quote; what `POST /api/verify` does. */
+export async function verifyForExplorer(req: VerifyRequest, ctx: VerifyContext): Promise<VerifyResponse> {
+  const { bytes, encoding } = quoteBytes(req.quote);
+  const quote = parseOrExplain(bytes);
+  const decode = decodedQuote(quote, encoding);
+  try {
+    const atMs = given(req.at) ? parseAtTime(req.at) : ctx.clock();
+    const policy = given(req.policy) ? readPolicyInput(req.policy) : null;
+    let collateral: Collateral;
+    let collateralSource: VerifyResponse["collateralSource"];
+    if (given(req.collateral)) {
+      collateral = readCollateralInput(req.collateral);
+      collateralSource = "request";
+    } else if (ctx.collateralFor) {
+      try {
+        collateral = await ctx.collateralFor(quote);
+      } catch (e) {
+        throw asTdxError(
+          e,
+          "EXPLORER_COLLATERAL_UNAVAILABLE",
+          "the server could not get collateral for this quote",
+          {
+            hint: "open the quote's collateral JSON on the page, or check the server's PCCS/PCS settings",
+          },
+        );
+      }
+      collateralSource = "server";
+    } else {
+      throw new TdxError(
+        "EXPLORER_NO_COLLATERAL",
+        "no collateral was given and this server has no collateral source",
+        {
+          field: "collateral",
+          hint: "open the quote's collateral JSON (dcap-qvl format, e.g. written by `tdx-attest collateral fetch`), or run the server with a PCCS/PCS URL",
+        },
+      );
+    }
+    const result = ctx.verifier.verify(quote, collateral, { now: Math.floor(atMs / 1000) });
+    const { quote: _parsed, ...rest } = result;
+    const appraisal = policy ? appraise(result, policy) : null;
+    return {
+      ok: result.ok && (appraisal ? appraisal.allowed : true),
+      at: new Date(atMs).toISOString(),
+      collateralSource,
+      decode,
+      verification: jsonSafe(rest) as VerificationJson,
+      policy: appraisal ? (jsonSafe(appraisal) as Appraisal) : null,
+    };
+  } catch (e) {
+    if (isTdxError(e)) throw new ErrorWithDecode(e, decode);
+    throw e;
+  }
+}
+
 /** Read the quote from a request body: raw bytes (octet-stream), text, or JSON `{ "quote": "<hex|base64>" }`. */
 export function quoteFromBody(body: unknown): Uint8Array | string {
   if (body instanceof Uint8Array) return body;
@@ -120,6 +254,8 @@ export function quoteFromBody(body: unknown): Uint8Array | string {
 interface ErrorBody {
   ok: false;
   error: Record<string, unknown>;
+  /** The decoded quote, when the error is about something else (collateral, policy, time). */
+  decode?: DecodeResponse;
   /** The input's bytes when it decoded as hex/base64 but is not a valid quote. */
   hex?: string;
 }
@@ -127,6 +263,9 @@ interface ErrorBody {
 function errorBody(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof UnparsableQuote) {
     return { status: 400, body: { ok: false, error: e.error.toJSON(), hex: toHex(e.bytes) } };
+  }
+  if (e instanceof ErrorWithDecode) {
+    return { status: 400, body: { ok: false, error: e.error.toJSON(), decode: e.decode } };
   }
   if (isTdxError(e)) return { status: 400, body: { ok: false, error: e.toJSON() } };
   const fe = e as Partial<FastifyError>;
@@ -175,12 +314,22 @@ const PAGE_CSP =
 
 /**
  * The quote explorer on a Fastify server: the page at `GET /`, its files under `/explorer/`, and
- * `POST /api/decode`. The routes live in their own encapsulated scope, so the body parsers and error
+ * `POST /api/decode` and `POST /api/verify`. The routes live in their own encapsulated scope, so the body parsers and error
  * handler added here do not change the rest of the server.
  */
 export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOptions = {}): void {
   const assets = loadExplorerAssets();
   const bodyLimit = options.bodyLimit ?? 4 * 1024 * 1024;
+  const clock = options.now;
+  const ctx: VerifyContext = {
+    verifier:
+      options.verifier ?? new Verifier(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
+    collateralFor: options.collateralFor,
+    clock: () => {
+      const t = clock ? clock() : Date.now();
+      return t instanceof Date ? t.getTime() : t;
+    },
+  };
   app.register(async (scope) => {
     scope.addContentTypeParser(
       ["application/octet-stream", "application/x-binary"],
@@ -221,6 +370,23 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
     scope.post("/api/decode", { bodyLimit }, async (request, reply) => {
       const { bytes, encoding } = quoteBytes(quoteFromBody(request.body));
       return reply.send(decodedQuote(parseOrExplain(bytes), encoding));
+    });
+
+    scope.post("/api/verify", { bodyLimit }, async (request, reply) => {
+      const body = request.body;
+      if (!body || typeof body !== "object" || body instanceof Uint8Array) {
+        throw new TdxError("EXPLORER_VERIFY_BODY", "POST /api/verify takes a JSON object", {
+          hint: 'send {"quote": "<hex or base64>", "collateral": "<collateral JSON text>", "policy": {...}, "at": 1752919234}',
+        });
+      }
+      const b = body as Record<string, unknown>;
+      const request_: VerifyRequest = {
+        quote: quoteFromBody(b),
+        collateral: b.collateral,
+        policy: b.policy,
+        at: b.at,
+      };
+      return reply.send(await verifyForExplorer(request_, ctx));
     });
   });
 }

@@ -180,7 +180,8 @@ async function verify() {
     if (res.decode) renderDecoded(res.decode);
     if (!res.verification) {
       $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Not verified: see the error." }));
-      showDecodeFailure(res);
+      if (res.decode) showError(res.error);
+      else showDecodeFailure(res);
       return;
     }
     renderVerdict(res);
@@ -597,7 +598,12 @@ function facts(rows) {
 
 function valueText(v) {
   if (v === null || v === undefined) return "—";
-  if (typeof v === "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return v.map(valueText).join(", ");
+  if (typeof v === "object") {
+    return Object.entries(v)
+      .map(([k, x]) => `${k}: ${typeof x === "object" && x !== null ? JSON.stringify(x) : x}`)
+      .join(" · ");
+  }
   return String(v);
 }
 
@@ -719,9 +725,21 @@ function renderVerdict(res) {
   if (res.policy) parts.push(el("h3", { text: "Policy" }), renderPolicy(res.policy));
   if (Array.isArray(v.checks) && v.checks.length) {
     const passed = v.checks.filter((c) => c.passed).length;
+    // All passed: folded, so the structure stays in view. A failure opens it and stands out.
+    const failed = v.checks.filter((c) => !c.passed && !c.nonFatal).length;
+    const flagged = v.checks.filter((c) => !c.passed && c.nonFatal).length;
     parts.push(
-      el("h3", { text: `Checks (${passed} of ${v.checks.length} passed)` }),
-      renderChecks(v.checks, "checks"),
+      el(
+        "details",
+        { class: "checks-box", open: failed > 0 },
+        el("summary", {
+          text:
+            `Checks: ${passed} of ${v.checks.length} passed` +
+            (failed ? `, ${failed} failed` : "") +
+            (flagged ? `, ${flagged} flagged` : ""),
+        }),
+        renderChecks(v.checks, "checks"),
+      ),
     );
   }
   $("verdict-body").replaceChildren(...parts);
