@@ -44,7 +44,7 @@ export interface CacheStats {
   fetchErrors: number;
   /** Entries loaded from the cache directory. */
   diskLoads: number;
-  /** Unreadable or damaged files in the cache directory (ignored). */
+  /** Unreadable, damaged or unwritable files in the cache directory (ignored, memory only). */
   diskErrors: number;
 }
 
@@ -61,6 +61,8 @@ export interface CollateralCacheOptions {
    * (TCB recoveries, new advisories) before the old data expires. Default 1 day.
    */
   maxAgeSeconds?: number;
+  /** Problems that do not fail a call (an unwritable cache directory). */
+  onWarning?: (message: string) => void;
 }
 
 const DAY = 86_400;
@@ -72,6 +74,7 @@ export class CollateralCache {
   private readonly dir: string | undefined;
   private readonly refreshAheadMs: number;
   private readonly maxAgeMs: number;
+  private readonly onWarning: ((message: string) => void) | undefined;
   private readonly counters: CacheStats = {
     hits: 0,
     misses: 0,
@@ -87,6 +90,7 @@ export class CollateralCache {
     this.dir = options.dir;
     this.refreshAheadMs = (options.refreshAheadSeconds ?? DAY) * 1000;
     this.maxAgeMs = (options.maxAgeSeconds ?? DAY) * 1000;
+    this.onWarning = options.onWarning;
   }
 
   /** A copy of the counters. */
@@ -224,7 +228,11 @@ export class CollateralCache {
     return a;
   }
 
-  /** Write temp file, fsync, rename: readers see the old file or the new one, never half of one. */
+  /**
+   * Write temp file, fsync, rename: readers see the old file or the new one, never half of one. A failed
+   * write does not fail the caller (the fetched artifact is good and kept in memory): it is counted and
+   * reported through `onWarning`, so a full or read-only disk cannot stop attestation.
+   */
   private async writeDisk(a: Artifact): Promise<void> {
     if (this.dir === undefined) return;
     const target = join(this.dir, CollateralCache.fileName(a.key));
@@ -241,11 +249,11 @@ export class CollateralCache {
       await rename(temp, target);
     } catch (e) {
       await unlink(temp).catch(() => {});
-      throw new TdxError("COLLATERAL_CACHE_WRITE", `cannot write the collateral cache file ${target}`, {
-        field: "cacheDir",
-        hint: "check that the cache directory is writable, or run without --cache-dir",
-        cause: e,
-      });
+      this.counters.diskErrors++;
+      const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+      this.onWarning?.(
+        `cannot write the collateral cache file ${target} (${code}); keeping it in memory only`,
+      );
     }
   }
 }

@@ -114,6 +114,9 @@ export class CollateralService {
         ? {}
         : { refreshAheadSeconds: options.refreshAheadSeconds }),
       ...(options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds }),
+      ...((options.onWarning ?? options.onProgress)
+        ? { onWarning: options.onWarning ?? options.onProgress }
+        : {}),
     });
     this.clock = options.clock ?? Date.now;
   }

@@ -303,6 +303,24 @@ describe.skipIf(!dir)(`collateral service against a fake PCS ${dir ? "" : VECTOR
     expect(readdirSync(cacheDir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
+  it("keeps working in memory when the cache directory cannot be written", async () => {
+    const notADir = join(tmp(), "file");
+    writeFileSync(notADir, "x");
+    const warnings: string[] = [];
+    const service = new CollateralService({
+      urls: [pcs.url],
+      cacheDir: notADir,
+      onWarning: (w) => warnings.push(w),
+    });
+    const now = new Date(earliestNextUpdateMs(tdx.collateral) - 3_600_000);
+    same(await service.forQuote(tdx.quote, { now }), tdx.collateral);
+    expect(service.stats().diskErrors).toBe(8); // 4 unreadable (ENOTDIR) + 4 unwritable
+    expect(warnings).toHaveLength(4);
+    expect(warnings[0]).toMatch(/cannot write the collateral cache file/);
+    await service.forQuote(tdx.quote, { now });
+    expect(service.stats().hits).toBe(4);
+  });
+
   it("fetchCollateralForQuote shares one service per URL list", async () => {
     const now = earliestNextUpdateMs(tdx.collateral) / 1000 - 60;
     const before = pcs.requests.length;

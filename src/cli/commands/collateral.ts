@@ -61,6 +61,7 @@ function serviceFrom(opts: NetworkOptions): CollateralService {
     ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(opts.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+    onWarning: (line: string) => process.stderr.write(`warning: ${line}\n`),
   });
 }
 
