@@ -59,6 +59,7 @@ export {
   runtimeEventDigest,
   serializeRuntimeLog,
 } from "./runtime.js";
+export { type EventLogView, type EventRecord, viewEventLog } from "./show.js";
 export {
   algorithmName,
   EV_NO_ACTION,
