@@ -250,8 +250,9 @@ export class KbsService {
         now,
       });
     } catch (e) {
+      // Missing collateral is the broker's problem (503), not the TD's: pass it through.
       const err =
-        e instanceof TdxError
+        e instanceof TdxError && e.code !== "KBS_COLLATERAL_UNAVAILABLE"
           ? new TdxError(
               "KBS_EVIDENCE_REJECTED",
               `the quote could not be verified: ${e.code}: ${e.message}`,

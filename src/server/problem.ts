@@ -45,6 +45,7 @@ const STATUS: Record<string, number> = {
   KBS_RATE_LIMITED: 429,
   KBS_SHUTTING_DOWN: 503,
   KBS_DB_UNAVAILABLE: 503,
+  KBS_COLLATERAL_UNAVAILABLE: 503,
 };
 
 const TITLES: Record<number, string> = {

@@ -1,4 +1,362 @@
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { TdxError } from "../../errors.js";
+import { KbsClient, type QuoteSource } from "../../kbs/client.js";
+import { signAdminJwt } from "../../server/admin-auth.js";
+import { type BrokerConfig, configFromEnv, readConfigFile, resolveConfig } from "../../server/config.js";
+import { ADMIN_TOKEN_ENV, closeOnSignals, startBroker } from "../../server/serve.js";
+import { loadSimPlatform } from "../../sim/index.js";
+import { readInputFile, writeFileAtomic } from "../io.js";
+import { writeJson } from "../output.js";
 
-/** Registers the kbs commands on the tdx-attest program. */
-export function registerKbsCommands(_program: Command): void {}
+const DEFAULT_KBS_URL = "http://127.0.0.1:8080";
+const DEFAULT_ADMIN_TOKEN_FILE = "./data/admin-token";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Registers serve, get-resource and the kbs admin commands on the tdx-attest program. */
+export function registerKbsCommands(program: Command): void {
+  program
+    .command("serve")
+    .description(
+      "Run the key broker (KBS protocol 0.4.0): verify TD quotes, release secrets wrapped to the TD's key.\n" +
+        "Without --config it runs in development mode: a simulated platform under DATA/sim is trusted and a\n" +
+        "demo resource default/disk/key is seeded (it says so loudly). With --config: production mode.",
+    )
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
+    .option("--db <url>", "postgres://user:pass@host/db or a SQLite file (default DATA/kbs.db)")
+    .option("--data <dir>", "data directory (default ./data)")
+    .option("--config <file>", "JSON configuration (implies --mode production unless it says otherwise)")
+    .option("--mode <mode>", "development or production")
+    .option("--kek-file <file>", "key-encryption key file (32 bytes, hex or base64); or $TDX_ATTEST_KBS_KEK")
+    .option("--admin-token-file <file>", `admin bearer token file; or $${ADMIN_TOKEN_ENV}`)
+    .option("--admin-public-key <pem>", "admin public key that verifies admin JWTs (repeatable)", collect)
+    .option("--pccs-url <url>", "PCCS/PCS base URL for collateral (repeatable, tried in order)", collect)
+    .option(
+      "--trust-anchor <pem>",
+      "root CA PEM to trust instead of Intel's SGX Root CA (repeatable)",
+      collect,
+    )
+    .option("--sim-dir <dir>", "development: simulated platform state (default DATA/sim)")
+    .option("--log-level <level>", "pino log level (default info)")
+    .option("--no-explorer", "do not serve the quote explorer page at /")
+    .action(async (o: Record<string, unknown>) => {
+      const file = o.config ? readConfigFile(String(o.config)) : {};
+      const flags: Partial<BrokerConfig> = {};
+      if (o.config) flags.mode = file.mode ?? "production";
+      if (o.mode !== undefined) {
+        if (o.mode !== "development" && o.mode !== "production")
+          throw new TdxError(
+            "KBS_CONFIG_INVALID",
+            `--mode ${String(o.mode)} is not development or production`,
+            {
+              field: "mode",
+            },
+          );
+        flags.mode = o.mode;
+      }
+      if (o.listen) flags.listen = String(o.listen);
+      if (o.db) flags.db = String(o.db);
+      if (o.data) flags.dataDir = String(o.data);
+      if (o.kekFile) flags.kek = { file: String(o.kekFile) };
+      if (o.adminTokenFile || o.adminPublicKey)
+        flags.admin = {
+          ...(o.adminTokenFile ? { tokenFile: String(o.adminTokenFile) } : {}),
+          ...(o.adminPublicKey ? { publicKeyFiles: o.adminPublicKey as string[] } : {}),
+        };
+      if (o.pccsUrl) flags.collateral = { urls: o.pccsUrl as string[] };
+      if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
+      if (o.simDir) flags.sim = { dir: String(o.simDir) };
+      if (o.logLevel) flags.logLevel = String(o.logLevel);
+      if (o.explorer === false) flags.explorer = false;
+      const config = resolveConfig(file, configFromEnv(process.env), flags);
+      const broker = await startBroker(config);
+      await closeOnSignals(broker);
+    });
+
+  program
+    .command("get-resource")
+    .description(
+      "From inside a TD (or the simulator): attest to a key broker and print the resource REPO/TYPE/TAG.\n" +
+        "Example: tdx-attest get-resource default/disk/key --kbs http://kbs:8080 | cryptsetup open --key-file=- /dev/vdb data",
+    )
+    .argument("<path>", "resource path REPOSITORY/TYPE/TAG")
+    .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
+    .option(
+      "--provider <name>",
+      "quote provider: auto, sim, configfs-tsm, tdx-guest, qgs (default auto)",
+      "auto",
+    )
+    .option("--sim-dir <dir>", "simulated platform state for --provider sim (default ./data/sim)")
+    .option("--out <file>", "write the secret to this file (mode 0600) instead of stdout")
+    .option("--key-type <type>", "TEE key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-OAEP-256)", "ec")
+    .option("--token-out <file>", "also write the attestation token (JWT) here")
+    .action(async (path: string, o: Record<string, string | undefined>) => {
+      const keyType = o.keyType === "rsa" ? "rsa" : o.keyType === "ec" ? "ec" : undefined;
+      if (!keyType)
+        throw new TdxError("KBS_KEY_TYPE_INVALID", `--key-type ${o.keyType} is not ec or rsa`, {
+          field: "key-type",
+        });
+      const source = await quoteSourceFor(o.provider ?? "auto", o.simDir);
+      const client = new KbsClient({ url: kbsUrl(o.kbs) });
+      const { secret, token } = await client.getResource(path, source, { keyType });
+      if (o.tokenOut) writeFileAtomic(o.tokenOut, `${token}\n`, 0o600);
+      if (o.out) writeFileAtomic(o.out, secret, 0o600);
+      else await writeStdout(secret);
+      secret.fill(0);
+    });
+
+  const kbs = program.command("kbs").description("Administer a key broker: secrets, policies, audit log");
+  const adminOptions = (c: Command) =>
+    c
+      .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
+      .option(
+        "--admin-token-file <file>",
+        `admin token file (default $${ADMIN_TOKEN_ENV}, else ./data/admin-token)`,
+      )
+      .option("--admin-key <pem>", "sign a short-lived admin JWT with this private key instead of a token")
+      .option("--json", "print JSON");
+
+  const secret = kbs.command("secret").description("Resources the broker releases");
+  adminOptions(
+    secret
+      .command("put")
+      .argument("<path>", "REPOSITORY/TYPE/TAG")
+      .requiredOption("--file <file>", "the secret's bytes (- for stdin)")
+      .option("--policy <id>", "resource policy that guards it (default: default)"),
+  ).action(async (path: string, o: AdminOpts & { file: string; policy?: string }) => {
+    const bytes = readInputFile(o.file);
+    const q = o.policy ? `?policy=${encodeURIComponent(o.policy)}` : "";
+    const res = await adminCall(
+      o,
+      "PUT",
+      `/kbs/v0/resource/${resourcePath(path)}${q}`,
+      Buffer.from(bytes),
+      "application/octet-stream",
+    );
+    const out = (await res.json()) as { path: string; policyId: string; size: number };
+    if (o.json) writeJson(out);
+    else
+      process.stdout.write(`stored ${out.path} (${out.size} bytes) under resource policy ${out.policyId}\n`);
+  });
+  adminOptions(
+    secret
+      .command("get")
+      .argument("<path>", "REPOSITORY/TYPE/TAG")
+      .option("--out <file>", "write it here (mode 0600) instead of stdout"),
+  ).action(async (path: string, o: AdminOpts & { out?: string }) => {
+    const res = await adminCall(o, "GET", `/kbs/v0/admin/resource/${resourcePath(path)}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (o.out) writeFileAtomic(o.out, bytes, 0o600);
+    else await writeStdout(bytes);
+  });
+  adminOptions(secret.command("list")).action(async (o: AdminOpts) => {
+    const res = await adminCall(o, "GET", "/kbs/v0/admin/resources");
+    const { resources } = (await res.json()) as {
+      resources: { path: string; policyId: string; size: number; updatedAt: number }[];
+    };
+    if (o.json) return writeJson(resources);
+    for (const r of resources)
+      process.stdout.write(
+        `${r.path}\t${r.size} bytes\tpolicy ${r.policyId}\tupdated ${new Date(r.updatedAt).toISOString()}\n`,
+      );
+  });
+  adminOptions(secret.command("delete").argument("<path>", "REPOSITORY/TYPE/TAG")).action(
+    async (path: string, o: AdminOpts) => {
+      await adminCall(o, "DELETE", `/kbs/v0/resource/${resourcePath(path)}`);
+      if (!o.json) process.stdout.write(`deleted ${path}\n`);
+      else writeJson({ deleted: path });
+    },
+  );
+
+  const policy = kbs
+    .command("policy")
+    .description(
+      "Resource policies (release rules over token claims) and attestation policies (appraisal at /attest)",
+    );
+  const kindOpt = (c: Command) => c.option("--kind <kind>", "resource or attestation", "resource");
+  adminOptions(
+    kindOpt(
+      policy
+        .command("set")
+        .argument("<id>", "policy id")
+        .requiredOption("--file <file>", "policy JSON (- for stdin)"),
+    ),
+  ).action(async (id: string, o: AdminOpts & { file: string; kind: string }) => {
+    const text = Buffer.from(readInputFile(o.file)).toString("utf8");
+    const res = await adminCall(
+      o,
+      "PUT",
+      `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`,
+      text,
+      "text/plain",
+    );
+    const p = (await res.json()) as { kind: string; id: string };
+    if (o.json) writeJson(p);
+    else process.stdout.write(`stored ${p.kind} policy ${p.id}\n`);
+  });
+  adminOptions(kindOpt(policy.command("get").argument("<id>", "policy id"))).action(
+    async (id: string, o: AdminOpts & { kind: string }) => {
+      const res = await adminCall(o, "GET", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
+      const p = (await res.json()) as { body: string };
+      if (o.json) writeJson(p);
+      else process.stdout.write(p.body.endsWith("\n") ? p.body : `${p.body}\n`);
+    },
+  );
+  adminOptions(
+    policy.command("list").option("--kind <kind>", "only resource or attestation policies"),
+  ).action(async (o: AdminOpts & { kind?: string }) => {
+    const res = await adminCall(o, "GET", `/kbs/v0/admin/policies${o.kind ? `?kind=${kind(o.kind)}` : ""}`);
+    const { policies } = (await res.json()) as {
+      policies: { kind: string; id: string; updatedAt: number }[];
+    };
+    if (o.json) return writeJson(policies);
+    for (const p of policies)
+      process.stdout.write(`${p.kind}\t${p.id}\tupdated ${new Date(p.updatedAt).toISOString()}\n`);
+  });
+  adminOptions(kindOpt(policy.command("delete").argument("<id>", "policy id"))).action(
+    async (id: string, o: AdminOpts & { kind: string }) => {
+      await adminCall(o, "DELETE", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
+      if (o.json) writeJson({ deleted: id });
+      else process.stdout.write(`deleted ${o.kind} policy ${id}\n`);
+    },
+  );
+
+  adminOptions(
+    kbs
+      .command("audit")
+      .description("Print the audit log: every release, refusal, attestation and admin change")
+      .option("--after <id>", "only entries after this id")
+      .option("--limit <n>", "at most this many entries (default 100)")
+      .option("--resource <path>", "only entries about this resource"),
+  ).action(async (o: AdminOpts & { after?: string; limit?: string; resource?: string }) => {
+    const q = new URLSearchParams();
+    if (o.after) q.set("after", o.after);
+    if (o.limit) q.set("limit", o.limit);
+    if (o.resource) q.set("resource", o.resource);
+    const res = await adminCall(o, "GET", `/kbs/v0/admin/audit${q.size ? `?${q}` : ""}`);
+    const { entries } = (await res.json()) as {
+      entries: {
+        id: number;
+        at: number;
+        event: string;
+        resource: string | null;
+        verdict: string;
+        reason: string | null;
+        actor: string | null;
+      }[];
+    };
+    if (o.json) return writeJson(entries);
+    for (const e of entries)
+      process.stdout.write(
+        `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${e.resource ?? "-"}\t${e.actor ?? ""}${e.reason ? `\t${e.reason}` : ""}\n`,
+      );
+  });
+}
+
+interface AdminOpts {
+  kbs?: string;
+  adminTokenFile?: string;
+  adminKey?: string;
+  json?: boolean;
+}
+
+function kbsUrl(flag: string | undefined): string {
+  return flag ?? process.env.TDX_ATTEST_KBS_URL ?? DEFAULT_KBS_URL;
+}
+
+function kind(k: string): string {
+  if (k !== "resource" && k !== "attestation")
+    throw new TdxError("KBS_POLICY_KIND_INVALID", `--kind ${k} is not resource or attestation`, {
+      field: "kind",
+    });
+  return k;
+}
+
+function resourcePath(p: string): string {
+  const parts = p.split("/");
+  if (parts.length !== 3 || parts.some((x) => x === ""))
+    throw new TdxError("KBS_RESOURCE_PATH_INVALID", `${p} is not REPOSITORY/TYPE/TAG`, {
+      field: "path",
+      hint: "e.g. default/disk/key",
+    });
+  return parts.map(encodeURIComponent).join("/");
+}
+
+async function adminCredential(o: AdminOpts): Promise<string> {
+  if (o.adminKey) return signAdminJwt(readFileSync(o.adminKey, "utf8"), new Date());
+  if (o.adminTokenFile) return readFileSync(o.adminTokenFile, "utf8").trim();
+  const env = process.env[ADMIN_TOKEN_ENV];
+  if (env) return env.trim();
+  if (existsSync(DEFAULT_ADMIN_TOKEN_FILE)) return readFileSync(DEFAULT_ADMIN_TOKEN_FILE, "utf8").trim();
+  throw new TdxError("KBS_ADMIN_CREDENTIAL_MISSING", "no admin credential", {
+    hint: `pass --admin-token-file FILE or --admin-key KEY.pem, or set $${ADMIN_TOKEN_ENV}`,
+  });
+}
+
+async function adminCall(
+  o: AdminOpts,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  contentType?: string,
+) {
+  const base = kbsUrl(o.kbs).replace(/\/+$/, "");
+  const headers: Record<string, string> = { authorization: `Bearer ${await adminCredential(o)}` };
+  if (contentType) headers["content-type"] = contentType;
+  let res: Response;
+  try {
+    const payload = typeof body === "string" || body === undefined ? body : new Uint8Array(body);
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload as BodyInit } : {}),
+    });
+  } catch (e) {
+    throw new TdxError("KBS_UNREACHABLE", `cannot reach the key broker at ${base}: ${(e as Error).message}`, {
+      hint: "check --kbs URL and that the broker runs (tdx-attest serve)",
+    });
+  }
+  if (res.ok) return res;
+  let p: Record<string, unknown> = {};
+  try {
+    p = (await res.json()) as Record<string, unknown>;
+  } catch {
+    // not a problem document
+  }
+  throw new TdxError(
+    typeof p.code === "string" ? p.code : `KBS_HTTP_${res.status}`,
+    `the key broker refused (${res.status}): ${String(p.detail ?? res.statusText)}`,
+    {
+      ...(typeof p.hint === "string" ? { hint: p.hint } : {}),
+      ...(p.denials ? { data: { denials: p.denials } } : {}),
+    },
+  );
+}
+
+/** A quote source for get-resource: the simulated platform, or a guest provider. */
+async function quoteSourceFor(provider: string, simDir: string | undefined): Promise<QuoteSource> {
+  if (provider === "sim") {
+    const dir = simDir ?? process.env.TDX_ATTEST_SIM_DIR ?? "./data/sim";
+    if (!existsSync(`${dir}/platform.json`))
+      throw new TdxError("KBS_SIM_MISSING", `no simulated platform in ${dir}`, {
+        hint: "start the broker once (npm start creates ./data/sim) or pass --sim-dir DIR",
+      });
+    const platform = await loadSimPlatform(dir);
+    return { getQuote: async (reportData) => ({ quote: platform.quote(reportData) }) };
+  }
+  throw new TdxError(
+    "KBS_PROVIDER_UNAVAILABLE",
+    `quote provider ${provider} is not available in this build`,
+    {
+      field: "provider",
+      hint: "use --provider sim with a simulated platform",
+    },
+  );
+}
+
+function writeStdout(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(bytes, (e) => (e ? reject(e) : resolve()));
+  });
+}

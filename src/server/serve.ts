@@ -1,0 +1,274 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { INTEL_PCS_URL } from "../collateral/index.js";
+import { TdxError } from "../errors.js";
+import { loadKek } from "../kbs/kek.js";
+import { KbsService } from "../kbs/service.js";
+import { type KbsStore, openStore } from "../kbs/store/index.js";
+import { initSimPlatform, loadSimPlatform, type SimPlatform } from "../sim/index.js";
+import { AdminAuth } from "./admin-auth.js";
+import { PcsCollateralProvider, SimCollateralProvider } from "./collateral-providers.js";
+import type { BrokerConfig } from "./config.js";
+import { parseListen } from "./config.js";
+import { type CollateralProvider, DcapEvidenceVerifier } from "./dcap-evidence.js";
+import { buildKbsApp } from "./kbs-app.js";
+
+/** Environment variable holding an admin bearer token (alternative to admin.tokenFile). */
+export const ADMIN_TOKEN_ENV = "TDX_ATTEST_KBS_ADMIN_TOKEN";
+export const DEMO_RESOURCE = "default/disk/key";
+export const DEMO_POLICY = "disk-unlock";
+
+/** The demo resource's policy: an attested, non-debug TD on an up-to-date platform with current collateral. */
+export const DISK_UNLOCK_POLICY = {
+  description:
+    "release a disk key to a TD that passed attestation, is not debuggable and runs on an up-to-date platform",
+  rules: [
+    { name: "attested", claim: "ear_status", in: ["affirming", "warning"] },
+    { name: "not-debuggable", claim: "debug", equals: false },
+    { name: "tcb-up-to-date", claim: "tcb_status", in: ["UpToDate"] },
+    { name: "collateral-current", claim: "collateral_expired", equals: false },
+  ],
+};
+
+export interface RunningBroker {
+  url: string;
+  app: FastifyInstance;
+  service: KbsService;
+  store: KbsStore;
+  config: BrokerConfig;
+  /** Stop accepting, let in-flight requests finish, close the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start the key broker from a resolved configuration. Development mode makes everything it needs
+ * under dataDir (KEK, admin token, simulated platform) and says so loudly; production mode makes
+ * nothing up: KEK from file/env, Intel's root only (unless trustAnchors), collateral from PCCS/PCS.
+ */
+export async function startBroker(
+  config: BrokerConfig,
+  opts: {
+    say?: (line: string) => void;
+    logger?: boolean | Record<string, unknown>;
+    env?: NodeJS.ProcessEnv;
+  } = {},
+): Promise<RunningBroker> {
+  const say = opts.say ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const env = opts.env ?? process.env;
+  const dev = config.mode === "development";
+  const dataDir = resolve(config.dataDir);
+  const { host, port } = parseListen(config.listen);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const loud = (l: string) => say(`!! DEVELOPMENT DEFAULT: ${l}`);
+
+  const {
+    kek,
+    source: kekSource,
+    created,
+  } = loadKek({
+    ...(config.kek?.file ? { file: config.kek.file } : {}),
+    env,
+    ...(dev ? { createIfMissingAt: join(dataDir, "kek") } : {}),
+  });
+  if (dev && kekSource === join(dataDir, "kek"))
+    loud(
+      `${created ? "generated" : "using"} the key-encryption key in ${kekSource}; production reads it from kek.file or $TDX_ATTEST_KBS_KEK`,
+    );
+
+  // Admin credentials: never open by default.
+  const tokens: string[] = [];
+  if (config.admin?.tokenFile) tokens.push(readSecretFile(config.admin.tokenFile, "admin token"));
+  if (env[ADMIN_TOKEN_ENV]) tokens.push(env[ADMIN_TOKEN_ENV]!);
+  const publicKeys = (config.admin?.publicKeyFiles ?? []).map((f) => readSecretFile(f, "admin public key"));
+  if (dev && tokens.length === 0 && publicKeys.length === 0) {
+    const file = join(dataDir, "admin-token");
+    if (!existsSync(file)) {
+      writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+      chmodSync(file, 0o600);
+    }
+    tokens.push(readSecretFile(file, "admin token"));
+    loud(`admin API token in ${file} (the kbs commands read it from there by default)`);
+  }
+  const adminAuth = new AdminAuth({ tokens, publicKeys });
+  if (!adminAuth.enabled)
+    say("admin API disabled: no admin.tokenFile, admin.publicKeyFiles or $TDX_ATTEST_KBS_ADMIN_TOKEN");
+
+  // Trust anchors and collateral.
+  let collateral: CollateralProvider;
+  let anchors: string[] | undefined = config.trustAnchors?.map((f) => readFileSync(f, "utf8"));
+  let sim: SimPlatform | undefined;
+  if (dev && !config.collateral?.urls) {
+    const simDir = resolve(config.sim?.dir ?? join(dataDir, "sim"));
+    sim = existsSync(join(simDir, "platform.json"))
+      ? await loadSimPlatform(simDir)
+      : await initSimPlatform(simDir, config.sim?.scenario ? { scenario: config.sim.scenario } : {});
+    anchors = [...(anchors ?? []), sim.rootCaPem];
+    collateral = new SimCollateralProvider(sim);
+    loud(
+      `trusting the SIMULATED platform root in ${simDir} and its collateral; quotes from real TDX hardware will not verify`,
+    );
+  } else {
+    const urls = config.collateral?.urls ?? [INTEL_PCS_URL];
+    collateral = new PcsCollateralProvider({
+      urls,
+      cacheDir: config.collateral?.cacheDir ?? join(dataDir, "collateral-cache"),
+      ...(config.collateral?.timeoutMs ? { timeoutMs: config.collateral.timeoutMs } : {}),
+    });
+    say(
+      `collateral from ${urls.join(", ")} (cached in ${config.collateral?.cacheDir ?? join(dataDir, "collateral-cache")})`,
+    );
+  }
+  const verifier = new DcapEvidenceVerifier(collateral, anchors ? { trustAnchors: anchors } : {});
+  say(`trust anchors: ${verifier.trustAnchors.join("; ")}`);
+
+  const dbUrl = config.db ?? join(dataDir, "kbs.db");
+  const store = await openStore(dbUrl);
+  let service: KbsService;
+  try {
+    service = await KbsService.create({
+      store,
+      kek,
+      verifier,
+      ...(config.session?.ttlSeconds ? { sessionTtlSeconds: config.session.ttlSeconds } : {}),
+      ...(config.token?.ttlSeconds ? { tokenTtlSeconds: config.token.ttlSeconds } : {}),
+      ...(config.token?.issuer ? { tokenIssuer: config.token.issuer } : {}),
+      ...(config.attestationPolicy ? { attestationPolicyId: config.attestationPolicy } : {}),
+    });
+    if (dev) await seedDemo(service, loud);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+
+  const registerExplorer = config.explorer ?? true;
+  const { app } = await buildKbsApp({
+    service,
+    adminAuth,
+    ...(config.rateLimit?.auth ? { authRateLimit: config.rateLimit.auth } : {}),
+    ...(config.secureCookies ? { secureCookies: true } : {}),
+    logger:
+      opts.logger === false
+        ? false
+        : {
+            level: config.logLevel ?? "info",
+            base: { service: "tdx-attest-kbs" },
+            ...(typeof opts.logger === "object" ? opts.logger : {}),
+          },
+    defaultMetrics: true,
+    register: registerExplorer
+      ? async (a) => {
+          const { registerExplorerRoutes } = await import("./explorer/index.js");
+          registerExplorerRoutes(a);
+        }
+      : undefined,
+  });
+  const purge = setInterval(() => {
+    store.purgeExpired(Date.now()).catch((e) => app.log.warn({ err: e }, "session purge failed"));
+  }, 60_000);
+  purge.unref();
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    clearInterval(purge);
+    await app.close();
+    await store.close();
+    throw new TdxError("KBS_LISTEN_FAILED", `cannot listen on ${config.listen}: ${(e as Error).message}`, {
+      cause: e,
+      hint: "pick another --listen HOST:PORT or stop what holds the port",
+    });
+  }
+  const addr = app.server.address();
+  const boundPort = typeof addr === "object" && addr ? addr.port : port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+  say(
+    `key broker (${config.mode}) listening on ${url}, database ${store.dialect}${store.dialect === "sqlite" ? ` ${dbUrl}` : ""}`,
+  );
+  if (dev && sim)
+    say(
+      `try: tdx-attest get-resource ${DEMO_RESOURCE} --kbs ${url} --provider sim${config.sim?.dir ? ` --sim-dir ${config.sim.dir}` : ""}`,
+    );
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    app,
+    service,
+    store,
+    config,
+    close() {
+      closed ??= (async () => {
+        clearInterval(purge);
+        await app.close();
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+async function seedDemo(service: KbsService, loud: (l: string) => void) {
+  if (!(await service.store.getPolicy("resource", DEMO_POLICY)))
+    await service.putPolicy("resource", DEMO_POLICY, `${JSON.stringify(DISK_UNLOCK_POLICY, null, 2)}\n`, {
+      actor: "seed",
+    });
+  if (!(await service.store.getResource(DEMO_RESOURCE))) {
+    // 64 hex characters: printable in a terminal and a valid cryptsetup key file as they are.
+    await service.putResource(DEMO_RESOURCE, new TextEncoder().encode(randomBytes(32).toString("hex")), {
+      policyId: DEMO_POLICY,
+      actor: "seed",
+    });
+    loud(`seeded the demo resource ${DEMO_RESOURCE} (a random disk key) under policy ${DEMO_POLICY}`);
+  }
+}
+
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (e) {
+    throw new TdxError(
+      "KBS_CONFIG_INVALID",
+      `cannot read the ${what} file ${path}: ${(e as Error).message}`,
+      {
+        field: path,
+        hint: "check the path and its permissions",
+      },
+    );
+  }
+}
+
+/**
+ * Run until SIGTERM/SIGINT, then drain: stop accepting, finish in-flight requests, close the store.
+ * A second signal exits at once.
+ */
+export function closeOnSignals(
+  broker: RunningBroker,
+  say: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<void> {
+  return new Promise((resolveDone) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) {
+        say(`${sig} again: exiting without draining`);
+        process.exit(130);
+      }
+      stopping = true;
+      say(`${sig}: draining in-flight requests, then closing`);
+      broker.close().then(
+        () => {
+          process.off("SIGTERM", onSignal);
+          process.off("SIGINT", onSignal);
+          say("key broker stopped");
+          resolveDone();
+        },
+        (e) => {
+          say(`error while closing: ${(e as Error).message}`);
+          process.exitCode = 1;
+          resolveDone();
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
