@@ -163,7 +163,11 @@ function readSignedJson(
     );
   const body = rawMemberText(text, wrapper);
   if (body === null) throw formatError(`cannot locate the ${wrapper} text`, wrapper, "report this response");
-  const parsed = inner as Record<string, unknown>;
+  // Read the fields from the very text that is signed (and that the verifier will parse), not from
+  // JSON.parse of the whole response, which would take the last of duplicated keys.
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw formatError(`the signed ${wrapper} text is not an object`, wrapper, "the response is damaged");
   const version = parsed.version;
   if (typeof version !== "number" || !Number.isInteger(version))
     throw formatError(`${wrapper}.version is not an integer`, `${wrapper}.version`, "unsupported format");

@@ -86,6 +86,10 @@ describe.skipIf(!dir)(`PCS response readers (vectors) ${dir ? "" : VECTORS_SKIP_
     expect(codeOf(() => readTcbInfoResponse(`{"tcbInfo":${noDate},"signature":"${sig}"}`))).toBe(
       "COLLATERAL_FORMAT",
     );
+    // With a duplicated key, the first (signed, verified) text is the one read.
+    const dup = readTcbInfoResponse(`{"tcbInfo":${c.tcbInfo},"tcbInfo":{"fmspc":"X"},"signature":"${sig}"}`);
+    expect(dup.body).toBe(c.tcbInfo);
+    expect(dup.fmspc).toBe("B0C06F000000");
     expect(codeOf(() => readQeIdentityResponse(`{"tcbInfo":${c.tcbInfo},"signature":"${sig}"}`))).toBe(
       "COLLATERAL_FORMAT",
     );
