@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerExplorerRoutes } from "../../src/server/explorer/index.js";
+import { registerExplorerRoutes, writeStaticExplorer } from "../../src/server/explorer/index.js";
 import {
   loadCases,
   projectRoot,
@@ -46,6 +48,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
     let profile: string;
     let page: Page;
     const foreignRequests: string[] = [];
+    const allowedOrigins: string[] = [];
     const cases = loadCases();
     const tdx = cases.find((c) => c.expected.quote.mrtd && c.expected.expect.tcbStatus) as VectorCase;
 
@@ -57,6 +60,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       const addr = app.server.address();
       if (!addr || typeof addr === "string") throw new Error("no port");
       base = `http://127.0.0.1:${addr.port}`;
+      allowedOrigins.push(base);
       profile = mkdtempSync(join(tmpdir(), "tdx-explorer-chromium-"));
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
@@ -67,7 +71,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       // Works offline: any request leaving the server's origin is recorded and refused.
       await context.route("**/*", (route) => {
         const url = route.request().url();
-        if (url.startsWith(base)) return route.continue();
+        if (allowedOrigins.some((o) => url.startsWith(o))) return route.continue();
         foreignRequests.push(url);
         return route.abort();
       });
@@ -193,6 +197,46 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       expect(await page.locator("#verify-error-code").textContent()).toMatch(/^[A-Z][A-Z0-9_]+$/);
       expect(await page.locator("#checks > li.fail").count()).toBe(1);
       await page.screenshot({ path: join(ARTIFACTS, "verify-failure.png"), fullPage: true });
+    });
+
+    it("a static build hosted on another origin decodes through --api (CORS)", async () => {
+      const site = mkdtempSync(join(tmpdir(), "tdx-explorer-site-"));
+      const api = Fastify();
+      const files = createServer((req, res) => {
+        const path = (req.url ?? "/").split("?")[0] === "/" ? "/index.html" : (req.url ?? "/").split("?")[0]!;
+        try {
+          const body = readFileSync(join(site, path));
+          const type = path.endsWith(".html")
+            ? "text/html"
+            : path.endsWith(".js")
+              ? "text/javascript"
+              : "text/css";
+          res.writeHead(200, { "content-type": type }).end(body);
+        } catch {
+          res.writeHead(404).end();
+        }
+      });
+      try {
+        await new Promise<void>((done) => files.listen(0, "127.0.0.1", done));
+        const siteOrigin = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+        registerExplorerRoutes(api, { corsOrigin: siteOrigin });
+        await api.listen({ host: "127.0.0.1", port: 0 });
+        const apiOrigin = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+        allowedOrigins.push(siteOrigin, apiOrigin);
+        writeStaticExplorer(site, { apiUrl: apiOrigin });
+        await page.goto(`${siteOrigin}/`);
+        await page.waitForSelector("html[data-ready=true]");
+        await page.setInputFiles("#quote-file", join(tdx.dir, "quote.bin"));
+        await page.waitForSelector('[role="treeitem"][data-path="body.mr_td"]');
+        expect(await page.locator("#quote-summary").textContent()).toContain(
+          `quote v${tdx.expected.quote.version}`,
+        );
+      } finally {
+        allowedOrigins.splice(1);
+        await api.close();
+        await new Promise((done) => files.close(done));
+        rmSync(site, { recursive: true, force: true });
+      }
     });
 
     it("shows the error code and hint for a malformed quote", async () => {

@@ -18,9 +18,10 @@ export { type ByteRange, type ExplorerNode, explorerTree } from "./tree.js";
 export interface ExplorerOptions {
   /**
    * Where the server gets collateral for a quote when the request carries none (e.g. a PCCS/PCS client
-   * with its cache). Absent: such a request is refused with EXPLORER_NO_COLLATERAL.
+   * with its cache), given the verification time. Absent: such a request is refused with
+   * EXPLORER_NO_COLLATERAL.
    */
-  collateralFor?: (quote: Quote) => Promise<Collateral>;
+  collateralFor?: (quote: Quote, now: Date) => Promise<Collateral>;
   /** Roots to trust instead of Intel's SGX Root CA (ignored when `verifier` is given). */
   trustAnchors?: TrustAnchorInput[];
   /** A verifier to share (and its caches) with the rest of the server; default: a new one with `trustAnchors`. */
@@ -198,7 +199,7 @@ export async function verifyForExplorer(req: VerifyRequest, ctx: VerifyContext):
       collateralSource = "request";
     } else if (ctx.collateralFor) {
       try {
-        collateral = await ctx.collateralFor(quote);
+        collateral = await ctx.collateralFor(quote, new Date(atMs));
       } catch (e) {
         throw asTdxError(
           e,
