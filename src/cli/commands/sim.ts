@@ -11,6 +11,7 @@ import {
   SCENARIOS,
   type SimPlatform,
 } from "../../sim/index.js";
+import { verifyQuote } from "../../verify/index.js";
 import { writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
@@ -211,23 +212,6 @@ export function registerSimCommands(program: Command): void {
     });
 }
 
-type VerifyFn = (
-  quote: Uint8Array,
-  collateral: unknown,
-  opts: { now: Date; trustAnchors: string[] },
-) => unknown | Promise<unknown>;
-
-/** The verifier lives in src/verify (another area); loaded lazily so the demo also runs without it. */
-async function loadVerifier(): Promise<VerifyFn | null> {
-  const specifier = "../../verify/index.js";
-  try {
-    const mod = (await import(specifier)) as { verifyQuote?: VerifyFn };
-    return typeof mod.verifyQuote === "function" ? mod.verifyQuote : null;
-  } catch {
-    return null;
-  }
-}
-
 async function runDemo(scenario: string, version: 4 | 5, json: boolean): Promise<void> {
   const out: Record<string, unknown> = {};
   const say = (s: string) => {
@@ -266,42 +250,30 @@ async function runDemo(scenario: string, version: 4 | 5, json: boolean): Promise
   out.quoteSize = quote.length;
   out.expected = exp;
   say("5. Verifying the quote with the simulated root CA as the only trust anchor ...");
-  const verify = await loadVerifier();
-  if (!verify) {
-    say("   verifier not available (src/verify is not built yet)");
-    out.verdict = null;
+  const result = verifyQuote(quote, collateral, { now, trustAnchors: [p.rootCaPem] });
+  out.verdict = {
+    ok: result.ok,
+    tcbStatus: result.tcbStatus,
+    advisoryIds: result.advisoryIds,
+    collateralExpired: result.collateralExpired,
+    qeIdentityStatus: result.qeIdentityStatus,
+    tdxModuleStatus: result.tdxModuleStatus,
+    error: result.error ?? null,
+  };
+  if (result.ok) {
+    const adv = result.advisoryIds?.length ? `, advisories ${result.advisoryIds.join(" ")}` : "";
+    say(
+      `   verified: TCB status ${result.tcbStatus}${adv}${result.collateralExpired ? " (collateral EXPIRED)" : ""}`,
+    );
   } else {
-    const result = (await verify(quote, collateral, { now, trustAnchors: [p.rootCaPem] })) as {
-      ok?: boolean;
-      tcbStatus?: string | null;
-      advisoryIds?: string[];
-      collateralExpired?: boolean;
-      qeIdentityStatus?: string | null;
-      tdxModuleStatus?: string | null;
-      error?: { code: string; message: string } | null;
-    };
-    out.verdict = {
-      ok: result.ok,
-      tcbStatus: result.tcbStatus,
-      advisoryIds: result.advisoryIds,
-      collateralExpired: result.collateralExpired,
-      qeIdentityStatus: result.qeIdentityStatus,
-      tdxModuleStatus: result.tdxModuleStatus,
-      error: result.error ?? null,
-    };
-    if (result.ok) {
-      const adv = result.advisoryIds?.length ? `, advisories ${result.advisoryIds.join(" ")}` : "";
-      say(
-        `   verified: TCB status ${result.tcbStatus}${adv}${result.collateralExpired ? " (collateral EXPIRED)" : ""}`,
-      );
-    } else {
-      say(`   REJECTED: ${result.error?.code ?? "unknown"}: ${result.error?.message ?? ""}`);
-    }
-    const matches =
-      exp.tcbStatus === null
-        ? result.ok === false
-        : result.tcbStatus === exp.tcbStatus && result.collateralExpired === exp.collateralExpired;
-    say(`   ${matches ? "matches" : "DOES NOT match"} the verdict Intel's rules give for this scenario`);
+    say(`   REJECTED: ${result.error?.code ?? "unknown"}: ${result.error?.message ?? ""}`);
   }
+  const matches =
+    exp.tcbStatus === null
+      ? result.ok === false
+      : result.tcbStatus === exp.tcbStatus && result.collateralExpired === exp.collateralExpired;
+  out.matchesExpected = matches;
+  say(`   ${matches ? "matches" : "DOES NOT match"} the verdict Intel's rules give for this scenario`);
+  if (!matches) process.exitCode = 1;
   if (json) writeJson(out);
 }
