@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseQuote, pckCertChainOf } from "../../src/abi/index.js";
+import type { Quote } from "../../src/abi/types.js";
+import type { Collateral } from "../../src/collateral/types.js";
+import { isTdxError, type TdxError } from "../../src/errors.js";
+import { expectedReportData } from "../../src/kbs/binding.js";
+import { attestationMessage, generateTeeKeyPair, KbsClient, type QuoteSource } from "../../src/kbs/client.js";
+import { KeyEncryptionKey } from "../../src/kbs/kek.js";
+import { KbsService } from "../../src/kbs/service.js";
+import { openStore } from "../../src/kbs/store/index.js";
+import { AdminAuth } from "../../src/server/admin-auth.js";
+import { SimCollateralProvider } from "../../src/server/collateral-providers.js";
+import { type CollateralProvider, DcapEvidenceVerifier } from "../../src/server/dcap-evidence.js";
+import { buildKbsApp } from "../../src/server/kbs-app.js";
+import { DISK_UNLOCK_POLICY } from "../../src/server/serve.js";
+import { createSimPlatform, defaultTdDescription, type SimPlatform } from "../../src/sim/index.js";
+
+/** Collateral from whichever simulated platform issued the quote's PCK chain (one broker, two platforms). */
+class SimPlatforms implements CollateralProvider {
+  readonly description = "simulated platforms";
+  readonly #by: { root: string; provider: SimCollateralProvider }[];
+  constructor(platforms: SimPlatform[]) {
+    this.#by = platforms.map((p) => ({ root: p.rootCaPem.trim(), provider: new SimCollateralProvider(p) }));
+  }
+  forQuote(quote: Quote, now: Date): Promise<Collateral> {
+    const root = pckCertChainOf(quote)?.at(-1)?.trim();
+    const hit = this.#by.find((b) => b.root === root);
+    if (!hit) throw new Error("no simulated platform issued this quote");
+    return hit.provider.forQuote(quote, now);
+  }
+  stats() {
+    return this.#by.reduce(
+      (a, b) => ({ hits: a.hits + b.provider.stats().hits, misses: a.misses + b.provider.stats().misses }),
+      { hits: 0, misses: 0 },
+    );
+  }
+}
+
+const simSource = (p: SimPlatform): QuoteSource => ({ getQuote: async (rd) => ({ quote: p.quote(rd) }) });
+
+async function refusal(p: Promise<unknown>): Promise<TdxError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isTdxError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("key broker end to end with the simulated TDX platform and the DCAP verifier", () => {
+  let platform: SimPlatform;
+  let debugPlatform: SimPlatform;
+  let dir: string;
+  let url: string;
+  let close: () => Promise<void>;
+  let shift = 0;
+  const clock = () => new Date(Date.now() + shift);
+  const ADMIN = "e2e-admin-token-0123456789";
+  const DISK_KEY = "0f".repeat(32);
+
+  beforeAll(async () => {
+    platform = await createSimPlatform();
+    debugPlatform = await createSimPlatform({
+      td: { ...defaultTdDescription(), attributes: "0x0000000010000001" },
+    });
+    dir = mkdtempSync(join(tmpdir(), "kbs-e2e-"));
+    const store = await openStore(join(dir, "kbs.db"));
+    const verifier = new DcapEvidenceVerifier(new SimPlatforms([platform, debugPlatform]), {
+      trustAnchors: [platform.rootCaPem, debugPlatform.rootCaPem],
+    });
+    const service = await KbsService.create({
+      store,
+      kek: new KeyEncryptionKey(new Uint8Array(32).fill(1)),
+      verifier,
+      clock,
+    });
+    await service.putPolicy("resource", "disk-unlock", JSON.stringify(DISK_UNLOCK_POLICY));
+    await service.putResource("default/disk/key", new TextEncoder().encode(DISK_KEY), {
+      policyId: "disk-unlock",
+    });
+    await service.putPolicy(
+      "resource",
+      "golden",
+      JSON.stringify({ rules: [{ name: "golden-mrtd", claim: "mr_td", in: ["ab".repeat(48)] }] }),
+    );
+    await service.putResource("default/disk/golden", new Uint8Array([7]), { policyId: "golden" });
+    const { app } = await buildKbsApp({ service, adminAuth: new AdminAuth({ tokens: [ADMIN] }) });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const a = app.server.address();
+    url = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`;
+    close = async () => {
+      await app.close();
+      await store.close();
+    };
+  });
+  afterAll(async () => {
+    await close?.();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("releases the disk key to a verified TD, with the quote's measurements in the token", async () => {
+    const { secret, token } = await new KbsClient({ url }).getResource(
+      "default/disk/key",
+      simSource(platform),
+    );
+    expect(new TextDecoder().decode(secret)).toBe(DISK_KEY);
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims.tdx_mrtd).toBe(Buffer.from(platform.tdState.mrTd).toString("hex"));
+    expect(claims.attester_tcb_status).toBe("UpToDate");
+  });
+
+  it("refuses a wrong nonce", async () => {
+    const client = new KbsClient({ url });
+    await client.auth();
+    const key = generateTeeKeyPair();
+    const nonce = Buffer.alloc(32, 5).toString("base64");
+    const quote = platform.quote(expectedReportData(nonce, key.publicJwk, ""));
+    expect((await refusal(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)))).code).toBe(
+      "KBS_NONCE_MISMATCH",
+    );
+  });
+
+  it("refuses a replayed nonce (the same evidence sent twice)", async () => {
+    const client = new KbsClient({ url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const msg = attestationMessage(
+      nonce,
+      key.publicJwk,
+      platform.quote(expectedReportData(nonce, key.publicJwk, "")),
+    );
+    await client.attestRaw(msg);
+    expect((await refusal(client.attestRaw(msg))).code).toBe("KBS_NONCE_REPLAYED");
+  });
+
+  it("refuses an expired session", async () => {
+    const client = new KbsClient({ url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const msg = attestationMessage(
+      nonce,
+      key.publicJwk,
+      platform.quote(expectedReportData(nonce, key.publicJwk, "")),
+    );
+    shift = 6 * 60 * 1000;
+    try {
+      expect((await refusal(client.attestRaw(msg))).code).toBe("KBS_SESSION_EXPIRED");
+    } finally {
+      shift = 0;
+    }
+  });
+
+  it("refuses a tampered quote (MRTD changed after signing)", async () => {
+    const source: QuoteSource = {
+      getQuote: async (rd) => {
+        const quote = Uint8Array.from(platform.quote(rd));
+        const at = parseQuote(quote).layout.find((f) => f.path === "body.mrTd")!;
+        quote[at.offset]! ^= 0xff;
+        return { quote };
+      },
+    };
+    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", source));
+    expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
+    expect(e.data?.status).toBe(401);
+  });
+
+  it("refuses REPORTDATA that binds another tee-pubkey", async () => {
+    const other = generateTeeKeyPair();
+    const client = new KbsClient({ url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const quote = platform.quote(expectedReportData(nonce, other.publicJwk, ""));
+    const e = await refusal(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)));
+    expect(e.code).toBe("KBS_REPORTDATA_MISMATCH");
+  });
+
+  it("explains a policy denial: rule, expected, actual", async () => {
+    const e = await refusal(new KbsClient({ url }).getResource("default/disk/golden", simSource(platform)));
+    expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
+    expect(e.data?.denials).toEqual([
+      expect.objectContaining({
+        rule: "golden-mrtd",
+        expected: ["ab".repeat(48)],
+        actual: Buffer.from(platform.tdState.mrTd).toString("hex"),
+      }),
+    ]);
+  });
+
+  it("answers 404 for an unknown resource", async () => {
+    const e = await refusal(new KbsClient({ url }).getResource("default/disk/missing", simSource(platform)));
+    expect(e.code).toBe("KBS_RESOURCE_NOT_FOUND");
+    expect(e.data?.status).toBe(404);
+  });
+
+  it("refuses an unauthenticated admin call", async () => {
+    for (const headers of [{}, { authorization: "Bearer not-the-admin-token" }]) {
+      const res = await fetch(`${url}/kbs/v0/admin/resource/default/disk/key`, { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("content-type")).toMatch(/problem\+json/);
+      expect(((await res.json()) as Record<string, unknown>).code).toBe("KBS_ADMIN_UNAUTHENTICATED");
+    }
+  });
+
+  it("refuses a debug TD under the default attestation policy", async () => {
+    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", simSource(debugPlatform)));
+    expect(e.code).toBe("KBS_ATTESTATION_POLICY_DENIED");
+    const denials = e.data?.denials as { rule: string; actual: unknown }[];
+    expect(denials.some((d) => /debug|forbiddenTdAttributes/i.test(d.rule))).toBe(true);
+  });
+
+  it("counts collateral cache hits on /metrics", async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const hits = Number(/kbs_collateral_cache_hits (\d+)/.exec(text)?.[1]);
+    expect(hits).toBeGreaterThan(0);
+  });
+});
