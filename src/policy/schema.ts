@@ -337,7 +337,7 @@ function schemaOf(spec: FieldSpec): Record<string, unknown> {
 /** JSON Schema (2020-12) of the policy format, generated from the same table readPolicy uses. */
 export const POLICY_JSON_SCHEMA: Readonly<Record<string, unknown>> = Object.freeze({
   $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://tdx-attest.dev/schemas/policy-v1.json",
+  $id: "urn:tdx-attest:policy:v1",
   title: "tdx-attest appraisal policy",
   type: "object",
   additionalProperties: false,
