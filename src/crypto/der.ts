@@ -101,9 +101,15 @@ export function tlvOf(buf: Uint8Array, node: DerNode): Uint8Array {
   return buf.subarray(node.start, node.end);
 }
 
-/** Decode an OBJECT IDENTIFIER's content to dotted form. */
+const oidCache = new Map<string, string>();
+
+/** Decode an OBJECT IDENTIFIER's content to dotted form (memoised: certificates repeat the same few OIDs). */
 export function decodeOid(content: Uint8Array): string {
   if (content.length === 0) throw derError("empty OID", 0, "oid");
+  let key = "";
+  for (let i = 0; i < content.length; i++) key += String.fromCharCode(content[i]!);
+  const hit = oidCache.get(key);
+  if (hit !== undefined) return hit;
   const parts: number[] = [];
   let v = 0;
   for (let i = 0; i < content.length; i++) {
@@ -118,7 +124,9 @@ export function decodeOid(content: Uint8Array): string {
       v = 0;
     } else if (i === content.length - 1) throw derError("truncated OID", i, "oid");
   }
-  return parts.join(".");
+  const oid = parts.join(".");
+  if (oidCache.size < 1024) oidCache.set(key, oid);
+  return oid;
 }
 
 /** Non-negative INTEGER content (or ENUMERATED) as a JS number; refuses negatives and values above 2^48. */
@@ -133,10 +141,10 @@ export function decodeSmallUint(content: Uint8Array, field: string): number {
   return v;
 }
 
-function digits(s: string, at: number, n: number, field: string): number {
+function digits(b: Uint8Array, at: number, n: number, field: string): number {
   let v = 0;
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(at + i) - 48;
+    const c = (b[at + i] ?? 0) - 48;
     if (c < 0 || c > 9) throw derError(`${field}: bad time digit`, at + i, field);
     v = v * 10 + c;
   }
@@ -145,31 +153,28 @@ function digits(s: string, at: number, n: number, field: string): number {
 
 /** UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) to unix seconds. */
 export function decodeTime(buf: Uint8Array, node: DerNode, field: string): number {
-  const s = Buffer.from(
-    buf.buffer,
-    buf.byteOffset + node.contentStart,
-    node.end - node.contentStart,
-  ).toString("latin1");
+  const s = node.contentStart;
+  const len = node.end - s;
   let year: number;
   let p: number;
   if (node.tag === TAG_UTC_TIME) {
-    if (s.length !== 13 || s[12] !== "Z")
+    if (len !== 13 || buf[s + 12] !== 0x5a)
       throw derError(`${field}: UTCTime must be YYMMDDHHMMSSZ`, node.start);
-    const yy = digits(s, 0, 2, field);
+    const yy = digits(buf, s, 2, field);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    p = 2;
+    p = s + 2;
   } else if (node.tag === TAG_GENERALIZED_TIME) {
-    if (s.length !== 15 || s[14] !== "Z") {
+    if (len !== 15 || buf[s + 14] !== 0x5a) {
       throw derError(`${field}: GeneralizedTime must be YYYYMMDDHHMMSSZ`, node.start);
     }
-    year = digits(s, 0, 4, field);
-    p = 4;
+    year = digits(buf, s, 4, field);
+    p = s + 4;
   } else throw derError(`${field}: not a time`, node.start, field);
-  const month = digits(s, p, 2, field);
-  const day = digits(s, p + 2, 2, field);
-  const hour = digits(s, p + 4, 2, field);
-  const minute = digits(s, p + 6, 2, field);
-  const second = digits(s, p + 8, 2, field);
+  const month = digits(buf, p, 2, field);
+  const day = digits(buf, p + 2, 2, field);
+  const hour = digits(buf, p + 4, 2, field);
+  const minute = digits(buf, p + 6, 2, field);
+  const second = digits(buf, p + 8, 2, field);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
     throw derError(`${field}: time out of range`, node.start, field);
   }

@@ -75,7 +75,8 @@ export interface Certificate {
 
 export interface CrlEntry {
   serialHex: string;
-  revocationDate: number;
+  /** Unix seconds (decoded on first read: a CRL lists many entries, a verification looks up one). */
+  readonly revocationDate: number;
 }
 
 export interface Crl {
@@ -106,9 +107,16 @@ export function serialToHex(content: Uint8Array): string {
 }
 
 function decodeString(buf: Uint8Array, node: DerNode): string {
-  const b = Buffer.from(buf.buffer, buf.byteOffset + node.contentStart, node.end - node.contentStart);
-  // UTF8String, PrintableString, IA5String, TeletexString decode fine as UTF-8 / latin1 for the PKI we see.
-  return node.tag === 0x1e ? Buffer.from(b).swap16().toString("utf16le") : b.toString("utf8");
+  let ascii = true;
+  for (let i = node.contentStart; i < node.end; i++) if (buf[i]! >= 0x80) ascii = false;
+  if (ascii && node.tag !== 0x1e) {
+    let out = "";
+    for (let i = node.contentStart; i < node.end; i++) out += String.fromCharCode(buf[i]!);
+    return out;
+  }
+  const b = Buffer.from(buf.subarray(node.contentStart, node.end));
+  // UTF8String and the legacy string types decode as UTF-8; BMPString is UTF-16BE.
+  return node.tag === 0x1e ? b.swap16().toString("utf16le") : b.toString("utf8");
 }
 
 function parseName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
@@ -278,8 +286,16 @@ export function parseCrl(der: Uint8Array): Crl {
         const [sn, date] = childrenOf(der, entry);
         if (!sn || !date || sn.tag !== TAG_INTEGER)
           throw derError("revokedCertificates entry", entry.start, "crl");
+        if (date.tag !== 0x17 && date.tag !== 0x18) throw derError("revocationDate", date.start, "crl");
         const serialHex = serialToHex(contentOf(der, sn));
-        revoked.set(serialHex, { serialHex, revocationDate: decodeTime(der, date, "revocationDate") });
+        let decoded: number | undefined;
+        revoked.set(serialHex, {
+          serialHex,
+          get revocationDate() {
+            decoded ??= decodeTime(der, date, "revocationDate");
+            return decoded;
+          },
+        });
       }
     } else if (n.tag === 0xa0) {
       extensions = parseExtensions(der, readNode(der, n.contentStart, n.end), "crlExtensions");
@@ -329,7 +345,15 @@ export function formatName(name: NameAttribute[]): string {
 
 // Strict on purpose: only base64 and line breaks inside a block, so a corrupted byte never decodes silently.
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*?)-----END CERTIFICATE-----/g;
-const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** The unused bits before "=" padding must be zero, or two texts would decode to the same bytes. */
+function canonicalTail(b64: string): boolean {
+  if (b64.endsWith("=="))
+    return (B64.indexOf(b64[b64.length - 3]!) & 0x0f) === 0 && b64[b64.length - 3] !== "=";
+  if (b64.endsWith("=")) return (B64.indexOf(b64[b64.length - 2]!) & 0x03) === 0;
+  return true;
+}
 
 /**
  * Split PEM text into certificate DERs, in order. Anything between or after the blocks other than
@@ -351,7 +375,13 @@ export function pemToDers(pem: string, field = "pem", strict = false): Uint8Arra
       });
     }
     const b64 = m[1]!.replace(/[\r\n]+/g, "");
-    if (b64.length === 0 || b64.length % 4 !== 0 || !BASE64_RE.test(b64)) {
+    const pad = b64.indexOf("=");
+    if (
+      b64.length === 0 ||
+      b64.length % 4 !== 0 ||
+      (pad !== -1 && pad < b64.length - 2) ||
+      !canonicalTail(b64)
+    ) {
       throw new TdxError("PEM_MALFORMED", `${field}: certificate ${out.length} is not valid base64`, {
         field,
         offset: m.index,
@@ -359,14 +389,6 @@ export function pemToDers(pem: string, field = "pem", strict = false): Uint8Arra
       });
     }
     const der = Buffer.from(b64, "base64");
-    // Non-canonical padding bits would let two texts decode to the same bytes.
-    if (der.toString("base64") !== b64) {
-      throw new TdxError("PEM_MALFORMED", `${field}: certificate ${out.length} has non-canonical base64`, {
-        field,
-        offset: m.index,
-        hint: "the PEM text is corrupt; obtain the certificate chain again",
-      });
-    }
     out.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
     last = m.index + m[0].length;
   }

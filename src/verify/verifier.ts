@@ -38,6 +38,7 @@ import {
 import { INTEL_SGX_ROOT_CA_PEM } from "./intel-root.js";
 import type {
   CollateralExpiry,
+  CollateralInfo,
   QeIdentityLevel,
   QeIdentityStatus,
   TcbStatus,
@@ -75,11 +76,20 @@ interface CertEntry {
   cert: Certificate;
   key?: KeyObject;
   pck?: PckExtensions;
+  /** formatName(subject), computed once. */
+  subjectText?: string;
 }
 
 interface CrlEntry {
   id: number;
   crl: Crl;
+  thisUpdateIso: string;
+  nextUpdateIso: string;
+}
+
+function subjectOf(e: CertEntry): string {
+  e.subjectText ??= formatName(e.cert.subject);
+  return e.subjectText;
 }
 
 interface Memo<T> {
@@ -97,6 +107,29 @@ interface CollateralMemo {
   qeChain?: CertEntry[];
   tcbInfo?: Memo<TcbInfo>;
   qeIdentity?: Memo<QeIdentity>;
+  /** Verified steps 2-4 per PCK chain (the cached chain array is the key). */
+  prefixes?: Map<CertEntry[], Prefix>;
+}
+
+/** The outcome of steps 2-4 for one (PCK chain, collateral), replayed on later verifications. */
+interface Prefix {
+  pck: CertEntry;
+  tcbInfo: TcbInfo;
+  qeIdentity: QeIdentity;
+  collateralInfo: CollateralInfo;
+  checks: VerificationCheck[];
+  expiries: { item: string; at: number }[];
+  /** The CRLs' latest thisUpdate: before it, the steps must run again (and fail with CRL_NOT_YET_VALID). */
+  notBefore: number;
+}
+
+/** Cached check records are shared between results: freeze them so no caller can alter another's. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
 }
 
 /** Thrown inside a run to stop at the first failed check; converted into `result.error`. */
@@ -121,9 +154,17 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
+const isoCache = new Map<number, string>();
+
 function iso(seconds: number): string {
-  const d = new Date(seconds * 1000);
-  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace(".000Z", "Z");
+  let s = isoCache.get(seconds);
+  if (s === undefined) {
+    const d = new Date(seconds * 1000);
+    s = Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace(".000Z", "Z");
+    if (isoCache.size >= 4096) isoCache.clear();
+    isoCache.set(seconds, s);
+  }
+  return s;
 }
 
 function toSeconds(now: number | Date): number {
@@ -269,7 +310,10 @@ export class Verifier {
   readonly #anchorsByDer = new Map<string, CertEntry>();
   readonly #max: number;
   readonly #certs = new Map<string, CertEntry>();
+  readonly #strictChains = new Map<string, CertEntry[]>();
   readonly #chains = new Map<string, CertEntry[]>();
+  /** Signed JSON text -> signatures (and signer ids) already verified over it. */
+  readonly #signedTexts = new Map<string, { signature: Uint8Array; signerId: number }[]>();
   readonly #crls = new Map<string, CrlEntry>();
   readonly #tcbInfos = new Map<string, Memo<TcbInfo>>();
   readonly #qeIdentities = new Map<string, Memo<QeIdentity>>();
@@ -297,6 +341,8 @@ export class Verifier {
   clearCaches(): void {
     this.#certs.clear();
     this.#chains.clear();
+    this.#strictChains.clear();
+    this.#signedTexts.clear();
     this.#crls.clear();
     this.#tcbInfos.clear();
     this.#qeIdentities.clear();
@@ -390,11 +436,11 @@ export class Verifier {
   }
 
   #chain(pem: string, field: string, strict: boolean): CertEntry[] {
-    const k = strict ? `s${pem}` : `l${pem}`;
-    let c = this.#chains.get(k);
+    const map = strict ? this.#strictChains : this.#chains;
+    let c = map.get(pem);
     if (!c) {
       c = pemToDers(pem, field, strict).map((d) => this.#certEntry(d));
-      this.#bounded(this.#chains).set(k, c);
+      this.#bounded(map).set(pem, c);
     }
     return c;
   }
@@ -403,7 +449,8 @@ export class Verifier {
     const k = latin1(der);
     let e = this.#crls.get(k);
     if (!e) {
-      e = { id: nextId++, crl: parseCrl(new Uint8Array(der)) };
+      const crl = parseCrl(new Uint8Array(der));
+      e = { id: nextId++, crl, thisUpdateIso: iso(crl.thisUpdate), nextUpdateIso: iso(crl.nextUpdate ?? 0) };
       this.#bounded(this.#crls).set(k, e);
     }
     return e;
@@ -535,83 +582,23 @@ export class Verifier {
     } catch (e) {
       run.failWith("pckChain.parse", e);
     }
-    const { leaf: pck, intermediate, root } = this.#pckChainRoles(run, chain);
-    const trusted = this.#trustedRoot(run, "pckChain.root", root);
-    this.#signed(run, "pckChain.intermediate", intermediate, trusted, "PCK_CHAIN_INVALID_SIGNATURE");
-    this.#signed(run, "pckChain.pck", pck, intermediate, "PCK_CHAIN_INVALID_SIGNATURE");
-    for (const [name, e] of [
-      ["pck", pck],
-      ["intermediate", intermediate],
-      ["root", trusted],
-    ] as const) {
-      run.expires(`pckChain.${name}.notAfter`, e.cert.notAfter);
+    // Steps 2-4 depend only on (PCK chain, collateral): replay them from the cache when only the time changed.
+    let prefix = memo.prefixes?.get(chain);
+    if (prefix && run.now >= prefix.notBefore) {
+      for (const c of prefix.checks) run.checks.push(c);
+      for (const e of prefix.expiries) run.expiries.push(e);
+    } else {
+      const firstCheck = run.checks.length;
+      const firstExpiry = run.expiries.length;
+      prefix = this.#chainAndCollateral(run, chain, collateral, memo);
+      prefix.checks = run.checks.slice(firstCheck).map(deepFreeze);
+      prefix.expiries = run.expiries.slice(firstExpiry);
+      memo.prefixes ??= new Map();
+      if (memo.prefixes.size >= 64) memo.prefixes.clear();
+      memo.prefixes.set(chain, prefix);
     }
-
-    // 3. CRLs: root CA CRL (by the root) and PCK CRL (by the PCK's issuer), then revocation.
-    const rootCrl = this.#checkedCrl(run, "rootCaCrl", memo, "rootCrl", collateral.rootCaCrl, trusted);
-    const pckCrl = this.#checkedCrl(run, "pckCrl", memo, "pckCrl", collateral.pckCrl, intermediate);
-    this.#notRevoked(run, "revocation.intermediate", intermediate, rootCrl, "INTERMEDIATE_CA_REVOKED");
-    this.#notRevoked(run, "revocation.pck", pck, pckCrl, "PCK_REVOKED");
-
-    // The PCK CRL issuer chain of the collateral: Intel only reads its dates; we also require it to be genuine.
-    memo.pckCrlIssuerChain ??= this.#collateralChain(run, "pckCrlIssuerChain", collateral.pckCrlIssuerChain);
-    this.#issuerChain(run, "pckCrlIssuerChain", memo.pckCrlIssuerChain, rootCrl, pckCrl.crl.issuerRaw, null);
-
-    // 4. TCB Info and QE Identity: signing chain, revocation of the signer, signature, format.
-    memo.tcbChain ??= this.#collateralChain(run, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
-    const tcbSigner = this.#issuerChain(
-      run,
-      "tcbInfo.issuerChain",
-      memo.tcbChain,
-      rootCrl,
-      null,
-      "TCB Signing",
-    );
-    const tcbInfo = this.#signedJson(
-      run,
-      "tcbInfo",
-      tcbSigner,
-      collateral.tcbInfo,
-      collateral.tcbInfoSignature,
-      () => (memo.tcbInfo ??= this.#tcbInfoMemo(collateral.tcbInfo)),
-    ).value;
-    run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
-
-    memo.qeChain ??= this.#collateralChain(run, "qeIdentity.issuerChain", collateral.qeIdentityIssuerChain);
-    const qeSigner = this.#issuerChain(
-      run,
-      "qeIdentity.issuerChain",
-      memo.qeChain,
-      rootCrl,
-      null,
-      "TCB Signing",
-    );
-    const qeIdentity = this.#signedJson(
-      run,
-      "qeIdentity",
-      qeSigner,
-      collateral.qeIdentity,
-      collateral.qeIdentitySignature,
-      () => (memo.qeIdentity ??= this.#qeIdentityMemo(collateral.qeIdentity)),
-    ).value;
-    run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
-    result.collateral = {
-      tcbInfo: {
-        id: tcbInfo.id,
-        version: tcbInfo.version,
-        fmspc: tcbInfo.fmspc,
-        issueDate: tcbInfo.issueDateText,
-        nextUpdate: tcbInfo.nextUpdateText,
-        tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
-      },
-      qeIdentity: {
-        id: qeIdentity.id,
-        version: qeIdentity.version,
-        issueDate: qeIdentity.issueDateText,
-        nextUpdate: qeIdentity.nextUpdateText,
-        tcbEvaluationDataNumber: qeIdentity.tcbEvaluationDataNumber,
-      },
-    };
+    const { pck, tcbInfo, qeIdentity } = prefix;
+    result.collateral = prefix.collateralInfo;
 
     // 5. Quote verification proper (QVL QuoteVerifier::verify).
     let ext: PckExtensions;
@@ -746,6 +733,96 @@ export class Verifier {
     this.#tcbStatus(run, quote, ext, tcbInfo, moduleIdentity, qeStatus, result);
   }
 
+  /** Steps 2-4: PCK chain, CRLs and revocation, TCB Info and QE Identity (signing chains, signatures, format). */
+  #chainAndCollateral(run: Run, chain: CertEntry[], collateral: Collateral, memo: CollateralMemo): Prefix {
+    const { leaf: pck, intermediate, root } = this.#pckChainRoles(run, chain);
+    const trusted = this.#trustedRoot(run, "pckChain.root", root);
+    this.#signed(run, "pckChain.intermediate", intermediate, trusted, "PCK_CHAIN_INVALID_SIGNATURE");
+    this.#signed(run, "pckChain.pck", pck, intermediate, "PCK_CHAIN_INVALID_SIGNATURE");
+    for (const [name, e] of [
+      ["pck", pck],
+      ["intermediate", intermediate],
+      ["root", trusted],
+    ] as const) {
+      run.expires(`pckChain.${name}.notAfter`, e.cert.notAfter);
+    }
+
+    // 3. CRLs: root CA CRL (by the root) and PCK CRL (by the PCK's issuer), then revocation.
+    const rootCrl = this.#checkedCrl(run, "rootCaCrl", memo, "rootCrl", collateral.rootCaCrl, trusted);
+    const pckCrl = this.#checkedCrl(run, "pckCrl", memo, "pckCrl", collateral.pckCrl, intermediate);
+    this.#notRevoked(run, "revocation.intermediate", intermediate, rootCrl, "INTERMEDIATE_CA_REVOKED");
+    this.#notRevoked(run, "revocation.pck", pck, pckCrl, "PCK_REVOKED");
+
+    // The PCK CRL issuer chain of the collateral: Intel only reads its dates; we also require it to be genuine.
+    memo.pckCrlIssuerChain ??= this.#collateralChain(run, "pckCrlIssuerChain", collateral.pckCrlIssuerChain);
+    this.#issuerChain(run, "pckCrlIssuerChain", memo.pckCrlIssuerChain, rootCrl, pckCrl.crl.issuerRaw, null);
+
+    // 4. TCB Info and QE Identity: signing chain, revocation of the signer, signature, format.
+    memo.tcbChain ??= this.#collateralChain(run, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
+    const tcbSigner = this.#issuerChain(
+      run,
+      "tcbInfo.issuerChain",
+      memo.tcbChain,
+      rootCrl,
+      null,
+      "TCB Signing",
+    );
+    const tcbInfo = this.#signedJson(
+      run,
+      "tcbInfo",
+      tcbSigner,
+      collateral.tcbInfo,
+      collateral.tcbInfoSignature,
+      () => (memo.tcbInfo ??= this.#tcbInfoMemo(collateral.tcbInfo)),
+    ).value;
+    run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
+
+    memo.qeChain ??= this.#collateralChain(run, "qeIdentity.issuerChain", collateral.qeIdentityIssuerChain);
+    const qeSigner = this.#issuerChain(
+      run,
+      "qeIdentity.issuerChain",
+      memo.qeChain,
+      rootCrl,
+      null,
+      "TCB Signing",
+    );
+    const qeIdentity = this.#signedJson(
+      run,
+      "qeIdentity",
+      qeSigner,
+      collateral.qeIdentity,
+      collateral.qeIdentitySignature,
+      () => (memo.qeIdentity ??= this.#qeIdentityMemo(collateral.qeIdentity)),
+    ).value;
+    run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
+    const collateralInfo: CollateralInfo = deepFreeze({
+      tcbInfo: {
+        id: tcbInfo.id,
+        version: tcbInfo.version,
+        fmspc: tcbInfo.fmspc,
+        issueDate: tcbInfo.issueDateText,
+        nextUpdate: tcbInfo.nextUpdateText,
+        tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
+      },
+      qeIdentity: {
+        id: qeIdentity.id,
+        version: qeIdentity.version,
+        issueDate: qeIdentity.issueDateText,
+        nextUpdate: qeIdentity.nextUpdateText,
+        tcbEvaluationDataNumber: qeIdentity.tcbEvaluationDataNumber,
+      },
+    });
+    return {
+      pck,
+      tcbInfo,
+      qeIdentity,
+      collateralInfo,
+      checks: [],
+      expiries: [],
+      notBefore: Math.max(rootCrl.crl.thisUpdate, pckCrl.crl.thisUpdate),
+    };
+  }
+
   #pckChainRoles(
     run: Run,
     chain: CertEntry[],
@@ -775,39 +852,33 @@ export class Verifier {
       run.fail(
         name,
         "UNTRUSTED_ROOT",
-        `the chain ends in "${formatName(root.cert.subject)}", which is not a trusted root`,
+        `the chain ends in "${subjectOf(root)}", which is not a trusted root`,
         "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root (e.g. a simulator's)",
-        { expected: this.trustAnchors, actual: formatName(root.cert.subject) },
+        { expected: this.trustAnchors, actual: subjectOf(root) },
       );
     }
-    run.pass(name, { actual: formatName(anchor.cert.subject), detail: "identical to a trust anchor" });
+    run.pass(name, { actual: subjectOf(anchor), detail: "identical to a trust anchor" });
     return anchor;
   }
 
   #signed(run: Run, name: string, subject: CertEntry, issuer: CertEntry, code: string): void {
     if (!bytesEqual(subject.cert.issuerRaw, issuer.cert.subjectRaw)) {
-      run.fail(
-        name,
-        code,
-        `"${formatName(subject.cert.subject)}" is not issued by "${formatName(issuer.cert.subject)}"`,
-        HINT_FETCH,
-        {
-          expected: formatName(issuer.cert.subject),
-          actual: formatName(subject.cert.issuer),
-        },
-      );
+      run.fail(name, code, `"${subjectOf(subject)}" is not issued by "${subjectOf(issuer)}"`, HINT_FETCH, {
+        expected: subjectOf(issuer),
+        actual: formatName(subject.cert.issuer),
+      });
     }
     if (!this.#certSignedBy(subject, issuer)) {
       run.fail(
         name,
         code,
-        `the signature of "${formatName(subject.cert.subject)}" does not verify with its issuer's key`,
+        `the signature of "${subjectOf(subject)}" does not verify with its issuer's key`,
         "the certificate was altered or is not issued by this CA; obtain the chain again",
-        { actual: formatName(subject.cert.subject) },
+        { actual: subjectOf(subject) },
       );
     }
     run.pass(name, {
-      actual: formatName(subject.cert.subject),
+      actual: subjectOf(subject),
       expected: `signed by ${commonName(issuer.cert.subject)}`,
     });
   }
@@ -835,11 +906,11 @@ export class Verifier {
       run.fail(
         name,
         "CRL_UNKNOWN_ISSUER",
-        `the ${name} is issued by "${formatName(crl.issuer)}" but must be issued by "${formatName(issuer.cert.subject)}"`,
+        `the ${name} is issued by "${formatName(crl.issuer)}" but must be issued by "${subjectOf(issuer)}"`,
         slot === "pckCrl"
           ? `fetch the PCK CRL for ca=${/platform/i.test(commonName(issuer.cert.subject)) ? "platform" : "processor"} (the CA that issued this PCK certificate)`
           : "fetch the Root CA CRL issued by the trusted root",
-        { expected: formatName(issuer.cert.subject), actual: formatName(crl.issuer) },
+        { expected: subjectOf(issuer), actual: formatName(crl.issuer) },
       );
     }
     if (!crl.extensions.has(OID_CRL_NUMBER) || !crl.extensions.has(OID_AUTHORITY_KEY_ID)) {
@@ -898,7 +969,7 @@ export class Verifier {
       run.fail(
         name,
         code,
-        `"${formatName(cert.cert.subject)}" (serial ${cert.cert.serialHex}) was revoked on ${iso(hit.revocationDate)}`,
+        `"${subjectOf(cert)}" (serial ${cert.cert.serialHex}) was revoked on ${iso(hit.revocationDate)}`,
         "the certificate is revoked by Intel; the platform must not be trusted",
         { actual: cert.cert.serialHex, data: { revocationDate: iso(hit.revocationDate) } },
       );
@@ -957,7 +1028,7 @@ export class Verifier {
     }
     if (expectSubject && !bytesEqual(leaf.cert.subjectRaw, expectSubject)) {
       run.fail(name, "ISSUER_CHAIN_INVALID", `the ${name} does not start with the CRL's issuer`, HINT_FETCH, {
-        actual: formatName(leaf.cert.subject),
+        actual: subjectOf(leaf),
       });
     }
     const anchor = this.#anchorsByDer.get(latin1(root.cert.der));
@@ -965,11 +1036,11 @@ export class Verifier {
       run.fail(
         name,
         "UNTRUSTED_ROOT",
-        `the ${name} ends in "${formatName(root.cert.subject)}", which is not a trusted root`,
+        `the ${name} ends in "${subjectOf(root)}", which is not a trusted root`,
         "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root",
         {
           expected: this.trustAnchors,
-          actual: formatName(root.cert.subject),
+          actual: subjectOf(root),
         },
       );
     }
@@ -1014,10 +1085,16 @@ export class Verifier {
     parse: () => Memo<T>,
   ): Memo<T> {
     // Signature first (over the exact bytes Intel signed), then parse what is now known to be Intel's.
-    const key = `j${name}${latin1(signature)}${text}`;
-    const ok = this.#verifiedBy(signer, key, () =>
-      verifyRawP256(keyOf(signer), Buffer.from(text, "utf8"), signature),
-    );
+    let known = this.#signedTexts.get(text);
+    let ok = known?.some((k) => k.signerId === signer.id && bytesEqual(k.signature, signature)) ?? false;
+    if (!ok && verifyRawP256(keyOf(signer), Buffer.from(text, "utf8"), signature)) {
+      ok = true;
+      if (!known) {
+        known = [];
+        this.#bounded(this.#signedTexts).set(text, known);
+      }
+      known.push({ signature: new Uint8Array(signature), signerId: signer.id });
+    }
     if (!ok) {
       const code = name === "tcbInfo" ? "TCB_INFO_SIGNATURE_INVALID" : "QE_IDENTITY_SIGNATURE_INVALID";
       run.fail(
