@@ -20,7 +20,9 @@ export function buildProgram(): Command {
         "talk to the guest driver and the Quote Generation Service, and release secrets to verified TDs.",
     )
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)");
+    .showHelpAfterError("(run with --help for usage)")
+    // Before registering: subcommands inherit it, so --help and usage errors never call process.exit.
+    .exitOverride();
   registerAbiCommands(program);
   registerSimCommands(program);
   registerVerifyCommands(program);
@@ -34,7 +36,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
