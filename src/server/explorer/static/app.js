@@ -428,7 +428,10 @@ function expandTo(li) {
 }
 
 function selectItem(li) {
-  if (selectedItem) selectedItem.classList.remove("selected");
+  if (selectedItem) {
+    selectedItem.classList.remove("selected");
+    selectedItem.removeAttribute("aria-selected");
+  }
   selectedItem = li;
   li.classList.add("selected");
   li.setAttribute("aria-selected", "true");
