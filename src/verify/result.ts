@@ -98,8 +98,10 @@ export interface CollateralInfo {
 
 export interface VerificationResult {
   /**
-   * True when the quote verified (signatures, chain, revocation, TCB level found and not Revoked). The
-   * TCB status may still be anything but Revoked: acceptance is a policy decision (see `appraise`).
+   * True when the quote verified: signatures, chain, certificate revocation, collateral, a matching TCB level
+   * that is not Revoked (a Revoked verdict sets `tcbStatus: "Revoked"` with error TCB_REVOKED, Intel's terminal
+   * result). It says nothing about acceptance: `tcbStatus` may still be OutOfDate etc.; decide with a policy
+   * (`appraise`, default: UpToDate only, unexpired collateral).
    */
   ok: boolean;
   /** Intel's verdict, or null when verification failed before a TCB status existed. */

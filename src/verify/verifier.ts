@@ -1446,23 +1446,22 @@ export class Verifier {
     if (qeStatus === "NotSupported") throw new Error("unreachable: QE level not found passed");
     const final = status === "Revoked" ? "Revoked" : convergeWithQe(status, qeStatus);
     result.tcbStatus = final;
-    if (final === "Revoked") {
-      run.fail(
-        "tcb.status",
-        "TCB_REVOKED",
-        "the platform's TCB (or its QE or TDX module) is revoked by Intel",
-        "the platform must not be trusted until its TCB is recovered",
-        {
-          actual: { platform: status, qeIdentity: qeStatus },
-        },
-      );
-    }
     run.pass("tcb.status", {
       actual: final,
       detail: isTdx
         ? `TDX level ${matched.tcbStatus}, module ${result.tdxModuleStatus}, QE ${qeStatus} => ${final}`
         : `SGX level ${matched.tcbStatus}, QE ${qeStatus} => ${final}`,
     });
+    if (final === "Revoked") {
+      // Intel's terminal result REVOKED: the verdict is kept in tcbStatus, but verification does not pass.
+      run.fail(
+        "tcb.notRevoked",
+        "TCB_REVOKED",
+        "the platform's TCB level, QE or TDX module is revoked by Intel",
+        "never accept this platform until its TCB is recovered (Intel: SGX_QL_QV_RESULT_REVOKED)",
+        { actual: { platform: status, qeIdentity: qeStatus } },
+      );
+    }
   }
 
   #levelStatus(run: Run, s: string): TcbLevelStatus {
