@@ -380,8 +380,12 @@ function renderTree(nodes) {
       const cls = typeof v === "number" ? "val num" : typeof v === "string" ? "val str" : "val";
       label.append(el("span", { class: cls, text: formatValue(v) }));
     }
-    if (node.range)
+    if (node.range) {
       label.append(el("span", { class: "range", text: `@${node.range.offset}+${node.range.size}` }));
+    } else {
+      label.append(el("span", { class: "range", text: "derived" }));
+      label.title = "derived by the decoder; these bytes are not stored in the quote";
+    }
     li.append(label);
     parentUl.append(li);
     items.push(li);
