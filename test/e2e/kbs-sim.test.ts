@@ -200,7 +200,8 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
   });
 
   it("refuses an unauthenticated admin call", async () => {
-    for (const headers of [{}, { authorization: "Bearer not-the-admin-token" }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer not-the-admin-token" }];
+    for (const headers of attempts) {
       const res = await fetch(`${url}/kbs/v0/admin/resource/default/disk/key`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("content-type")).toMatch(/problem\+json/);
