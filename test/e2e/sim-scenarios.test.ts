@@ -10,11 +10,20 @@ import { verifyQuote } from "../../src/verify/index.js";
 // Collateral is issued at `now` (an hour back-dated) and verified at `now`.
 const now = new Date();
 
-async function run(scenario: ScenarioName, version: 4 | 5) {
+// One platform and one collateral issue per scenario, shared by its tests.
+const platforms = new Map<ScenarioName, ReturnType<typeof setup>>();
+async function setup(scenario: ScenarioName) {
   const p = await createSimPlatform({ scenario, now });
-  const quote = p.quote(new Uint8Array(64).fill(0x5a), { version });
-  const collateral = await p.collateral({ now });
-  return { p, quote, collateral };
+  return { p, collateral: await p.collateral({ now }) };
+}
+async function run(scenario: ScenarioName, version: 4 | 5) {
+  let s = platforms.get(scenario);
+  if (!s) {
+    s = setup(scenario);
+    platforms.set(scenario, s);
+  }
+  const { p, collateral } = await s;
+  return { p, quote: p.quote(new Uint8Array(64).fill(0x5a), { version }), collateral };
 }
 
 describe.each(SCENARIOS)("scenario %s", (scenario) => {
