@@ -107,6 +107,21 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       await expect.poll(() => page.locator("#field-info").textContent()).toContain("body.mr_td");
       await page.screenshot({ path: join(ARTIFACTS, "decode-hover-mrtd.png"), fullPage: true });
 
+      // The other way round: hovering a byte outlines and names its field; clicking selects it in the tree.
+      const [, offset] =
+        /^@(\d+)\+48$/.exec((await item.locator(":scope > .label .range").textContent()) ?? "") ?? [];
+      expect(offset).toBeDefined();
+      const byte = page.locator(`#hex .hb span[data-i="${Number(offset) + 5}"]`);
+      await byte.hover();
+      await expect.poll(() => page.locator("#hex .hb span.peek").count()).toBe(48);
+      expect(await page.locator("#field-info").textContent()).toContain("body.mr_td");
+      await page.mouse.move(0, 0);
+      await page.locator('[role="treeitem"][data-path="header"] > .label').click();
+      await byte.click();
+      await expect
+        .poll(() => page.locator('[role="treeitem"].selected').getAttribute("data-path"))
+        .toBe("body.mr_td");
+
       // Every region is drawn in its own colour, listed in the legend.
       const legend = await page.locator("#legend li").allTextContents();
       for (const label of ["Header", "Body", "Signature data", "QE report", "Certification data"]) {

@@ -14,7 +14,7 @@ const apiBase = (() => {
 
 /** What the user gave us: pasted text or the bytes of a dropped/opened file. */
 let quoteInput = null;
-let current = null; // { bytes, layout, regions, byteField, byteSpans, asciiSpans, items }
+let current = null; // { bytes, layout, regions, treeItems, byteSpans, asciiSpans }
 let highlighted = [];
 let selectedItem = null;
 
@@ -219,7 +219,7 @@ function renderDecoded(res) {
   const bytes = hexToBytes(res.hex);
   const layout = res.layout ?? [];
   const regions = res.regions ?? [];
-  current = { bytes, layout, regions, treeItems: [], byteSpans: [], asciiSpans: [], byteField: null };
+  current = { bytes, layout, regions, treeItems: [], byteSpans: [], asciiSpans: [] };
   highlighted = [];
   selectedItem = null;
   $("explorer").hidden = false;
@@ -232,7 +232,7 @@ function renderDecoded(res) {
   if (s.unparsed) parts.push("not a valid quote");
   $("quote-summary").textContent = parts.join(" · ");
   renderLegend(regions);
-  renderHex(bytes, regions, layout);
+  renderHex(bytes, regions);
   renderTree(res.tree);
 }
 
@@ -259,18 +259,9 @@ function regionOfBytes(n, regions) {
   return out;
 }
 
-function renderHex(bytes, regions, layout) {
+function renderHex(bytes, regions) {
   const n = Math.min(bytes.length, MAX_HEX_RENDER);
   const region = regionOfBytes(n, regions);
-  // byteField[i] = index of the smallest layout field covering byte i (larger fields first, smaller overwrite).
-  const byteField = new Int32Array(n).fill(-1);
-  const order = layout.map((_, i) => i).sort((a, b) => layout[b].size - layout[a].size);
-  for (const i of order) {
-    const f = layout[i];
-    const end = Math.min(n, f.offset + f.size);
-    for (let j = f.offset; j < end; j++) byteField[j] = i;
-  }
-  current.byteField = byteField;
   const frag = document.createDocumentFragment();
   const byteSpans = new Array(n);
   const asciiSpans = new Array(n);
@@ -536,32 +527,57 @@ function toggle(li) {
   li.setAttribute("aria-expanded", li.getAttribute("aria-expanded") === "true" ? "false" : "true");
 }
 
+/** The smallest tree item whose bytes include byte i. */
+function itemAtByte(i) {
+  let li = null;
+  for (const x of current.treeItems) {
+    const r = x._range;
+    if (r && i >= r.offset && i < r.offset + r.size && (!li || r.size <= li._range.size)) li = x;
+  }
+  return li;
+}
+
+let peeked = [];
+function peek(range) {
+  for (const s of peeked) s.classList.remove("peek");
+  peeked = [];
+  if (!range || !current) return;
+  const end = Math.min(current.byteSpans.length, range.offset + range.size);
+  for (let i = range.offset; i < end; i++) {
+    current.byteSpans[i].classList.add("peek");
+    current.asciiSpans[i].classList.add("peek");
+    peeked.push(current.byteSpans[i], current.asciiSpans[i]);
+  }
+}
+
 function setupHex() {
   const hex = $("hex");
+  // Hovering a byte outlines the field it belongs to and names it; clicking selects that field in the tree.
   hex.addEventListener("mouseover", (e) => {
     const i = Number(e.target.dataset?.i);
     if (!current || !Number.isInteger(i)) return;
-    const f = current.byteField[i];
-    if (f < 0) {
-      const r = current.regions.find((x) => i >= x.offset && i < x.offset + x.size);
-      $("field-info").textContent = `byte ${fmtOffset(i)}${r ? ` · ${r.label}` : ""}`;
+    const li = itemAtByte(i);
+    const region = current.regions.findLast((x) => i >= x.offset && i < x.offset + x.size);
+    const where = `byte ${fmtOffset(i)}${region ? ` · ${region.label}` : ""}`;
+    if (!li) {
+      peek(null);
+      $("field-info").textContent = where;
       return;
     }
-    const field = current.layout[f];
+    peek(li._range);
     $("field-info").replaceChildren(
-      el("span", { class: "path", text: field.path }),
-      `  offset ${fmtOffset(field.offset)}, ${field.size} bytes · byte ${fmtOffset(i)}`,
+      el("span", { class: "path", text: li.dataset.path }),
+      `  offset ${fmtOffset(li._range.offset)}, ${li._range.size} bytes · ${where}`,
     );
+  });
+  hex.addEventListener("mouseleave", () => {
+    peek(null);
+    restoreSelection();
   });
   hex.addEventListener("click", (e) => {
     const i = Number(e.target.dataset?.i);
     if (!current || !Number.isInteger(i)) return;
-    // The smallest tree item whose bytes include this one.
-    let li = null;
-    for (const x of current.treeItems) {
-      const r = x._range;
-      if (r && i >= r.offset && i < r.offset + r.size && (!li || r.size <= li._range.size)) li = x;
-    }
+    const li = itemAtByte(i);
     if (!li) return;
     expandTo(li);
     focusItem(li);
