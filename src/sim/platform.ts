@@ -179,7 +179,7 @@ export interface SimPlatformOptions {
   /** Which CA issues the PCK certificate: "platform" (default, as on every TDX server seen) or "processor". */
   pckCa?: "platform" | "processor";
   td?: TdDescription;
-  /** Issue time of the certificates (default: now). */
+  /** Issue time (notBefore) of the certificates (default: an hour ago). */
   now?: Date;
 }
 
@@ -463,7 +463,9 @@ export class SimPlatform {
     }
     const td = opts.td ?? defaultTdDescription();
     tdStateOf(td); // validate before issuing anything
-    const at = wholeSeconds(opts.now ?? new Date());
+    // Certificates are issued at `now`; by default an hour back, so that a verifier whose clock (or whose
+    // `now`, taken just before creating the platform) is slightly behind still sees them as valid.
+    const at = wholeSeconds(opts.now ?? new Date(Date.now() - 3600 * 1000));
     const keys: PlatformKeys = {
       root: generateSimKey(),
       platformCa: generateSimKey(),
