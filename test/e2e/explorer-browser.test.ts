@@ -18,6 +18,11 @@ import {
 /** Debian's chromium (CI installs it with .ci/chromium.sh); TDX_CHROMIUM points elsewhere if needed. */
 const CHROMIUM = process.env.TDX_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(projectRoot, "test-artifacts", "explorer");
+/** Waits for the page (2-core CI runs the whole suite at once, so allow more than vitest's 1 s default). */
+function poll<T>(fn: () => T | Promise<T>) {
+  return expect.poll(fn, { timeout: 15_000 });
+}
+
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -95,16 +100,16 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       await openWithQuoteFile(tdx);
       const mrtd = tdx.expected.quote.mrtd!;
       const item = page.locator('[role="treeitem"][data-path="body.mr_td"]');
-      await expect.poll(() => item.count()).toBe(1);
+      await poll(() => item.count()).toBe(1);
       // The body group is open by default; MRTD is visible with its value.
       await expect
         .poll(() => item.locator(":scope > .label .val").textContent())
         .toContain(mrtd.slice(0, 32));
       await item.locator(":scope > .label").hover();
       const highlighted = page.locator("#hex .hb span.hl");
-      await expect.poll(() => highlighted.count()).toBe(48);
+      await poll(() => highlighted.count()).toBe(48);
       expect((await highlighted.allTextContents()).join("")).toBe(mrtd);
-      await expect.poll(() => page.locator("#field-info").textContent()).toContain("body.mr_td");
+      await poll(() => page.locator("#field-info").textContent()).toContain("body.mr_td");
       await page.screenshot({ path: join(ARTIFACTS, "decode-hover-mrtd.png"), fullPage: true });
 
       // The other way round: hovering a byte outlines and names its field; clicking selects it in the tree.
@@ -113,7 +118,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       expect(offset).toBeDefined();
       const byte = page.locator(`#hex .hb span[data-i="${Number(offset) + 5}"]`);
       await byte.hover();
-      await expect.poll(() => page.locator("#hex .hb span.peek").count()).toBe(48);
+      await poll(() => page.locator("#hex .hb span.peek").count()).toBe(48);
       expect(await page.locator("#field-info").textContent()).toContain("body.mr_td");
       await page.mouse.move(0, 0);
       await page.locator('[role="treeitem"][data-path="header"] > .label').click();
@@ -138,8 +143,8 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
       await page.keyboard.press("ArrowDown");
       await page.keyboard.press("Enter");
       const selected = page.locator('[role="treeitem"].selected');
-      await expect.poll(() => selected.getAttribute("data-path")).toBe("header.version");
-      await expect.poll(() => page.locator("#hex .hb span.hl").count()).toBe(2);
+      await poll(() => selected.getAttribute("data-path")).toBe("header.version");
+      await poll(() => page.locator("#hex .hb span.hl").count()).toBe(2);
       // Collapse header with Left (to the parent, then collapse), move Down into body.
       await page.keyboard.press("ArrowLeft");
       await page.keyboard.press("ArrowLeft");
@@ -152,7 +157,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
         .toBe("body");
       await page.keyboard.press("ArrowRight"); // already open: into the first child
       await page.keyboard.press("Enter");
-      await expect.poll(() => selected.getAttribute("data-path")).toMatch(/^body\./);
+      await poll(() => selected.getAttribute("data-path")).toMatch(/^body\./);
       await page.screenshot({ path: join(ARTIFACTS, "keyboard-select.png") });
     });
 
@@ -271,7 +276,7 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
 
       await page.fill("#quote-text", "not a quote!");
       await page.click("#decode");
-      await expect.poll(() => page.locator("#error-code").textContent()).toBe("INPUT_ENCODING");
+      await poll(() => page.locator("#error-code").textContent()).toBe("INPUT_ENCODING");
       writeFileSync(join(ARTIFACTS, "README.txt"), "Screenshots from test/e2e/explorer-browser.test.ts\n");
     });
   },
