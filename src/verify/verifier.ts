@@ -403,7 +403,7 @@ export class Verifier {
     if (earliest) earliest.iso = iso(earliest.at);
     result.earliestExpiry = earliest;
     result.collateralExpired = result.expiredItems.length > 0;
-    if (run.expiries.length > 0) {
+    if (result.ok && run.expiries.length > 0) {
       run.checks.push({
         name: "collateral.validity",
         passed: !result.collateralExpired,
