@@ -143,17 +143,21 @@ export function measuredEvents(
     );
   }
   const allowBadMr = quirks.includes("invalid-mr-index");
+  // Objects are built field by field (not spread): replay runs per request in a key broker.
   const events = log.events.map((e): MeasuredEvent => {
-    const base = {
-      format: "tcg" as const,
+    const m: MeasuredEvent = {
+      format: "tcg",
       index: e.index,
       offset: e.offset,
       mrIndex: e.mrIndex,
+      rtmr: null,
       type: e.type,
       typeName: e.typeName,
+      digest: sha384DigestOf(e),
     };
     if (e.type === EV_NO_ACTION) {
-      return { ...base, rtmr: null, digest: sha384DigestOf(e), skipped: "EV_NO_ACTION is never extended" };
+      m.skipped = "EV_NO_ACTION is never extended";
+      return m;
     }
     if (e.mrIndex < 1 || e.mrIndex > 4) {
       const what =
@@ -173,10 +177,10 @@ export function measuredEvents(
         offset: e.offset,
         detail: `event ${e.index} not replayed: ${what}`,
       });
-      return { ...base, rtmr: null, digest: sha384DigestOf(e), skipped: what };
+      m.skipped = what;
+      return m;
     }
-    const digest = sha384DigestOf(e);
-    if (!digest) {
+    if (!m.digest) {
       throw new TdxError("EVENTLOG_NO_SHA384", `event ${e.index} (${e.typeName}) has no SHA-384 digest`, {
         offset: e.offset,
         field: "digests",
@@ -184,7 +188,8 @@ export function measuredEvents(
         data: { event: e.index },
       });
     }
-    return { ...base, rtmr: e.mrIndex - 1, digest };
+    m.rtmr = e.mrIndex - 1;
+    return m;
   });
   return { events, quirksApplied };
 }
@@ -280,11 +285,14 @@ interface RegisterTrace {
   value: Uint8Array;
   /** Value after each of `events` (history[k] = after k+1 events). */
   history: Uint8Array[];
-  events: (MeasuredEvent & { log: number })[];
+  events: MeasuredEvent[];
+  /** Which log each of `events` came from. */
+  logs: number[];
 }
 
-function refOf(e: MeasuredEvent & { log: number }): EventRef {
-  const r: EventRef = { log: e.log, format: e.format, eventIndex: e.index, eventType: e.typeName };
+function refOf(trace: RegisterTrace, k: number): EventRef {
+  const e = trace.events[k]!;
+  const r: EventRef = { log: trace.logs[k]!, format: e.format, eventIndex: e.index, eventType: e.typeName };
   if (e.name !== undefined) r.eventName = e.name;
   if (e.offset !== undefined) r.offset = e.offset;
   return r;
@@ -320,7 +328,7 @@ function divergenceOf(register: RtmrName, trace: RegisterTrace, expected: Uint8A
     if (bytesEqual(trace.history[k]!, expected)) matched = k + 1;
   }
   if (matched >= 0) {
-    const ref = refOf(trace.events[matched]!);
+    const ref = refOf(trace, matched);
     return {
       register,
       reason: "extra-events",
@@ -331,7 +339,7 @@ function divergenceOf(register: RtmrName, trace: RegisterTrace, expected: Uint8A
       message: `${register}: the first ${matched} event(s) reproduce the evidence; ${describeRef(ref)} and the ${trace.events.length - matched - 1} after it were not extended into the register`,
     };
   }
-  const ref = refOf(trace.events[0]!);
+  const ref = refOf(trace, 0);
   return {
     register,
     reason: "no-prefix-matches",
@@ -382,6 +390,7 @@ export function replayEventLogs(
     value: new Uint8Array(MR_SIZE),
     history: [],
     events: [],
+    logs: [],
   }));
   const logs: LogSummary[] = [];
   parsed.forEach((log, li) => {
@@ -394,7 +403,8 @@ export function replayEventLogs(
       const t = traces[e.rtmr]!;
       t.value = extendRegister(t.value, e.digest);
       t.history.push(t.value);
-      t.events.push({ ...e, log: li });
+      t.events.push(e);
+      t.logs.push(li);
       extended++;
     }
     const summary: LogSummary = { format: formatOf(log), events: events.length, extended };

@@ -239,7 +239,27 @@ function isPadding(bytes: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
+const PAD_CHUNK = 64 * 1024;
+const padChunks = new Map<number, Buffer>();
+
+/** Index of the first byte from `from` that is neither 0x00 nor 0xFF, or -1. */
 function onlyPaddingBytes(bytes: Uint8Array, from: number): number {
+  const first = bytes[from];
+  if (first === 0x00 || first === 0xff) {
+    // Fast path for a uniform padding area (the usual 64 KiB..1 MiB of CCEL padding): memcmp by chunks.
+    let pad = padChunks.get(first);
+    if (!pad) {
+      pad = Buffer.alloc(PAD_CHUNK, first);
+      padChunks.set(first, pad);
+    }
+    const area = Buffer.from(bytes.buffer, bytes.byteOffset + from, bytes.length - from);
+    let uniform = true;
+    for (let o = 0; uniform && o < area.length; o += PAD_CHUNK) {
+      const n = Math.min(PAD_CHUNK, area.length - o);
+      uniform = area.subarray(o, o + n).equals(pad.subarray(0, n));
+    }
+    if (uniform) return -1;
+  }
   for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0x00 && bytes[i] !== 0xff) return i;
   return -1;
 }
