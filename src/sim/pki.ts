@@ -88,7 +88,19 @@ export function simKeyFromPkcs8(pkcs8: Uint8Array, name = "key"): SimKey {
   return { pkcs8, privateKey, publicKey, rawPublic };
 }
 
-async function cryptoKeys(k: SimKey): Promise<{ priv: CryptoKey; pub: CryptoKey }> {
+const imported = new WeakMap<SimKey, Promise<{ priv: CryptoKey; pub: CryptoKey }>>();
+
+/** WebCrypto handles of a key (imported once per key: @peculiar/x509 signs through WebCrypto). */
+function cryptoKeys(k: SimKey): Promise<{ priv: CryptoKey; pub: CryptoKey }> {
+  let p = imported.get(k);
+  if (!p) {
+    p = importKeys(k);
+    imported.set(k, p);
+  }
+  return p;
+}
+
+async function importKeys(k: SimKey): Promise<{ priv: CryptoKey; pub: CryptoKey }> {
   const alg = { name: "ECDSA", namedCurve: "P-256" };
   const priv = (await webcrypto.subtle.importKey("pkcs8", k.pkcs8, alg, false, ["sign"])) as CryptoKey;
   const spki = new Uint8Array(k.publicKey.export({ format: "der", type: "spki" }));

@@ -62,7 +62,32 @@ function p1363(data: Uint8Array, key: SimKey): Uint8Array {
 }
 
 export class SimQuotingEnclave {
+  /**
+   * The QE report and its PCK signature certify the attestation key; like Intel's QE, they are made once
+   * per attestation key (at certification time), not per quote. Same for the PCK chain payload.
+   */
+  private certified: {
+    qeReport: SgxReportBody;
+    qeReportBytes: Uint8Array;
+    qeReportSignature: Uint8Array;
+    chain: ReturnType<typeof pckCertChainCertificationData>;
+  } | null = null;
+
   constructor(private readonly cfg: QuotingEnclaveConfig) {}
+
+  private certification() {
+    if (!this.certified) {
+      const qeReport = this.qeReport();
+      const qeReportBytes = encodeSgxReportBody(qeReport);
+      this.certified = {
+        qeReport,
+        qeReportBytes,
+        qeReportSignature: p1363(qeReportBytes, this.cfg.pckKey),
+        chain: pckCertChainCertificationData(this.cfg.pckChain),
+      };
+    }
+    return this.certified;
+  }
 
   /** The QE report body (what the PCK key signs) for the current attestation key. */
   qeReport(): SgxReportBody {
@@ -141,9 +166,7 @@ export class SimQuotingEnclave {
       userData,
     };
     const signature = p1363(encodeQuoteSignedRegion(header, quoteBody), this.cfg.attestationKey);
-    const qeReport = this.qeReport();
-    const qeReportBytes = encodeSgxReportBody(qeReport);
-    const qeReportSignature = p1363(qeReportBytes, this.cfg.pckKey);
+    const { qeReport, qeReportBytes, qeReportSignature, chain } = this.certification();
     return serializeQuote({
       header,
       body: quoteBody,
@@ -155,7 +178,7 @@ export class SimQuotingEnclave {
           qeReportBytes,
           qeReportSignature,
           qeAuthData: QE_AUTH_DATA,
-          certificationData: pckCertChainCertificationData(this.cfg.pckChain),
+          certificationData: chain,
         },
       },
     });
