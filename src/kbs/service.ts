@@ -327,8 +327,16 @@ export class KbsService {
       throw err;
     }
     const { token, expiresAt } = await this.#signer.sign(claims, now);
-    await this.store.attachToken(session.id, token, expiresAt.getTime(), expiresAt.getTime());
-    await audit("allowed", null, claims);
+    await this.store.attachToken(session.id, token, expiresAt.getTime(), expiresAt.getTime(), {
+      at: now.getTime(),
+      event: "attest",
+      sessionId: session.id,
+      evidenceSha256,
+      claims,
+      verdict: "allowed",
+      reason: null,
+      requestId: ctx.requestId ?? null,
+    });
     return { token, sessionExpiresAt: expiresAt, claims };
   }
 

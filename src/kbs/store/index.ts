@@ -252,12 +252,17 @@ export class KbsStore {
     token: string,
     tokenExpiresAt: number,
     sessionExpiresAt: number,
+    audit?: AuditEntry,
   ): Promise<void> {
-    await this.db.query(
-      `UPDATE sessions SET state = 'attested', token = $1, token_expires_at = $2, expires_at = $3
-       WHERE id = $4 AND state = 'consumed'`,
-      [token, tokenExpiresAt, sessionExpiresAt, sessionId],
-    );
+    // One commit for the token and its audit row.
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE sessions SET state = 'attested', token = $1, token_expires_at = $2, expires_at = $3
+         WHERE id = $4 AND state = 'consumed'`,
+        [token, tokenExpiresAt, sessionExpiresAt, sessionId],
+      );
+      if (audit) await insertAudit(tx, audit);
+    });
   }
 
   /** Drop sessions and used nonces whose life is over (nonces kept for as long as their session). */
@@ -273,23 +278,7 @@ export class KbsStore {
   // ---- audit ------------------------------------------------------------------------------------
 
   async appendAudit(e: AuditEntry): Promise<number> {
-    const { rows } = await this.db.query(
-      `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-      [
-        e.at,
-        e.event,
-        e.resource ?? null,
-        e.sessionId ?? null,
-        e.evidenceSha256 ?? null,
-        e.claims === undefined || e.claims === null ? null : JSON.stringify(e.claims),
-        e.verdict,
-        e.reason ?? null,
-        e.actor ?? null,
-        e.requestId ?? null,
-      ] as SqlValue[],
-    );
-    return Number(rows[0]?.id);
+    return insertAudit(this.db, e);
   }
 
   async listAudit(
@@ -308,6 +297,26 @@ export class KbsStore {
     );
     return rows.map(auditRow);
   }
+}
+
+async function insertAudit(db: SqlDb, e: AuditEntry): Promise<number> {
+  const { rows } = await db.query(
+    `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    [
+      e.at,
+      e.event,
+      e.resource ?? null,
+      e.sessionId ?? null,
+      e.evidenceSha256 ?? null,
+      e.claims === undefined || e.claims === null ? null : JSON.stringify(e.claims),
+      e.verdict,
+      e.reason ?? null,
+      e.actor ?? null,
+      e.requestId ?? null,
+    ] as SqlValue[],
+  );
+  return Number(rows[0]?.id);
 }
 
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array());
@@ -369,13 +378,25 @@ function auditRow(r: Row): AuditRecord {
 
 /**
  * Open the store a --db value names: postgres://... or postgresql://... for PostgreSQL, sqlite:PATH,
- * file:PATH or a plain path for SQLite. Migrates the schema before returning.
+ * file:PATH (optionally ?synchronous=normal) or a plain path for SQLite. Migrates the schema before
+ * returning.
  */
 export async function openStore(url: string): Promise<KbsStore> {
   let db: SqlDb;
   if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url);
-  else if (/^(sqlite|file):/.test(url)) db = new SqliteDb(url.replace(/^(sqlite|file):(\/\/)?/, ""));
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+  else if (/^(sqlite|file):/.test(url)) {
+    // sqlite:PATH[?synchronous=normal]
+    const [path, query] = url.replace(/^(sqlite|file):(\/\/)?/, "").split("?", 2) as [
+      string,
+      string | undefined,
+    ];
+    const sync = new URLSearchParams(query ?? "").get("synchronous");
+    if (sync !== null && sync !== "full" && sync !== "normal")
+      throw new TdxError("KBS_DB_URL_INVALID", `synchronous=${sync} is not full or normal`, {
+        hint: "use sqlite:PATH?synchronous=normal (fewer fsyncs) or leave it out (full)",
+      });
+    db = new SqliteDb(path, sync ? { synchronous: sync } : {});
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
     throw new TdxError(
       "KBS_DB_URL_INVALID",
       `unsupported database URL ${url.replace(/\/\/[^@]*@/, "//***@")}`,

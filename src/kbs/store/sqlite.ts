@@ -18,8 +18,9 @@ BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`,
 const fileLocks = new Map<string, Promise<void>>();
 
 /**
- * SQLite through better-sqlite3, in WAL mode with synchronous=FULL so a committed row survives a
- * killed process. better-sqlite3 is synchronous, but a transaction body may await; a lock keeps
+ * SQLite through better-sqlite3 in WAL mode. synchronous=FULL (the default) makes every commit
+ * durable even against power loss; NORMAL keeps commits safe from a killed process (the WAL is
+ * in the OS cache) but may lose the last ones on power loss, in exchange for fewer fsyncs. better-sqlite3 is synchronous, but a transaction body may await; a lock keeps
  * other requests' statements out of the connection until the transaction ends (inside one, use
  * only the `tx` handle).
  */
@@ -29,13 +30,16 @@ export class SqliteDb implements SqlDb {
   /** Shared by every connection to one file in this process (see #locked). */
   readonly #lockKey: string;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    opts: { synchronous?: "full" | "normal" } = {},
+  ) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     try {
       this.#db = new Database(file);
       this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("synchronous = FULL");
+      this.#db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
       this.#db.pragma("busy_timeout = 5000");
       this.#db.pragma("foreign_keys = ON");
     } catch (e) {
