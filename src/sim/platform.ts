@@ -12,6 +12,7 @@ import {
   issuePckCert,
   issuePki,
   type PkiCerts,
+  randomSerial as randomSerialBytes,
   type SimKey,
   simKeyFromPkcs8,
   wholeSeconds,
@@ -373,20 +374,22 @@ export class SimPlatform {
       nextUpdate: rootCrlNext,
       revokedSerials: [],
     });
-    const revoked = spec.revokePck ? [c.pck.serial] : [];
+    // Like Intel's PCK CRLs, never empty: other platforms' PCK certificates were revoked too.
+    const others = [randomSerialBytes(), randomSerialBytes()];
+    const revoked = spec.revokePck ? [...others, c.pck.serial] : others;
     const platformCrl = await issueCrl({
       issuer: c.platformCa,
       issuerKey: this.keys.platformCa,
       thisUpdate: issueDate,
       nextUpdate,
-      revokedSerials: this.record.pckCa === "platform" ? revoked : [],
+      revokedSerials: this.record.pckCa === "platform" ? revoked : others,
     });
     const processorCrl = await issueCrl({
       issuer: c.processorCa,
       issuerKey: this.keys.processorCa,
       thisUpdate: issueDate,
       nextUpdate,
-      revokedSerials: this.record.pckCa === "processor" ? revoked : [],
+      revokedSerials: this.record.pckCa === "processor" ? revoked : others,
     });
     const tcbInfo = tcbInfoText(spec, issueDate, nextUpdate);
     const tcbInfoSignature = signText(tcbInfo, this.keys.tcbSigning);
