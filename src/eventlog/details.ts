@@ -2,7 +2,7 @@
  * Best-effort decoding of TCG event data for display (`eventlog show`): UEFI variable names, strings,
  * firmware blobs, image device paths, tagged events. Never trusted for replay; never throws.
  */
-import { bytesEqual, hex, sha384 } from "./bytes.js";
+import { bytesEqual, hex, sha384, utf8 } from "./bytes.js";
 import type { TcgEvent } from "./tcg.js";
 import { sha384DigestOf } from "./tcg.js";
 
@@ -259,4 +259,36 @@ export function digestIsHashOfEvent(ev: TcgEvent): boolean | null {
   const d = sha384DigestOf(ev);
   if (!d || ev.dataTruncated) return null;
   return bytesEqual(d, sha384(ev.data));
+}
+
+export type DigestBinding = "event-data" | "command-text" | "variable-data" | "tagged-event-data" | "other";
+
+/**
+ * What the SHA-384 digest is the hash of, when the log itself shows it: the whole event data (EV_SEPARATOR,
+ * EV_EFI_ACTION, EV_EFI_VARIABLE_DRIVER_CONFIG...), the command after grub's "grub_cmd: " prefix (EV_IPL),
+ * only the UEFI variable's data (EV_EFI_VARIABLE_BOOT:
+ * BootOrder, Boot####), or only a tagged event's payload (EV_EVENT_TAG: QEMU's kernel command line). "other"
+ * means the digest covers something not in the log (a PE image, ACPI tables, a firmware volume); null when the
+ * event has no SHA-384 digest. Only after replay matched may event content bound this way be trusted.
+ */
+export function digestBinding(ev: TcgEvent): DigestBinding | null {
+  const d = sha384DigestOf(ev);
+  if (!d || ev.dataTruncated) return null;
+  if (bytesEqual(d, sha384(ev.data))) return "event-data";
+  // grub EV_IPL "grub_cmd: CMD" / "kernel_cmdline: LINE": the digest covers CMD/LINE without the NUL.
+  if (ev.type === 0x0000000d) {
+    const text = printableText(ev.data);
+    const m = text === null ? null : /^(grub_cmd|kernel_cmdline|grub_kernel_cmdline): ([\s\S]*)$/.exec(text);
+    if (m && bytesEqual(d, sha384(utf8(m[2]!)))) return "command-text";
+  }
+  if (ev.type === 0x80000002 || ev.type === 0x8000000c) {
+    const vd = variableData(ev.data);
+    if (vd && bytesEqual(d, sha384(vd.variableData as Uint8Array))) return "variable-data";
+  }
+  if (ev.type === 0x00000006 && ev.data.length >= 8) {
+    const size = view(ev.data).getUint32(4, true);
+    if (8 + size <= ev.data.length && bytesEqual(d, sha384(ev.data.subarray(8, 8 + size))))
+      return "tagged-event-data";
+  }
+  return "other";
 }

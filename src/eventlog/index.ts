@@ -9,8 +9,10 @@ export {
   parseCcelTable,
 } from "./ccel.js";
 export {
+  type DigestBinding,
   describeTcgEvent,
   devicePathText,
+  digestBinding,
   digestIsHashOfEvent,
   type EventDetails,
   printableText,
@@ -44,6 +46,7 @@ export {
 export {
   type AppendRuntimeEventOptions,
   appendRuntimeEvent,
+  DEFAULT_RUNTIME_LOG_PATH,
   emptyRuntimeLog,
   makeRuntimeLogEntry,
   parseRuntimeLog,

@@ -71,7 +71,8 @@ export function parseEventLog(
     if (text === null) text = new TextDecoder().decode(bytes!);
     return chosen === "runtime" ? parseRuntimeLog(text) : parseDstackLog(text);
   }
-  if (bytes === null) bytes = decodeInputBytes(text!).bytes;
+  // Hex or base64 text of a binary log (a file or a JSON field) is decoded; real binary passes through.
+  bytes = decodeInputBytes(bytes ?? text!).bytes;
   if (bytes.length >= 4 && bytes[0] === 0x43 && bytes[1] === 0x43 && bytes[2] === 0x45 && bytes[3] === 0x4c) {
     throw new TdxError(
       "EVENTLOG_IS_CCEL_TABLE",

@@ -10,12 +10,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { asTdxError, TdxError } from "../errors.js";
 import { hex, MR_SIZE, sha384, unhex, utf8 } from "./bytes.js";
 
 export const RUNTIME_LOG_FORMAT = "tdx-attest.runtime-log";
+/**
+ * Where `tdx-attest extend` keeps the log unless told otherwise. /run is a tmpfs: the log disappears on
+ * reboot exactly when the RTMRs are reset, so it never describes a previous boot.
+ */
+export const DEFAULT_RUNTIME_LOG_PATH = "/run/tdx-attest/runtime-log.json";
 export const RUNTIME_LOG_VERSION = 1;
 export const RUNTIME_EVENT_DOMAIN = "tdx-attest.runtime-event.v1";
 /** Largest data recorded inline; bigger things should be hashed first and the hash measured. */
@@ -305,6 +310,7 @@ export async function readRuntimeLog(logPath: string): Promise<RuntimeLog> {
   return parseRuntimeLog(text);
 }
 
+const STALE_INCOMPLETE_LOCK_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function processAlive(pid: number): boolean {
@@ -350,8 +356,13 @@ async function acquireLock(lockPath: string, timeoutMs: number): Promise<() => P
     try {
       const owner = await readFile(lockPath, "utf8");
       const pid = Number.parseInt(owner, 10);
-      // An empty lock is one being written right now; only a complete lock with a dead owner is stale.
-      if (owner.endsWith("\n") && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+      // A lock without its newline is being written right now, unless it stayed so for seconds (its
+      // writer died between create and write); a complete lock is stale when its owner process is gone.
+      const complete = owner.endsWith("\n");
+      const stale = complete
+        ? Number.isInteger(pid) && pid > 0 && !processAlive(pid)
+        : Date.now() - (await stat(lockPath)).mtimeMs > STALE_INCOMPLETE_LOCK_MS;
+      if (stale) {
         await unlink(lockPath).catch(() => undefined);
         continue;
       }
@@ -404,7 +415,7 @@ async function writeFileAtomic(path: string, text: string, mode: number): Promis
 }
 
 /**
- * Appends one event to the runtime log at `logPath` (created if absent). The file is replaced atomically
+ * Appends one event to the runtime log at `logPath` (created, with its directory, if absent). The file is replaced atomically
  * (temp file, fsync, rename), so readers see the old or the new log, never a partial one; a lock file
  * serializes concurrent appenders. With `options.extend` the extend happens under the same lock.
  */
@@ -416,6 +427,13 @@ export async function appendRuntimeEvent(
   // Validate before touching anything.
   const time = options.time ?? new Date();
   makeRuntimeLogEntry(input, 0, time);
+  try {
+    await mkdir(dirname(logPath), { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw asTdxError(e, "RUNTIME_LOG_IO", `cannot create the directory of ${logPath}`, {
+      hint: "choose a writable location for the runtime log (e.g. as root: /run/tdx-attest/)",
+    });
+  }
   const release = await acquireLock(`${logPath}.lock`, options.lockTimeoutMs ?? 10_000);
   try {
     const log = await readRuntimeLog(logPath);

@@ -1,6 +1,6 @@
 /** Display records for the events of any supported log (for `eventlog show` and other viewers). */
 import { hex } from "./bytes.js";
-import { describeTcgEvent, digestIsHashOfEvent, printableText } from "./details.js";
+import { type DigestBinding, describeTcgEvent, digestBinding, printableText } from "./details.js";
 import { formatOf, type ParsedEventLog } from "./replay.js";
 import { runtimeEntryData } from "./runtime.js";
 import { EV_NO_ACTION } from "./tcg.js";
@@ -19,8 +19,8 @@ export interface EventRecord {
   digests: Record<string, string>;
   /** Decoded event data (byte fields as hex). */
   details: Record<string, unknown>;
-  /** Whether the SHA-384 digest is the hash of the event data (TCG; informational). */
-  digestIsHashOfData?: boolean | null;
+  /** What the SHA-384 digest is the hash of, as far as the log shows (TCG; see digestBinding). */
+  digestBinding?: DigestBinding | null;
   skipped?: string;
   time?: string;
 }
@@ -66,7 +66,7 @@ export function viewEventLog(log: ParsedEventLog): EventLogView {
           typeName: e.typeName,
           digests: Object.fromEntries(e.digests.map((d) => [d.algorithm, hex(d.digest)])),
           details: plain(describeTcgEvent(e)) as Record<string, unknown>,
-          digestIsHashOfData: e.specId ? null : digestIsHashOfEvent(e),
+          digestBinding: e.specId ? null : digestBinding(e),
         };
         if (e.type === EV_NO_ACTION) rec.skipped = "EV_NO_ACTION is never extended";
         else if (rec.register === null) rec.skipped = `MR index ${e.mrIndex} is not 1..4 (RTMR0..3)`;

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TdxError } from "../../src/errors.js";
 import {
   appendRuntimeEvent,
+  DEFAULT_RUNTIME_LOG_PATH,
   parseRuntimeLog,
   readRuntimeLog,
   runtimeEventDigest,
@@ -222,5 +223,26 @@ describe("parseRuntimeLog", () => {
       expect(() => parseRuntimeLog(JSON.stringify(d))).toThrow(expect.objectContaining({ code }));
     }
     expect(() => parseRuntimeLog("[]")).toThrow(expect.objectContaining({ code: "RUNTIME_LOG_BAD_FORMAT" }));
+  });
+});
+
+describe("runtime log file handling", () => {
+  it("creates missing parent directories", async () => {
+    const path = join(tmp(), "a", "b", "rt.json");
+    await appendRuntimeEvent(path, { rtmr: 3, event: "x", data: "" }, { time: T });
+    expect((await readRuntimeLog(path)).events).toHaveLength(1);
+  });
+
+  it("removes an incomplete lock (writer died before writing it) once it is old", async () => {
+    const path = join(tmp(), "rt.json");
+    writeFileSync(`${path}.lock`, "");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    await appendRuntimeEvent(path, { rtmr: 3, event: "x", data: "" }, { time: T, lockTimeoutMs: 2000 });
+    expect((await readRuntimeLog(path)).events).toHaveLength(1);
+  });
+
+  it("the default path lives on /run (reset with the RTMRs at reboot)", () => {
+    expect(DEFAULT_RUNTIME_LOG_PATH.startsWith("/run/")).toBe(true);
   });
 });

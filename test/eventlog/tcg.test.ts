@@ -186,6 +186,10 @@ describe("TCG crypto-agile log (synthetic)", () => {
     const expected = replayEventLog(log).registers;
     expect(replayEventLog(Buffer.from(log).toString("hex")).registers).toEqual(expected);
     expect(replayEventLog(Buffer.from(log).toString("base64")).registers).toEqual(expected);
+    // Also as the bytes of a text file.
+    expect(replayEventLog(new Uint8Array(Buffer.from(Buffer.from(log).toString("hex")))).registers).toEqual(
+      expected,
+    );
   });
 });
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parseQuote } from "../../src/abi/index.js";
 import {
   describeTcgEvent,
+  digestBinding,
   digestIsHashOfEvent,
   parseCcelTable,
   parseDstackLog,
@@ -229,6 +230,32 @@ describe.skipIf(!present)(
         "SP800-155 Event3",
       ]);
       expect(replayEventLog(log).logs[0]).toMatchObject({ events: 36, extended: 33 });
+    });
+
+    it("digestBinding says what each digest covers (COS-113 grub commands, BootOrder/Boot####, AAEL tags)", () => {
+      const tally = (file: string) => {
+        const counts: Record<string, number> = {};
+        for (const e of parseTcgLog(readVector(file)).events.slice(1)) {
+          const k = `${e.typeName}:${digestBinding(e)}`;
+          counts[k] = (counts[k] ?? 0) + 1;
+        }
+        return counts;
+      };
+      expect(tally("go-tdx-guest-cos113/ccel_data.dat")).toEqual({
+        "EV_EFI_HANDOFF_TABLES2:other": 1,
+        "EV_EFI_PLATFORM_FIRMWARE_BLOB2:other": 1,
+        "EV_EFI_VARIABLE_DRIVER_CONFIG:event-data": 5,
+        "EV_SEPARATOR:event-data": 2,
+        "EV_PLATFORM_CONFIG_FLAGS:other": 3,
+        "EV_EFI_VARIABLE_BOOT:variable-data": 3,
+        "EV_EFI_ACTION:event-data": 3,
+        "EV_EFI_GPT_EVENT:event-data": 1,
+        "EV_EFI_BOOT_SERVICES_APPLICATION:other": 2,
+        "EV_IPL:other": 5,
+        "EV_IPL:command-text": 15,
+        "EV_EFI_VARIABLE_AUTHORITY:event-data": 2,
+      });
+      expect(tally("trustee-eventlog/CCEL_AAEL_alibabacloud")["EV_EVENT_TAG:event-data"]).toBe(2);
     });
 
     it("td-shim log: header at MR index 0, errata 105, vendor td-shim", () => {

@@ -131,7 +131,11 @@ function renderView(view: EventLogView, file: string): string {
       const text = typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? v.join(" / ") : String(v);
       lines.push(`    ${k}: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`);
     }
-    if (e.digestIsHashOfData === true) lines.push("    digest = SHA-384(event data)");
+    if (e.digestBinding === "event-data") lines.push("    digest = SHA-384(event data)");
+    else if (e.digestBinding === "command-text")
+      lines.push("    digest = SHA-384(the command after the prefix)");
+    else if (e.digestBinding === "variable-data") lines.push("    digest = SHA-384(variable data)");
+    else if (e.digestBinding === "tagged-event-data") lines.push("    digest = SHA-384(tagged event data)");
     if (e.time) lines.push(`    time: ${e.time}`);
   }
   return `${lines.join("\n")}\n`;
