@@ -262,7 +262,6 @@ async function issue(p: CertParams): Promise<IssuedCert> {
   return toIssued(cert, p.serial, p.keyId, p.cn);
 }
 
-const YEAR_MS = 365 * 24 * 3600 * 1000;
 function addYears(d: Date, years: number): Date {
   const out = new Date(d.getTime());
   out.setUTCFullYear(out.getUTCFullYear() + years);
@@ -388,5 +387,3 @@ export async function issueCrl(opts: {
   });
   return new Uint8Array(crl.rawData);
 }
-
-export { YEAR_MS };

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeCollateral } from "../collateral/json.js";
 import type { Collateral } from "../collateral/types.js";
@@ -520,7 +520,15 @@ export class SimPlatform {
   private save(): void {
     const dir = this.stateDir;
     if (!dir) return;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new TdxError("SIM_STATE_UNWRITABLE", `cannot create ${dir}`, {
+        field: "state",
+        cause: e,
+        hint: "pick a state directory in a writable location",
+      });
+    }
     for (const [name, file] of Object.entries(KEY_FILES)) {
       const key = this.keys[name as keyof typeof KEY_FILES];
       writeAtomic(join(dir, file), pkcs8Pem(key.pkcs8), 0o600);
@@ -646,9 +654,18 @@ function readJson<T>(path: string): T {
 /** Write via a temporary file and rename, so readers never see a half-written file. */
 export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  writeFileSync(tmp, data, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data, { mode });
+    chmodSync(tmp, mode);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new TdxError("SIM_STATE_UNWRITABLE", `cannot write ${path}`, {
+      field: "state",
+      cause: e,
+      hint: "check that the state directory is writable",
+    });
+  }
 }
 
 /** An in-memory platform for library use (nothing is written to disk). */
