@@ -311,6 +311,7 @@ export class Verifier {
   readonly #max: number;
   readonly #certs = new Map<string, CertEntry>();
   readonly #strictChains = new Map<string, CertEntry[]>();
+  readonly #quoteChains = new Map<string, { bytes: Uint8Array; chain: CertEntry[] }[]>();
   readonly #chains = new Map<string, CertEntry[]>();
   /** Signed JSON text -> signatures (and signer ids) already verified over it. */
   readonly #signedTexts = new Map<string, { signature: Uint8Array; signerId: number }[]>();
@@ -342,6 +343,7 @@ export class Verifier {
     this.#certs.clear();
     this.#chains.clear();
     this.#strictChains.clear();
+    this.#quoteChains.clear();
     this.#signedTexts.clear();
     this.#crls.clear();
     this.#tcbInfos.clear();
@@ -433,6 +435,21 @@ export class Verifier {
       this.#bounded(this.#certs).set(k, e);
     }
     return e;
+  }
+
+  /**
+   * The quote's PCK chain (type-5 certification data). Looked up by a short probe of the bytes and confirmed
+   * by comparing all of them, so a known chain costs a memcmp instead of decoding and hashing 4 KB of text.
+   */
+  #quoteChain(data: Uint8Array): CertEntry[] {
+    const probe = `${data.length}:${latin1(data.subarray(data.length >>> 2, (data.length >>> 2) + 48))}`;
+    const known = this.#quoteChains.get(probe);
+    if (known) for (const k of known) if (bytesEqual(k.bytes, data)) return k.chain;
+    const chain = this.#chain(latin1(data), "pckCertChain", true);
+    const list = known ?? [];
+    if (!known) this.#bounded(this.#quoteChains).set(probe, list);
+    if (list.length < 8) list.push({ bytes: new Uint8Array(data), chain });
+    return chain;
   }
 
   #chain(pem: string, field: string, strict: boolean): CertEntry[] {
@@ -569,7 +586,7 @@ export class Verifier {
     let chain: CertEntry[];
     try {
       if (inner.type === CERT_TYPE_PCK_CERT_CHAIN) {
-        chain = this.#chain(latin1(inner.data), "pckCertChain", true);
+        chain = this.#quoteChain(inner.data);
       } else if (collateral.pckCertificateChain) {
         chain = this.#chain(collateral.pckCertificateChain, "collateral.pckCertificateChain", false);
       } else {
@@ -683,9 +700,14 @@ export class Verifier {
     run.pass("qeReport.signature", { detail: "ECDSA P-256 by the PCK key over the 384-byte QE report" });
 
     // 4.1.2.4.13: QE report data binds the attestation key and QE auth data.
+    // Remembered per (PCK, QE report, attestation key, auth data): the same binding needs no second hash.
+    const bindingKey = `${qeKey}${latin1(sd.attestationKey)}${latin1(qe.qeAuthData)}`;
     const expectedReportData = new Uint8Array(64);
-    expectedReportData.set(sha256(sd.attestationKey, qe.qeAuthData), 0);
-    if (!bytesEqual(expectedReportData, qe.qeReport.reportData)) {
+    const bound = this.#verifiedBy(pck, bindingKey, () => {
+      expectedReportData.set(sha256(sd.attestationKey, qe.qeAuthData), 0);
+      return bytesEqual(expectedReportData, qe.qeReport.reportData);
+    });
+    if (!bound) {
       run.fail(
         "qeReport.reportData",
         "QE_REPORT_DATA_MISMATCH",
