@@ -219,6 +219,28 @@ describe.skipIf(!vectorsDir())("byte-level shape against Intel's real certificat
     }
   });
 
+  it("the TCB Signing certificate has Intel's names and extension encodings", () => {
+    const { collateral } = real();
+    const theirs = parseCertificate(pemToDers(collateral.tcb_info_issuer_chain!)[0]!);
+    const ours = parseCertificate(p.certs.tcbSigning.der);
+    expect(Buffer.from(ours.subjectRaw)).toEqual(Buffer.from(theirs.subjectRaw));
+    expect([...ours.extensions.entries()].map(([o, e]) => `${o}:${e.critical}`)).toEqual(
+      [...theirs.extensions.entries()].map(([o, e]) => `${o}:${e.critical}`),
+    );
+    for (const oid of ["2.5.29.15", "2.5.29.19", "2.5.29.31"]) {
+      expect(Buffer.from(ours.extensions.get(oid)!.value)).toEqual(
+        Buffer.from(theirs.extensions.get(oid)!.value),
+      );
+    }
+    // Intel's CAs and TCB Signing certificate use their serial number as subject key identifier.
+    expect(Buffer.from(theirs.extensions.get("2.5.29.14")!.value).subarray(2).toString("hex")).toBe(
+      theirs.serialHex,
+    );
+    expect(Buffer.from(ours.extensions.get("2.5.29.14")!.value).subarray(2).toString("hex")).toBe(
+      ours.serialHex,
+    );
+  });
+
   it("re-encoding Intel's PCK extension values gives Intel's exact extension bytes", () => {
     const { pems } = real();
     const der = pemToDers(pems[0]!)[0]!;
