@@ -133,7 +133,9 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
         expect(legend.some((l) => l.startsWith(label))).toBe(true);
       }
       expect(await page.locator("#hex .hb span.rg-qeReport").count()).toBe(384);
-      expect(await page.locator("#hex .hb span.rg-trailing").count()).toBe(tdx.expected.quote.trailing_bytes ?? 0);
+      expect(await page.locator("#hex .hb span.rg-trailing").count()).toBe(
+        tdx.expected.quote.trailing_bytes ?? 0,
+      );
       expect(foreignRequests).toEqual([]);
     });
 
