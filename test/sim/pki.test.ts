@@ -156,6 +156,40 @@ describe("signed collateral", () => {
     expect(ok(`${c.tcbInfo} `, c.tcbInfoSignature)).toBe(false);
   });
 
+  it("openssl verifies the TCB Info and QE Identity signatures with the TCB Signing certificate's key", () => {
+    const pub = join(dir, "tcb-pub.pem");
+    writeFileSync(pub, openssl(["x509", "-in", join(dir, "tcb.pem"), "-noout", "-pubkey"]));
+    // openssl wants an ECDSA-Sig-Value (DER SEQUENCE of r and s), Intel ships raw r||s.
+    const derSig = (raw: Uint8Array) => {
+      const int = (b: Uint8Array) => {
+        let i = 0;
+        while (i < b.length - 1 && b[i] === 0) i++;
+        const v = b.subarray(i);
+        const body = v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : Buffer.from(v);
+        return Buffer.concat([Buffer.from([0x02, body.length]), body]);
+      };
+      const seq = Buffer.concat([int(raw.subarray(0, 32)), int(raw.subarray(32))]);
+      return Buffer.concat([Buffer.from([0x30, seq.length]), seq]);
+    };
+    for (const [name, text, sig] of [
+      ["tcb-info", c.tcbInfo, c.tcbInfoSignature],
+      ["qe-identity", c.qeIdentity, c.qeIdentitySignature],
+    ] as const) {
+      writeFileSync(join(dir, `${name}.json`), text);
+      writeFileSync(join(dir, `${name}.sig`), derSig(sig));
+      const r = openssl([
+        "dgst",
+        "-sha256",
+        "-verify",
+        pub,
+        "-signature",
+        join(dir, `${name}.sig`),
+        join(dir, `${name}.json`),
+      ]);
+      expect(r).toContain("Verified OK");
+    }
+  });
+
   it("is compact JSON with Intel's TD QE identity and upper-case hex", () => {
     expect(JSON.stringify(JSON.parse(c.tcbInfo))).toBe(c.tcbInfo);
     expect(JSON.stringify(JSON.parse(c.qeIdentity))).toBe(c.qeIdentity);
