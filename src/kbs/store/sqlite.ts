@@ -27,6 +27,7 @@ const fileLocks = new Map<string, Promise<void>>();
 export class SqliteDb implements SqlDb {
   readonly dialect = "sqlite" as const;
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
   /** Shared by every connection to one file in this process (see #locked). */
   readonly #lockKey: string;
 
@@ -55,7 +56,12 @@ export class SqliteDb implements SqlDb {
 
   #run(sql: string, params: SqlValue[]): { rows: Row[]; changes: number } {
     const p = toPositional(sql, params);
-    const stmt = this.#db.prepare(p.sql);
+    let stmt = this.#statements.get(p.sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(p.sql);
+      // The statements are a fixed set written in src/kbs/store; the cap only guards against misuse.
+      if (this.#statements.size < 256) this.#statements.set(p.sql, stmt);
+    }
     const args = p.params.map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v));
     if (stmt.reader) return { rows: stmt.all(...args) as Row[], changes: 0 };
     const r = stmt.run(...args);
