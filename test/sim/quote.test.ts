@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { INTEL_QE_VENDOR_ID, parseQuote, pckCertChainOf, serializeQuote } from "../../src/abi/index.js";
 import { p256PublicKey } from "../../src/crypto/index.js";
 import { createSimPlatform, QE_AUTH_DATA, type SimPlatform } from "../../src/sim/index.js";
+import { loadCases, VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 
 let p15: SimPlatform;
 let p10: SimPlatform;
@@ -81,5 +82,32 @@ describe("simulated quotes", () => {
     const b = parseQuote(p15.quote(rd));
     expect(a.signatureData.attestationKey).toEqual(b.signatureData.attestationKey);
     expect(a.signatureData.signature).not.toEqual(b.signatureData.signature);
+  });
+});
+
+describe.skipIf(!vectorsDir())("layout against a real TDX 1.5 quote v5", () => {
+  it("every field sits where it sits in Intel's quote, up to the PEM chain", async () => {
+    const real = loadCases().find((k) => k.name.includes("tdx_v5_90c06f_alibaba"));
+    if (!real) throw new Error(VECTORS_SKIP_REASON);
+    const theirs = parseQuote(real.quote);
+    const ours = parseQuote(p15.quote(rd, { version: 5 }));
+    const upToChain = (q: typeof ours) =>
+      q.layout
+        .filter((f) => !f.path.endsWith("certificationData.data") && !f.path.startsWith("trailing"))
+        .map((f) => `${f.path}@${f.offset}+${f.size}`);
+    expect(upToChain(ours)).toEqual(upToChain(theirs));
+    expect(Buffer.from(ours.bytes.subarray(0, 12))).toEqual(Buffer.from(theirs.bytes.subarray(0, 12)));
+    // Same QE identity values as Intel's production TD QE.
+    const a = ours.signatureData.qeReportCertificationData!.qeReport;
+    const b = theirs.signatureData.qeReportCertificationData!.qeReport;
+    expect([a.mrSigner, a.isvProdId, a.attributes, a.miscSelect]).toEqual([
+      b.mrSigner,
+      b.isvProdId,
+      b.attributes,
+      b.miscSelect,
+    ]);
+    expect(ours.signatureData.qeReportCertificationData!.qeAuthData).toEqual(
+      theirs.signatureData.qeReportCertificationData!.qeAuthData,
+    );
   });
 });
