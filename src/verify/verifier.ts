@@ -518,12 +518,14 @@ export class Verifier {
     // 1. Parse and validate the quote (QVL Quote::parse / Quote::validate).
     let quote: Quote;
     try {
-      quote = input instanceof Uint8Array ? parseQuote(input) : input;
-      if (!quote || !(quote.bytes instanceof Uint8Array) || !quote.header || !quote.signatureData) {
+      // A parsed Quote is re-parsed from its bytes: only what the signature covers may reach the result.
+      const bytes = input instanceof Uint8Array ? input : (input as Partial<Quote> | null)?.bytes;
+      if (!(bytes instanceof Uint8Array)) {
         throw new TdxError("QUOTE_NOT_BYTES", "the quote must be bytes or a Quote from parseQuote", {
           hint: "pass the quote bytes (binary) or the result of parseQuote",
         });
       }
+      quote = parseQuote(bytes);
     } catch (e) {
       run.failWith("quote.parse", e);
     }
@@ -580,6 +582,7 @@ export class Verifier {
     }
     run.pass("quote.format", { actual: { qeVendorId: "Intel", certificationDataType: inner.type } });
 
+    checkCollateralShape(run, collateral);
     const memo = this.#memo(collateral);
 
     // 2. PCK certificate chain to a trusted root (QVL PckCertVerifier, 4.1.2.4.x).
@@ -1596,4 +1599,35 @@ function failedResult(err: TdxError, at: number, check: string): VerificationRes
     collateral: null,
     quote: null,
   };
+}
+
+/** TypeScript callers can still pass anything at run time: refuse a collateral object of the wrong shape. */
+function checkCollateralShape(run: Run, c: Collateral): void {
+  const strings = [
+    "pckCrlIssuerChain",
+    "tcbInfoIssuerChain",
+    "tcbInfo",
+    "qeIdentityIssuerChain",
+    "qeIdentity",
+  ] as const;
+  const bytes = ["rootCaCrl", "pckCrl", "tcbInfoSignature", "qeIdentitySignature"] as const;
+  const bad =
+    c === null || typeof c !== "object"
+      ? ["(collateral)"]
+      : [
+          ...strings.filter((k) => typeof c[k] !== "string"),
+          ...bytes.filter((k) => !(c[k] instanceof Uint8Array)),
+          ...(c.pckCertificateChain !== undefined && typeof c.pckCertificateChain !== "string"
+            ? ["pckCertificateChain"]
+            : []),
+        ];
+  if (bad.length > 0) {
+    run.fail(
+      "collateral.format",
+      "COLLATERAL_MALFORMED",
+      `the collateral is missing or has wrong types for: ${bad.join(", ")}`,
+      "build the collateral with readCollateral(jsonText) or fetch it with the collateral client",
+      { actual: bad },
+    );
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseQuote } from "../../src/abi/index.js";
 import { readCollateral } from "../../src/collateral/json.js";
 import type { Collateral } from "../../src/collateral/types.js";
 import { signText } from "../../src/sim/collateral.js";
@@ -148,6 +149,42 @@ describe("error codes (simulated PKI)", () => {
     expect(() => new Verifier({ trustAnchors: ["not a pem"] })).toThrowError(
       expect.objectContaining({ code: "TRUST_ANCHOR_INVALID" }),
     );
+  });
+
+  it("bad inputs come back as results with their own codes", async () => {
+    const { quote, collateral, verifier } = await sim();
+    expect(verifier.verify(new Uint8Array(10), collateral, { now }).error?.code).toMatch(/^QUOTE_/);
+    const partial = { ...collateral, pckCrl: "00" } as unknown as Collateral;
+    expect(verifier.verify(quote, partial, { now }).error?.code).toBe("COLLATERAL_MALFORMED");
+  });
+
+  it("a parsed Quote is judged by its bytes, not by fields edited after parsing", async () => {
+    const { quote, collateral, verifier } = await sim();
+    const parsed = parseQuote(quote);
+    const forged = {
+      ...parsed,
+      body: { ...parsed.body, report: { ...parsed.body.report, reportData: new Uint8Array(64).fill(9) } },
+    };
+    const r = verifier.verify(forged as typeof parsed, collateral, { now });
+    expect(r.ok).toBe(true);
+    expect(r.quote?.body.report.reportData).toEqual(new Uint8Array(64).fill(7));
+  });
+
+  it("caches serve new quotes of a known platform, and never an edited collateral object", async () => {
+    const { p, quote, collateral, verifier } = await sim();
+    const first = verifier.verify(quote, collateral, { now });
+    const second = verifier.verify(p.quote(new Uint8Array(64).fill(8), { version: 4 }), collateral, { now });
+    expect(first.ok && second.ok).toBe(true);
+    expect(second.checks.map((c) => c.name)).toEqual(first.checks.map((c) => c.name));
+    // Editing the same object in place must not be hidden by the per-object memo.
+    collateral.tcbInfoSignature[5]! ^= 1;
+    expect(verifier.verify(quote, collateral, { now }).error?.code).toBe("TCB_INFO_SIGNATURE_INVALID");
+    collateral.tcbInfoSignature[5]! ^= 1;
+    expect(verifier.verify(quote, collateral, { now }).ok).toBe(true);
+    // A later time past nextUpdate flags expiry on the cached path too.
+    const late = verifier.verify(quote, collateral, { now: new Date(now.getTime() + 60 * 86400_000) });
+    expect(late.collateralExpired).toBe(true);
+    expect(late.ok).toBe(true);
   });
 
   it("time is required and never read from the clock", async () => {
