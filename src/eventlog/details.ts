@@ -87,7 +87,12 @@ export function devicePathText(b: Uint8Array): string[] {
       out.push(`NVMe(0x${v.getUint32(0, true).toString(16)})`);
     else if (type === 0x03 && sub === 0x0a && node.length >= 16) out.push(`VenMsg(${guid(node)})`);
     else if (type === 0x01 && sub === 0x04 && node.length >= 16) out.push(`VenHw(${guid(node)})`);
-    else out.push(`Path(${type},${sub})`);
+    else if (type === 0x04 && sub === 0x03 && node.length >= 16) out.push(`VenMedia(${guid(node)})`);
+    else if (type === 0x01 && sub === 0x03 && node.length >= 20) {
+      out.push(
+        `MemoryMapped(${v.getUint32(0, true)},0x${v.getBigUint64(4, true).toString(16)},0x${v.getBigUint64(12, true).toString(16)})`,
+      );
+    } else out.push(`Path(${type},${sub})`);
     p += len;
   }
   return out;
