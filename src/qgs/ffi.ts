@@ -164,11 +164,20 @@ async function loadRealLibc(): Promise<Libc> {
     },
     errno: () => koffi.errno(),
     poll: (fd, events, cb) => {
-      const handle = koffi.node.poll(fd, { readable: !!events.readable, writable: !!events.writable }, cb);
+      // koffi calls back with (status, events) despite its typings; a negative status is a poll error, which
+      // we surface as "everything ready" so the next recv/send reports the errno.
+      const onPoll = (status: number, ev: PollEvents) =>
+        cb(status < 0 ? { readable: true, writable: true, disconnect: true } : ev);
+      const handle = koffi.node.poll(
+        fd,
+        { readable: !!events.readable, writable: !!events.writable },
+        onPoll,
+      );
+      if (!events.readable && !events.writable) handle.stop();
       return {
         update: (ev) => {
           if (!ev.readable && !ev.writable) handle.stop();
-          else handle.start({ readable: !!ev.readable, writable: !!ev.writable }, cb);
+          else handle.start({ readable: !!ev.readable, writable: !!ev.writable }, onPoll);
         },
         close: () => handle.close(),
       };
