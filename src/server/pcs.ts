@@ -14,7 +14,8 @@ import type { SimCollateralBundle, SimPlatform } from "../sim/index.js";
  *   GET /IntelSGXRootCA.der                  (the root CA CRL distribution point: DER)
  *
  * The v3 paths are served too (TCB info issuer chain header named SGX-TCB-Info-Issuer-Chain there).
- * Collateral is re-issued when half its validity has passed, like a PCS publishing fresh data.
+ * Collateral is re-issued when half its validity has passed, like a PCS publishing fresh data. Bodies are
+ * sent as bytes so that Content-Type is exactly Intel's (no charset parameter added).
  */
 
 export interface PcsServerOptions {
@@ -90,7 +91,7 @@ export function buildPcsServer(opts: PcsServerOptions): FastifyInstance {
         const der = b.pckCrl[ca];
         reply.header("SGX-PCK-CRL-Issuer-Chain", encodeIssuerChain(b.pckCrlIssuerChain[ca]));
         if (encoding === "der") return reply.type("application/pkix-crl").send(Buffer.from(der));
-        return reply.type("application/x-pem-file").send(pemCrl(der));
+        return reply.type("application/x-pem-file").send(Buffer.from(pemCrl(der), "ascii"));
       },
     );
 
@@ -108,21 +109,23 @@ export function buildPcsServer(opts: PcsServerOptions): FastifyInstance {
           api === "v4" ? "TCB-Info-Issuer-Chain" : "SGX-TCB-Info-Issuer-Chain",
           encodeIssuerChain(b.tcbInfoIssuerChain),
         );
-        return reply.type("application/json").send(b.tcbInfoResponse);
+        return reply.type("application/json").send(Buffer.from(b.tcbInfoResponse, "utf8"));
       });
       app.get(`/${tee}/certification/${api}/qe/identity`, async (_req, reply) => {
         if (tee === "sgx")
           return pcsError(reply, 404, "NotFound", "the simulated platform has no SGX QE identity");
         const b = await bundle();
         reply.header("SGX-Enclave-Identity-Issuer-Chain", encodeIssuerChain(b.qeIdentityIssuerChain));
-        return reply.type("application/json").send(b.qeIdentityResponse);
+        return reply.type("application/json").send(Buffer.from(b.qeIdentityResponse, "utf8"));
       });
     }
 
     app.get(`/sgx/certification/${api}/rootcacrl`, async (_req, reply) => {
       const b = await bundle();
       // PCCS returns the root CA CRL as hex text ("to keep backward compatibility").
-      return reply.type("application/x-pem-file").send(Buffer.from(b.rootCaCrl).toString("hex"));
+      return reply
+        .type("application/x-pem-file")
+        .send(Buffer.from(Buffer.from(b.rootCaCrl).toString("hex"), "ascii"));
     });
   }
 
