@@ -113,6 +113,7 @@ interface CollateralMemo {
 
 /** The outcome of steps 2-4 for one (PCK chain, collateral), replayed on later verifications. */
 interface Prefix {
+  id: number;
   pck: CertEntry;
   tcbInfo: TcbInfo;
   qeIdentity: QeIdentity;
@@ -121,6 +122,17 @@ interface Prefix {
   expiries: { item: string; at: number }[];
   /** The CRLs' latest thisUpdate: before it, the steps must run again (and fail with CRL_NOT_YET_VALID). */
   notBefore: number;
+}
+
+/** The outcome of step 5 around the quote signature for one (prefix, quote TCB fields, QE part). */
+interface Tail {
+  before: VerificationCheck[];
+  after: VerificationCheck[];
+  fieldsBefore: Pick<VerificationResult, "platform" | "qeIdentityStatus" | "qeIdentityLevel">;
+  fieldsAfter: Pick<
+    VerificationResult,
+    "tcbStatus" | "advisoryIds" | "matchedTcbLevel" | "tdxModuleStatus" | "tdxModuleIdentity"
+  >;
 }
 
 /** Cached check records are shared between results: freeze them so no caller can alter another's. */
@@ -311,6 +323,7 @@ export class Verifier {
   readonly #max: number;
   readonly #certs = new Map<string, CertEntry>();
   readonly #strictChains = new Map<string, CertEntry[]>();
+  readonly #tails = new Map<string, Tail>();
   readonly #quoteChains = new Map<string, { bytes: Uint8Array; chain: CertEntry[] }[]>();
   readonly #chains = new Map<string, CertEntry[]>();
   /** Signed JSON text -> signatures (and signer ids) already verified over it. */
@@ -344,6 +357,7 @@ export class Verifier {
     this.#chains.clear();
     this.#strictChains.clear();
     this.#quoteChains.clear();
+    this.#tails.clear();
     this.#signedTexts.clear();
     this.#crls.clear();
     this.#tcbInfos.clear();
@@ -617,10 +631,65 @@ export class Verifier {
       if (memo.prefixes.size >= 64) memo.prefixes.clear();
       memo.prefixes.set(chain, prefix);
     }
-    const { pck, tcbInfo, qeIdentity } = prefix;
     result.collateral = prefix.collateralInfo;
 
-    // 5. Quote verification proper (QVL QuoteVerifier::verify).
+    // Step 5 minus the quote signature depends only on (chain + collateral, the quote's TCB fields, its QE
+    // part): a known platform replays those checks and pays for the quote signature alone.
+    const report = quote.body.kind === "sgx" ? null : quote.body.report;
+    const tailKey =
+      `${prefix.id}|${quote.header.version}|${quote.header.teeType}|${quote.body.type}|` +
+      (report
+        ? latin1(report.teeTcbSvn) +
+          latin1(report.mrSignerSeam) +
+          latin1(report.seamAttributes) +
+          (report.teeTcbSvn2 ? latin1(report.teeTcbSvn2) : "")
+        : "") +
+      `|${latin1(qe.qeReportBytes)}${latin1(qe.qeReportSignature)}${latin1(sd.attestationKey)}${latin1(qe.qeAuthData)}`;
+    const tail = this.#tails.get(tailKey);
+    if (tail) {
+      for (const c of tail.before) run.checks.push(c);
+      Object.assign(result, tail.fieldsBefore);
+      this.#quoteSignature(run, quote);
+      for (const c of tail.after) run.checks.push(c);
+      Object.assign(result, tail.fieldsAfter);
+      return;
+    }
+    const firstBefore = run.checks.length;
+    const { ext, moduleIdentity, qeStatus } = this.#quoteChecks(run, quote, prefix, result);
+    const before = run.checks.slice(firstBefore);
+    this.#quoteSignature(run, quote);
+    const firstAfter = run.checks.length;
+    // 4.1.2.4.17: TCB level and status.
+    this.#tcbStatus(run, quote, ext, prefix.tcbInfo, moduleIdentity, qeStatus, result);
+    this.#bounded(this.#tails).set(tailKey, {
+      before: before.map(deepFreeze),
+      after: run.checks.slice(firstAfter).map(deepFreeze),
+      fieldsBefore: deepFreeze({
+        platform: result.platform,
+        qeIdentityStatus: result.qeIdentityStatus,
+        qeIdentityLevel: result.qeIdentityLevel,
+      }),
+      fieldsAfter: deepFreeze({
+        tcbStatus: result.tcbStatus,
+        advisoryIds: result.advisoryIds,
+        matchedTcbLevel: result.matchedTcbLevel,
+        tdxModuleStatus: result.tdxModuleStatus,
+        tdxModuleIdentity: result.tdxModuleIdentity,
+      }),
+    });
+  }
+
+  /** Step 5 up to the quote signature (QVL QuoteVerifier::verify 4.1.2.4.9-15). */
+  #quoteChecks(
+    run: Run,
+    quote: Quote,
+    prefix: Prefix,
+    result: VerificationResult,
+  ): { ext: PckExtensions; moduleIdentity: TdxModuleIdentity | null; qeStatus: QeIdentityStatus } {
+    const { pck, tcbInfo, qeIdentity } = prefix;
+    const isTdx = quote.header.teeType === TEE_TYPE_TDX;
+    const sd = quote.signatureData;
+    const qe = sd.qeReportCertificationData!;
     let ext: PckExtensions;
     let caType: PckCaType;
     try {
@@ -735,8 +804,12 @@ export class Verifier {
     );
     result.qeIdentityStatus = qeStatus;
     result.qeIdentityLevel = qeLevel;
+    return { ext, moduleIdentity, qeStatus };
+  }
 
-    // 4.1.2.4.16: quote signature by the attestation key.
+  /** 4.1.2.4.16: the quote signature by the attestation key, over header || body. */
+  #quoteSignature(run: Run, quote: Quote): void {
+    const sd = quote.signatureData;
     let attKey: KeyObject;
     try {
       attKey = this.#attestationKey(sd.attestationKey);
@@ -753,9 +826,6 @@ export class Verifier {
       );
     }
     run.pass("quote.signature", { detail: `ECDSA P-256 over bytes [0, ${quote.signedLength})` });
-
-    // 4.1.2.4.17: TCB level and status.
-    this.#tcbStatus(run, quote, ext, tcbInfo, moduleIdentity, qeStatus, result);
   }
 
   /** Steps 2-4: PCK chain, CRLs and revocation, TCB Info and QE Identity (signing chains, signatures, format). */
@@ -838,6 +908,7 @@ export class Verifier {
       },
     });
     return {
+      id: nextId++,
       pck,
       tcbInfo,
       qeIdentity,
