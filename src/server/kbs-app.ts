@@ -77,6 +77,7 @@ export async function buildKbsApp(
     (req as FastifyRequest & { startedAt?: bigint }).startedAt = process.hrtime.bigint();
   });
   app.addHook("onResponse", async (req, reply) => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections?.());
     const start = (req as FastifyRequest & { startedAt?: bigint }).startedAt;
     if (start === undefined) return;
     const route = req.routeOptions.url ?? "unmatched";
@@ -85,8 +86,13 @@ export async function buildKbsApp(
       Number(process.hrtime.bigint() - start) / 1e9,
     );
   });
-  app.addHook("onClose", async () => {
+  // Draining: from the moment close starts, answers carry Connection: close and idle sockets are
+  // closed, so keep-alive clients with a request in flight do not hold the shutdown open.
+  app.addHook("preClose", async () => {
     closing = true;
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    if (closing) reply.header("connection", "close");
   });
   app.setErrorHandler((error, _req, reply) => {
     if (!(error instanceof TdxError) && !((error as { statusCode?: number }).statusCode! < 500))
