@@ -28,6 +28,7 @@ export {
 export {
   type Divergence,
   type DivergenceReason,
+  type EventDifference,
   type EventRef,
   type ExpectedRegisters,
   formatOf,
@@ -36,6 +37,7 @@ export {
   type ParsedEventLog,
   type ParseEventLogOptions,
   parseEventLog,
+  type ReferenceComparison,
   type RegisterComparison,
   type ReplayOptions,
   type ReplayReport,

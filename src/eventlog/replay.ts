@@ -266,9 +266,32 @@ export interface ReplayReport {
   mrtd: { expected: string; replayed: null; note: string } | null;
   firstDivergence: Divergence | null;
   quirksApplied: QuirkUse[];
+  /** Event-by-event comparison with reference logs, when given. */
+  reference?: ReferenceComparison;
   /** The CCEL table, when one was given (u64 fields as 0x-hex so the report is plain JSON). */
   ccel?: CcelTableJson;
   warnings: string[];
+}
+
+export interface EventDifference {
+  register: RtmrName;
+  /** Position in the register's sequence of extends (0 = its first event) where the logs part. */
+  position: number;
+  /** The reference's event there (null: the reference has fewer events). */
+  reference: EventRef | null;
+  /** The replayed log's event there (null: the log has fewer events). */
+  actual: EventRef | null;
+  referenceDigest: string | null;
+  actualDigest: string | null;
+  message: string;
+}
+
+export interface ReferenceComparison {
+  /** True when every register is fed the same digests in the same order as by the reference logs. */
+  same: boolean;
+  registers: { register: RtmrName; same: boolean; difference?: EventDifference }[];
+  /** The earliest difference in the replayed logs' order. */
+  firstDifference: EventDifference | null;
 }
 
 export interface ReplayOptions extends ParseEventLogOptions {
@@ -276,6 +299,11 @@ export interface ReplayOptions extends ParseEventLogOptions {
   expected?: ExpectedRegisters | Quote | TdReport;
   /** The raw ACPI CCEL table: checked, and the first TCG log checked against its Log Area Minimum Length. */
   ccelTable?: Uint8Array;
+  /**
+   * Logs of a known-good boot: the replayed logs are compared with them event by event, naming the exact
+   * first event where each register's sequence of digests differs (a quote alone only shows that it does).
+   */
+  reference?: readonly (Uint8Array | string | ParsedEventLog)[];
 }
 
 const EBS_INVOCATION = "Exit Boot Services Invocation";
@@ -355,38 +383,12 @@ function ebsDigest(text: string): Uint8Array {
   return sha384(utf8(text));
 }
 
-/** Replays one or more logs (in order) into RTMR0..3 and compares them with the expected registers. */
-export function replayEventLogs(
-  inputs: readonly (Uint8Array | string | ParsedEventLog)[],
-  options: ReplayOptions = {},
-): ReplayReport {
-  const quirks = options.quirks ?? [];
+/** Replays parsed logs in order: each register's events, the value after each, and per-log summaries. */
+function traceLogs(
+  parsed: readonly ParsedEventLog[],
+  quirks: readonly EventLogQuirk[],
+): { traces: RegisterTrace[]; logs: LogSummary[]; quirksApplied: QuirkUse[] } {
   const quirksApplied: QuirkUse[] = [];
-  const warnings: string[] = [];
-  if (inputs.length === 0) {
-    throw new TdxError("EVENTLOG_NONE", "no event log given", { hint: "give at least one log" });
-  }
-  const parsed = inputs.map((i) =>
-    typeof i === "string" || i instanceof Uint8Array ? parseEventLog(i, options) : i,
-  );
-  let ccel: CcelTable | undefined;
-  if (options.ccelTable) {
-    ccel = parseCcelTable(options.ccelTable);
-    const tcg = parsed.find((p): p is TcgLog => p.format === "tcg");
-    if (!tcg) warnings.push("a CCEL table was given but no TCG log to check against it");
-    else if (BigInt(tcg.endOffset) > ccel.logAreaMinimumLength) {
-      throw new TdxError(
-        "EVENTLOG_EXCEEDS_LAML",
-        `the log's events end at offset ${tcg.endOffset}, past the table's log area minimum length ${ccel.logAreaMinimumLength}`,
-        {
-          offset: tcg.endOffset,
-          hint: "the table and the log do not belong together; read both from the same boot",
-        },
-      );
-    } else if (BigInt(tcg.endOffset + tcg.paddingLength) > ccel.logAreaMinimumLength) {
-      warnings.push("the log data is longer than the table's log area minimum length (extra bytes ignored)");
-    }
-  }
   const traces: RegisterTrace[] = RTMR_NAMES.map(() => ({
     value: new Uint8Array(MR_SIZE),
     history: [],
@@ -422,6 +424,43 @@ export function replayEventLogs(
     logs.push(summary);
   });
 
+  return { traces, logs, quirksApplied };
+}
+
+/** Replays one or more logs (in order) into RTMR0..3 and compares them with the expected registers. */
+export function replayEventLogs(
+  inputs: readonly (Uint8Array | string | ParsedEventLog)[],
+  options: ReplayOptions = {},
+): ReplayReport {
+  const quirks = options.quirks ?? [];
+  const quirksApplied: QuirkUse[] = [];
+  const warnings: string[] = [];
+  if (inputs.length === 0) {
+    throw new TdxError("EVENTLOG_NONE", "no event log given", { hint: "give at least one log" });
+  }
+  const parsed = inputs.map((i) =>
+    typeof i === "string" || i instanceof Uint8Array ? parseEventLog(i, options) : i,
+  );
+  let ccel: CcelTable | undefined;
+  if (options.ccelTable) {
+    ccel = parseCcelTable(options.ccelTable);
+    const tcg = parsed.find((p): p is TcgLog => p.format === "tcg");
+    if (!tcg) warnings.push("a CCEL table was given but no TCG log to check against it");
+    else if (BigInt(tcg.endOffset) > ccel.logAreaMinimumLength) {
+      throw new TdxError(
+        "EVENTLOG_EXCEEDS_LAML",
+        `the log's events end at offset ${tcg.endOffset}, past the table's log area minimum length ${ccel.logAreaMinimumLength}`,
+        {
+          offset: tcg.endOffset,
+          hint: "the table and the log do not belong together; read both from the same boot",
+        },
+      );
+    } else if (BigInt(tcg.endOffset + tcg.paddingLength) > ccel.logAreaMinimumLength) {
+      warnings.push("the log data is longer than the table's log area minimum length (extra bytes ignored)");
+    }
+  }
+  const { traces, logs, quirksApplied: traced } = traceLogs(parsed, quirks);
+  quirksApplied.push(...traced);
   const expected =
     options.expected === undefined
       ? undefined
@@ -494,6 +533,14 @@ export function replayEventLogs(
     quirksApplied,
     warnings,
   };
+  if (options.reference) {
+    const ref = options.reference.map((i) =>
+      typeof i === "string" || i instanceof Uint8Array ? parseEventLog(i, options) : i,
+    );
+    if (ref.length === 0)
+      throw new TdxError("EVENTLOG_NONE", "no reference log given", { field: "reference" });
+    report.reference = compareTraces(traceLogs(ref, quirks).traces, traces);
+  }
   if (ccel) report.ccel = ccelTableToJson(ccel);
   return report;
 }
@@ -507,4 +554,43 @@ export function replayEventLog(
   options: ReplayOptions = {},
 ): ReplayReport {
   return replayEventLogs([input], options);
+}
+
+function compareTraces(reference: RegisterTrace[], actual: RegisterTrace[]): ReferenceComparison {
+  const registers = RTMR_NAMES.map((register, i) => {
+    const ref = reference[i]!;
+    const act = actual[i]!;
+    const n = Math.max(ref.events.length, act.events.length);
+    for (let k = 0; k < n; k++) {
+      const r = ref.events[k];
+      const a = act.events[k];
+      if (r && a && bytesEqual(r.digest!, a.digest!)) continue;
+      const refRef = r ? refOf(ref, k) : null;
+      const actRef = a ? refOf(act, k) : null;
+      const what = !a
+        ? `the log stops after ${k} event(s) where the reference continues with ${describeRef(refRef!)}`
+        : !r
+          ? `the log has an extra event ${describeRef(actRef!)} after the reference's ${k}`
+          : `${describeRef(actRef!)} differs from the reference's ${describeRef(refRef!)}`;
+      const difference: EventDifference = {
+        register,
+        position: k,
+        reference: refRef,
+        actual: actRef,
+        referenceDigest: r ? hex(r.digest!) : null,
+        actualDigest: a ? hex(a.digest!) : null,
+        message: `${register} event #${k}: ${what}`,
+      };
+      return { register, same: false, difference };
+    }
+    return { register, same: true };
+  });
+  const diffs = registers.flatMap((r) => (r.difference ? [r.difference] : []));
+  // Order by where the difference shows in the log, or, where the log stopped early, in the reference.
+  const at = (d: EventDifference) => {
+    const e = d.actual ?? d.reference;
+    return e ? e.log * 1e9 + e.eventIndex : Number.MAX_SAFE_INTEGER;
+  };
+  diffs.sort((a, b) => at(a) - at(b));
+  return { same: diffs.length === 0, registers, firstDifference: diffs[0] ?? null };
 }

@@ -127,6 +127,17 @@ describe.skipIf(!V)(
       expect(j.firstDivergence).toMatchObject({ register: "RTMR0", event: { eventIndex: 1 } });
     });
 
+    it("--reference names the first differing event; exit 1 on a difference even without a quote", () => {
+      const other = join(V!, "go-eventlog-ccel", "cos-113-intel-tdx-dupe-separator.bin");
+      const r = runCli(["eventlog", "replay", other, "--reference", cos("ccel_data.dat")]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain("reference: RTMR0, RTMR1 differ from the reference log(s)");
+      expect(r.stdout).toContain("RTMR1 event #1: log 0 event 17 (EV_EFI_GPT_EVENT at offset 9554) differs");
+      expect(
+        runCli(["eventlog", "replay", cos("ccel_data.dat"), "--reference", cos("ccel_data.dat")]).status,
+      ).toBe(0);
+    });
+
     it("a dstack JSON log is checked against the quote it carries", () => {
       const r = runCli(["eventlog", "replay", join(V!, "dstack-verifier-fixtures", "quote-report.json")]);
       expect(r.status).toBe(0);

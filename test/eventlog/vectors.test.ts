@@ -221,6 +221,33 @@ describe.skipIf(!present)(
       });
     }
 
+    it("a reference log names the exact first differing event per register", () => {
+      const good = readVector("go-tdx-guest-cos113/ccel_data.dat");
+      const other = readVector("go-eventlog-ccel/cos-113-intel-tdx-dupe-separator.bin");
+      const same = replayEventLog(good, { reference: [good] }).reference!;
+      expect(same.same).toBe(true);
+      expect(same.firstDifference).toBeNull();
+      const r = replayEventLog(other, { reference: [good] }).reference!;
+      expect(r.same).toBe(false);
+      expect(r.registers.map((x) => x.same)).toEqual([false, false, true, true]);
+      // RTMR0: another firmware volume (event 2); RTMR1: the separator was logged in MR1 instead.
+      expect(r.registers[0]!.difference).toMatchObject({
+        position: 1,
+        actual: { eventIndex: 2, eventType: "EV_EFI_PLATFORM_FIRMWARE_BLOB2" },
+        reference: { eventIndex: 2 },
+      });
+      expect(r.registers[1]!.difference).toMatchObject({
+        position: 1,
+        actual: { eventIndex: 17, eventType: "EV_EFI_GPT_EVENT" },
+        reference: { eventIndex: 16, eventType: "EV_SEPARATOR" },
+      });
+      expect(r.firstDifference!.register).toBe("RTMR0");
+      // A log that stops early: the reference's next event is named, the log's is null.
+      const cut = good.subarray(0, parseTcgLog(good).events[30]!.offset);
+      const short = replayEventLog(cut, { reference: [good] }).reference!;
+      expect(short.firstDifference).toMatchObject({ actual: null, reference: { eventIndex: 30 } });
+    });
+
     it("GKE log: the SP800-155 EV_NO_ACTION records at MR 0 are shown but not extended", () => {
       const log = parseTcgLog(readVector("trustee-eventlog/CCEL_data_grub_gke"));
       const noAction = log.events.filter((e) => e.type === 3);

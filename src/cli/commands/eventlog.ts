@@ -56,6 +56,7 @@ interface ReplayOpts {
   quote?: string;
   format: string;
   quirk: string[];
+  reference: string[];
   json?: boolean;
 }
 
@@ -91,8 +92,18 @@ function renderReplay(report: ReplayReport, files: string[], quoteSource: string
   if (report.mrtd)
     lines.push(`MRTD   ${report.mrtd.expected}  (from the evidence; MRTD is not in any event log)`);
   lines.push("");
-  if (report.ok === null) lines.push("no quote given: replayed values only (pass --quote to compare)");
-  else if (report.ok) lines.push("result: every RTMR matches the evidence");
+  if (report.reference) {
+    const ref = report.reference;
+    if (ref.same) lines.push("reference: every register is fed the same events as by the reference log(s)");
+    else {
+      const differing = ref.registers.filter((r) => !r.same).map((r) => r.register);
+      lines.push(`reference: ${differing.join(", ")} differ from the reference log(s)`);
+      for (const r of ref.registers) if (r.difference) lines.push(`  ${r.difference.message}`);
+    }
+  }
+  if (report.ok === null) {
+    if (!report.reference) lines.push("no quote given: replayed values only (pass --quote to compare)");
+  } else if (report.ok) lines.push("result: every RTMR matches the evidence");
   else {
     const bad = report.registers.filter((r) => r.match === false).map((r) => r.register);
     lines.push(`result: ${bad.join(", ")} do${bad.length === 1 ? "es" : ""} not match the evidence`);
@@ -163,6 +174,12 @@ export function registerEventlogCommands(program: Command): void {
     .option("--quote <quote>", "quote or TDREPORT (binary, hex or base64) whose RTMRs the replay must match")
     .option("--format <format>", "log format: auto, tcg, dstack or runtime", "auto")
     .option("--quirk <name>", "enable a named firmware workaround (repeatable); see below", collect, [])
+    .option(
+      "--reference <log>",
+      "log(s) of a known-good boot (repeatable, in order): name the exact first event where each register differs",
+      collect,
+      [],
+    )
     .option("--json", "print the replay report as JSON")
     .addHelpText(
       "after",
@@ -170,7 +187,8 @@ export function registerEventlogCommands(program: Command): void {
         "  sudo tdx-attest eventlog replay /sys/firmware/acpi/tables/data/CCEL --ccel /sys/firmware/acpi/tables/CCEL --quote quote.bin\n" +
         "  tdx-attest eventlog replay ccel.bin runtime-log.json --quote quote.bin --json\n" +
         "  tdx-attest eventlog replay dstack-getquote.json        # uses the quote inside the dstack JSON\n\n" +
-        "Exit codes: 0 every RTMR matches (or no quote to compare), 1 an RTMR does not match, 2 bad input.",
+        "Exit codes: 0 every RTMR matches (or no quote to compare) and the logs equal the --reference logs,\n" +
+        "1 an RTMR does not match or a register's events differ from the reference, 2 bad input.",
     )
     .action((logs: string[], opts: ReplayOpts) => {
       const format = checkFormat(opts.format);
@@ -196,6 +214,7 @@ export function registerEventlogCommands(program: Command): void {
       const options: Parameters<typeof replayEventLogs>[1] = { format, quirks };
       if (expected) options.expected = expected;
       if (opts.ccel !== undefined) options.ccelTable = readInputFile(opts.ccel);
+      if (opts.reference.length > 0) options.reference = opts.reference.map((f) => readInputFile(f));
       const report = replayEventLogs(parsed, options);
       if (opts.json) writeJson({ files: logs, evidence: quoteSource, ...report });
       else
@@ -206,7 +225,7 @@ export function registerEventlogCommands(program: Command): void {
             quoteSource,
           ),
         );
-      process.exitCode = report.ok === false ? 1 : 0;
+      process.exitCode = report.ok === false || report.reference?.same === false ? 1 : 0;
     });
 
   eventlog
