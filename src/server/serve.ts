@@ -239,14 +239,19 @@ function readSecretFile(path: string, what: string): string {
 
 /**
  * Run until SIGTERM/SIGINT, then drain: stop accepting, finish in-flight requests, close the store.
- * A second signal exits at once.
+ * The handlers are installed at once, before the broker has started, so a signal that arrives during
+ * startup still drains instead of killing the process. A second signal exits at once.
  */
 export function closeOnSignals(
-  broker: RunningBroker,
+  starting: Promise<RunningBroker>,
   say: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<void> {
-  return new Promise((resolveDone) => {
+  return new Promise((resolveDone, rejectDone) => {
     let stopping = false;
+    const remove = () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    };
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) {
         say(`${sig} again: exiting without draining`);
@@ -254,21 +259,28 @@ export function closeOnSignals(
       }
       stopping = true;
       say(`${sig}: draining in-flight requests, then closing`);
-      broker.close().then(
-        () => {
-          process.off("SIGTERM", onSignal);
-          process.off("SIGINT", onSignal);
-          say("key broker stopped");
-          resolveDone();
-        },
-        (e) => {
-          say(`error while closing: ${(e as Error).message}`);
-          process.exitCode = 1;
-          resolveDone();
-        },
-      );
+      starting
+        .then((broker) => broker.close())
+        .then(
+          () => {
+            remove();
+            say("key broker stopped");
+            resolveDone();
+          },
+          (e) => {
+            remove();
+            say(`error while closing: ${(e as Error).message}`);
+            process.exitCode = 1;
+            resolveDone();
+          },
+        );
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    // A failed start is the command's error, not a shutdown.
+    starting.catch((e) => {
+      remove();
+      rejectDone(e);
+    });
   });
 }

@@ -125,6 +125,16 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
     expect(r.stdout).toBe("");
   });
 
+  it("serves the quote explorer page, /healthz and /metrics next to the broker", async () => {
+    const page = await fetch(`${broker.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
+    expect(await (await fetch(`${broker.url}/metrics`)).text()).toMatch(
+      /kbs_attestations_total\{result="allowed"\} [2-9]/,
+    );
+  });
+
   it("drains and stops on SIGTERM", async () => {
     const b = await spawnBroker(["--data", join(dir, "data2")], noAdminEnv);
     expect(await b.stop("SIGTERM")).toBe(0);

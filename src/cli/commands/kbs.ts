@@ -70,8 +70,7 @@ export function registerKbsCommands(program: Command): void {
       if (o.logLevel) flags.logLevel = String(o.logLevel);
       if (o.explorer === false) flags.explorer = false;
       const config = resolveConfig(file, configFromEnv(process.env), flags);
-      const broker = await startBroker(config);
-      await closeOnSignals(broker);
+      await closeOnSignals(startBroker(config));
     });
 
   program
