@@ -12,6 +12,7 @@ import {
   parseRuntimeLog,
   replayEventLog,
   runtimeEventDigest,
+  viewEventLog,
 } from "../../src/eventlog/index.js";
 import { concat, encodeEvent2, encodeSpecIdHeader, eventlogVectorsDir, readVector } from "./helpers.js";
 
@@ -99,7 +100,12 @@ function checkBinary(name: string, load: () => Uint8Array, runs: number): void {
         onlyTdxErrors(() => {
           const log = parseEventLog(bytes, { quirks });
           if (log.format === "tcg") for (const e of log.events) describeTcgEvent(e);
-          replayEventLog(log, { quirks, expected: { rtmr: [0, 1, 2, 3].map(() => new Uint8Array(48)) } });
+          viewEventLog(log);
+          replayEventLog(log, {
+            quirks,
+            expected: { rtmr: [0, 1, 2, 3].map(() => new Uint8Array(48)) },
+            reference: [base],
+          });
         });
       }),
       { numRuns: runs },
@@ -159,7 +165,11 @@ describe.skipIf(!dir)(
     checkText(
       "dstack log",
       () => Buffer.from(readVector("dstack-verifier-fixtures/tdx-lite-getquote.json")).toString("utf8"),
-      (t) => replayEventLog(t, { format: "dstack" }),
+      (t) => {
+        const log = parseEventLog(t, { format: "dstack" });
+        viewEventLog(log);
+        replayEventLog(log, { reference: [t] });
+      },
       200,
     );
     it("CCEL tables: mutations only ever raise TdxError", () => {
