@@ -79,6 +79,14 @@ describe("event log replay against a simulated TD's quote", () => {
     expect(r.stdout).toContain("every RTMR matches");
   });
 
+  it("CLI: a TDREPORT (hex) works as the evidence too", () => {
+    const tdreport = join(dir, "tdreport.hex");
+    writeFileSync(tdreport, Buffer.from(platform.report(new Uint8Array(64))).toString("hex"));
+    const r = runCli(["eventlog", "replay", firmwareLog, runtimeLog, "--quote", tdreport]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("(TDREPORT)");
+  });
+
   it("CLI: a runtime log missing its firmware log fails on RTMR0-2 and names no event for them", () => {
     const r = runCli(["eventlog", "replay", "--json", runtimeLog, "--quote", quoteFile]);
     expect(r.status).toBe(1);
