@@ -6,6 +6,7 @@ import { parseQuote, pckCertChainOf } from "../../src/abi/index.js";
 import type { Quote } from "../../src/abi/types.js";
 import type { Collateral } from "../../src/collateral/types.js";
 import { isTdxError, type TdxError } from "../../src/errors.js";
+import { emptyRuntimeLog, makeRuntimeLogEntry, serializeRuntimeLog } from "../../src/eventlog/index.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient, type QuoteSource } from "../../src/kbs/client.js";
 import { KeyEncryptionKey } from "../../src/kbs/kek.js";
@@ -54,6 +55,8 @@ async function refusal(p: Promise<unknown>): Promise<TdxError> {
 describe("key broker end to end with the simulated TDX platform and the DCAP verifier", () => {
   let platform: SimPlatform;
   let debugPlatform: SimPlatform;
+  let loggedPlatform: SimPlatform;
+  let runtimeLog: string;
   let dir: string;
   let url: string;
   let close: () => Promise<void>;
@@ -67,10 +70,19 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     debugPlatform = await createSimPlatform({
       td: { ...defaultTdDescription(), attributes: "0x0000000010000001" },
     });
+    // A TD that measured two runtime events into RTMR3 and keeps their log.
+    loggedPlatform = await createSimPlatform();
+    const log = emptyRuntimeLog();
+    for (const [i, data] of ["container image sha256:00ff", "config v7"].entries()) {
+      const entry = makeRuntimeLogEntry({ rtmr: 3, event: `app.event${i}`, data }, i, new Date());
+      loggedPlatform.extendRtmr(3, Uint8Array.from(Buffer.from(entry.digest, "hex")));
+      log.events.push(entry);
+    }
+    runtimeLog = serializeRuntimeLog(log);
     dir = mkdtempSync(join(tmpdir(), "kbs-e2e-"));
     const store = await openStore(join(dir, "kbs.db"));
-    const verifier = new DcapEvidenceVerifier(new SimPlatforms([platform, debugPlatform]), {
-      trustAnchors: [platform.rootCaPem, debugPlatform.rootCaPem],
+    const verifier = new DcapEvidenceVerifier(new SimPlatforms([platform, debugPlatform, loggedPlatform]), {
+      trustAnchors: [platform.rootCaPem, debugPlatform.rootCaPem, loggedPlatform.rootCaPem],
     });
     const service = await KbsService.create({
       store,
@@ -214,6 +226,36 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     expect(e.code).toBe("KBS_ATTESTATION_POLICY_DENIED");
     const denials = e.data?.denials as { rule: string; actual: unknown }[];
     expect(denials.some((d) => /debug|forbiddenTdAttributes/i.test(d.rule))).toBe(true);
+  });
+
+  it("replays an event log sent with the evidence and records the result in the token", async () => {
+    const source: QuoteSource = {
+      getQuote: async (rd) => ({
+        quote: loggedPlatform.quote(rd),
+        ccEventlog: new TextEncoder().encode(runtimeLog),
+      }),
+    };
+    const { token } = await new KbsClient({ url }).getResource("default/disk/key", source);
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as {
+      submods: { cpu0: Record<string, { tdx: { event_log: unknown } }> };
+    };
+    expect(claims.submods.cpu0["ear.veraison.annotated-evidence"]!.tdx.event_log).toMatchObject({
+      replayed: true,
+      matches: true,
+      events: 2,
+    });
+  });
+
+  it("refuses an event log that does not replay to the quote's RTMRs", async () => {
+    const forged = runtimeLog.replace("config v7", "config v8");
+    const source: QuoteSource = {
+      getQuote: async (rd) => ({
+        quote: loggedPlatform.quote(rd),
+        ccEventlog: new TextEncoder().encode(forged),
+      }),
+    };
+    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", source));
+    expect(e.code).toBe("KBS_EVENTLOG_MISMATCH");
   });
 
   it("counts collateral cache hits on /metrics", async () => {
