@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isTdxError } from "../../src/errors.js";
 import { checkReportDataBinding, expectedReportData, negotiateHashAlgorithm } from "../../src/kbs/binding.js";
@@ -80,5 +81,24 @@ describe("REPORTDATA binding", () => {
     checkReportDataBinding(rd, expectedReportData(nonce, key, ""), "sha384");
     const other = expectedReportData(nonce, { ...key, x: key.y, y: key.x }, "");
     expect(() => checkReportDataBinding(other, rd, "sha384")).toThrow(/REPORTDATA is not bound/);
+  });
+});
+
+describe("canonical JSON properties", () => {
+  it("is a fixed point of parse, and independent of member order", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const c = canonicalJson(v);
+        expect(canonicalJson(JSON.parse(c))).toBe(c);
+        expect(JSON.parse(c)).toEqual(JSON.parse(JSON.stringify(v)));
+        const reversed = JSON.parse(JSON.stringify(v), (_k, x) =>
+          x && typeof x === "object" && !Array.isArray(x)
+            ? Object.fromEntries(Object.entries(x).reverse())
+            : x,
+        );
+        expect(canonicalJson(reversed)).toBe(c);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
