@@ -1,6 +1,6 @@
 export * from "./address.js";
 export * from "./client.js";
-export { errnoName, type Libc, loadLibc, SyscallError, setLibcForTesting } from "./ffi.js";
+export { errnoName, type Libc, loadLibc, type PinnedMemory, SyscallError, setLibcForTesting } from "./ffi.js";
 export * from "./framing.js";
 export * from "./protocol.js";
 export * from "./server.js";

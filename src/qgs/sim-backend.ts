@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 import { loadSimPlatform, type SimPlatform } from "../sim/index.js";
 import type { QuotingBackend } from "./server.js";
 
+export type { SimPlatform };
+
 /** Default state directory of the simulated platform (where the key broker's `npm start` puts it). */
 export const DEFAULT_SIM_STATE_DIR = "./data/sim";
 

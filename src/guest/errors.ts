@@ -1,0 +1,187 @@
+/**
+ * errno → TdxError for the guest interfaces, with the meaning each errno has for that interface and kernel
+ * version (guest-abi §1.3, §2.5, §3). The same errno means different things on different files: EINVAL from
+ * outblob is a bad inblob, from the ioctl it is TDX_OPERAND_INVALID on kernels before 6.16.
+ */
+import { TdxError } from "../errors.js";
+
+export type GuestOp =
+  | "configfs-mkdir"
+  | "configfs-write"
+  | "configfs-read"
+  | "configfs-rmdir"
+  | "device-open"
+  | "ioctl-report"
+  | "ioctl-quote"
+  | "mr-read"
+  | "mr-extend";
+
+interface Mapping {
+  code: string;
+  meaning: string;
+  hint: string;
+}
+
+function mappingFor(errno: string, op: GuestOp): Mapping {
+  const configfs = op.startsWith("configfs");
+  switch (errno) {
+    case "ENOENT":
+    case "ENODEV":
+      return {
+        code: op === "device-open" ? "GUEST_NOT_IN_TD" : "GUEST_INTERFACE_MISSING",
+        meaning: "the interface does not exist on this machine",
+        hint: "not inside a TD, or the kernel lacks this interface; run `tdx-attest status` to see what is available, or use --provider sim for development",
+      };
+    case "EACCES":
+    case "EPERM":
+      return {
+        code: "GUEST_PERMISSION_DENIED",
+        meaning: "permission denied",
+        hint: "the TDX guest interfaces are root-only: run as root (or grant access to the device/configfs)",
+      };
+    case "EBUSY":
+      return configfs
+        ? {
+            code: "GUEST_BUSY",
+            meaning: "a previous GetQuote is still in flight in the kernel's shared buffer",
+            hint: "an earlier request timed out while the host still works on it; retry in a few seconds",
+          }
+        : {
+            code: "GUEST_BUSY",
+            meaning: "the TDX module reported TDX_OPERAND_BUSY",
+            hint: "another TDCALL holds the resource; retry",
+          };
+    case "EINTR":
+      return {
+        code: "GUEST_INTERRUPTED",
+        meaning: "a signal interrupted the request",
+        hint: "retry the request",
+      };
+    case "EINVAL":
+      if (configfs)
+        return {
+          code: "GUEST_INVALID_REQUEST",
+          meaning: "the kernel refused the request: inblob was not written or is not exactly 64 bytes",
+          hint: "write exactly 64 bytes of REPORTDATA to inblob and close it before reading outblob",
+        };
+      if (op === "mr-extend")
+        return {
+          code: "GUEST_INVALID_REQUEST",
+          meaning: "an RTMR extend must be exactly 48 bytes written at offset 0",
+          hint: "extend with a SHA-384 digest (48 bytes)",
+        };
+      return {
+        code: "GUEST_INVALID_REQUEST",
+        meaning:
+          "EINVAL: TDX_OPERAND_INVALID (kernels before 6.16) or an ioctl the legacy driver does not know",
+        hint: "check the kernel version against the provider (tdx-attest status); /dev/tdx-attest only exists on 2022 seed kernels",
+      };
+    case "ENXIO":
+      return configfs
+        ? {
+            code: "GUEST_NO_TSM_PROVIDER",
+            meaning: "no TSM provider is registered with configfs-tsm",
+            hint: "load the tdx_guest module (modprobe tdx_guest) or use another provider",
+          }
+        : {
+            code: "GUEST_INVALID_REQUEST",
+            meaning: "the TDX module reported TDX_OPERAND_INVALID (kernel 6.16+)",
+            hint: "the TD cannot produce this report; check the TDX module version",
+          };
+    case "EIO":
+      return configfs || op === "ioctl-quote"
+        ? {
+            code: "GUEST_QUOTE_FAILED",
+            meaning: "the GetQuote TDVMCALL failed or the host reported an error",
+            hint: "the host's quote generation failed: check that QEMU has quote-generation-socket set and the QGS runs on the host",
+          }
+        : {
+            code: "GUEST_TDCALL_FAILED",
+            meaning: "the TDCALL failed",
+            hint: "the TDX module refused the call; check the kernel log (dmesg)",
+          };
+    case "ETIMEDOUT":
+      return {
+        code: "GUEST_QUOTE_TIMEOUT",
+        meaning: "the host did not produce a quote within 30 seconds",
+        hint: "the QGS on the host is stuck or cannot reach its PCCS; check it (journalctl -u qgsd)",
+      };
+    case "EFBIG":
+      return op === "configfs-write"
+        ? {
+            code: "GUEST_REPORT_DATA_SIZE",
+            meaning: "inblob takes at most 64 bytes",
+            hint: "REPORTDATA is exactly 64 bytes",
+          }
+        : {
+            code: "GUEST_QUOTE_TOO_LARGE",
+            meaning: "the quote exceeds the kernel's buffer",
+            hint: "kernels before 7.0 cap quotes at 8 KiB (32 KiB outblob); upgrade the guest kernel for larger (DICE) quotes",
+          };
+    case "EFAULT":
+      return {
+        code: "GUEST_FAULT",
+        meaning: "the kernel could not copy the buffer",
+        hint: "this is a bug in tdx-attest's ioctl buffer handling; please report it",
+      };
+    case "ENOTTY":
+      return {
+        code: "GUEST_IOCTL_UNSUPPORTED",
+        meaning: "the driver does not know this ioctl",
+        hint: "this kernel's driver has another ABI: run `tdx-attest status` and pick the provider it offers",
+      };
+    case "ENOMEM":
+      return { code: "GUEST_OUT_OF_MEMORY", meaning: "the kernel ran out of memory", hint: "retry later" };
+    case "ETXTBSY":
+      return {
+        code: "GUEST_FILE_BUSY",
+        meaning: "configfs refused mixing read and write on one descriptor",
+        hint: "this is a bug in tdx-attest; please report it",
+      };
+    default:
+      return {
+        code: "GUEST_SYSCALL_FAILED",
+        meaning: `unexpected ${errno}`,
+        hint: "run `tdx-attest status` and check the kernel log (dmesg)",
+      };
+  }
+}
+
+/** Map a failed system call (anything with an errno `code`) on a guest interface to a TdxError. */
+export function guestSyscallError(op: GuestOp, e: unknown, path: string): TdxError {
+  if (e instanceof TdxError) return e;
+  const errno = (e as { code?: unknown }).code;
+  const name = typeof errno === "string" ? errno : "EUNKNOWN";
+  const m = mappingFor(name, op);
+  const hint =
+    m.code === "GUEST_NOT_IN_TD"
+      ? `not inside a TD: ${path} is missing; use --provider sim for development (tdx-attest status lists what this machine offers)`
+      : m.hint;
+  return new TdxError(m.code, `${op} on ${path} failed with ${name}: ${m.meaning}`, {
+    cause: e,
+    hint,
+    data: { errno: name, op, path },
+  });
+}
+
+export function checkReportData(reportData: Uint8Array): void {
+  if (!(reportData instanceof Uint8Array) || reportData.length !== 64)
+    throw new TdxError(
+      "GUEST_REPORT_DATA_SIZE",
+      `REPORTDATA must be exactly 64 bytes, got ${reportData instanceof Uint8Array ? reportData.length : typeof reportData}`,
+      { field: "reportData", hint: "pass 64 bytes (128 hex digits); pad shorter values with zeros" },
+    );
+}
+
+export function checkRtmrArgs(index: number, digest: Uint8Array): void {
+  if (!Number.isInteger(index) || index < 0 || index > 3)
+    throw new TdxError("GUEST_RTMR_INDEX", `RTMR index ${index} is out of range`, {
+      field: "index",
+      hint: "RTMRs are numbered 0..3; user space normally extends RTMR 3",
+    });
+  if (!(digest instanceof Uint8Array) || digest.length !== 48)
+    throw new TdxError("GUEST_RTMR_DIGEST_SIZE", "an RTMR extend takes exactly 48 bytes", {
+      field: "digest",
+      hint: "extend with a SHA-384 digest of the event data",
+    });
+}

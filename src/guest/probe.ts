@@ -1,0 +1,233 @@
+/**
+ * What this machine offers: each provider's availability with the reason, the `auto` choice, and the
+ * evidence that the machine is a TD (so `auto` never falls back to the simulator on a real TD).
+ */
+import { readFile } from "node:fs/promises";
+import { TdxError } from "../errors.js";
+import { formatQgsAddress, openQgsStream, simStateDir, simStateExists } from "../qgs/index.js";
+import { configfsProviderOf, createInstance, removeInstance, TSM_PROVIDER_TDX } from "./configfs.js";
+import {
+  ConfigfsProvider,
+  DeviceProvider,
+  type GuestProvider,
+  type GuestProviderOptions,
+  guestQgsAddress,
+  LegacyProvider,
+  type ProviderName,
+  QgsProvider,
+  type ResolvedContext,
+  resolveContext,
+  SimProvider,
+} from "./providers.js";
+
+export interface ProviderStatus {
+  name: ProviderName;
+  available: boolean;
+  /** Why it is (un)available, in one sentence. */
+  reason: string;
+}
+
+export interface GuestStatus {
+  /** Signs that this machine is a TD (device nodes, sysfs, configfs provider, CPU flag). */
+  tdEvidence: string[];
+  providers: ProviderStatus[];
+  /** What `auto` picks, or null with the reason. */
+  auto: { chosen: ProviderName | null; reason: string };
+  simState: string;
+}
+
+export interface ProbeOptions extends GuestProviderOptions {
+  /** Also try to connect to the QGS (status only; costs up to `qgsProbeTimeoutMs`). */
+  probeQgs?: boolean;
+  qgsProbeTimeoutMs?: number;
+}
+
+async function configfsStatus(ctx: ResolvedContext): Promise<ProviderStatus> {
+  const root = ctx.paths.configfsReport;
+  if (!(await ctx.fs.exists(root)))
+    return {
+      name: "configfs",
+      available: false,
+      reason: `${root} does not exist (needs Linux 6.7+ in a TD, configfs mounted)`,
+    };
+  let dir: string;
+  try {
+    dir = await createInstance(ctx.fs, root);
+  } catch (e) {
+    return { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+  }
+  try {
+    const provider = await configfsProviderOf(ctx.fs, dir);
+    if (provider !== TSM_PROVIDER_TDX)
+      return {
+        name: "configfs",
+        available: false,
+        reason: `configfs-tsm provider is "${provider}", not ${TSM_PROVIDER_TDX}`,
+      };
+    return { name: "configfs", available: true, reason: `${root} with provider ${TSM_PROVIDER_TDX}` };
+  } catch (e) {
+    return { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+  } finally {
+    await removeInstance(ctx.fs, dir);
+  }
+}
+
+async function ffiProblem(ctx: ResolvedContext): Promise<string | null> {
+  try {
+    await ctx.libc();
+    return null;
+  } catch (e) {
+    return e instanceof TdxError ? `${e.message} (${e.hint ?? ""})` : String(e);
+  }
+}
+
+async function nodeStatus(
+  ctx: ResolvedContext,
+  name: "device" | "legacy",
+  path: string,
+): Promise<ProviderStatus> {
+  if (!(await ctx.fs.exists(path))) return { name, available: false, reason: `${path} does not exist` };
+  const ffi = await ffiProblem(ctx);
+  if (ffi) return { name, available: false, reason: `${path} exists but ioctl is unavailable: ${ffi}` };
+  return { name, available: true, reason: `${path} present` };
+}
+
+async function tdEvidence(ctx: ResolvedContext): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of [ctx.paths.device, ctx.paths.legacyDevice, ctx.paths.miscDevice])
+    if (await ctx.fs.exists(p)) out.push(p);
+  if (await ctx.fs.exists(ctx.paths.configfsReport)) {
+    // Only a tdx_guest provider makes configfs-tsm evidence of a TD (SEV-SNP has it too).
+    const s = await configfsStatus(ctx);
+    if (s.available) out.push(`${ctx.paths.configfsReport} (provider ${TSM_PROVIDER_TDX})`);
+  }
+  try {
+    const cpuinfo = await readFile(ctx.paths.cpuinfo, "utf8");
+    if (/^flags\s*:.*\btdx_guest\b/m.test(cpuinfo)) out.push(`${ctx.paths.cpuinfo} flag tdx_guest`);
+  } catch {
+    // no cpuinfo (tests, non-Linux)
+  }
+  return out;
+}
+
+/** Probe every provider. Cheap and side-effect free apart from a configfs instance created and removed. */
+export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> {
+  const ctx = resolveContext(opts);
+  const evidence = await tdEvidence(ctx);
+  const configfs = await configfsStatus(ctx);
+  const device = await nodeStatus(ctx, "device", ctx.paths.device);
+  const legacy = await nodeStatus(ctx, "legacy", ctx.paths.legacyDevice);
+  const { address, source } = await guestQgsAddress(ctx);
+  const where = `${formatQgsAddress(address)}${source === "option" ? "" : ` (${source})`}`;
+  let qgs: ProviderStatus;
+  if (!device.available && !legacy.available)
+    qgs = {
+      name: "qgs",
+      available: false,
+      reason: `no TDREPORT source (/dev/tdx_guest or /dev/tdx-attest) to send to the QGS at ${where}`,
+    };
+  else if (opts.probeQgs) {
+    try {
+      const s = await openQgsStream(address, opts.qgsProbeTimeoutMs ?? 2000);
+      s.destroy();
+      qgs = { name: "qgs", available: true, reason: `QGS answers at ${where}` };
+    } catch (e) {
+      qgs = { name: "qgs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+    }
+  } else
+    qgs = {
+      name: "qgs",
+      available: true,
+      reason: `TDREPORTs from the driver, QGS at ${where} (not contacted)`,
+    };
+  const simDir = simStateDir(opts.simState);
+  const sim: ProviderStatus = simStateExists(simDir)
+    ? { name: "sim", available: true, reason: `simulated platform at ${simDir}` }
+    : {
+        name: "sim",
+        available: false,
+        reason: `no simulated platform at ${simDir} (create one with \`tdx-attest sim init --state ${simDir}\`)`,
+      };
+  const providers = [configfs, device, legacy, qgs, sim];
+  return {
+    tdEvidence: evidence,
+    providers,
+    auto: chooseAuto(providers, evidence, opts, simDir),
+    simState: simDir,
+  };
+}
+
+function chooseAuto(
+  providers: ProviderStatus[],
+  evidence: string[],
+  opts: GuestProviderOptions,
+  simDir: string,
+): GuestStatus["auto"] {
+  const by = (n: ProviderName) => providers.find((p) => p.name === n)!;
+  for (const n of ["configfs", "device", "legacy"] as const)
+    if (by(n).available) return { chosen: n, reason: `${n}: ${by(n).reason}` };
+  if (evidence.length > 0)
+    return {
+      chosen: null,
+      reason: `this machine looks like a TD (${evidence.join(", ")}) but no guest interface is usable; refusing to fall back to the simulator`,
+    };
+  if (by("sim").available) {
+    const explicit = opts.simState !== undefined || process.env.TDX_SIM_STATE !== undefined;
+    return {
+      chosen: "sim",
+      reason: `not a TD; using the simulated platform at ${simDir}${explicit ? "" : " (found at the default location)"}`,
+    };
+  }
+  return {
+    chosen: null,
+    reason: `not inside a TD: ${by("device").reason}, and ${by("sim").reason}`,
+  };
+}
+
+/** Open a provider by name, or `auto` (see {@link probeGuest} for the order). */
+export async function openProvider(
+  name: ProviderName | "auto" = "auto",
+  opts: GuestProviderOptions = {},
+): Promise<GuestProvider> {
+  const ctx = resolveContext(opts);
+  switch (name) {
+    case "configfs":
+      return new ConfigfsProvider(ctx);
+    case "device":
+      return new DeviceProvider(ctx);
+    case "legacy":
+      return new LegacyProvider(ctx);
+    case "qgs":
+      return new QgsProvider(ctx);
+    case "sim": {
+      const dir = simStateDir(opts.simState);
+      if (!simStateExists(dir))
+        throw new TdxError("GUEST_SIM_STATE_MISSING", `no simulated platform at ${dir}`, {
+          hint: `create one with \`tdx-attest sim init --state ${dir}\`, or point --sim-state / $TDX_SIM_STATE at one`,
+          data: { stateDir: dir },
+        });
+      return SimProvider.open(ctx, dir);
+    }
+    case "auto": {
+      const status = await probeGuest(opts);
+      if (status.auto.chosen === null)
+        throw new TdxError(
+          status.tdEvidence.length > 0 ? "GUEST_TD_UNUSABLE" : "GUEST_NOT_IN_TD",
+          status.auto.reason,
+          {
+            hint:
+              status.tdEvidence.length > 0
+                ? "run `tdx-attest status` to see why each interface is unavailable (permissions, kernel version, koffi)"
+                : "not inside a TD: /dev/tdx_guest missing; use --provider sim for development (tdx-attest sim init first)",
+            data: { providers: status.providers },
+          },
+        );
+      return openProvider(status.auto.chosen, opts);
+    }
+    default:
+      throw new TdxError("GUEST_UNKNOWN_PROVIDER", `unknown provider "${String(name)}"`, {
+        field: "provider",
+        hint: "use auto, configfs, device, legacy, qgs or sim",
+      });
+  }
+}

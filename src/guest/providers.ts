@@ -1,0 +1,341 @@
+/**
+ * The guest providers: one interface over configfs-tsm, /dev/tdx_guest, the seed's /dev/tdx-attest, a QGS
+ * reached directly, and the simulated platform.
+ */
+import { readFile } from "node:fs/promises";
+import { TdxError } from "../errors.js";
+import {
+  formatQgsAddress,
+  type Libc,
+  loadLibc,
+  openSimQuotingBackend,
+  parseQgsAddress,
+  QGS_DEFAULT_VSOCK_PORT,
+  type QgsAddress,
+  qgsGetQuote,
+  type SimPlatform,
+  VMADDR_CID_HOST,
+} from "../qgs/index.js";
+import { configfsGetQuote } from "./configfs.js";
+import { checkReportData, checkRtmrArgs } from "./errors.js";
+import { type GuestFs, nodeGuestFs } from "./fs.js";
+import { deviceGetTdReport, legacyGetQuote, legacyGetTdReport } from "./ioctl.js";
+import {
+  extendRtmrSysfs,
+  type Measurements,
+  measurementsFromTdReport,
+  readMeasurementsSysfs,
+} from "./measurements.js";
+import { type GuestPaths, guestPaths } from "./paths.js";
+
+export type ProviderName = "configfs" | "device" | "legacy" | "qgs" | "sim";
+export const PROVIDER_NAMES: readonly ProviderName[] = ["configfs", "device", "legacy", "qgs", "sim"];
+
+export interface ProviderDescription {
+  name: ProviderName;
+  /** True for the simulated platform: its quotes chain to the simulated root CA, never to Intel's. */
+  simulated: boolean;
+  /** One line for humans. */
+  summary: string;
+  /** How each operation is carried out on this machine. */
+  report: string;
+  quote: string;
+  measurements: string;
+  extend: string;
+}
+
+export interface GuestProvider {
+  readonly name: ProviderName;
+  /** TDG.MR.REPORT for exactly 64 bytes of REPORTDATA: the 1024-byte TDREPORT. */
+  getTdReport(reportData: Uint8Array): Promise<Uint8Array>;
+  /** A signed TD quote whose REPORTDATA is `reportData` (64 bytes). */
+  getQuote(reportData: Uint8Array): Promise<Uint8Array>;
+  /** RTMR[index] = SHA384(RTMR[index] || digest), digest 48 bytes. */
+  extendRtmr(index: number, digest: Uint8Array): Promise<void>;
+  readMeasurements(): Promise<Measurements>;
+  describe(): ProviderDescription;
+}
+
+export interface GuestProviderOptions {
+  /** Filesystem root under which /dev, /sys, /etc are looked up (tests). Default "/". */
+  root?: string;
+  /** File operations (tests inject a configfs/sysfs fake). */
+  fs?: GuestFs;
+  /** The libc layer for ioctl and vsock (tests inject a fake kernel). Default: koffi, loaded lazily. */
+  libc?: Libc;
+  /** QGS address for the device and qgs providers (unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT). */
+  qgs?: string | QgsAddress;
+  qgsTimeoutMs?: number;
+  /** Simulated platform state directory (default $TDX_SIM_STATE, else ./data/sim). */
+  simState?: string;
+  /** Quote version the simulated QE produces (default 4). */
+  quoteVersion?: 4 | 5;
+  /** Payload convention for the legacy GetQuote ioctl (default "qgs": framed QGS message, as libtdx_attest). */
+  legacyQuotePayload?: "qgs" | "raw";
+}
+
+export interface ResolvedContext {
+  paths: GuestPaths;
+  fs: GuestFs;
+  libc: () => Promise<Libc>;
+  opts: GuestProviderOptions;
+}
+
+export function resolveContext(opts: GuestProviderOptions = {}): ResolvedContext {
+  return {
+    paths: guestPaths(opts.root ?? "/"),
+    fs: opts.fs ?? nodeGuestFs,
+    libc: () => (opts.libc ? Promise.resolve(opts.libc) : loadLibc()),
+    opts,
+  };
+}
+
+/** libtdx_attest's /etc/tdx-attest.conf: a `port = N` line selects the vsock port (comments with #). */
+export function parseTdxAttestConf(text: string): number | null {
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#") || line.length === 0) continue;
+    const m = /^port\s*=\s*(\d{1,10})$/.exec(line);
+    if (m) {
+      const n = Number(m[1]);
+      if (n > 0 && n <= 0xffffffff) return n;
+    }
+  }
+  return null;
+}
+
+/** The QGS a guest dials: the option, else /etc/tdx-attest.conf's port on CID 2, else vsock 2:4050. */
+export async function guestQgsAddress(
+  ctx: ResolvedContext,
+): Promise<{ address: QgsAddress; source: string }> {
+  if (ctx.opts.qgs !== undefined)
+    return {
+      address: typeof ctx.opts.qgs === "string" ? parseQgsAddress(ctx.opts.qgs) : ctx.opts.qgs,
+      source: "option",
+    };
+  try {
+    const port = parseTdxAttestConf(await readFile(ctx.paths.attestConf, "utf8"));
+    if (port !== null)
+      return { address: { kind: "vsock", cid: VMADDR_CID_HOST, port }, source: ctx.paths.attestConf };
+  } catch {
+    // no configuration file: Intel's default port
+  }
+  return {
+    address: { kind: "vsock", cid: VMADDR_CID_HOST, port: QGS_DEFAULT_VSOCK_PORT },
+    source: "default",
+  };
+}
+
+async function measurementsVia(ctx: ResolvedContext, report: (rd: Uint8Array) => Promise<Uint8Array>) {
+  if (await ctx.fs.exists(ctx.paths.measurements))
+    return readMeasurementsSysfs(ctx.fs, ctx.paths.measurements);
+  return measurementsFromTdReport(await report(new Uint8Array(64)));
+}
+
+async function extendVia(ctx: ResolvedContext, index: number, digest: Uint8Array): Promise<void> {
+  checkRtmrArgs(index, digest);
+  if (!(await ctx.fs.exists(ctx.paths.measurements)))
+    throw new TdxError("GUEST_EXTEND_UNSUPPORTED", `${ctx.paths.measurements} does not exist`, {
+      hint: "RTMR extend from user space needs Linux 6.16+ (tsm-mr measurements); older mainline kernels have no interface for it",
+    });
+  await extendRtmrSysfs(ctx.fs, ctx.paths.measurements, index, digest);
+}
+
+function mrDescription(ctx: ResolvedContext): { measurements: string; extend: string } {
+  return {
+    measurements: `${ctx.paths.measurements} (or a TDREPORT where that is absent)`,
+    extend: `${ctx.paths.measurements}/rtmrN:sha384 (Linux 6.16+)`,
+  };
+}
+
+/** configfs-tsm for quotes; /dev/tdx_guest for bare TDREPORTs; tsm-mr sysfs for registers. */
+export class ConfigfsProvider implements GuestProvider {
+  readonly name = "configfs" as const;
+  constructor(private readonly ctx: ResolvedContext) {}
+
+  async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    checkReportData(reportData);
+    if (!(await this.ctx.fs.exists(this.ctx.paths.device)))
+      throw new TdxError(
+        "GUEST_REPORT_UNAVAILABLE",
+        "configfs-tsm hands out quotes only, and /dev/tdx_guest is absent",
+        {
+          hint: "use `tdx-attest quote` (the quote carries the report body), or load the tdx_guest driver for bare TDREPORTs",
+        },
+      );
+    return deviceGetTdReport(await this.ctx.libc(), this.ctx.paths.device, reportData);
+  }
+  getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return configfsGetQuote(reportData, { fs: this.ctx.fs, root: this.ctx.paths.configfsReport });
+  }
+  extendRtmr(index: number, digest: Uint8Array): Promise<void> {
+    return extendVia(this.ctx, index, digest);
+  }
+  readMeasurements(): Promise<Measurements> {
+    return measurementsVia(this.ctx, (rd) => this.getTdReport(rd));
+  }
+  describe(): ProviderDescription {
+    return {
+      name: this.name,
+      simulated: false,
+      summary: "Linux configfs-tsm (kernel 6.7+): the kernel asks the host for the quote",
+      report: `${this.ctx.paths.device} ioctl TDX_CMD_GET_REPORT0`,
+      quote: `${this.ctx.paths.configfsReport}/<instance>/{inblob,outblob}`,
+      ...mrDescription(this.ctx),
+    };
+  }
+}
+
+/** /dev/tdx_guest TDREPORTs; quotes by sending the TDREPORT to the host's QGS (libtdx_attest's vsock path). */
+export class DeviceProvider implements GuestProvider {
+  readonly name: ProviderName = "device";
+  constructor(protected readonly ctx: ResolvedContext) {}
+
+  async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    return deviceGetTdReport(await this.ctx.libc(), this.ctx.paths.device, reportData);
+  }
+  async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    const report = await this.getTdReport(reportData);
+    const { address } = await guestQgsAddress(this.ctx);
+    const r = await qgsGetQuote(report, {
+      address,
+      ...(this.ctx.opts.qgsTimeoutMs ? { timeoutMs: this.ctx.opts.qgsTimeoutMs } : {}),
+    });
+    return r.quote;
+  }
+  extendRtmr(index: number, digest: Uint8Array): Promise<void> {
+    return extendVia(this.ctx, index, digest);
+  }
+  readMeasurements(): Promise<Measurements> {
+    return measurementsVia(this.ctx, (rd) => this.getTdReport(rd));
+  }
+  describe(): ProviderDescription {
+    const qgs = this.ctx.opts.qgs;
+    return {
+      name: this.name,
+      simulated: false,
+      summary: "Linux tdx_guest driver ioctl for TDREPORTs, quotes from the host's QGS",
+      report: `${this.ctx.paths.device} ioctl TDX_CMD_GET_REPORT0 (0xC4405401)`,
+      quote: `QGS at ${qgs ? (typeof qgs === "string" ? qgs : formatQgsAddress(qgs)) : `vsock:2:${QGS_DEFAULT_VSOCK_PORT} (or ${this.ctx.paths.attestConf} port)`}`,
+      ...mrDescription(this.ctx),
+    };
+  }
+}
+
+/** A QGS reached directly (unix/TCP/vsock) with TDREPORTs from /dev/tdx_guest (or the seed node). */
+export class QgsProvider extends DeviceProvider {
+  override readonly name: ProviderName = "qgs";
+  override async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    const libc = await this.ctx.libc();
+    if (
+      !(await this.ctx.fs.exists(this.ctx.paths.device)) &&
+      (await this.ctx.fs.exists(this.ctx.paths.legacyDevice))
+    )
+      return legacyGetTdReport(libc, this.ctx.paths.legacyDevice, reportData);
+    return deviceGetTdReport(libc, this.ctx.paths.device, reportData);
+  }
+  override describe(): ProviderDescription {
+    return {
+      ...super.describe(),
+      summary: "TDREPORTs from the guest driver, quotes from a QGS over its message protocol",
+    };
+  }
+}
+
+/** The 2022 seed driver /dev/tdx-attest: GET_REPORT and GET_QUOTE ioctls. */
+export class LegacyProvider implements GuestProvider {
+  readonly name = "legacy" as const;
+  constructor(private readonly ctx: ResolvedContext) {}
+
+  async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    return legacyGetTdReport(await this.ctx.libc(), this.ctx.paths.legacyDevice, reportData);
+  }
+  async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    const report = await this.getTdReport(reportData);
+    return legacyGetQuote(await this.ctx.libc(), this.ctx.paths.legacyDevice, report, {
+      payload: this.ctx.opts.legacyQuotePayload ?? "qgs",
+    });
+  }
+  extendRtmr(index: number, digest: Uint8Array): Promise<void> {
+    return extendVia(this.ctx, index, digest);
+  }
+  readMeasurements(): Promise<Measurements> {
+    return measurementsVia(this.ctx, (rd) => this.getTdReport(rd));
+  }
+  describe(): ProviderDescription {
+    return {
+      name: this.name,
+      simulated: false,
+      summary: "2022 seed driver /dev/tdx-attest (pre-mainline kernels)",
+      report: `${this.ctx.paths.legacyDevice} ioctl TDX_CMD_GET_REPORT (0xC4005401)`,
+      quote: `${this.ctx.paths.legacyDevice} ioctl TDX_CMD_GET_QUOTE (0x80105402), ${this.ctx.opts.legacyQuotePayload ?? "qgs"} payload`,
+      ...mrDescription(this.ctx),
+    };
+  }
+}
+
+/**
+ * The simulated platform's TD: TDREPORTs and RTMRs from the simulated TDX module (persisted in the state
+ * directory), quotes from its QE in process, or through a QGS when `qgs` is given.
+ */
+export class SimProvider implements GuestProvider {
+  readonly name = "sim" as const;
+  private constructor(
+    private readonly ctx: ResolvedContext,
+    readonly platform: SimPlatform,
+    readonly stateDir: string,
+  ) {}
+
+  static async open(ctx: ResolvedContext, stateDir: string): Promise<SimProvider> {
+    const { platform } = await openSimQuotingBackend(stateDir);
+    return new SimProvider(ctx, platform, stateDir);
+  }
+
+  async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    checkReportData(reportData);
+    return this.platform.report(reportData);
+  }
+  async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    const report = await this.getTdReport(reportData);
+    if (this.ctx.opts.qgs !== undefined) {
+      const r = await qgsGetQuote(report, {
+        address: this.ctx.opts.qgs,
+        ...(this.ctx.opts.qgsTimeoutMs ? { timeoutMs: this.ctx.opts.qgsTimeoutMs } : {}),
+      });
+      return r.quote;
+    }
+    return this.platform.quoteFromTdReport(
+      report,
+      this.ctx.opts.quoteVersion ? { version: this.ctx.opts.quoteVersion } : {},
+    );
+  }
+  async extendRtmr(index: number, digest: Uint8Array): Promise<void> {
+    checkRtmrArgs(index, digest);
+    this.platform.extendRtmr(index, digest);
+  }
+  async readMeasurements(): Promise<Measurements> {
+    const s = this.platform.tdState;
+    return {
+      mrTd: s.mrTd.slice(),
+      mrConfigId: s.mrConfigId.slice(),
+      mrOwner: s.mrOwner.slice(),
+      mrOwnerConfig: s.mrOwnerConfig.slice(),
+      rtmr: [s.rtmr[0].slice(), s.rtmr[1].slice(), s.rtmr[2].slice(), s.rtmr[3].slice()],
+    };
+  }
+  describe(): ProviderDescription {
+    const qgs = this.ctx.opts.qgs;
+    return {
+      name: this.name,
+      simulated: true,
+      summary: `simulated TD (state ${this.stateDir}, scenario ${this.platform.scenario}); quotes chain to the simulated root CA, not Intel's`,
+      report: "simulated TDX module (TDG.MR.REPORT)",
+      quote:
+        qgs !== undefined
+          ? `QGS at ${typeof qgs === "string" ? qgs : formatQgsAddress(qgs)}`
+          : `simulated TD Quoting Enclave in process (quote v${this.ctx.opts.quoteVersion ?? 4})`,
+      measurements: `simulated TD registers (${this.stateDir}/td.json)`,
+      extend: `simulated TDG.MR.RTMR.EXTEND, persisted in ${this.stateDir}/td.json`,
+    };
+  }
+}
