@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import dcap from "@phala/dcap-qvl";
 import { readCollateral } from "../dist/collateral/json.js";
 import { Verifier } from "../dist/verify/index.js";
-import { fmt, loadVectorCases, opsPerSecond, printTable } from "./lib.mjs";
+import { fmt, loadVectorCases, printTable } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
 const web = await import("@phala/dcap-qvl-web");
@@ -46,15 +46,34 @@ const warmFreshText = () => warmVerifier.verify(quote, readCollateral(c.collater
 const peerJsFn = () => dcap.verify(quote, JSON.parse(c.collateralText), now);
 const peerWebFn = () => web.js_verify(quote, JSON.parse(c.collateralText), BigInt(now));
 
-// Interleaved rounds (every contender once per round, median over rounds): load from other processes
-// shifts all contenders alike instead of whichever happened to run during a spike.
+// Interleaved rounds (every contender once per round, median over rounds) timed in process CPU time:
+// other processes on the machine then shift neither the contenders' order nor their ratios much.
+// Set BENCH_CLOCK=wall to time by the wall clock instead.
+const wall = process.env.BENCH_CLOCK === "wall";
+function cpuMicros() {
+  if (wall) return Number(process.hrtime.bigint()) / 1000;
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+function opsPerSecond(fn, ms) {
+  let n = 0;
+  const start = cpuMicros();
+  const wallEnd = performance.now() + ms * 4;
+  let used = 0;
+  while (used < ms * 1000 && performance.now() < wallEnd) {
+    fn();
+    n++;
+    used = cpuMicros() - start;
+  }
+  return (n * 1e6) / Math.max(used, 1);
+}
 const contenders = { floor, cold, coldParsed, warm, warmFreshText, peerJsFn, peerWebFn };
 const samples = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 for (const fn of Object.values(contenders)) for (let i = 0; i < 3; i++) fn(); // JIT warm-up
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, fn] of Object.entries(contenders)) {
-    samples[name].push(await opsPerSecond(fn, { ms: 150, rounds: 1, batch: 1 }));
+    samples[name].push(opsPerSecond(fn, 150));
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -75,6 +94,7 @@ const row = (name, ops) => [
   `${fmt(ops / fastestPeer)}x`,
   `${fmt(opsFloor / ops)} verifies`,
 ];
+console.log(`timed by ${wall ? "wall clock" : "process CPU time"}, median of ${ROUNDS} interleaved rounds`);
 printTable([
   ["verifier", "verifications/s", "time each", "vs faster peer", "cost in P-256 verifies"],
   row("tdx-attest cold: fresh Verifier, reads the JSON", opsCold),

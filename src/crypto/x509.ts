@@ -75,8 +75,8 @@ export interface Certificate {
 
 export interface CrlEntry {
   serialHex: string;
-  /** Unix seconds (decoded on first read: a CRL lists many entries, a verification looks up one). */
-  readonly revocationDate: number;
+  /** Unix seconds. */
+  revocationDate: number;
 }
 
 export interface Crl {
@@ -89,13 +89,29 @@ export interface Crl {
   thisUpdate: number;
   /** Unix seconds; null when the CRL has no nextUpdate. */
   nextUpdate: number | null;
-  /** Revoked serials (lowercase hex, leading zero bytes removed). */
-  revoked: Map<string, CrlEntry>;
+  /** Number of revoked certificates listed. */
+  revokedCount: number;
+  /** The entry revoking this serial (INTEGER content bytes of a certificate's serial), if any. */
+  findRevoked(serial: Uint8Array): CrlEntry | undefined;
+  /** Every entry by serial (lowercase hex, leading zero bytes removed); built on first read. */
+  readonly revoked: Map<string, CrlEntry>;
   signature: Uint8Array;
   extensions: Map<string, Extension>;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function stripZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+function bytesEqualTo(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Lowercase hex of an INTEGER's magnitude, leading zero bytes removed ("00" for zero). */
 export function serialToHex(content: Uint8Array): string {
@@ -229,6 +245,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
   }
   const spki = parseSpki(der, spkiNode);
   const serial = contentOf(der, serialNode);
+  if (issuerNode.tag !== TAG_SEQUENCE || subjectNode.tag !== TAG_SEQUENCE) {
+    throw derError("issuer and subject must be Names (SEQUENCE)", issuerNode.start, "tbsCertificate");
+  }
+  let issuer: NameAttribute[] | undefined;
+  let subject: NameAttribute[] | undefined;
   return {
     der,
     tbs: tlvOf(der, tbsNode),
@@ -238,8 +259,15 @@ export function parseCertificate(der: Uint8Array): Certificate {
     signatureAlgorithm,
     issuerRaw: tlvOf(der, issuerNode),
     subjectRaw: tlvOf(der, subjectNode),
-    issuer: parseName(der, issuerNode, "issuer"),
-    subject: parseName(der, subjectNode, "subject"),
+    // Names are decoded on first read (most verifications only need the subject CN of a few certificates).
+    get issuer(): NameAttribute[] {
+      issuer ??= parseName(der, issuerNode, "issuer");
+      return issuer;
+    },
+    get subject(): NameAttribute[] {
+      subject ??= parseName(der, subjectNode, "subject");
+      return subject;
+    },
     notBefore: decodeTime(der, nb, "notBefore"),
     notAfter: decodeTime(der, na, "notAfter"),
     spki: tlvOf(der, spkiNode),
@@ -275,7 +303,8 @@ export function parseCrl(der: Uint8Array): Crl {
     throw derError("inner and outer CRL signature algorithms differ", innerAlg.start, "crl");
   }
   let nextUpdate: number | null = null;
-  const revoked = new Map<string, CrlEntry>();
+  // Entries are validated here but decoded only when looked up: a CRL lists many, a verification asks about one.
+  const entries: { serial: DerNode; date: DerNode }[] = [];
   let extensions = new Map<string, Extension>();
   for (; i < f.length; i++) {
     const n = f[i]!;
@@ -283,19 +312,12 @@ export function parseCrl(der: Uint8Array): Crl {
       nextUpdate = decodeTime(der, n, "nextUpdate");
     } else if (n.tag === TAG_SEQUENCE) {
       for (const entry of childrenOf(der, n)) {
-        const [sn, date] = childrenOf(der, entry);
-        if (!sn || !date || sn.tag !== TAG_INTEGER)
+        const sn = readNode(der, entry.contentStart, entry.end);
+        const date = sn.end < entry.end ? readNode(der, sn.end, entry.end) : null;
+        if (sn.tag !== TAG_INTEGER || !date || (date.tag !== 0x17 && date.tag !== 0x18)) {
           throw derError("revokedCertificates entry", entry.start, "crl");
-        if (date.tag !== 0x17 && date.tag !== 0x18) throw derError("revocationDate", date.start, "crl");
-        const serialHex = serialToHex(contentOf(der, sn));
-        let decoded: number | undefined;
-        revoked.set(serialHex, {
-          serialHex,
-          get revocationDate() {
-            decoded ??= decodeTime(der, date, "revocationDate");
-            return decoded;
-          },
-        });
+        }
+        entries.push({ serial: sn, date });
       }
     } else if (n.tag === 0xa0) {
       extensions = parseExtensions(der, readNode(der, n.contentStart, n.end), "crlExtensions");
@@ -303,6 +325,11 @@ export function parseCrl(der: Uint8Array): Crl {
       throw derError(`unexpected tbsCertList field 0x${n.tag.toString(16)}`, n.start, "crl");
     }
   }
+  const entryOf = (e: { serial: DerNode; date: DerNode }): CrlEntry => ({
+    serialHex: serialToHex(contentOf(der, e.serial)),
+    revocationDate: decodeTime(der, e.date, "revocationDate"),
+  });
+  let all: Map<string, CrlEntry> | undefined;
   return {
     der,
     tbs: tlvOf(der, tbsNode),
@@ -312,7 +339,24 @@ export function parseCrl(der: Uint8Array): Crl {
     issuer: parseName(der, issuerNode, "crl.issuer"),
     thisUpdate: decodeTime(der, thisUpdateNode, "thisUpdate"),
     nextUpdate,
-    revoked,
+    revokedCount: entries.length,
+    findRevoked(serial: Uint8Array): CrlEntry | undefined {
+      const want = stripZeros(serial);
+      for (const e of entries) {
+        if (bytesEqualTo(stripZeros(contentOf(der, e.serial)), want)) return entryOf(e);
+      }
+      return undefined;
+    },
+    get revoked(): Map<string, CrlEntry> {
+      if (!all) {
+        all = new Map();
+        for (const e of entries) {
+          const entry = entryOf(e);
+          all.set(entry.serialHex, entry);
+        }
+      }
+      return all;
+    },
     signature: parseBitString(der, sigNode, "crl.signatureValue"),
     extensions,
   };

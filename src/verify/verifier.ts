@@ -158,6 +158,11 @@ function hex(b: Uint8Array): string {
   return s;
 }
 
+/** A private copy (from Node's buffer pool for small inputs: cheaper than a fresh ArrayBuffer). */
+function copy(b: Uint8Array): Uint8Array {
+  return Buffer.from(b);
+}
+
 function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
@@ -409,6 +414,8 @@ export class Verifier {
       } else {
         result.error = errorOf(err);
       }
+      // A parser error raised outside a named step still ends the list with a failed check.
+      if (!(e instanceof Stop)) run.checks.push({ name: "input", passed: false, detail: result.error?.message ?? "" });
     }
     // Expiry is reported beside the verdict (Intel's collateral_expiration_status), never instead of it.
     let earliest: CollateralExpiry | null = null;
@@ -441,11 +448,12 @@ export class Verifier {
     return map;
   }
 
-  #certEntry(der: Uint8Array): CertEntry {
+  /** `owned`: the bytes are already a private copy (decoded from PEM), so they need not be copied again. */
+  #certEntry(der: Uint8Array, owned = false): CertEntry {
     const k = latin1(der);
     let e = this.#certs.get(k);
     if (!e) {
-      e = { id: nextId++, cert: parseCertificate(new Uint8Array(der)) };
+      e = { id: nextId++, cert: parseCertificate(owned ? der : copy(der)) };
       this.#bounded(this.#certs).set(k, e);
     }
     return e;
@@ -462,7 +470,7 @@ export class Verifier {
     const chain = this.#chain(latin1(data), "pckCertChain", true);
     const list = known ?? [];
     if (!known) this.#bounded(this.#quoteChains).set(probe, list);
-    if (list.length < 8) list.push({ bytes: new Uint8Array(data), chain });
+    if (list.length < 8) list.push({ bytes: copy(data), chain });
     return chain;
   }
 
@@ -470,7 +478,7 @@ export class Verifier {
     const map = strict ? this.#strictChains : this.#chains;
     let c = map.get(pem);
     if (!c) {
-      c = pemToDers(pem, field, strict).map((d) => this.#certEntry(d));
+      c = pemToDers(pem, field, strict).map((d) => this.#certEntry(d, true));
       this.#bounded(map).set(pem, c);
     }
     return c;
@@ -480,7 +488,7 @@ export class Verifier {
     const k = latin1(der);
     let e = this.#crls.get(k);
     if (!e) {
-      const crl = parseCrl(new Uint8Array(der));
+      const crl = parseCrl(copy(der));
       e = { id: nextId++, crl, thisUpdateIso: iso(crl.thisUpdate), nextUpdateIso: iso(crl.nextUpdate ?? 0) };
       this.#bounded(this.#crls).set(k, e);
     }
@@ -1054,13 +1062,13 @@ export class Verifier {
         thisUpdate: iso(crl.thisUpdate),
         nextUpdate: iso(crl.nextUpdate),
       },
-      detail: `signed by ${commonName(issuer.cert.subject)}, ${crl.revoked.size} revoked`,
+      detail: `signed by ${commonName(issuer.cert.subject)}, ${crl.revokedCount} revoked`,
     });
     return entry;
   }
 
   #notRevoked(run: Run, name: string, cert: CertEntry, crl: CrlEntry, code: string): void {
-    const hit = crl.crl.revoked.get(cert.cert.serialHex);
+    const hit = crl.crl.findRevoked(cert.cert.serial);
     if (hit) {
       run.fail(
         name,
@@ -1189,7 +1197,7 @@ export class Verifier {
         known = [];
         this.#bounded(this.#signedTexts).set(text, known);
       }
-      known.push({ signature: new Uint8Array(signature), signerId: signer.id });
+      known.push({ signature: copy(signature), signerId: signer.id });
     }
     if (!ok) {
       const code = name === "tcbInfo" ? "TCB_INFO_SIGNATURE_INVALID" : "QE_IDENTITY_SIGNATURE_INVALID";
@@ -1581,14 +1589,14 @@ function errorOf(e: TdxError): VerificationResult["error"] {
 function snapshotOf(c: Collateral): Collateral {
   const s: Collateral = {
     pckCrlIssuerChain: c.pckCrlIssuerChain,
-    rootCaCrl: new Uint8Array(c.rootCaCrl),
-    pckCrl: new Uint8Array(c.pckCrl),
+    rootCaCrl: copy(c.rootCaCrl),
+    pckCrl: copy(c.pckCrl),
     tcbInfoIssuerChain: c.tcbInfoIssuerChain,
     tcbInfo: c.tcbInfo,
-    tcbInfoSignature: new Uint8Array(c.tcbInfoSignature),
+    tcbInfoSignature: copy(c.tcbInfoSignature),
     qeIdentityIssuerChain: c.qeIdentityIssuerChain,
     qeIdentity: c.qeIdentity,
-    qeIdentitySignature: new Uint8Array(c.qeIdentitySignature),
+    qeIdentitySignature: copy(c.qeIdentitySignature),
   };
   if (c.pckCertificateChain !== undefined) s.pckCertificateChain = c.pckCertificateChain;
   return s;
