@@ -1,4 +1,411 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
 import type { Command } from "commander";
+import { parseTdReport, toHex } from "../../abi/index.js";
+import { TdxError } from "../../errors.js";
+import { appendRuntimeEvent, DEFAULT_RUNTIME_LOG_PATH } from "../../eventlog/index.js";
+import {
+  type GuestProvider,
+  type GuestProviderOptions,
+  type Measurements,
+  openProvider,
+  PROVIDER_NAMES,
+  type ProviderName,
+  probeGuest,
+} from "../../guest/index.js";
+import {
+  formatQgsAddress,
+  openSimQuotingBackend,
+  type QgsServerEvent,
+  qgsGetQuote,
+  qgsGetQuoteBare,
+  simStateDir,
+  startQgsServer,
+} from "../../qgs/index.js";
+import { readInputFile, writeFileAtomic } from "../io.js";
+import { writeJson } from "../output.js";
 
-/** Registers the guest commands on the tdx-attest program. */
-export function registerGuestCommands(_program: Command): void {}
+interface ProviderFlags {
+  provider?: string;
+  qgs?: string;
+  simState?: string;
+  quoteVersion?: string;
+  json?: boolean;
+}
+
+function providerName(v: string | undefined): ProviderName | "auto" {
+  const name = v ?? "auto";
+  if (name === "auto" || (PROVIDER_NAMES as readonly string[]).includes(name))
+    return name as ProviderName | "auto";
+  throw new TdxError("GUEST_UNKNOWN_PROVIDER", `unknown provider "${name}"`, {
+    field: "provider",
+    hint: `use auto, ${PROVIDER_NAMES.join(", ")}`,
+  });
+}
+
+function quoteVersionArg(v: string | undefined): 4 | 5 | undefined {
+  if (v === undefined) return undefined;
+  if (v === "4" || v === "5") return Number(v) as 4 | 5;
+  throw new TdxError("GUEST_QUOTE_VERSION", `--quote-version ${v} is not supported`, {
+    field: "quote-version",
+    hint: "use 4 or 5 (only the simulated QE lets you choose; a real QGS decides itself)",
+  });
+}
+
+function providerOptions(o: ProviderFlags): GuestProviderOptions {
+  const qv = quoteVersionArg(o.quoteVersion);
+  return {
+    ...(o.qgs !== undefined ? { qgs: o.qgs } : {}),
+    ...(o.simState !== undefined ? { simState: o.simState } : {}),
+    ...(qv !== undefined ? { quoteVersion: qv } : {}),
+  };
+}
+
+/** Open the provider and say which one answers (stderr, so stdout stays machine-readable). */
+async function open(o: ProviderFlags): Promise<GuestProvider> {
+  const name = providerName(o.provider);
+  const p = await openProvider(name, providerOptions(o));
+  if (!o.json) {
+    const d = p.describe();
+    process.stderr.write(`provider: ${d.name}${name === "auto" ? " (auto)" : ""}: ${d.summary}\n`);
+  }
+  return p;
+}
+
+function withProviderOptions(cmd: Command): Command {
+  return cmd
+    .option("--provider <name>", `auto, ${PROVIDER_NAMES.join(", ")}`, "auto")
+    .option(
+      "--qgs <address>",
+      "QGS for the device/qgs/sim providers: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT",
+    )
+    .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)");
+}
+
+function hexArg(text: string, field: string, max: number): Uint8Array {
+  let h = text.trim();
+  if (h.startsWith("0x") || h.startsWith("0X")) h = h.slice(2);
+  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h) || h.length > max * 2)
+    throw new TdxError("GUEST_BAD_HEX", `--${field} must be at most ${max} bytes of hex`, {
+      field,
+      hint: `give up to ${max * 2} hex digits`,
+    });
+  return new Uint8Array(Buffer.from(h, "hex"));
+}
+
+/** REPORTDATA from --report-data (hex, zero-padded to 64) or --nonce (base64; REPORTDATA = SHA-512(nonce)). */
+export function reportDataFromFlags(o: { reportData?: string; nonce?: string }): Uint8Array {
+  if (o.reportData !== undefined && o.nonce !== undefined)
+    throw new TdxError("GUEST_REPORT_DATA_CONFLICT", "give either --report-data or --nonce, not both", {
+      field: "report-data",
+      hint: "--nonce B64 sets REPORTDATA to SHA-512 of the decoded nonce; --report-data HEX sets it directly",
+    });
+  const out = new Uint8Array(64);
+  if (o.reportData !== undefined) out.set(hexArg(o.reportData, "report-data", 64));
+  if (o.nonce !== undefined) {
+    const text = o.nonce.trim();
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text) || text.length === 0)
+      throw new TdxError("GUEST_BAD_NONCE", "--nonce must be base64 (standard or URL-safe)", {
+        field: "nonce",
+        hint: "pass the verifier's nonce exactly as it was handed out",
+      });
+    const nonce = Buffer.from(text.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+    out.set(createHash("sha512").update(nonce).digest());
+  }
+  return out;
+}
+
+function measurementsJson(m: Measurements): Record<string, unknown> {
+  return {
+    mrTd: toHex(m.mrTd),
+    mrConfigId: toHex(m.mrConfigId),
+    mrOwner: toHex(m.mrOwner),
+    mrOwnerConfig: toHex(m.mrOwnerConfig),
+    rtmr: m.rtmr.map((r) => toHex(r)),
+  };
+}
+
+function eventDataArg(o: { data?: string; dataHex?: string; dataFile?: string }): Uint8Array | string {
+  const given = [o.data, o.dataHex, o.dataFile].filter((x) => x !== undefined).length;
+  if (given !== 1)
+    throw new TdxError(
+      "GUEST_EVENT_DATA",
+      "give exactly one of --data TEXT, --data-hex HEX, --data-file FILE",
+      {
+        field: "data",
+        hint: "the data is what gets measured: its SHA-384 (with the event name, see docs/eventlog.md) is extended",
+      },
+    );
+  if (o.data !== undefined) return o.data;
+  if (o.dataHex !== undefined) return hexArg(o.dataHex, "data-hex", 1 << 20);
+  return readInputFile(o.dataFile);
+}
+
+/** Registers `report`, `quote`, `extend`, `status` and `qgs serve|quote`. */
+export function registerGuestCommands(program: Command): void {
+  withProviderOptions(
+    program
+      .command("report")
+      .description("get a TDREPORT (1024 bytes, MAC bound to this platform) for 64 bytes of REPORTDATA")
+      .option("--report-data <hex>", "REPORTDATA as hex, up to 64 bytes, zero-padded", "")
+      .option("--out <file>", "write the raw TDREPORT here (atomically) instead of hex on stdout")
+      .option("--json", "print a JSON summary"),
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sudo tdx-attest report --report-data 00ff --out td.report\n  tdx-attest report --provider sim --json\n",
+    )
+    .action(async (o: ProviderFlags & { reportData: string; out?: string }) => {
+      const reportData = reportDataFromFlags({ reportData: o.reportData });
+      const p = await open(o);
+      const report = await p.getTdReport(reportData);
+      if (o.out) writeFileAtomic(o.out, report);
+      if (o.json) {
+        const r = parseTdReport(report);
+        writeJson({
+          ok: true,
+          provider: p.describe(),
+          reportData: toHex(reportData),
+          ...(o.out ? { out: o.out } : { tdReport: toHex(report) }),
+          mrTd: toHex(r.tdInfo.mrTd),
+          rtmr: r.tdInfo.rtmr.map((x) => toHex(x)),
+        });
+      } else if (o.out) process.stderr.write(`wrote ${report.length}-byte TDREPORT to ${o.out}\n`);
+      else process.stdout.write(`${toHex(report)}\n`);
+    });
+
+  withProviderOptions(
+    program
+      .command("quote")
+      .description("get a signed TD quote whose REPORTDATA is --report-data, or SHA-512 of --nonce")
+      .option("--report-data <hex>", "REPORTDATA as hex, up to 64 bytes, zero-padded")
+      .option("--nonce <base64>", "a verifier's nonce; REPORTDATA = SHA-512(decoded nonce)")
+      .option("--out <file>", "write the raw quote here (atomically) instead of hex on stdout")
+      .option("--quote-version <n>", "quote version from the simulated QE: 4 or 5")
+      .option("--json", "print a JSON summary"),
+  )
+    .addHelpText(
+      "after",
+      "\nREPORTDATA with --nonce is SHA-512 of the base64-decoded nonce (64 bytes, fills REPORTDATA exactly).\n" +
+        '\nExamples:\n  sudo tdx-attest quote --nonce "$NONCE" --out quote.bin\n' +
+        "  tdx-attest quote --provider sim --report-data 01 --out quote.bin\n" +
+        "  tdx-attest quote --provider qgs --qgs vsock:2:4050 --out quote.bin\n",
+    )
+    .action(async (o: ProviderFlags & { reportData?: string; nonce?: string; out?: string }) => {
+      const reportData = reportDataFromFlags(o);
+      const p = await open(o);
+      const quote = await p.getQuote(reportData);
+      if (o.out) writeFileAtomic(o.out, quote);
+      if (o.json)
+        writeJson({
+          ok: true,
+          provider: p.describe(),
+          reportData: toHex(reportData),
+          size: quote.length,
+          ...(o.out ? { out: o.out } : { quote: toHex(quote) }),
+        });
+      else if (o.out) process.stderr.write(`wrote ${quote.length}-byte quote to ${o.out}\n`);
+      else process.stdout.write(`${toHex(quote)}\n`);
+    });
+
+  withProviderOptions(
+    program
+      .command("extend")
+      .description("extend an RTMR with a named event and record it in the runtime event log")
+      .requiredOption("--rtmr <n>", "RTMR index (normally 3)")
+      .requiredOption("--event <name>", "event name, e.g. app.config")
+      .option("--data <text>", "the measured data as UTF-8 text")
+      .option("--data-hex <hex>", "the measured data as hex")
+      .option("--data-file <file>", "the measured data from a file")
+      .option("--description <text>", "why this was measured (kept in the log, not measured)")
+      .option("--no-record-data", "keep only the digest in the log, not the data")
+      .option(
+        "--log <path>",
+        `runtime event log (default ${DEFAULT_RUNTIME_LOG_PATH}; for --provider sim: SIM_STATE/runtime-log.json)`,
+      )
+      .option("--json", "print the log entry as JSON"),
+  )
+    .addHelpText(
+      "after",
+      '\nExamples:\n  sudo tdx-attest extend --rtmr 3 --event app.image --data-file /app.img --description "application image"\n' +
+        "  tdx-attest extend --provider sim --rtmr 3 --event app.config --data 'mode=prod'\n",
+    )
+    .action(
+      async (
+        o: ProviderFlags & {
+          rtmr: string;
+          event: string;
+          data?: string;
+          dataHex?: string;
+          dataFile?: string;
+          description?: string;
+          recordData: boolean;
+          log?: string;
+        },
+      ) => {
+        if (!/^\d$/.test(o.rtmr))
+          throw new TdxError("GUEST_RTMR_INDEX", `--rtmr ${o.rtmr} is not an RTMR index`, {
+            field: "rtmr",
+            hint: "RTMRs are numbered 0..3; user space normally extends RTMR 3",
+          });
+        const data = eventDataArg(o);
+        const p = await open(o);
+        const logPath =
+          o.log ??
+          (p.name === "sim" ? join(simStateDir(o.simState), "runtime-log.json") : DEFAULT_RUNTIME_LOG_PATH);
+        const entry = await appendRuntimeEvent(
+          logPath,
+          {
+            rtmr: Number(o.rtmr),
+            event: o.event,
+            data,
+            ...(o.description !== undefined ? { description: o.description } : {}),
+            recordData: o.recordData,
+          },
+          { extend: (rtmr, digest) => p.extendRtmr(rtmr, digest) },
+        );
+        const after = await p.readMeasurements();
+        if (o.json)
+          writeJson({
+            ok: true,
+            provider: p.describe().name,
+            log: logPath,
+            entry,
+            rtmr: toHex(after.rtmr[entry.rtmr]!),
+          });
+        else
+          process.stdout.write(
+            `extended RTMR${entry.rtmr} with ${entry.digest} (event ${o.event}, seq ${entry.seq})\n` +
+              `RTMR${entry.rtmr} = ${toHex(after.rtmr[entry.rtmr]!)}\nlogged in ${logPath}\n`,
+          );
+      },
+    );
+
+  program
+    .command("status")
+    .description(
+      "what this machine offers for attestation, which provider auto picks, and why the others are unavailable",
+    )
+    .option("--qgs <address>", "QGS address to report (and probe with --probe-qgs)")
+    .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)")
+    .option("--probe-qgs", "try to connect to the QGS")
+    .option("--json", "print JSON")
+    .action(async (o: { qgs?: string; simState?: string; probeQgs?: boolean; json?: boolean }) => {
+      const s = await probeGuest({
+        ...(o.qgs !== undefined ? { qgs: o.qgs } : {}),
+        ...(o.simState !== undefined ? { simState: o.simState } : {}),
+        probeQgs: o.probeQgs === true,
+      });
+      let measurements: Record<string, unknown> | null = null;
+      if (s.auto.chosen !== null) {
+        try {
+          measurements = measurementsJson(await (await openProvider(s.auto.chosen, o)).readMeasurements());
+        } catch (e) {
+          measurements = { error: e instanceof TdxError ? e.toJSON() : String(e) };
+        }
+      }
+      if (o.json) {
+        writeJson({ ok: true, ...s, measurements });
+        return;
+      }
+      const out: string[] = [];
+      out.push(
+        s.tdEvidence.length > 0
+          ? `this machine is a TD: ${s.tdEvidence.join(", ")}`
+          : "this machine does not look like a TD",
+      );
+      for (const p of s.providers) out.push(`  ${p.available ? "+" : "-"} ${p.name.padEnd(8)} ${p.reason}`);
+      out.push(s.auto.chosen ? `auto: ${s.auto.chosen} (${s.auto.reason})` : `auto: none (${s.auto.reason})`);
+      if (measurements && !("error" in measurements)) {
+        out.push(`MRTD   ${measurements.mrTd}`);
+        (measurements.rtmr as string[]).forEach((r, i) => {
+          out.push(`RTMR${i}  ${r}`);
+        });
+      }
+      process.stdout.write(`${out.join("\n")}\n`);
+    });
+
+  const qgs = program
+    .command("qgs")
+    .description("Quote Generation Service (Intel's QGS message protocol 1.1)");
+  qgs
+    .command("serve")
+    .description("serve quotes from the simulated Quoting Enclave over a unix socket, TCP or vsock")
+    .requiredOption("--state <dir>", "simulated platform state directory (tdx-attest sim init --state DIR)")
+    .option("--listen <address>", "unix:PATH, tcp:HOST:PORT or vsock:PORT (default unix:STATE/qgs.socket)")
+    .option("--quote-version <n>", "quote version: 4 (default) or 5")
+    .option("--timeout-ms <ms>", "per-connection deadline", "30000")
+    .option("--quiet", "do not log each request on stderr")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tdx-attest qgs serve --state ./data/sim\n  tdx-attest qgs serve --state ./data/sim --listen vsock:4050\n" +
+        "  tdx-attest qgs serve --state ./data/sim --listen tcp:127.0.0.1:4050\n",
+    )
+    .action(
+      async (o: {
+        state: string;
+        listen?: string;
+        quoteVersion?: string;
+        timeoutMs: string;
+        quiet?: boolean;
+      }) => {
+        const qv = quoteVersionArg(o.quoteVersion);
+        const timeoutMs = Number(o.timeoutMs);
+        if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+          throw new TdxError("QGS_BAD_TIMEOUT", `--timeout-ms ${o.timeoutMs} is not a positive integer`, {
+            field: "timeout-ms",
+            hint: "Intel's QGS uses 30000",
+          });
+        const { backend } = await openSimQuotingBackend(o.state, qv ? { quoteVersion: qv } : {});
+        const listen = o.listen ?? `unix:${join(o.state, "qgs.socket")}`;
+        const log = (e: QgsServerEvent) => {
+          if (o.quiet) return;
+          const line =
+            e.type === "quote"
+              ? `quote ${e.form} ${e.bytes} bytes in ${e.ms} ms`
+              : e.type === "refused"
+                ? `refused ${e.form}: ${e.code}: ${e.message}`
+                : e.type === "timeout"
+                  ? "connection timed out"
+                  : `peer disconnected after ${e.received} bytes`;
+          process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+        };
+        const server = await startQgsServer({ backend, listen, timeoutMs, onEvent: log });
+        process.stdout.write(
+          `qgs listening on ${formatQgsAddress(server.address)} (${backend.describe()})\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            void server.close().then(resolve);
+          };
+          process.on("SIGINT", stop);
+          process.on("SIGTERM", stop);
+        });
+        process.stderr.write(
+          `qgs stopped: ${server.stats.connections} connections, ${server.stats.quotes} quotes, ${server.stats.refused} refused\n`,
+        );
+      },
+    );
+
+  qgs
+    .command("quote")
+    .description("send a TDREPORT file to a QGS and write the quote it returns")
+    .requiredOption("--connect <address>", "unix:PATH, tcp:HOST:PORT or vsock:[CID:]PORT")
+    .requiredOption("--report <file>", "the 1024-byte TDREPORT (from `tdx-attest report --out`)")
+    .option("--out <file>", "write the raw quote here (atomically) instead of hex on stdout")
+    .option("--bare", "use the bare form (raw TDREPORT in, raw quote out) instead of GET_QUOTE_REQ")
+    .option("--timeout-ms <ms>", "timeout", "30000")
+    .action(
+      async (o: { connect: string; report: string; out?: string; bare?: boolean; timeoutMs: string }) => {
+        const report = readInputFile(o.report);
+        const opts = { address: o.connect, timeoutMs: Number(o.timeoutMs) };
+        const quote = o.bare ? await qgsGetQuoteBare(report, opts) : (await qgsGetQuote(report, opts)).quote;
+        if (o.out) {
+          writeFileAtomic(o.out, quote);
+          process.stderr.write(`wrote ${quote.length}-byte quote to ${o.out}\n`);
+        } else process.stdout.write(`${toHex(quote)}\n`);
+      },
+    );
+}
