@@ -4,7 +4,8 @@
  * given bare, or inside an object as `event_log` (a JSON string or an array) next to `quote`.
  * dstack runtime events (type 0x08000001) are bound by their digest:
  *   V1: SHA-384( u32le(0x08000001) || ":" || name || ":" || payload )
- *   V2: SHA-384( JCS({"name": name, "payload": hex(payload), "type": 134217729}) )
+ *   V2: SHA-384( JCS({"event": name, "event_type": 134217729, "payload": hex(payload), "version": 2}) )
+ * (V2 as in dstack's cc-eventlog runtime_events.rs, canonical_event_json_v2, and its unit tests.)
  * Stripped logs omit runtime digests (recomputed here) and boot payloads (the boot digest is replayed).
  */
 import { asTdxError, TdxError } from "../errors.js";
@@ -41,10 +42,14 @@ export function dstackRuntimeDigestV1(name: string, payload: Uint8Array): Uint8A
   return sha384(type, utf8(":"), utf8(name), utf8(":"), payload);
 }
 
+/** The RFC 8785 (JCS) text hashed by dstack's V2 rule. */
+export function dstackRuntimeDigestInputV2(name: string, payload: Uint8Array): string {
+  // Keys in code-unit order, no whitespace; JSON.stringify escapes strings exactly as JCS requires.
+  return `{"event":${JSON.stringify(name)},"event_type":${DSTACK_RUNTIME_EVENT_TYPE},"payload":"${hex(payload)}","version":2}`;
+}
+
 export function dstackRuntimeDigestV2(name: string, payload: Uint8Array): Uint8Array {
-  // RFC 8785: keys in code-unit order, no whitespace; JSON.stringify escapes strings as JCS requires.
-  const jcs = `{"name":${JSON.stringify(name)},"payload":${JSON.stringify(hex(payload))},"type":${DSTACK_RUNTIME_EVENT_TYPE}}`;
-  return sha384(utf8(jcs));
+  return sha384(utf8(dstackRuntimeDigestInputV2(name, payload)));
 }
 
 function bad(i: number, field: string, message: string, hint?: string): TdxError {

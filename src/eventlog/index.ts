@@ -21,6 +21,7 @@ export {
   DSTACK_RUNTIME_EVENT_TYPE,
   type DstackEvent,
   type DstackLog,
+  dstackRuntimeDigestInputV2,
   dstackRuntimeDigestV1,
   dstackRuntimeDigestV2,
   parseDstackLog,
