@@ -125,6 +125,21 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
     expect(r.stdout).toBe("");
   });
 
+  it("finds the simulated platform through $TDX_SIM_STATE and names a wrong provider", () => {
+    const r = runCli(
+      ["get-resource", "default/disk/key", "--kbs", broker.url, "--provider", "sim"],
+      undefined,
+      {
+        TDX_SIM_STATE: join(dir, "data", "sim"),
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-f]{64}$/);
+    const bad = runCli(["get-resource", "default/disk/key", "--kbs", broker.url, "--provider", "tpm"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/KBS_PROVIDER_INVALID/);
+  });
+
   it("serves the quote explorer page, /healthz and /metrics next to the broker", async () => {
     const page = await fetch(`${broker.url}/`);
     expect(page.status).toBe(200);

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { TdxError } from "../../errors.js";
+import { openProvider, PROVIDER_NAMES, type ProviderName } from "../../guest/index.js";
 import { KbsClient, type QuoteSource } from "../../kbs/client.js";
 import { signAdminJwt } from "../../server/admin-auth.js";
 import { type BrokerConfig, configFromEnv, readConfigFile, resolveConfig } from "../../server/config.js";
 import { ADMIN_TOKEN_ENV, closeOnSignals, startBroker } from "../../server/serve.js";
-import { loadSimPlatform } from "../../sim/index.js";
 import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
@@ -81,12 +81,19 @@ export function registerKbsCommands(program: Command): void {
     )
     .argument("<path>", "resource path REPOSITORY/TYPE/TAG")
     .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
+    .option("--provider <name>", "quote provider: auto, configfs, device, legacy, qgs or sim", "auto")
     .option(
-      "--provider <name>",
-      "quote provider: auto, sim, configfs-tsm, tdx-guest, qgs (default auto)",
-      "auto",
+      "--sim-dir <dir>",
+      "simulated platform state for --provider sim (default $TDX_SIM_STATE, else ./data/sim)",
     )
-    .option("--sim-dir <dir>", "simulated platform state for --provider sim (default ./data/sim)")
+    .option(
+      "--qgs <addr>",
+      "QGS address for the device/qgs providers (unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT)",
+    )
+    .option(
+      "--eventlog <file>",
+      "event log to send with the quote (CCEL with runtime events, or a runtime log)",
+    )
     .option("--out <file>", "write the secret to this file (mode 0600) instead of stdout")
     .option("--key-type <type>", "TEE key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-OAEP-256)", "ec")
     .option("--token-out <file>", "also write the attestation token (JWT) here")
@@ -96,7 +103,11 @@ export function registerKbsCommands(program: Command): void {
         throw new TdxError("KBS_KEY_TYPE_INVALID", `--key-type ${o.keyType} is not ec or rsa`, {
           field: "key-type",
         });
-      const source = await quoteSourceFor(o.provider ?? "auto", o.simDir);
+      const source = await quoteSourceFor(o.provider ?? "auto", {
+        ...(o.simDir ? { simDir: o.simDir } : {}),
+        ...(o.qgs ? { qgs: o.qgs } : {}),
+        ...(o.eventlog ? { eventlog: o.eventlog } : {}),
+      });
       const client = new KbsClient({ url: kbsUrl(o.kbs) });
       const { secret, token } = await client.getResource(path, source, { keyType });
       if (o.tokenOut) writeFileAtomic(o.tokenOut, `${token}\n`, 0o600);
@@ -333,25 +344,27 @@ async function adminCall(
   );
 }
 
-/** A quote source for get-resource: the simulated platform, or a guest provider. */
-async function quoteSourceFor(provider: string, simDir: string | undefined): Promise<QuoteSource> {
-  if (provider === "sim") {
-    const dir = simDir ?? process.env.TDX_ATTEST_SIM_DIR ?? "./data/sim";
-    if (!existsSync(`${dir}/platform.json`))
-      throw new TdxError("KBS_SIM_MISSING", `no simulated platform in ${dir}`, {
-        hint: "start the broker once (npm start creates ./data/sim) or pass --sim-dir DIR",
-      });
-    const platform = await loadSimPlatform(dir);
-    return { getQuote: async (reportData) => ({ quote: platform.quote(reportData) }) };
-  }
-  throw new TdxError(
-    "KBS_PROVIDER_UNAVAILABLE",
-    `quote provider ${provider} is not available in this build`,
-    {
+/** A quote source for get-resource: a guest provider (configfs-tsm, /dev/tdx_guest, QGS, or the simulator). */
+async function quoteSourceFor(
+  provider: string,
+  opts: { simDir?: string; qgs?: string; eventlog?: string },
+): Promise<QuoteSource> {
+  if (!(provider === "auto" || (PROVIDER_NAMES as readonly string[]).includes(provider)))
+    throw new TdxError("KBS_PROVIDER_INVALID", `--provider ${provider} is not a quote provider`, {
       field: "provider",
-      hint: "use --provider sim with a simulated platform",
-    },
-  );
+      hint: `use auto or one of: ${PROVIDER_NAMES.join(", ")}`,
+    });
+  const p = await openProvider(provider as ProviderName | "auto", {
+    ...(opts.simDir ? { simState: opts.simDir } : {}),
+    ...(opts.qgs ? { qgs: opts.qgs } : {}),
+  });
+  const ccEventlog = opts.eventlog ? readInputFile(opts.eventlog) : undefined;
+  return {
+    getQuote: async (reportData) => ({
+      quote: await p.getQuote(reportData),
+      ...(ccEventlog ? { ccEventlog } : {}),
+    }),
+  };
 }
 
 function writeStdout(bytes: Uint8Array): Promise<void> {
