@@ -39,6 +39,8 @@ async function runBroker(db, label) {
   const proc = spawn(
     process.execPath,
     [
+      // BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") go to the broker's node.
+      ...(process.env.BENCH_BROKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       join(root, "dist/cli/main.js"),
       "serve",
       "--config",

@@ -139,6 +139,8 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
           runtime_data_claims: runtimeDataClaims,
           runtime_data_hash_algorithm: input.hashAlgorithm,
           additional_evidence: input.additionalEvidence,
+          // Device (GPU, ...) evidence is bound into REPORTDATA but not appraised by this broker: say so.
+          ...(input.additionalEvidence !== "" ? { additional_evidence_verified: false } : {}),
         },
       },
     },
