@@ -3,6 +3,7 @@ export * from "./client.js";
 export { errnoName, type Libc, loadLibc, type PinnedMemory, SyscallError, setLibcForTesting } from "./ffi.js";
 export * from "./framing.js";
 export * from "./protocol.js";
+export * from "./qemu.js";
 export * from "./server.js";
 export * from "./sim-backend.js";
 export * from "./tdreport.js";
