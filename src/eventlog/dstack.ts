@@ -5,7 +5,10 @@
  * dstack runtime events (type 0x08000001) are bound by their digest:
  *   V1: SHA-384( u32le(0x08000001) || ":" || name || ":" || payload )
  *   V2: SHA-384( JCS({"event": name, "event_type": 134217729, "payload": hex(payload), "version": 2}) )
- * (V2 as in dstack's cc-eventlog runtime_events.rs, canonical_event_json_v2, and its unit tests.)
+ *   V2 (other form, "v2-name-type"): SHA-384( JCS({"name": name, "payload": hex(payload), "type": 134217729}) )
+ * dstack's sources carry both V2 forms at different commits (cc-eventlog runtime_events.rs / tdx.rs), so a
+ * given digest may satisfy any of the three; a stripped V2 digest is recomputed from `hash_input` (the
+ * preimage, hex) when present and equal to one of the V2 texts, else with the current form.
  * Stripped logs omit runtime digests (recomputed here) and boot payloads (the boot digest is replayed).
  */
 import { asTdxError, TdxError } from "../errors.js";
@@ -24,7 +27,7 @@ export interface DstackEvent {
   /** "given" as logged, "recomputed" for stripped runtime digests. */
   digestSource: "given" | "recomputed";
   /** For runtime events: which dstack digest rule the digest satisfies. */
-  digestRule?: "v1" | "v2";
+  digestRule?: "v1" | "v2" | "v2-name-type";
   event: string;
   payload: Uint8Array;
 }
@@ -50,6 +53,15 @@ export function dstackRuntimeDigestInputV2(name: string, payload: Uint8Array): s
 
 export function dstackRuntimeDigestV2(name: string, payload: Uint8Array): Uint8Array {
   return sha384(utf8(dstackRuntimeDigestInputV2(name, payload)));
+}
+
+/** The JCS text of dstack's other V2 form (`{"name","payload","type"}`, no version key). */
+export function dstackRuntimeDigestInputV2NameType(name: string, payload: Uint8Array): string {
+  return `{"name":${JSON.stringify(name)},"payload":"${hex(payload)}","type":${DSTACK_RUNTIME_EVENT_TYPE}}`;
+}
+
+function isVersion2(v: unknown): boolean {
+  return v === 2 || v === "2" || v === "v2" || v === "V2";
 }
 
 function bad(i: number, field: string, message: string, hint?: string): TdxError {
@@ -129,27 +141,34 @@ export function parseDstackLog(text: string): DstackLog {
     const base = { index: i, imr, eventType: type, typeName: eventTypeName(type), event: name, payload };
     if (type === DSTACK_RUNTIME_EVENT_TYPE) {
       const v1 = dstackRuntimeDigestV1(name, payload);
-      const v2 = dstackRuntimeDigestV2(name, payload);
-      const version = r.version;
+      const v2Text = dstackRuntimeDigestInputV2(name, payload);
+      const nameTypeText = dstackRuntimeDigestInputV2NameType(name, payload);
+      const v2 = sha384(utf8(v2Text));
+      const nameType = sha384(utf8(nameTypeText));
       if (digestHex === "") {
-        const useV2 = version === 2;
+        if (!isVersion2(r.version))
+          return { ...base, digest: v1, digestSource: "recomputed", digestRule: "v1" };
+        const preimage = typeof r.hash_input === "string" ? r.hash_input.toLowerCase() : null;
+        const useNameType = preimage !== null && preimage === hex(utf8(nameTypeText));
         return {
           ...base,
-          digest: useV2 ? v2 : v1,
+          digest: useNameType ? nameType : v2,
           digestSource: "recomputed",
-          digestRule: useV2 ? "v2" : "v1",
+          digestRule: useNameType ? "v2-name-type" : "v2",
         };
       }
       const given = digestHex.toLowerCase();
       if (given === hex(v1)) return { ...base, digest: v1, digestSource: "given", digestRule: "v1" };
       if (given === hex(v2)) return { ...base, digest: v2, digestSource: "given", digestRule: "v2" };
+      if (given === hex(nameType))
+        return { ...base, digest: nameType, digestSource: "given", digestRule: "v2-name-type" };
       throw new TdxError(
         "DSTACK_LOG_DIGEST_MISMATCH",
-        `dstack runtime event ${i} (${name}): digest matches neither rule for its name and payload`,
+        `dstack runtime event ${i} (${name}): digest matches no dstack rule for its name and payload`,
         {
           field: `event_log[${i}].digest`,
           hint: "the event's name, payload or digest was altered; do not trust this log",
-          data: { given, v1: hex(v1), v2: hex(v2) },
+          data: { given, v1: hex(v1), v2: hex(v2), v2NameType: hex(nameType) },
         },
       );
     }

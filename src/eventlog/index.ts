@@ -22,6 +22,7 @@ export {
   type DstackEvent,
   type DstackLog,
   dstackRuntimeDigestInputV2,
+  dstackRuntimeDigestInputV2NameType,
   dstackRuntimeDigestV1,
   dstackRuntimeDigestV2,
   parseDstackLog,

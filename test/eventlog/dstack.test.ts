@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   dstackRuntimeDigestInputV2,
+  dstackRuntimeDigestInputV2NameType,
   dstackRuntimeDigestV1,
   dstackRuntimeDigestV2,
   parseDstackLog,
@@ -37,6 +38,11 @@ describe("dstack runtime-event digests", () => {
     );
   });
 
+  it("the other V2 form: JCS {name, payload, type} without version", () => {
+    const text = dstackRuntimeDigestInputV2NameType("compose-hash", Uint8Array.of(0xab, 0xcd));
+    expect(text).toBe('{"name":"compose-hash","payload":"abcd","type":134217729}');
+  });
+
   it("accepts given V1 or V2 digests, recomputes stripped ones by version, refuses others", () => {
     const ev = (over: Record<string, unknown>) => ({
       imr: 3,
@@ -48,15 +54,27 @@ describe("dstack runtime-event digests", () => {
     });
     const v1 = hexOf(dstackRuntimeDigestV1("compose-hash", Uint8Array.of(0xab, 0xcd)));
     const v2 = hexOf(dstackRuntimeDigestV2("compose-hash", Uint8Array.of(0xab, 0xcd)));
+    const nameTypeText = dstackRuntimeDigestInputV2NameType("compose-hash", Uint8Array.of(0xab, 0xcd));
+    const nameType = h(nameTypeText);
     const log = parseDstackLog(
-      JSON.stringify([ev({ digest: v1 }), ev({ digest: v2 }), ev({}), ev({ version: 2 })]),
+      JSON.stringify([
+        ev({ digest: v1 }),
+        ev({ digest: v2 }),
+        ev({ digest: nameType }),
+        ev({}),
+        ev({ version: 2 }),
+        ev({ version: 2, hash_input: Buffer.from(nameTypeText).toString("hex") }),
+      ]),
     );
     expect(log.events.map((e) => `${e.digestSource}:${e.digestRule}`)).toEqual([
       "given:v1",
       "given:v2",
+      "given:v2-name-type",
       "recomputed:v1",
       "recomputed:v2",
+      "recomputed:v2-name-type",
     ]);
+    expect(hexOf(log.events[5]!.digest)).toBe(nameType);
     expect(() => parseDstackLog(JSON.stringify([ev({ digest: "00".repeat(48) })]))).toThrow(
       expect.objectContaining({ code: "DSTACK_LOG_DIGEST_MISMATCH", field: "event_log[0].digest" }),
     );
