@@ -81,6 +81,8 @@ export interface TokenClaimsInput {
   /** Additional evidence string bound into REPORTDATA (device evidence), "" when none. */
   additionalEvidence: string;
   hashAlgorithm: string;
+  /** SHA-256 of the quote bytes, to find this attestation in the audit log. */
+  evidenceSha256?: string;
 }
 
 /** The AR4SI trust vector and EAR status for a TD the attestation policy let through. */
@@ -138,6 +140,7 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
           report_data: reportData,
           runtime_data_claims: runtimeDataClaims,
           runtime_data_hash_algorithm: input.hashAlgorithm,
+          ...(input.evidenceSha256 ? { evidence_sha256: input.evidenceSha256 } : {}),
           additional_evidence: input.additionalEvidence,
           // Device (GPU, ...) evidence is bound into REPORTDATA but not appraised by this broker: say so.
           ...(input.additionalEvidence !== "" ? { additional_evidence_verified: false } : {}),
@@ -217,6 +220,7 @@ export const CLAIM_NAMES: Record<string, string> = {
   report_data: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/report_data`,
   tee_pubkey: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/runtime_data_claims/tee-pubkey`,
   event_log_matches: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/event_log/matches`,
+  evidence_sha256: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/evidence_sha256`,
 };
 for (const f of [
   "mr_td",

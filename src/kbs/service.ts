@@ -320,6 +320,7 @@ export class KbsService {
       policyId: policy.id,
       additionalEvidence,
       hashAlgorithm: hashAlg,
+      evidenceSha256,
     });
     if (!appraisal.allowed) {
       const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
@@ -391,7 +392,7 @@ export class KbsService {
         event: "release",
         resource: resourcePath,
         sessionId,
-        evidenceSha256: null,
+        evidenceSha256: (claimValue(claims, "evidence_sha256") as string | undefined) ?? null,
         claims: auditClaims(claims),
         verdict,
         reason,

@@ -320,6 +320,10 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(
       entries.filter((e) => e.event === "attest").every((e) => /^[0-9a-f]{64}$/.test(e.evidenceSha256 ?? "")),
     ).toBe(true);
+    // A release names the evidence of the attestation its token came from.
+    const released = entries.filter((e) => e.event === "release" && e.verdict === "allowed");
+    expect(released.length).toBeGreaterThan(0);
+    expect(released.every((e) => /^[0-9a-f]{64}$/.test(e.evidenceSha256 ?? ""))).toBe(true);
   });
 
   it("serves /healthz and /metrics with attestation counters", async () => {
