@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { reportDataFromFlags } from "../../src/cli/commands/guest.js";
+import { openProvider, parseTdxAttestConf } from "../../src/guest/index.js";
+import { guestQgsAddress, resolveContext } from "../../src/guest/providers.js";
+
+describe("guest configuration", () => {
+  it("reads libtdx_attest's /etc/tdx-attest.conf port line as DCAP does", () => {
+    expect(parseTdxAttestConf("# comment\n port = 4051 \n")).toBe(4051);
+    expect(parseTdxAttestConf("port=7\n")).toBe(7);
+    expect(parseTdxAttestConf("port = 0\n")).toBeNull();
+    expect(parseTdxAttestConf("port = 12x\n")).toBeNull();
+    expect(parseTdxAttestConf("# port = 5\n")).toBeNull();
+    expect(parseTdxAttestConf("")).toBeNull();
+  });
+
+  it("the device provider dials the configured vsock port, else CID 2 port 4050", async () => {
+    const root = mkdtempSync(join(tmpdir(), "tdx-conf-"));
+    const p = await openProvider("device", { root });
+    expect(p.describe().quote).toContain("vsock:2:4050");
+    mkdirSync(join(root, "etc"));
+    writeFileSync(join(root, "etc", "tdx-attest.conf"), "port = 4999\n");
+    expect((await guestQgsAddress(resolveContext({ root }))).address).toEqual({
+      kind: "vsock",
+      cid: 2,
+      port: 4999,
+    });
+    expect((await guestQgsAddress(resolveContext({ root, qgs: "unix:/q" }))).address).toEqual({
+      kind: "unix",
+      path: "/q",
+    });
+  });
+
+  it("CLI REPORTDATA: hex zero-padded to 64 bytes, or SHA-512 of the base64 nonce", () => {
+    const rd = reportDataFromFlags({ reportData: "0xc0ffee" });
+    expect(Buffer.from(rd).toString("hex")).toBe(`c0ffee${"00".repeat(61)}`);
+    const nonce = Buffer.from([1, 2, 3, 250, 251]);
+    for (const text of [nonce.toString("base64"), nonce.toString("base64url")])
+      expect(reportDataFromFlags({ nonce: text })).toEqual(
+        new Uint8Array(createHash("sha512").update(nonce).digest()),
+      );
+    expect(() => reportDataFromFlags({ reportData: "00".repeat(65) })).toThrow(/at most 64 bytes/);
+    expect(() => reportDataFromFlags({ nonce: "not base64!" })).toThrow(/base64/);
+  });
+});
