@@ -2,7 +2,9 @@
  * The guest providers: one interface over configfs-tsm, /dev/tdx_guest, the seed's /dev/tdx-attest, a QGS
  * reached directly, and the simulated platform.
  */
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { TdxError } from "../errors.js";
 import {
   formatQgsAddress,
@@ -280,20 +282,36 @@ export class LegacyProvider implements GuestProvider {
  */
 export class SimProvider implements GuestProvider {
   readonly name = "sim" as const;
+  private stamp: string;
   private constructor(
     private readonly ctx: ResolvedContext,
-    readonly platform: SimPlatform,
+    private current: SimPlatform,
     readonly stateDir: string,
-  ) {}
+  ) {
+    this.stamp = tdStamp(stateDir);
+  }
 
   static async open(ctx: ResolvedContext, stateDir: string): Promise<SimProvider> {
     const { platform } = await openSimQuotingBackend(stateDir);
     return new SimProvider(ctx, platform, stateDir);
   }
 
+  /**
+   * The platform with the TD registers as persisted now: another process (a second CLI run, the key broker)
+   * may have extended an RTMR since we loaded it, and an extend from stale registers would lose theirs.
+   */
+  async platform(): Promise<SimPlatform> {
+    const stamp = tdStamp(this.stateDir);
+    if (stamp !== this.stamp) {
+      this.current = (await openSimQuotingBackend(this.stateDir)).platform;
+      this.stamp = stamp;
+    }
+    return this.current;
+  }
+
   async getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
     checkReportData(reportData);
-    return this.platform.report(reportData);
+    return (await this.platform()).report(reportData);
   }
   async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
     const report = await this.getTdReport(reportData);
@@ -304,17 +322,18 @@ export class SimProvider implements GuestProvider {
       });
       return r.quote;
     }
-    return this.platform.quoteFromTdReport(
+    return (await this.platform()).quoteFromTdReport(
       report,
       this.ctx.opts.quoteVersion ? { version: this.ctx.opts.quoteVersion } : {},
     );
   }
   async extendRtmr(index: number, digest: Uint8Array): Promise<void> {
     checkRtmrArgs(index, digest);
-    this.platform.extendRtmr(index, digest);
+    (await this.platform()).extendRtmr(index, digest);
+    this.stamp = tdStamp(this.stateDir);
   }
   async readMeasurements(): Promise<Measurements> {
-    const s = this.platform.tdState;
+    const s = (await this.platform()).tdState;
     return {
       mrTd: s.mrTd.slice(),
       mrConfigId: s.mrConfigId.slice(),
@@ -328,7 +347,7 @@ export class SimProvider implements GuestProvider {
     return {
       name: this.name,
       simulated: true,
-      summary: `simulated TD (state ${this.stateDir}, scenario ${this.platform.scenario}); quotes chain to the simulated root CA, not Intel's`,
+      summary: `simulated TD (state ${this.stateDir}, scenario ${this.current.scenario}); quotes chain to the simulated root CA, not Intel's`,
       report: "simulated TDX module (TDG.MR.REPORT)",
       quote:
         qgs !== undefined
@@ -337,5 +356,15 @@ export class SimProvider implements GuestProvider {
       measurements: `simulated TD registers (${this.stateDir}/td.json)`,
       extend: `simulated TDG.MR.RTMR.EXTEND, persisted in ${this.stateDir}/td.json`,
     };
+  }
+}
+
+/** Identity of the persisted TD registers file (written atomically by rename, so the inode changes). */
+function tdStamp(stateDir: string): string {
+  try {
+    const st = statSync(join(stateDir, "td.json"));
+    return `${st.ino}:${st.mtimeMs}:${st.size}`;
+  } catch {
+    return "absent";
   }
 }

@@ -249,3 +249,22 @@ describe("auto and status", () => {
     expect(existsSync(join(simDir, "platform.json"))).toBe(true);
   });
 });
+
+describe("sim provider on a state directory", () => {
+  it("sees RTMR extends made by another process (another provider instance) before extending", async () => {
+    const { initSimPlatform, rtmrExtend } = await import("../../src/sim/index.js");
+    const dir = tmp();
+    await initSimPlatform(dir);
+    const a = await openProvider("sim", { simState: dir });
+    const b = await openProvider("sim", { simState: dir });
+    const d1 = new Uint8Array(48).fill(1);
+    const d2 = new Uint8Array(48).fill(2);
+    await a.extendRtmr(3, d1);
+    await b.extendRtmr(3, d2);
+    const expected = rtmrExtend(rtmrExtend(new Uint8Array(48), d1), d2);
+    expect((await a.readMeasurements()).rtmr[3]).toEqual(expected);
+    const q = parseQuote(await a.getQuote(rd(30)));
+    if (q.body.kind === "sgx") throw new Error("expected a TD quote");
+    expect(q.body.report.rtmr[3]).toEqual(expected);
+  });
+});
