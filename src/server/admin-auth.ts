@@ -8,7 +8,8 @@ export const ADMIN_JWT_MAX_LIFETIME_SECONDS = 600;
 
 /**
  * Admin authentication: a static bearer token (compared as SHA-256 digests in constant time) and/or
- * admin public keys that verify short-lived JWTs (ES256, EdDSA, RS256) with aud tdx-attest-kbs-admin.
+ * admin public keys that verify short-lived JWTs (ES256, ES384, EdDSA, RS256, PS256; iat and exp at most
+ * 10 minutes apart; aud, when present, tdx-attest-kbs-admin), as Trustee's kbs-client makes them.
  * With neither configured every admin call is refused: the admin API is never open by default.
  */
 export class AdminAuth {
@@ -60,13 +61,17 @@ export class AdminAuth {
       for (const { key, id } of this.#keys) {
         try {
           const { payload } = await jwtVerify(presented, key, {
-            audience: ADMIN_JWT_AUDIENCE,
             algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
             currentDate: now,
             requiredClaims: ["exp", "iat"],
             maxTokenAge: ADMIN_JWT_MAX_LIFETIME_SECONDS,
           });
           if ((payload.exp ?? 0) - (payload.iat ?? 0) > ADMIN_JWT_MAX_LIFETIME_SECONDS) continue;
+          // Trustee's kbs-client signs {iat, exp} without an audience: accept that, but a token made
+          // for another audience is not ours.
+          const aud =
+            payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+          if (aud.length > 0 && !aud.includes(ADMIN_JWT_AUDIENCE)) continue;
           return `key:${id}${payload.sub ? `:${payload.sub}` : ""}`;
         } catch {
           // try the next key

@@ -289,6 +289,28 @@ describe("key broker over HTTP (fake verifier)", () => {
     const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const bad = await signAdminJwt(other.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), now);
     expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, bad)).status).toBe(401);
+    // Trustee's kbs-client style: EdDSA over {iat, exp}, no audience; another audience is refused.
+    const { SignJWT } = await import("jose");
+    const iat = Math.floor(now.getTime() / 1000);
+    const plain = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256" })
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 300)
+      .sign(adminKey.privateKey);
+    expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, plain)).status).toBe(200);
+    const elsewhere = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256" })
+      .setAudience("another-service")
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 300)
+      .sign(adminKey.privateKey);
+    expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, elsewhere)).status).toBe(401);
+    const longLived = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256" })
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 3600)
+      .sign(adminKey.privateKey);
+    expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, longLived)).status).toBe(401);
   });
 
   it("records releases and refusals in the audit log", async () => {
