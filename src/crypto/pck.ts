@@ -22,13 +22,8 @@ import { type Certificate, certificateDer, commonName, parseCertificate } from "
  */
 
 export const OID_SGX_EXTENSION = "1.2.840.113741.1.13.1";
-const OID_PPID = `${OID_SGX_EXTENSION}.1`;
-const OID_TCB = `${OID_SGX_EXTENSION}.2`;
-const OID_PCEID = `${OID_SGX_EXTENSION}.3`;
-const OID_FMSPC = `${OID_SGX_EXTENSION}.4`;
-const OID_SGX_TYPE = `${OID_SGX_EXTENSION}.5`;
-const OID_PLATFORM_INSTANCE_ID = `${OID_SGX_EXTENSION}.6`;
-const OID_CONFIGURATION = `${OID_SGX_EXTENSION}.7`;
+// Entries by their last arc: .1 PPID, .2 TCB (.2.1-.2.16 SGX TCB component SVNs, .2.17 PCESVN, .2.18 CPUSVN),
+// .3 PCE-ID, .4 FMSPC, .5 SGX type, .6 platform instance id, .7 configuration (.7.1-.7.3).
 
 export type SgxType = "Standard" | "Scalable" | "ScalableWithIntegrity";
 const SGX_TYPES: SgxType[] = ["Standard", "Scalable", "ScalableWithIntegrity"];
@@ -74,26 +69,44 @@ function octets(buf: Uint8Array, node: DerNode, size: number, field: string): Ui
   return c;
 }
 
-/** Pairs of (oid, value node) of a SEQUENCE OF SEQUENCE { OID, value }. */
-function oidValuePairs(buf: Uint8Array, seq: DerNode, field: string): Map<string, DerNode> {
+// DER content of the OID 1.2.840.113741.1.13.1 (the SGX extension); every entry inside extends it.
+const SGX_OID_BYTES = [0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01];
+
+/**
+ * Entries of a SEQUENCE OF SEQUENCE { OID, value } whose OIDs are the SGX extension OID, `parentArcs` and
+ * one more arc, keyed by that last arc. Any other OID is refused: Intel defines every entry (QVL counts them).
+ */
+function oidValuePairs(
+  buf: Uint8Array,
+  seq: DerNode,
+  field: string,
+  parentArcs: number[],
+): Map<number, DerNode> {
   if (seq.tag !== TAG_SEQUENCE) throw bad(`${field} must be a SEQUENCE`, field);
-  const out = new Map<string, DerNode>();
+  const out = new Map<number, DerNode>();
+  const prefixLength = SGX_OID_BYTES.length + parentArcs.length;
   for (const item of childrenOf(buf, seq)) {
     if (item.tag !== TAG_SEQUENCE) throw bad(`${field} entry must be a SEQUENCE`, field);
     const [oidNode, value, extra] = childrenOf(buf, item);
     if (!oidNode || !value || extra || oidNode.tag !== TAG_OID) {
       throw bad(`${field} entry must be SEQUENCE { OID, value }`, field);
     }
-    const oid = decodeOid(contentOf(buf, oidNode));
-    if (out.has(oid)) throw bad(`duplicate entry ${oid}`, field);
-    out.set(oid, value);
+    const c = contentOf(buf, oidNode);
+    let ours = c.length === prefixLength + 1 && c[prefixLength]! < 0x80;
+    for (let i = 0; ours && i < SGX_OID_BYTES.length; i++) if (c[i] !== SGX_OID_BYTES[i]) ours = false;
+    for (let i = 0; ours && i < parentArcs.length; i++)
+      if (c[SGX_OID_BYTES.length + i] !== parentArcs[i]) ours = false;
+    if (!ours) throw bad(`unexpected entry ${decodeOid(c)}`, field);
+    const arc = c[prefixLength]!;
+    if (out.has(arc)) throw bad(`duplicate entry ${decodeOid(c)}`, field);
+    out.set(arc, value);
   }
   return out;
 }
 
-function required(map: Map<string, DerNode>, oid: string, field: string): DerNode {
-  const n = map.get(oid);
-  if (!n) throw bad(`missing ${field} (${oid})`, field);
+function required(map: Map<number, DerNode>, arc: number, field: string): DerNode {
+  const n = map.get(arc);
+  if (!n) throw bad(`missing ${field}`, field);
   return n;
 }
 
@@ -136,38 +149,38 @@ export function pckExtensionsOf(cert: Certificate): PckExtensions {
 function parseSgxExtensionValue(buf: Uint8Array): PckExtensions {
   const top = readNode(buf, 0, buf.length);
   if (top.end !== buf.length) throw bad("trailing bytes after the extension", "sgxExtension");
-  const map = oidValuePairs(buf, top, "sgxExtension");
+  const map = oidValuePairs(buf, top, "sgxExtension", []);
 
-  const tcbMap = oidValuePairs(buf, required(map, OID_TCB, "tcb"), "tcb");
+  const tcbMap = oidValuePairs(buf, required(map, 2, "tcb"), "tcb", [2]);
   const sgxTcbComponents: number[] = [];
   for (let i = 1; i <= 16; i++) {
     const field = `tcb.sgxTcbComp${String(i).padStart(2, "0")}Svn`;
-    const svn = uint(buf, required(tcbMap, `${OID_TCB}.${i}`, field), field);
+    const svn = uint(buf, required(tcbMap, i, field), field);
     if (svn > 255) throw bad(`${field} is out of range 0..255`, field);
     sgxTcbComponents.push(svn);
   }
-  const pceSvn = uint(buf, required(tcbMap, `${OID_TCB}.17`, "tcb.pceSvn"), "tcb.pceSvn");
+  const pceSvn = uint(buf, required(tcbMap, 17, "tcb.pceSvn"), "tcb.pceSvn");
   if (pceSvn > 0xffff) throw bad("tcb.pceSvn is out of range 0..65535", "tcb.pceSvn");
-  const cpuSvn = hexOf(octets(buf, required(tcbMap, `${OID_TCB}.18`, "tcb.cpuSvn"), 16, "tcb.cpuSvn"));
+  const cpuSvn = hexOf(octets(buf, required(tcbMap, 18, "tcb.cpuSvn"), 16, "tcb.cpuSvn"));
 
-  const sgxTypeValue = uint(buf, required(map, OID_SGX_TYPE, "sgxType"), "sgxType", TAG_ENUMERATED);
+  const sgxTypeValue = uint(buf, required(map, 5, "sgxType"), "sgxType", TAG_ENUMERATED);
   const sgxType = SGX_TYPES[sgxTypeValue];
   if (!sgxType) throw bad(`unknown SGX type ${sgxTypeValue}`, "sgxType");
 
   const out: PckExtensions = {
-    ppid: hexOf(octets(buf, required(map, OID_PPID, "ppid"), 16, "ppid")),
+    ppid: hexOf(octets(buf, required(map, 1, "ppid"), 16, "ppid")),
     tcb: { sgxTcbComponents, pceSvn, cpuSvn },
-    pceId: hexOf(octets(buf, required(map, OID_PCEID, "pceId"), 2, "pceId")),
-    fmspc: hexOf(octets(buf, required(map, OID_FMSPC, "fmspc"), 6, "fmspc")),
+    pceId: hexOf(octets(buf, required(map, 3, "pceId"), 2, "pceId")),
+    fmspc: hexOf(octets(buf, required(map, 4, "fmspc"), 6, "fmspc")),
     sgxType,
   };
-  const pii = map.get(OID_PLATFORM_INSTANCE_ID);
+  const pii = map.get(6);
   if (pii) out.platformInstanceId = hexOf(octets(buf, pii, 16, "platformInstanceId"));
-  const conf = map.get(OID_CONFIGURATION);
+  const conf = map.get(7);
   if (conf) {
-    const confMap = oidValuePairs(buf, conf, "configuration");
+    const confMap = oidValuePairs(buf, conf, "configuration", [7]);
     const flag = (n: number): boolean | undefined => {
-      const node = confMap.get(`${OID_CONFIGURATION}.${n}`);
+      const node = confMap.get(n);
       if (!node) return undefined;
       if (node.tag !== TAG_BOOLEAN || node.end - node.contentStart !== 1) {
         throw bad(`configuration.${n} must be a BOOLEAN`, "configuration");

@@ -387,16 +387,41 @@ export function formatName(name: NameAttribute[]): string {
   return name.map((a) => `${short[a.oid] ?? a.oid}=${a.value}`).join(", ");
 }
 
-// Strict on purpose: only base64 and line breaks inside a block, so a corrupted byte never decodes silently.
-const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*?)-----END CERTIFICATE-----/g;
+const PEM_BEGIN = "-----BEGIN CERTIFICATE-----";
+const PEM_END = "-----END CERTIFICATE-----";
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_OK = new Uint8Array(128);
+for (let i = 0; i < B64.length; i++) B64_OK[B64.charCodeAt(i)] = 1;
 
-/** The unused bits before "=" padding must be zero, or two texts would decode to the same bytes. */
-function canonicalTail(b64: string): boolean {
-  if (b64.endsWith("=="))
-    return (B64.indexOf(b64[b64.length - 3]!) & 0x0f) === 0 && b64[b64.length - 3] !== "=";
-  if (b64.endsWith("=")) return (B64.indexOf(b64[b64.length - 2]!) & 0x03) === 0;
-  return true;
+function pemError(field: string, message: string, offset: number, hint: string): TdxError {
+  return new TdxError("PEM_MALFORMED", `${field}: ${message}`, { field, offset, hint });
+}
+
+/**
+ * Validate one PEM body strictly (base64 characters and line breaks only, "=" padding only at the end,
+ * zero unused bits before the padding): a corrupted byte must never decode silently to other bytes.
+ */
+function pemBodyOk(pem: string, start: number, end: number): boolean {
+  let n = 0;
+  let pad = 0;
+  let last = -1;
+  let beforePad = -1;
+  for (let i = start; i < end; i++) {
+    const c = pem.charCodeAt(i);
+    if (c === 10 || c === 13) continue;
+    if (c === 61) {
+      if (pad === 0) beforePad = last;
+      pad++;
+    } else {
+      if (pad > 0 || c >= 128 || B64_OK[c] === 0) return false;
+      last = c;
+    }
+    n++;
+  }
+  if (n === 0 || n % 4 !== 0 || pad > 2) return false;
+  if (pad === 0) return true;
+  const v = B64.indexOf(String.fromCharCode(beforePad));
+  return pad === 2 ? (v & 0x0f) === 0 : (v & 0x03) === 0;
 }
 
 /**
@@ -407,41 +432,33 @@ export function pemToDers(pem: string, field = "pem", strict = false): Uint8Arra
   // Strict (quote certification data): only line breaks between blocks and NUL padding at the end.
   const gapOk = strict ? /^[\r\n]*$/ : /^[\s]*$/;
   const tailOk = strict ? /^[\r\n]*\0*$/ : /^[\s\0]*$/;
+  const hint = "a certificate chain is PEM CERTIFICATE blocks and nothing else";
   const out: Uint8Array[] = [];
   let last = 0;
-  for (const m of pem.matchAll(PEM_CERT_RE)) {
-    const gap = pem.slice(last, m.index);
-    if (!gapOk.test(gap)) {
-      throw new TdxError("PEM_MALFORMED", `${field}: unexpected text before a certificate`, {
-        field,
-        offset: last,
-        hint: "a certificate chain is PEM CERTIFICATE blocks and nothing else",
-      });
+  for (;;) {
+    const begin = pem.indexOf(PEM_BEGIN, last);
+    if (begin === -1) break;
+    const bodyStart = begin + PEM_BEGIN.length;
+    const end = pem.indexOf(PEM_END, bodyStart);
+    if (end === -1) throw pemError(field, "a certificate has no END line", begin, hint);
+    if (!gapOk.test(pem.slice(last, begin))) {
+      throw pemError(field, "unexpected text before a certificate", last, hint);
     }
-    const b64 = m[1]!.replace(/[\r\n]+/g, "");
-    const pad = b64.indexOf("=");
-    if (
-      b64.length === 0 ||
-      b64.length % 4 !== 0 ||
-      (pad !== -1 && pad < b64.length - 2) ||
-      !canonicalTail(b64)
-    ) {
-      throw new TdxError("PEM_MALFORMED", `${field}: certificate ${out.length} is not valid base64`, {
+    if (!pemBodyOk(pem, bodyStart, end)) {
+      throw pemError(
         field,
-        offset: m.index,
-        hint: "the PEM text is corrupt; obtain the certificate chain again",
-      });
+        `certificate ${out.length} is not valid base64`,
+        begin,
+        "the PEM text is corrupt; obtain the certificate chain again",
+      );
     }
-    const der = Buffer.from(b64, "base64");
+    // Node's base64 decoder skips the line breaks.
+    const der = Buffer.from(pem.slice(bodyStart, end), "base64");
     out.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
-    last = m.index + m[0].length;
+    last = end + PEM_END.length;
   }
   if (!tailOk.test(pem.slice(last))) {
-    throw new TdxError("PEM_MALFORMED", `${field}: unexpected text after the last certificate`, {
-      field,
-      offset: last,
-      hint: "a certificate chain is PEM CERTIFICATE blocks and nothing else",
-    });
+    throw pemError(field, "unexpected text after the last certificate", last, hint);
   }
   if (out.length === 0) {
     throw new TdxError("PEM_MALFORMED", `${field}: no PEM certificate found`, {

@@ -163,6 +163,11 @@ function copy(b: Uint8Array): Uint8Array {
   return Buffer.from(b);
 }
 
+/** A short cache key for signed DER: its length and last 64 bytes (inside the signature). */
+function tailKey(der: Uint8Array): string {
+  return `${der.length}:${latin1(der.subarray(Math.max(0, der.length - 64)))}`;
+}
+
 function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
@@ -326,14 +331,15 @@ export class Verifier {
   readonly #anchors: CertEntry[];
   readonly #anchorsByDer = new Map<string, CertEntry>();
   readonly #max: number;
-  readonly #certs = new Map<string, CertEntry>();
+  /** Keyed by length and the last 64 bytes (the signature), confirmed by comparing the whole DER. */
+  readonly #certs = new Map<string, CertEntry[]>();
   readonly #strictChains = new Map<string, CertEntry[]>();
   readonly #tails = new Map<string, Tail>();
   readonly #quoteChains = new Map<string, { bytes: Uint8Array; chain: CertEntry[] }[]>();
   readonly #chains = new Map<string, CertEntry[]>();
   /** Signed JSON text -> signatures (and signer ids) already verified over it. */
   readonly #signedTexts = new Map<string, { signature: Uint8Array; signerId: number }[]>();
-  readonly #crls = new Map<string, CrlEntry>();
+  readonly #crls = new Map<string, CrlEntry[]>();
   readonly #tcbInfos = new Map<string, Memo<TcbInfo>>();
   readonly #qeIdentities = new Map<string, Memo<QeIdentity>>();
   readonly #verified = new Set<string>();
@@ -415,7 +421,8 @@ export class Verifier {
         result.error = errorOf(err);
       }
       // A parser error raised outside a named step still ends the list with a failed check.
-      if (!(e instanceof Stop)) run.checks.push({ name: "input", passed: false, detail: result.error?.message ?? "" });
+      if (!(e instanceof Stop))
+        run.checks.push({ name: "input", passed: false, detail: result.error?.message ?? "" });
     }
     // Expiry is reported beside the verdict (Intel's collateral_expiration_status), never instead of it.
     let earliest: CollateralExpiry | null = null;
@@ -450,12 +457,12 @@ export class Verifier {
 
   /** `owned`: the bytes are already a private copy (decoded from PEM), so they need not be copied again. */
   #certEntry(der: Uint8Array, owned = false): CertEntry {
-    const k = latin1(der);
-    let e = this.#certs.get(k);
-    if (!e) {
-      e = { id: nextId++, cert: parseCertificate(owned ? der : copy(der)) };
-      this.#bounded(this.#certs).set(k, e);
-    }
+    const k = tailKey(der);
+    const list = this.#certs.get(k);
+    if (list) for (const e of list) if (bytesEqual(e.cert.der, der)) return e;
+    const e: CertEntry = { id: nextId++, cert: parseCertificate(owned ? der : copy(der)) };
+    if (list) list.push(e);
+    else this.#bounded(this.#certs).set(k, [e]);
     return e;
   }
 
@@ -485,13 +492,18 @@ export class Verifier {
   }
 
   #crl(der: Uint8Array): CrlEntry {
-    const k = latin1(der);
-    let e = this.#crls.get(k);
-    if (!e) {
-      const crl = parseCrl(copy(der));
-      e = { id: nextId++, crl, thisUpdateIso: iso(crl.thisUpdate), nextUpdateIso: iso(crl.nextUpdate ?? 0) };
-      this.#bounded(this.#crls).set(k, e);
-    }
+    const k = tailKey(der);
+    const list = this.#crls.get(k);
+    if (list) for (const e of list) if (bytesEqual(e.crl.der, der)) return e;
+    const crl = parseCrl(copy(der));
+    const e: CrlEntry = {
+      id: nextId++,
+      crl,
+      thisUpdateIso: iso(crl.thisUpdate),
+      nextUpdateIso: iso(crl.nextUpdate ?? 0),
+    };
+    if (list) list.push(e);
+    else this.#bounded(this.#crls).set(k, [e]);
     return e;
   }
 
