@@ -27,6 +27,11 @@ export class DcapEvidenceVerifier implements EvidenceVerifier {
     this.#verifier = new Verifier(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {});
   }
 
+  /** The DCAP verifier itself, to share its caches (the explorer's /api/verify uses it). */
+  get dcapVerifier(): Verifier {
+    return this.#verifier;
+  }
+
   get trustAnchors(): string[] {
     return this.#verifier.trustAnchors;
   }

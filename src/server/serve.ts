@@ -160,7 +160,11 @@ export async function startBroker(
     register: registerExplorer
       ? async (a) => {
           const { registerExplorerRoutes } = await import("./explorer/index.js");
-          registerExplorerRoutes(a);
+          // The explorer verifies with the broker's anchors, verifier caches and collateral source.
+          registerExplorerRoutes(a, {
+            verifier: verifier.dcapVerifier,
+            collateralFor: (quote, now) => collateral.forQuote(quote, now),
+          });
         }
       : undefined,
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSimPlatform } from "../../src/sim/index.js";
 import { runCli } from "../helpers/cli.js";
 import { type SpawnedBroker, spawnBroker } from "../kbs/spawn-broker.js";
 
@@ -145,6 +146,24 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
+    // The explorer's verify API uses the broker's anchors and collateral source (the simulated platform).
+    const sim = await loadSimPlatform(join(dir, "data", "sim"));
+    const quote = Buffer.from(sim.quote(new Uint8Array(64))).toString("hex");
+    const verified = await fetch(`${broker.url}/api/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ quote }),
+    });
+    const v = (await verified.json()) as {
+      ok: boolean;
+      collateralSource: string;
+      verification: { tcbStatus: string };
+    };
+    expect(v).toMatchObject({
+      ok: true,
+      collateralSource: "server",
+      verification: { tcbStatus: "UpToDate" },
+    });
     expect(await (await fetch(`${broker.url}/metrics`)).text()).toMatch(
       /kbs_attestations_total\{result="allowed"\} [2-9]/,
     );
