@@ -206,7 +206,7 @@ export function serveQgsConnection(
     }
   };
 
-  const process = () => {
+  const advance = () => {
     if (finished || busy) return;
     if (mode === undefined) {
       if (acc.length < SNIFF_BYTES) return;
@@ -257,7 +257,7 @@ export function serveQgsConnection(
       refuse("unknown", new TdxError("QGS_FRAME_TOO_LARGE", `more than ${maxMessage} bytes received`));
       return;
     }
-    process();
+    advance();
   });
   stream.on("end", () => {
     if (!busy && !finished) {

@@ -2,6 +2,7 @@
  * The AF_VSOCK code path (koffi socket/connect/accept4/recv/send driven by libuv polling) exercised with
  * AF_UNIX addresses, since vsock loopback is rarely available in CI. Only the sockaddr differs from vsock.
  */
+import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { connectFdSocket, FdListener, sockaddrUn, sockaddrVm } from "../../src/qgs/fdsocket.js";
@@ -63,6 +64,30 @@ describe.skipIf(libc === null)("koffi socket layer (vsock code path over AF_UNIX
     } finally {
       listener.close();
     }
+  });
+
+  it("ioctl writes its result into the buffer (FIONREAD on a connected socket), pinned memory has an address", async () => {
+    const path = join(tempDir(), "echo.socket");
+    const server = net.createServer((c) => c.end(Buffer.from("eleven byte")));
+    await new Promise<void>((r) => server.listen(path, r));
+    try {
+      const s = await connectFdSocket(libc!, sockaddrUn(path));
+      const buf = new Uint8Array(8);
+      // no reader attached: the bytes stay in the kernel until FIONREAD sees them
+      for (let i = 0; i < 200 && new DataView(buf.buffer).getInt32(0, true) === 0; i++) {
+        expect(libc!.ioctl(s.fd, 0x541b, buf)).toBe(0);
+        if (new DataView(buf.buffer).getInt32(0, true) === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(new DataView(buf.buffer).getInt32(0, true)).toBe(11);
+      s.destroy();
+    } finally {
+      server.close();
+    }
+    const mem = libc!.allocPinned(4096);
+    expect(mem.address > 0n).toBe(true);
+    mem.bytes[4095] = 7;
+    expect(mem.bytes.length).toBe(4096);
+    mem.free();
   });
 
   it("connect to a missing path fails with the errno", async () => {
