@@ -155,7 +155,7 @@ export class KbsService {
 
   // ---- RCAR: auth --------------------------------------------------------------------------------
 
-  async auth(body: unknown, ctx: RequestContext = {}) {
+  async auth(body: unknown, _ctx: RequestContext = {}) {
     const req = asObject(body, "Request");
     if (typeof req.version !== "string")
       throw invalidRequest(
@@ -181,7 +181,6 @@ export class KbsService {
     const nonce = randomBytes(32).toString("base64");
     const expiresAt = now + this.sessionTtlSeconds * 1000;
     await this.store.createSession({ id, nonce, tee: "tdx", hashAlg: algorithm, createdAt: now, expiresAt });
-    void ctx;
     return {
       sessionId: id,
       expiresAt: new Date(expiresAt),
