@@ -1,9 +1,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { writeCollateral } from "../../src/collateral/json.js";
+import { buildPcsServer } from "../../src/server/pcs.js";
 import { createSimPlatform } from "../../src/sim/index.js";
 import { Verifier, verifyQuote } from "../../src/verify/index.js";
 
@@ -183,5 +185,23 @@ describe("simulated quotes and trust anchors", () => {
       (await cli("verify", `${base}.quote`, "--collateral", `${base}.collateral.json`, "--at", "yesterday"))
         .code,
     ).toBe(2);
+  });
+
+  it("CLI: --pccs fetches the collateral from a (simulated) PCS over HTTP", async () => {
+    const { p, base } = await platformFiles("sw-hardening-needed");
+    const server = buildPcsServer({ platform: p, now: () => now });
+    await server.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+      const args = ["verify", `${base}.quote`, "--pccs", url, "--at", now.toISOString(), "--json"];
+      const r = await cli(...args, "--trust-root", `${base}.root.pem`);
+      const json = JSON.parse(r.out);
+      expect(json.verified).toBe(true);
+      expect(json.tcbStatus).toBe("SWHardeningNeeded");
+      expect(r.code).toBe(1); // verified, refused by the default policy (UpToDate only)
+      expect((await cli(...args)).code).toBe(2);
+    } finally {
+      await server.close();
+    }
   });
 });
