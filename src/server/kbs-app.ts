@@ -259,8 +259,8 @@ export async function buildKbsApp(
         const q = req.query as Record<string, string | undefined>;
         return {
           entries: await svc.audit({
-            ...(q.after ? { afterId: Number(q.after) } : {}),
-            ...(q.limit ? { limit: Number(q.limit) } : {}),
+            ...(q.after ? { afterId: count(q.after, "after") } : {}),
+            ...(q.limit ? { limit: count(q.limit, "limit") } : {}),
             ...(q.resource ? { resource: q.resource } : {}),
           }),
         };
@@ -271,6 +271,16 @@ export async function buildKbsApp(
 
   if (opts.register) await opts.register(app);
   return { app, metrics };
+}
+
+/** A non-negative integer query parameter. */
+function count(v: string, name: string): number {
+  if (!/^\d{1,15}$/.test(v))
+    throw new TdxError("KBS_REQUEST_INVALID", `query parameter ${name}=${v} is not a non-negative integer`, {
+      field: name,
+      hint: `e.g. ?${name}=100`,
+    });
+  return Number(v);
 }
 
 function policyKind(k: string): PolicyKind {

@@ -348,6 +348,12 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(released.every((e) => /^[0-9a-f]{64}$/.test(e.evidenceSha256 ?? ""))).toBe(true);
   });
 
+  it("refuses a malformed audit query with 400", async () => {
+    const res = await admin(broker.url, "GET", "/kbs/v0/admin/audit?limit=ten");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as Record<string, unknown>).field).toBe("limit");
+  });
+
   it("serves /healthz and /metrics with attestation counters", async () => {
     expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
     const text = await (await fetch(`${broker.url}/metrics`)).text();
