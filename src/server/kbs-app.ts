@@ -10,7 +10,7 @@ import type { KbsService } from "../kbs/service.js";
 import type { PolicyKind } from "../kbs/store/index.js";
 import { AdminAuth } from "./admin-auth.js";
 import { KbsMetrics } from "./metrics.js";
-import { sendProblem } from "./problem.js";
+import { sendProblem, statusOf } from "./problem.js";
 import { RateLimiter } from "./rate-limit.js";
 
 export const SESSION_COOKIE = "kbs-session-id";
@@ -160,7 +160,7 @@ export async function buildKbsApp(
           req.log.info({ session: sid }, "attestation allowed");
           return { token: out.token };
         } catch (e) {
-          const result = e instanceof TdxError && e.code !== "KBS_INTERNAL" ? "denied" : "error";
+          const result = e instanceof TdxError && statusOf(e.code) < 500 ? "denied" : "error";
           end({ result });
           metrics.attestTotal.inc({ result });
           metrics.verdictTotal.inc({ verdict: result, code: e instanceof TdxError ? e.code : "INTERNAL" });
