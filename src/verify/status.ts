@@ -61,8 +61,12 @@ export interface RelaunchInput {
   latestModuleIsvSvn: (majorVersion: number) => number | undefined;
 }
 
-/** checkForRelaunch (TD 1.5 quotes): would relaunching the TD on the already-updated module fix the TCB? */
-export function relaunchAdvice(x: RelaunchInput): TcbStatus | null {
+/**
+ * checkForRelaunch (TD 1.5 quotes): would relaunching the TD on the already-updated module fix the TCB?
+ * Null when not; "ModuleMismatch" when TEE_TCB_SVN2 names a module the TCB Info does not list (Intel then
+ * fails with STATUS_TDX_MODULE_MISMATCH).
+ */
+export function relaunchAdvice(x: RelaunchInput): TcbStatus | "ModuleMismatch" | null {
   if (x.qeStatus !== "UpToDate") return null;
   const sgxOk =
     x.sgxStatus === "UpToDate" || x.sgxStatus === "SWHardeningNeeded" || isConfigurationStatus(x.sgxStatus);
@@ -75,7 +79,8 @@ export function relaunchAdvice(x: RelaunchInput): TcbStatus | null {
     upToDate = (svn2[0] ?? 0) >= (latest[0] ?? 0) && (svn2[2] ?? 0) >= (latest[2] ?? 0);
   } else {
     const moduleSvn = x.latestModuleIsvSvn(svn2[1] ?? 0);
-    upToDate = moduleSvn !== undefined && (svn2[0] ?? 0) >= moduleSvn && (svn2[2] ?? 0) >= (latest[2] ?? 0);
+    if (moduleSvn === undefined) return "ModuleMismatch";
+    upToDate = (svn2[0] ?? 0) >= moduleSvn && (svn2[2] ?? 0) >= (latest[2] ?? 0);
   }
   if (!upToDate) return null;
   const config =

@@ -1381,16 +1381,16 @@ export class Verifier {
     // First level (JSON order) whose isvsvn <= the QE's ISVSVN.
     const level = id.tcbLevels.find((l) => l.isvSvn <= isvSvn);
     if (!level) {
-      run.fail(
-        "qeIdentity.tcbLevel",
-        "QE_TCB_LEVEL_NOT_FOUND",
-        `no QE identity TCB level covers the QE's ISVSVN ${isvSvn}`,
-        "the QE is older than any level Intel still lists; update the platform's DCAP software",
-        {
-          expected: `isvsvn >= ${Math.min(...id.tcbLevels.map((l) => l.isvSvn))}`,
-          actual: isvSvn,
-        },
-      );
+      // Intel does not stop here: the quote signature and the TCB level come first, then TCB_NOT_SUPPORTED.
+      run.checks.push({
+        name: "qeIdentity.tcbLevel",
+        passed: false,
+        nonFatal: true,
+        expected: `isvsvn >= ${Math.min(...id.tcbLevels.map((l) => l.isvSvn))}`,
+        actual: isvSvn,
+        detail: `no QE identity TCB level covers the QE's ISVSVN ${isvSvn} (fails after the quote signature, as Intel's QVL does)`,
+      });
+      return { qeStatus: "NotSupported", qeLevel: null };
     }
     const qeLevel: QeIdentityLevel = {
       isvSvn: level.isvSvn,
@@ -1555,12 +1555,33 @@ export class Verifier {
               (m) => m.id.toUpperCase() === `TDX_${HEX[major]!.toUpperCase()}`,
             )?.tcbLevels[0]?.isvSvn,
         });
+        if (advice === "ModuleMismatch") {
+          run.fail(
+            "tdxModule.relaunch",
+            "TDX_MODULE_MISMATCH",
+            `the TCB Info has no TDX module identity for TEE_TCB_SVN2[1] = ${report.teeTcbSvn2[1]}`,
+            "fetch current TDX TCB Info (with tdxModuleIdentities) for this platform",
+            { actual: hex(report.teeTcbSvn2) },
+          );
+        }
         if (advice) tdxStatus = advice;
       }
       status = tdxStatus;
     }
-    if (qeStatus === "NotSupported") throw new Error("unreachable: QE level not found passed");
-    const final = status === "Revoked" ? "Revoked" : convergeWithQe(status, qeStatus);
+    // TDX: a Revoked TDX status is returned before the QE status is merged (QVL checkTcbLevel).
+    if (qeStatus === "NotSupported" && !(isTdx && status === "Revoked")) {
+      run.fail(
+        "tcb.status",
+        "QE_TCB_LEVEL_NOT_FOUND",
+        "no QE identity TCB level covers the QE's ISVSVN (Intel: TCB_NOT_SUPPORTED)",
+        "the Quoting Enclave is older than any level Intel still lists; update the platform's DCAP software",
+        { actual: { platform: status, qeIdentity: qeStatus } },
+      );
+    }
+    const final =
+      qeStatus === "NotSupported" || (isTdx && status === "Revoked")
+        ? "Revoked"
+        : convergeWithQe(status, qeStatus);
     result.tcbStatus = final;
     run.pass("tcb.status", {
       actual: final,

@@ -141,6 +141,24 @@ describe("error codes (simulated PKI)", () => {
     expect(verifier.verify(quote, c, { now }).error?.code).toBe("QE_IDENTITY_MISMATCH");
   });
 
+  it("a QE older than every QE identity level: Intel checks the quote signature first, then TCB_NOT_SUPPORTED", async () => {
+    const { quote, collateral, keys, verifier } = await sim();
+    const text = collateral.qeIdentity.replace(/"isvsvn":\d+/g, '"isvsvn":200');
+    const c: Collateral = {
+      ...collateral,
+      qeIdentity: text,
+      qeIdentitySignature: signText(text, keys.tcbSigning),
+    };
+    const r = verifier.verify(quote, c, { now });
+    expect(r.error?.code).toBe("QE_TCB_LEVEL_NOT_FOUND");
+    expect(r.qeIdentityStatus).toBe("NotSupported");
+    expect(r.checks.find((x) => x.name === "quote.signature")?.passed).toBe(true);
+    const badSig = new Uint8Array(quote);
+    const sigAt = parseQuote(quote).signatureDataOffset;
+    badSig[sigAt + 3]! ^= 1;
+    expect(verifier.verify(badSig, c, { now }).error?.code).toBe("QUOTE_SIGNATURE_INVALID");
+  });
+
   it("trust anchors that are not self-signed roots are refused up front", async () => {
     const { p } = await sim();
     expect(() => new Verifier({ trustAnchors: [p.certs.platformCa.pem] })).toThrowError(

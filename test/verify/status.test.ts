@@ -62,6 +62,10 @@ describe("relaunchAdvice (checkForRelaunch, TD 1.5)", () => {
     expect(relaunchAdvice({ ...base, moduleStatus: "UpToDate", teeTcbSvn2: current })).toBeNull();
     expect(relaunchAdvice({ ...base, tdxStatus: "UpToDate", teeTcbSvn2: current } as never)).toBeNull();
   });
+  it("a module version TCB Info does not list is Intel's TDX_MODULE_MISMATCH", () => {
+    const svn2 = Uint8Array.from([6, 2, 3, ...new Array(13).fill(0)]);
+    expect(relaunchAdvice({ ...base, teeTcbSvn2: svn2 })).toBe("ModuleMismatch");
+  });
   it("TEE_TCB_SVN2[1] = 0 compares against the latest TCB level's TDX components", () => {
     expect(
       relaunchAdvice({ ...base, teeTcbSvn2: Uint8Array.from([5, 0, 3, ...new Array(13).fill(0)]) }),
