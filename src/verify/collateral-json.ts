@@ -84,7 +84,8 @@ export interface QeIdentity {
   miscselectMask: Uint8Array;
   attributes: Uint8Array;
   attributesMask: Uint8Array;
-  mrSigner: Uint8Array;
+  /** Null when the identity names no MRSIGNER (QVL then does not compare it). */
+  mrSigner: Uint8Array | null;
   isvProdId: number;
   /** In JSON order (QVL keeps a vector here). */
   tcbLevels: QeTcbLevel[];
@@ -348,7 +349,7 @@ export function parseQeIdentity(text: string): QeIdentity {
     miscselectMask: r.hex(o, "miscselectMask", 4),
     attributes: r.hex(o, "attributes", 16),
     attributesMask: r.hex(o, "attributesMask", 16),
-    mrSigner: r.hex(o, "mrsigner", 32),
+    mrSigner: o.mrsigner === undefined ? null : r.hex(o, "mrsigner", 32),
     isvProdId: r.uint(o, "isvprodid", "isvprodid", 0xffff),
     tcbLevels: levels,
   };

@@ -1351,7 +1351,7 @@ export class Verifier {
     }
     run.pass("qeIdentity.attributes", { expected: hex(id.attributes), actual: hex(attrs) });
     const mrSigner = qeReport.subarray(128, 160);
-    if (!bytesEqual(mrSigner, id.mrSigner)) {
+    if (id.mrSigner && !bytesEqual(mrSigner, id.mrSigner)) {
       run.fail(
         "qeIdentity.mrSigner",
         "QE_IDENTITY_MISMATCH",
@@ -1363,7 +1363,10 @@ export class Verifier {
         },
       );
     }
-    run.pass("qeIdentity.mrSigner", { expected: hex(id.mrSigner), actual: hex(mrSigner) });
+    run.pass("qeIdentity.mrSigner", {
+      expected: id.mrSigner ? hex(id.mrSigner) : "(any: the identity names none)",
+      actual: hex(mrSigner),
+    });
     const prodId = qeReport[256]! | (qeReport[257]! << 8);
     if (prodId !== id.isvProdId) {
       run.fail(
