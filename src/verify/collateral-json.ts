@@ -84,8 +84,7 @@ export interface QeIdentity {
   miscselectMask: Uint8Array;
   attributes: Uint8Array;
   attributesMask: Uint8Array;
-  /** Null when the identity names no MRSIGNER (QVL then does not compare it). */
-  mrSigner: Uint8Array | null;
+  mrSigner: Uint8Array;
   isvProdId: number;
   /** In JSON order (QVL keeps a vector here). */
   tcbLevels: QeTcbLevel[];
@@ -329,10 +328,14 @@ export function parseQeIdentity(text: string): QeIdentity {
   const levels = r.arr(o.tcbLevels, "tcbLevels").map((lv, i): QeTcbLevel => {
     const f = `tcbLevels[${i}]`;
     const l = r.obj(lv, f);
+    const tcbStatus = r.str(l, "tcbStatus", `${f}.tcbStatus`);
+    if (!(TCB_STATUSES as readonly string[]).includes(tcbStatus)) {
+      throw r.fail(`${f}.tcbStatus`, `"${tcbStatus}" is not a TCB status`);
+    }
     return {
       isvSvn: r.uint(r.obj(l.tcb, `${f}.tcb`), "isvsvn", `${f}.tcb.isvsvn`, 0xffff),
-      tcbDate: r.str(l, "tcbDate", `${f}.tcbDate`),
-      tcbStatus: r.str(l, "tcbStatus", `${f}.tcbStatus`),
+      tcbDate: r.date(l, "tcbDate", `${f}.tcbDate`).text,
+      tcbStatus,
       advisoryIds: r.advisories(l, f),
     };
   });
@@ -349,7 +352,7 @@ export function parseQeIdentity(text: string): QeIdentity {
     miscselectMask: r.hex(o, "miscselectMask", 4),
     attributes: r.hex(o, "attributes", 16),
     attributesMask: r.hex(o, "attributesMask", 16),
-    mrSigner: o.mrsigner === undefined ? null : r.hex(o, "mrsigner", 32),
+    mrSigner: r.hex(o, "mrsigner", 32),
     isvProdId: r.uint(o, "isvprodid", "isvprodid", 0xffff),
     tcbLevels: levels,
   };

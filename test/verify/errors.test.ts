@@ -274,6 +274,23 @@ describe.skipIf(!vectorsDir())(`error codes (real Intel data; ${VECTORS_SKIP_REA
     expect(sgxQe.error?.code).toBe("QE_IDENTITY_MISMATCH");
   });
 
+  it("re-indented TCB Info / QE Identity still verify (Intel signs and checks the compact form)", () => {
+    const c = byName("dcapqvl_tdx_v4_b0c06f_2025-06");
+    const col = readCollateral(c.collateralText);
+    const pretty = {
+      ...col,
+      tcbInfo: JSON.stringify(JSON.parse(col.tcbInfo), null, 2),
+      qeIdentity: JSON.stringify(JSON.parse(col.qeIdentity), null, 1),
+    };
+    const r = new Verifier().verify(c.quote, pretty, { now: c.expected.at });
+    expect(r.ok).toBe(true);
+    expect(r.tcbStatus).toBe("UpToDate");
+    const edited = { ...pretty, tcbInfo: pretty.tcbInfo.replace('"UpToDate"', '"OutOfDate"') };
+    expect(new Verifier().verify(c.quote, edited, { now: c.expected.at }).error?.code).toBe(
+      "TCB_INFO_SIGNATURE_INVALID",
+    );
+  });
+
   it("collateral expiry is a flag with the earliest expiry, not a failure", () => {
     const c = byName("dcapqvl_tdx_v4_b0c06f_2025-07_EXPIRED");
     const r = new Verifier().verify(c.quote, readCollateral(c.collateralText), { now: c.expected.at });
