@@ -4,6 +4,8 @@
  * expose each part alone.
  */
 export * from "./abi/index.js";
+// Names exported by two parts: the package root takes these; the other stays available on its subpath.
+export { bytesEqual } from "./abi/index.js";
 export * from "./collateral/index.js";
 export * from "./errors.js";
 export * from "./eventlog/index.js";
@@ -13,8 +15,5 @@ export * from "./policy/index.js";
 export * from "./qgs/index.js";
 export * from "./server/explorer/index.js";
 export * from "./sim/index.js";
-export * from "./verify/index.js";
-
-// Names exported by two parts: the package root takes these; the other stays available on its subpath.
-export { bytesEqual } from "./abi/index.js";
 export type { TdxModuleIdentity } from "./verify/index.js";
+export * from "./verify/index.js";
