@@ -243,6 +243,7 @@ export function parseTcbInfo(text: string): TcbInfo {
   const fmspc = Buffer.from(r.hex(o, "fmspc", 6)).toString("hex");
   const pceId = Buffer.from(r.hex(o, "pceId", 2)).toString("hex");
   const tcbType = r.uint(o, "tcbType");
+  if (tcbType !== 0) throw r.fail("tcbType", `${tcbType} is not supported (QVL supports TCB type 0 only)`);
   const tcbEvaluationDataNumber = r.uint(o, "tcbEvaluationDataNumber");
   let tdxModule: TdxModuleIdentity | null = null;
   let tdxModuleIdentities: TdxModuleIdentity[] | null = null;
@@ -253,6 +254,7 @@ export function parseTcbInfo(text: string): TcbInfo {
       tdxModuleIdentities = r
         .arr(o.tdxModuleIdentities, "tdxModuleIdentities")
         .map((m, i) => parseModuleIdentity(r, m, `tdxModuleIdentities[${i}]`, true));
+      if (tdxModuleIdentities.length === 0) throw r.fail("tdxModuleIdentities", "is an empty array");
     }
   } else if (o.tdxModule !== undefined || o.tdxModuleIdentities !== undefined) {
     throw r.fail("tdxModule", "is not allowed in SGX TCB Info");
