@@ -161,9 +161,18 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-function readList(v: unknown, path: string, each: (item: unknown, path: string) => string): string[] {
+/**
+ * Lists that select what is accepted (statuses, measurement allow-lists) must not be empty: an empty one
+ * would refuse everything. Lists that name requirements (attributes, allowed advisories) may be empty.
+ */
+function readList(
+  v: unknown,
+  path: string,
+  each: (item: unknown, path: string) => string,
+  allowEmpty = false,
+): string[] {
   if (!Array.isArray(v)) throw invalid(path, `must be an array, got ${typeName(v)}`);
-  if (v.length === 0)
+  if (v.length === 0 && !allowEmpty)
     throw invalid(
       path,
       "must not be empty",
@@ -196,13 +205,18 @@ function readField(spec: FieldSpec, v: unknown, path: string): unknown {
         return item;
       });
     case "patternList":
-      return readList(v, path, (item, p) => {
-        if (typeof item !== "string") throw invalid(p, `must be a string, got ${typeName(item)}`);
-        const up = item.toUpperCase();
-        if (!new RegExp(spec.pattern).test(up))
-          throw invalid(p, `"${item}" is not an advisory ID like INTEL-SA-00837`);
-        return up;
-      });
+      return readList(
+        v,
+        path,
+        (item, p) => {
+          if (typeof item !== "string") throw invalid(p, `must be a string, got ${typeName(item)}`);
+          const up = item.toUpperCase();
+          if (!new RegExp(spec.pattern).test(up))
+            throw invalid(p, `"${item}" is not an advisory ID like INTEL-SA-00837`);
+          return up;
+        },
+        true,
+      );
     case "hexList":
       return readList(v, path, (item, p) => readHex(item, p, spec.bytes));
     case "hex":
@@ -225,20 +239,25 @@ function readField(spec: FieldSpec, v: unknown, path: string): unknown {
       if (typeof v !== "boolean") throw invalid(path, `must be true or false, got ${typeName(v)}`);
       return v;
     case "attributeList":
-      return readList(v, path, (item, p) => {
-        if (typeof item !== "string") throw invalid(p, `must be a string, got ${typeName(item)}`);
-        const up = item.toUpperCase();
-        if (TD_ATTRIBUTE_NAMES.includes(up)) return up;
-        if (!new RegExp(ATTRIBUTE_PATTERN).test(up))
-          throw invalid(
-            p,
-            `unknown TD attribute "${item}"`,
-            `use one of ${TD_ATTRIBUTE_NAMES.join(", ")} or BIT0..BIT63`,
-          );
-        // A named bit is reported under its name (tdAttributeNames), so BIT28 means SEPT_VE_DISABLE.
-        const bit = Number(up.slice(3));
-        return TD_ATTRIBUTE_NAMES.find((n) => TD_ATTRIBUTE_BITS[n] === bit) ?? up;
-      });
+      return readList(
+        v,
+        path,
+        (item, p) => {
+          if (typeof item !== "string") throw invalid(p, `must be a string, got ${typeName(item)}`);
+          const up = item.toUpperCase();
+          if (TD_ATTRIBUTE_NAMES.includes(up)) return up;
+          if (!new RegExp(ATTRIBUTE_PATTERN).test(up))
+            throw invalid(
+              p,
+              `unknown TD attribute "${item}"`,
+              `use one of ${TD_ATTRIBUTE_NAMES.join(", ")} or BIT0..BIT63`,
+            );
+          // A named bit is reported under its name (tdAttributeNames), so BIT28 means SEPT_VE_DISABLE.
+          const bit = Number(up.slice(3));
+          return TD_ATTRIBUTE_NAMES.find((n) => TD_ATTRIBUTE_BITS[n] === bit) ?? up;
+        },
+        true,
+      );
   }
 }
 
@@ -309,14 +328,14 @@ export function readPolicy(text: string): Policy {
 
 function schemaOf(spec: FieldSpec): Record<string, unknown> {
   const d = { description: spec.description };
-  const list = (items: Record<string, unknown>) => ({ ...d, type: "array", minItems: 1, items });
+  const list = (items: Record<string, unknown>, minItems = 1) => ({ ...d, type: "array", minItems, items });
   switch (spec.kind) {
     case "version":
       return { ...d, const: 1 };
     case "enumList":
       return list({ enum: [...spec.values] });
     case "patternList":
-      return list({ type: "string", pattern: spec.pattern });
+      return list({ type: "string", pattern: spec.pattern }, 0);
     case "hexList":
       return list({ type: "string", pattern: `^(0[xX])?[0-9a-fA-F]{${spec.bytes * 2}}$` });
     case "hex":
@@ -328,9 +347,10 @@ function schemaOf(spec: FieldSpec): Record<string, unknown> {
     case "bool":
       return { ...d, type: "boolean" };
     case "attributeList":
-      return list({
-        anyOf: [{ enum: [...TD_ATTRIBUTE_NAMES] }, { type: "string", pattern: ATTRIBUTE_PATTERN }],
-      });
+      return list(
+        { anyOf: [{ enum: [...TD_ATTRIBUTE_NAMES] }, { type: "string", pattern: ATTRIBUTE_PATTERN }] },
+        0,
+      );
   }
 }
 

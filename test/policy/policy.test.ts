@@ -336,6 +336,21 @@ describe("policy rules: each allows and denies", () => {
   });
 });
 
+describe("empty lists", () => {
+  it("the default policy, written out as JSON, reads back as itself", () => {
+    expect(readPolicy(JSON.stringify(DEFAULT_POLICY))).toEqual(DEFAULT_POLICY);
+  });
+  it("an empty advisory list means no advisory is allowed; empty attribute lists require/forbid nothing", () => {
+    const p = readPolicy('{"allowedAdvisoryIds":[],"requiredTdAttributes":[]}');
+    expect(p.allowedAdvisoryIds).toEqual([]);
+    expect(p.requiredTdAttributes).toEqual([]);
+    expect(POLICY_JSON_SCHEMA).toBeTruthy();
+  });
+  it("an empty measurement allow-list is refused (it would refuse every TD)", () => {
+    expect(() => readPolicy('{"mrTd":[]}')).toThrow(TdxError);
+  });
+});
+
 describe("malformed policies are errors, never allow", () => {
   const cases: [string, string, string][] = [
     ["not json", "POLICY_INVALID", "$"],
