@@ -1131,8 +1131,10 @@ export class Verifier {
     expectSubject: Uint8Array | null,
     leafCn: string | null,
   ): CertEntry {
-    const leaf = chain[0]!;
-    const root = chain[chain.length - 1]!;
+    // Either order (signer || root, as Intel sends it, or root || signer): roles come from the certificates.
+    const selfIssued = (e: CertEntry) => bytesEqual(e.cert.issuerRaw, e.cert.subjectRaw);
+    const root = chain.find(selfIssued) ?? chain[chain.length - 1]!;
+    const leaf = chain.find((e) => e !== root) ?? chain[0]!;
     if (chain.length !== 2) {
       run.fail(
         name,

@@ -291,6 +291,23 @@ describe.skipIf(!vectorsDir())(`error codes (real Intel data; ${VECTORS_SKIP_REA
     );
   });
 
+  it("issuer chains are accepted in either order (Intel reads their roles from the certificates)", () => {
+    const c = byName("dcapqvl_tdx_v4_b0c06f_2025-06");
+    const col = readCollateral(c.collateralText);
+    const flip = (pem: string) => {
+      const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g)!;
+      return [...blocks].reverse().join("");
+    };
+    const reversed = {
+      ...col,
+      pckCrlIssuerChain: flip(col.pckCrlIssuerChain),
+      tcbInfoIssuerChain: flip(col.tcbInfoIssuerChain),
+      qeIdentityIssuerChain: flip(col.qeIdentityIssuerChain),
+    };
+    expect(reversed.tcbInfoIssuerChain).not.toBe(col.tcbInfoIssuerChain);
+    expect(new Verifier().verify(c.quote, reversed, { now: c.expected.at }).ok).toBe(true);
+  });
+
   it("collateral expiry is a flag with the earliest expiry, not a failure", () => {
     const c = byName("dcapqvl_tdx_v4_b0c06f_2025-07_EXPIRED");
     const r = new Verifier().verify(c.quote, readCollateral(c.collateralText), { now: c.expected.at });
