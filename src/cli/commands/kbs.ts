@@ -18,6 +18,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function registerKbsCommands(program: Command): void {
   program
     .command("serve")
+    .summary("run the key broker (the main job): verify TD quotes, release secrets to verified TDs")
     .description(
       "Run the key broker (KBS protocol 0.4.0): verify TD quotes, release secrets wrapped to the TD's key.\n" +
         "Without --config it runs in development mode: a simulated platform under DATA/sim is trusted and a\n" +
@@ -75,6 +76,7 @@ export function registerKbsCommands(program: Command): void {
 
   program
     .command("get-resource")
+    .summary("from inside a TD: attest to a key broker and print a secret (e.g. a disk key)")
     .description(
       "From inside a TD (or the simulator): attest to a key broker and print the resource REPO/TYPE/TAG.\n" +
         "Example: tdx-attest get-resource default/disk/key --kbs http://kbs:8080 | cryptsetup open --key-file=- /dev/vdb data",
@@ -116,7 +118,7 @@ export function registerKbsCommands(program: Command): void {
       secret.fill(0);
     });
 
-  const kbs = program.command("kbs").description("Administer a key broker: secrets, policies, audit log");
+  const kbs = program.command("kbs").description("administer a key broker: secrets, policies, audit log");
   const adminOptions = (c: Command) =>
     c
       .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
