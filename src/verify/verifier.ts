@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
 import { parseQuote } from "../abi/quote.js";
 import {
   CERT_TYPE_PCK_CERT_CHAIN,
@@ -373,8 +374,12 @@ export class Verifier {
   }
 
   /** Subjects of the trusted roots. */
+  /** Each anchor as "subject (SHA-256 of the DER)": the fingerprint tells apart roots with equal names. */
   get trustAnchors(): string[] {
-    return this.#anchors.map((a) => formatName(a.cert.subject));
+    return this.#anchors.map(
+      (a) =>
+        `${formatName(a.cert.subject)} (sha256 ${createHash("sha256").update(a.cert.der).digest("hex")})`,
+    );
   }
 
   /** Forget everything verified so far. */
