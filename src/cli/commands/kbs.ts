@@ -20,8 +20,8 @@ export function registerKbsCommands(program: Command): void {
     .command("serve")
     .summary("run the key broker (the main job): verify TD quotes, release secrets to verified TDs")
     .description(
-      "Run the key broker (KBS protocol 0.4.0): verify TD quotes, release secrets wrapped to the TD's key.\n" +
-        "Without --config it runs in development mode: a simulated platform under DATA/sim is trusted and a\n" +
+      "Run the key broker (KBS protocol 0.4.0): verify TD quotes, release secrets wrapped to the TD's key. " +
+        "Without --config it runs in development mode: a simulated platform under DATA/sim is trusted and a " +
         "demo resource default/disk/key is seeded (it says so loudly). With --config: production mode.",
     )
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
