@@ -43,7 +43,7 @@ function expectError(bytes: Uint8Array, code: string, offset?: number): TdxError
 }
 
 describe.skipIf(!vectorsDir() || !tdxV4)("malformed v4 TDX quote: every length field", () => {
-  const q = tdxV4!.quote;
+  const q = tdxV4?.quote ?? new Uint8Array(0);
   test("truncated header", () => expectError(q.subarray(0, 20), "QUOTE_TRUNCATED", 0));
   test("unsupported version", () => expectError(withU16(q, 0, 6), "QUOTE_UNSUPPORTED_VERSION", 0));
   test("unsupported key type", () => expectError(withU16(q, 2, 3), "QUOTE_UNSUPPORTED_KEY_TYPE", 2));
@@ -95,7 +95,7 @@ describe.skipIf(!vectorsDir() || !tdxV4)("malformed v4 TDX quote: every length f
 });
 
 describe.skipIf(!vectorsDir() || !v5)("malformed v5 quote", () => {
-  const q = v5!.quote;
+  const q = v5?.quote ?? new Uint8Array(0);
   test("body type", () => expectError(withU16(q, 48, 4), "QUOTE_BODY_TYPE_INVALID", 48));
   test("body size", () => expectError(withU32(q, 50, 584 + 1), "QUOTE_BODY_SIZE_MISMATCH", 50));
   test("TEE vs body type", () =>
@@ -104,7 +104,7 @@ describe.skipIf(!vectorsDir() || !v5)("malformed v5 quote", () => {
 });
 
 describe.skipIf(!vectorsDir() || !sgxV3)("malformed v3 SGX quote", () => {
-  const q = sgxV3!.quote;
+  const q = sgxV3?.quote ?? new Uint8Array(2000);
   // v3: sigLen @432, QE auth size @1012, cert type @1014+n, cert size @1016+n
   const n = u16(q, 1012);
   test("v3 with a TDX TEE type", () => expectError(withU32(q, 4, 0x81), "QUOTE_TEE_VERSION_MISMATCH", 4));

@@ -8,7 +8,8 @@ const cases = loadCases();
 const tdx = cases.find((c) => c.expected.quote.version === 4);
 
 describe.skipIf(!vectorsDir() || !tdx)("tdx-attest decode", () => {
-  const file = join(tdx!.dir, "quote.bin");
+  // describe.skipIf still runs this body when skipped: nothing here may assume the vectors exist.
+  const file = join(tdx?.dir ?? "", "quote.bin");
 
   test("binary input, readable tree", () => {
     const r = runCli(["decode", file]);

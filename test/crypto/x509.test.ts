@@ -85,8 +85,11 @@ describe("X.509 parsing", () => {
 });
 
 describe.skipIf(!vectorsDir())(`CRLs and PCK extensions of the vectors (${VECTORS_SKIP_REASON})`, () => {
+  // describe.skipIf still runs this body when skipped: read the vector only when it is there.
   const c = loadCases().find((x) => x.name === "dcapqvl_tdx_v4_b0c06f_2025-06")!;
-  const col = readCollateral(c.collateralText);
+  const col = vectorsDir()
+    ? readCollateral(c.collateralText)
+    : (undefined as unknown as ReturnType<typeof readCollateral>);
 
   it("reads the PCK CRL and finds revoked serials by value", () => {
     const crl = parseCrl(col.pckCrl);
