@@ -10,9 +10,7 @@ export function sha384(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
+export { bytesEqual, toHex as hex } from "../abi/bytes.js";
 
 /** Strict hex decode (even length, hex digits only; an optional 0x prefix is accepted). */
 export function unhex(text: string, field: string, expectedLength?: number): Uint8Array {
@@ -32,12 +30,6 @@ export function unhex(text: string, field: string, expectedLength?: number): Uin
     });
   }
   return out;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export function utf8(text: string): Uint8Array {

@@ -4,6 +4,7 @@
  */
 import { constants } from "node:fs";
 import { access, mkdir, open, rmdir } from "node:fs/promises";
+import { concatBytes } from "../abi/bytes.js";
 
 export interface GuestFile {
   /** One read(2) into buf; 0 at end of file. */
@@ -48,21 +49,13 @@ export async function readWhole(fs: GuestFs, path: string): Promise<Uint8Array> 
   const f = await fs.open(path, "r");
   try {
     const chunks: Uint8Array[] = [];
-    let total = 0;
     for (;;) {
       const buf = new Uint8Array(65536);
       const n = await f.read(buf);
       if (n === 0) break;
       chunks.push(buf.subarray(0, n));
-      total += n;
     }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
+    return concatBytes(...chunks);
   } finally {
     await f.close();
   }

@@ -1,3 +1,5 @@
+import { concatBytes } from "../abi/bytes.js";
+
 /**
  * The few DER encoders the simulated PKI needs for Intel's extension values (the SGX extension, key
  * usage, basic constraints, key identifiers, CRL distribution points). Encode-only; parsing lives in
@@ -25,15 +27,7 @@ export function tlv(tag: number, content: Uint8Array): Uint8Array {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 export function sequence(...items: Uint8Array[]): Uint8Array {
