@@ -81,6 +81,8 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
         return route.abort();
       });
       page = await context.newPage();
+      // A stuck wait then fails with the selector it waited for, well inside the test's own timeout.
+      page.setDefaultTimeout(25_000);
     }, 60_000);
 
     afterAll(async () => {
@@ -254,13 +256,19 @@ describe.skipIf(!vectorsDir() || !existsSync(CHROMIUM))(
         expect(await page.locator("#quote-summary").textContent()).toContain(
           `quote v${tdx.expected.quote.version}`,
         );
+      } catch (e) {
+        await page.screenshot({ path: join(ARTIFACTS, "cors-failure.png"), fullPage: true }).catch(() => {});
+        throw e;
       } finally {
         allowedOrigins.splice(1);
+        // Chromium keeps its connections alive: drop them so closing cannot wait on them.
+        api.server.closeAllConnections();
+        files.closeAllConnections();
         await api.close();
         await new Promise((done) => files.close(done));
         rmSync(site, { recursive: true, force: true });
       }
-    });
+    }, 120_000);
 
     it("shows the error code and hint for a malformed quote", async () => {
       await page.goto(base);
