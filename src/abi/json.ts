@@ -34,13 +34,14 @@ export function sgxReportBodyToJson(r: SgxReportBody): JsonObject {
   };
 }
 
-export function tdReportBodyToJson(r: TdReportBody): JsonObject {
-  const out: JsonObject = {
-    tee_tcb_svn: toHex(r.teeTcbSvn),
-    mr_seam: toHex(r.mrSeam),
-    mrsigner_seam: toHex(r.mrSignerSeam),
-    seam_attributes: toHex(r.seamAttributes),
-    td_attributes: { hex: toHex(r.tdAttributes), flags: tdAttributeNames(r.tdAttributes) },
+/** The TD's identity and measurements, as both a TD report body and a TDINFO_STRUCT carry them. */
+function tdIdentityToJson(
+  attributesKey: string,
+  attributes: Uint8Array,
+  r: Pick<TdReportBody, "xfam" | "mrTd" | "mrConfigId" | "mrOwner" | "mrOwnerConfig" | "rtmr">,
+): JsonObject {
+  return {
+    [attributesKey]: { hex: toHex(attributes), flags: tdAttributeNames(attributes) },
     xfam: { hex: toHex(r.xfam), flags: xfamNames(r.xfam) },
     mr_td: toHex(r.mrTd),
     mr_config_id: toHex(r.mrConfigId),
@@ -50,6 +51,16 @@ export function tdReportBodyToJson(r: TdReportBody): JsonObject {
     rt_mr1: toHex(r.rtmr[1]),
     rt_mr2: toHex(r.rtmr[2]),
     rt_mr3: toHex(r.rtmr[3]),
+  };
+}
+
+export function tdReportBodyToJson(r: TdReportBody): JsonObject {
+  const out: JsonObject = {
+    tee_tcb_svn: toHex(r.teeTcbSvn),
+    mr_seam: toHex(r.mrSeam),
+    mrsigner_seam: toHex(r.mrSignerSeam),
+    seam_attributes: toHex(r.seamAttributes),
+    ...tdIdentityToJson("td_attributes", r.tdAttributes, r),
     report_data: toHex(r.reportData),
   };
   if (r.teeTcbSvn2) out.tee_tcb_svn2 = toHex(r.teeTcbSvn2);
@@ -145,16 +156,7 @@ export function tdReportToJson(r: TdReport): JsonObject {
       tee_tcb_svn2: toHex(t.teeTcbSvn2),
     },
     td_info: {
-      attributes: { hex: toHex(d.attributes), flags: tdAttributeNames(d.attributes) },
-      xfam: { hex: toHex(d.xfam), flags: xfamNames(d.xfam) },
-      mr_td: toHex(d.mrTd),
-      mr_config_id: toHex(d.mrConfigId),
-      mr_owner: toHex(d.mrOwner),
-      mr_owner_config: toHex(d.mrOwnerConfig),
-      rt_mr0: toHex(d.rtmr[0]),
-      rt_mr1: toHex(d.rtmr[1]),
-      rt_mr2: toHex(d.rtmr[2]),
-      rt_mr3: toHex(d.rtmr[3]),
+      ...tdIdentityToJson("attributes", d.attributes, d),
       servtd_hash: toHex(d.servTdHash),
     },
   };
