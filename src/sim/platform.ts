@@ -265,6 +265,7 @@ export class SimPlatform {
     this.module = tdxModuleIdentity(record.tdxModule, {
       moduleSvn: this.tcb.tdxModuleSvn,
       microcodeSvn: this.tcb.tdxMicrocodeSvn,
+      ...(this.tcb.tdLaunchModuleSvn !== undefined ? { launchModuleSvn: this.tcb.tdLaunchModuleSvn } : {}),
     });
     this.tdDescription = td;
     this.td = tdStateOf(td);
@@ -450,10 +451,12 @@ export class SimPlatform {
         },
       );
     }
-    if (scenario === "tdx-module-out-of-date" && tdxModule !== "1.5") {
+    const needsTdx15 =
+      scenario === "tdx-module-out-of-date" || platformTcbFor(scenario).tdLaunchModuleSvn !== undefined;
+    if (needsTdx15 && tdxModule !== "1.5") {
       throw new TdxError(
         "SIM_SCENARIO_NEEDS_TDX15",
-        "the tdx-module-out-of-date scenario needs a TDX 1.5 module (TEE_TCB_SVN[1] > 0)",
+        `the ${scenario} scenario needs a TDX 1.5 module (TEE_TCB_SVN[1] > 0, TEE_TCB_SVN2)`,
         { field: "tdxModule", hint: "drop the TDX 1.0 option or pick another scenario" },
       );
     }

@@ -1,5 +1,6 @@
 import { createHash, sign } from "node:crypto";
 import {
+  bytesEqual,
   encodeQuoteSignedRegion,
   encodeSgxReportBody,
   INTEL_QE_VENDOR_ID,
@@ -10,6 +11,7 @@ import {
   serializeQuote,
   type TdReport,
   type TdReportBody,
+  toHex,
 } from "../abi/index.js";
 import { TdxError } from "../errors.js";
 import { TD_QE_ISVPRODID, TD_QE_MRSIGNER } from "./collateral.js";
@@ -47,7 +49,12 @@ export interface QuotingEnclaveConfig {
 }
 
 export interface QuoteOptions {
-  /** Quote version: 4 (TD 1.0 body) or 5 (default body: TD 1.5 for a TDX 1.5 module, else TD 1.0). */
+  /**
+   * Quote version: 4 (TD 1.0 body) or 5 (default body: TD 1.5 for a TDX 1.5 module, else TD 1.0).
+   * Default: what Intel's TD QE picks (`determine_quote_version`): 4, but 5 with a TD 1.5 body when
+   * TEE_TCB_SVN2 differs from TEE_TCB_SVN (a TD-preserving module update) or the report has service TDs
+   * (REPORTTYPE.version 1). Version 4 is refused for such reports: the QE never emits it for them.
+   */
   version?: 4 | 5;
   /** v5 only: force body type 2 (TD 1.0) or 3 (TD 1.5). */
   bodyType?: 2 | 3;
@@ -116,14 +123,18 @@ export class SimQuotingEnclave {
   /** Quote generation from a TDREPORT (what the host's QGS asks the QE for). */
   quoteFromTdReport(tdReportBytes: Uint8Array, opts: QuoteOptions = {}): Uint8Array {
     const report = verifyTdReport(tdReportBytes, this.cfg.macKey);
-    const version = opts.version ?? 4;
+    const tdx15 = (report.teeTcbInfo.valid[2]! & 0x03) === 0x03;
+    // The TD QE's own choice: a TD 1.0 body cannot carry TEE_TCB_SVN2 or MRSERVICETD, so it quotes v5/TD 1.5
+    // whenever either says something.
+    const svn2Differs = tdx15 && !bytesEqual(report.teeTcbInfo.teeTcbSvn, report.teeTcbInfo.teeTcbSvn2);
+    const needsTd15 = svn2Differs || report.reportMacStruct.reportType.version === 1;
+    const version = opts.version ?? (needsTd15 ? 5 : 4);
     if (version !== 4 && version !== 5) {
       throw new TdxError("SIM_QUOTE_VERSION", `quote version ${String(version)} is not supported`, {
         field: "version",
         hint: "use version 4 or 5",
       });
     }
-    const tdx15 = (report.teeTcbInfo.valid[2]! & 0x03) === 0x03;
     let bodyType: 2 | 3 = 2;
     if (version === 5) bodyType = opts.bodyType ?? (tdx15 ? 3 : 2);
     else if (opts.bodyType === 3) {
@@ -131,6 +142,23 @@ export class SimQuotingEnclave {
         field: "bodyType",
         hint: "ask for version 5 to get a TD 1.5 body",
       });
+    }
+    if (needsTd15 && bodyType !== 3) {
+      const why = svn2Differs
+        ? "TEE_TCB_SVN2 differs from TEE_TCB_SVN (the TDX module was updated under the running TD)"
+        : "the TD has service TDs bound (REPORTTYPE.version 1)";
+      throw new TdxError(
+        "SIM_QUOTE_VERSION",
+        `${why}: Intel's TD QE only emits quote v5 with a TD 1.5 body for this report`,
+        {
+          field: "version",
+          hint: "ask for version 5 (or leave the version to the QE)",
+          data: {
+            teeTcbSvn: toHex(report.teeTcbInfo.teeTcbSvn),
+            teeTcbSvn2: toHex(report.teeTcbInfo.teeTcbSvn2),
+          },
+        },
+      );
     }
     const td = report.tdInfo;
     const tcb = report.teeTcbInfo;

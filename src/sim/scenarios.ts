@@ -18,6 +18,8 @@ export const SCENARIOS = [
   "revoked-tcb",
   "revoked-pck",
   "expired-collateral",
+  "td-relaunch-advised",
+  "td-relaunch-advised-configuration-needed",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -98,8 +100,13 @@ export interface PlatformTcb {
   pceSvn: number;
   /** Late microcode SVN: TEE_TCB_SVN[2]. */
   tdxMicrocodeSvn: number;
-  /** TDX 1.5 module SVN: TEE_TCB_SVN[0]. */
+  /** SVN of the TDX 1.5 module running now: TEE_TCB_SVN2[0] (and TEE_TCB_SVN[0] without a TD-preserving update). */
   tdxModuleSvn: number;
+  /**
+   * SVN of the module the TD was launched on, when the module was since updated in place (TD-preserving
+   * update): TEE_TCB_SVN[0] keeps it while TEE_TCB_SVN2[0] carries `tdxModuleSvn`. Absent: no such update.
+   */
+  tdLaunchModuleSvn?: number;
   qeIsvSvn: number;
 }
 
@@ -120,6 +127,10 @@ export function platformTcbFor(s: ScenarioName): PlatformTcb {
       return { ...latest, qeIsvSvn: 3 };
     case "tdx-module-out-of-date":
       return { ...latest, tdxModuleSvn: 4 };
+    // The module went from SVN 4 (OutOfDate in TDX_01) to 6 (UpToDate) under the running TD.
+    case "td-relaunch-advised":
+    case "td-relaunch-advised-configuration-needed":
+      return { ...latest, tdLaunchModuleSvn: 4 };
     default:
       return latest;
   }
@@ -194,6 +205,7 @@ export function collateralSpecFor(s: ScenarioName): CollateralSpec {
       ];
       break;
     case "configuration-needed":
+    case "td-relaunch-advised-configuration-needed":
       tcbLevels = [
         { ...top, sgx: SGX_LATEST_CONFIGURED },
         { ...top, tcbStatus: "ConfigurationNeeded", advisoryIDs: ADV_CONFIGURATION },
@@ -309,5 +321,24 @@ export function expectationFor(s: ScenarioName): ScenarioExpectation {
       return ok("UpToDate", "UpToDate", [], "everything current, but the collateral expired 10 days ago", {
         collateralExpired: true,
       });
+    // checkForRelaunch: QE UpToDate, SGX status UpToDate/SWHardening/Configuration*, TDX status (level merged
+    // with the module) OutOfDate*, module OutOfDate, and TEE_TCB_SVN2 reaches the latest TDX_01 level (6)
+    // and the latest level's microcode component (3).
+    case "td-relaunch-advised":
+      return ok(
+        "TDRelaunchAdvised",
+        "UpToDate",
+        [],
+        "TDX module updated in place (SVN 4 -> 6): the TD still reports SVN 4; relaunching it makes it current",
+        { tdxModuleStatus: "OutOfDate" },
+      );
+    case "td-relaunch-advised-configuration-needed":
+      return ok(
+        "TDRelaunchAdvisedConfigurationNeeded",
+        "ConfigurationNeeded",
+        ADV_CONFIGURATION,
+        "as td-relaunch-advised, on a platform whose TCB level needs configuration",
+        { tdxModuleStatus: "OutOfDate" },
+      );
   }
 }

@@ -113,8 +113,12 @@ export interface TdxModuleIdentity {
   version: "1.0" | "1.5";
   /** VALID bitmap: 0x1FF (TDX 1.0) or 0x301FF (TDX 1.5, TEE_TCB_SVN2 valid). */
   valid: bigint;
+  /** The TCB SVN the TD was launched with (TDX 1.5: kept across TD-preserving module updates). */
   teeTcbSvn: Uint8Array;
-  /** TDX 1.5: the SVN at TD launch (equal to teeTcbSvn without a TD-preserving update); zero for 1.0. */
+  /**
+   * TDX 1.5: the current TCB SVN, after any TD-preserving update of the module (equal to teeTcbSvn
+   * without one); zero for 1.0. Intel's checkForRelaunch compares it with the latest TCB Info levels.
+   */
   teeTcbSvn2: Uint8Array;
   mrSeam: Uint8Array;
   /** Zero for Intel-signed modules. */
@@ -126,27 +130,38 @@ export interface TdxModuleIdentity {
 /**
  * The module identity for TDX 1.0 (TEE_TCB_SVN[1] = 0: verifiers compare all 16 bytes against the TCB
  * level) or TDX 1.5 (TEE_TCB_SVN[1] = 1: selects tdxModuleIdentities "TDX_01", byte 0 is the module SVN).
- * MRSEAM is a simulated value derived from the version and SVN (real MRSEAMs are hashes of Intel's binaries).
+ * `launchModuleSvn` (TDX 1.5 only) simulates a TD-preserving update: the TD was launched on that module
+ * SVN, which TEE_TCB_SVN keeps, while TEE_TCB_SVN2 reports the running module's `moduleSvn`.
+ * MRSEAM is a simulated value derived from the version and the running module's SVN (real MRSEAMs are
+ * hashes of Intel's binaries).
  */
 export function tdxModuleIdentity(
   version: "1.0" | "1.5",
-  svns: { moduleSvn: number; microcodeSvn: number },
+  svns: { moduleSvn: number; microcodeSvn: number; launchModuleSvn?: number },
 ): TdxModuleIdentity {
-  const teeTcbSvn = new Uint8Array(16);
-  if (version === "1.5") {
-    teeTcbSvn[0] = svns.moduleSvn;
-    teeTcbSvn[1] = 1;
-  } else {
-    teeTcbSvn[0] = 5;
-    teeTcbSvn[1] = 0;
+  if (svns.launchModuleSvn !== undefined && version !== "1.5") {
+    throw new TdxError("SIM_TDX_MODULE_VERSION", "a TD-preserving module update needs a TDX 1.5 module", {
+      field: "launchModuleSvn",
+      hint: "TEE_TCB_SVN2 exists from TDX 1.5 on; use a 1.5 module or drop launchModuleSvn",
+    });
   }
-  teeTcbSvn[2] = svns.microcodeSvn;
-  const label = `tdx-attest simulated TDX module ${version} svn ${teeTcbSvn[0]}`;
+  const current = new Uint8Array(16);
+  if (version === "1.5") {
+    current[0] = svns.moduleSvn;
+    current[1] = 1;
+  } else {
+    current[0] = 5;
+    current[1] = 0;
+  }
+  current[2] = svns.microcodeSvn;
+  const teeTcbSvn = current.slice();
+  if (svns.launchModuleSvn !== undefined) teeTcbSvn[0] = svns.launchModuleSvn;
+  const label = `tdx-attest simulated TDX module ${version} svn ${current[0]}`;
   return {
     version,
     valid: version === "1.5" ? 0x301ffn : 0x1ffn,
     teeTcbSvn,
-    teeTcbSvn2: version === "1.5" ? teeTcbSvn.slice() : new Uint8Array(16),
+    teeTcbSvn2: version === "1.5" ? current : new Uint8Array(16),
     mrSeam: new Uint8Array(createHash("sha384").update(label).digest()),
     mrSignerSeam: new Uint8Array(48),
     seamAttributes: new Uint8Array(8),

@@ -45,6 +45,8 @@ describe("dcap-qvl (independent verifier) with the simulated root", () => {
     ["expired-collateral", /expired/i],
     // dcap-qvl compares TEE_TCB_SVN[0..1] too, so a TDX 1.5 module SVN below tdxtcbcomponents[0] finds no level.
     ["tdx-module-out-of-date", /no matching tcb level/i],
+    // Same for a TD launched on the old module: TEE_TCB_SVN keeps SVN 4 (its TEE_TCB_SVN2 is never reached).
+    ["td-relaunch-advised", /no matching tcb level/i],
   ] as const)("%s: a hard failure in dcap-qvl", async (scenario, why) => {
     const r = await dcapQvl(scenario);
     expect(r.error).toMatch(why);

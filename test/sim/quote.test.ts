@@ -46,6 +46,27 @@ describe("simulated quotes", () => {
     );
   });
 
+  it("without a version the QE picks v4 when TEE_TCB_SVN2 == TEE_TCB_SVN (TDQE determine_quote_version)", () => {
+    expect(parseQuote(p15.quote(rd)).header.version).toBe(4);
+    expect(parseQuote(p10.quote(rd)).header.version).toBe(4);
+  });
+
+  it("after a TD-preserving module update the QE quotes v5 / TD 1.5 only", async () => {
+    const p = await createSimPlatform({ scenario: "td-relaunch-advised" });
+    expect(p.module.teeTcbSvn[0]).not.toBe(p.module.teeTcbSvn2[0]);
+    const q = parseQuote(p.quote(rd));
+    expect([q.header.version, q.body.type]).toEqual([5, 3]);
+    expect(() => p.quote(rd, { version: 4 })).toThrow(expect.objectContaining({ code: "SIM_QUOTE_VERSION" }));
+    expect(() => p.quote(rd, { version: 5, bodyType: 2 })).toThrow(
+      expect.objectContaining({ code: "SIM_QUOTE_VERSION" }),
+    );
+    await expect(
+      createSimPlatform({ scenario: "td-relaunch-advised", tdxModule: "1.0" }),
+    ).rejects.toMatchObject({
+      code: "SIM_SCENARIO_NEEDS_TDX15",
+    });
+  });
+
   it("signatures and bindings hold as Intel's verifier checks them", () => {
     const bytes = p15.quote(rd, { version: 5 });
     const q = parseQuote(bytes);

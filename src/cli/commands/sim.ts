@@ -29,8 +29,8 @@ function reportDataArg(hex: string): Uint8Array {
   return out;
 }
 
-function versionArg(v: string | undefined): 4 | 5 {
-  if (v === undefined || v === "4") return 4;
+function versionArg(v: string): 4 | 5 {
+  if (v === "4") return 4;
   if (v === "5") return 5;
   throw new TdxError("SIM_QUOTE_VERSION", `--version ${v} is not supported`, {
     field: "version",
@@ -55,6 +55,7 @@ function describe(p: SimPlatform): Record<string, unknown> {
     pckCa: p.pckCa,
     fmspc: "90C06F000000",
     teeTcbSvn: toHex(p.module.teeTcbSvn),
+    teeTcbSvn2: toHex(p.module.teeTcbSvn2),
     mrSeam: toHex(p.module.mrSeam),
     mrTd: toHex(p.tdState.mrTd),
     qeIsvSvn: p.tcb.qeIsvSvn,
@@ -118,11 +119,17 @@ export function registerSimCommands(program: Command): void {
     .description("take a TDREPORT and have the Quoting Enclave sign a quote")
     .requiredOption("--state <dir>", "state directory from `sim init`")
     .requiredOption("--report-data <hex>", "up to 64 bytes of hex (zero-padded)")
-    .option("--version <n>", "quote version 4 or 5", "4")
+    .option(
+      "--version <n>",
+      "quote version 4 or 5 (default: the TD QE's choice: 4, or 5 after a TD-preserving module update)",
+    )
     .option("--out <file>", "write the binary quote here (default: hex on stdout)")
     .action(async (o: { state: string; reportData: string; version?: string; out?: string }) => {
       const p = await loadSimPlatform(requireState(o.state));
-      const q = p.quote(reportDataArg(o.reportData), { version: versionArg(o.version) });
+      const q = p.quote(
+        reportDataArg(o.reportData),
+        o.version === undefined ? {} : { version: versionArg(o.version) },
+      );
       if (o.out) writeFileAtomic(o.out, q);
       else process.stdout.write(`${toHex(q)}\n`);
     });
@@ -207,7 +214,7 @@ export function registerSimCommands(program: Command): void {
     .option("--scenario <name>", `TCB scenario: ${SCENARIOS.join(", ")}`, "up-to-date")
     .option("--version <n>", "quote version 4 or 5", "5")
     .option("--json", "print JSON")
-    .action(async (o: { scenario: string; version?: string; json?: boolean }) => {
+    .action(async (o: { scenario: string; version: string; json?: boolean }) => {
       await runDemo(o.scenario, versionArg(o.version), o.json === true);
     });
 }
@@ -220,6 +227,9 @@ async function runDemo(scenario: string, version: 4 | 5, json: boolean): Promise
   say(`1. Creating a simulated TDX platform (scenario ${scenario}) ...`);
   const p = await createSimPlatform({ scenario });
   say(`   TDX module ${p.tdxModuleVersion}, TEE_TCB_SVN ${toHex(p.module.teeTcbSvn)}, FMSPC 90C06F000000`);
+  if (toHex(p.module.teeTcbSvn2) !== toHex(p.module.teeTcbSvn)) {
+    say(`   module updated under the running TD: TEE_TCB_SVN2 ${toHex(p.module.teeTcbSvn2)}`);
+  }
   say(`   TD built: MRTD ${toHex(p.tdState.mrTd)}`);
   const measurement = new Uint8Array(createHash("sha384").update("tdx-attest demo: application v1").digest());
   p.extendRtmr(2, measurement);
