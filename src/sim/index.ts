@@ -36,6 +36,7 @@ export {
   type ScenarioExpectation,
   type ScenarioName,
 } from "./scenarios.js";
+export { STATE_LOCK_FILE, type StateLockOptions, withStateLock } from "./state-lock.js";
 export {
   measureMrTd,
   PAGE_SIZE,

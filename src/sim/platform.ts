@@ -29,6 +29,7 @@ import {
   type ScenarioExpectation,
   type ScenarioName,
 } from "./scenarios.js";
+import { withStateLock } from "./state-lock.js";
 import {
   measureMrTd,
   PAGE_SIZE,
@@ -158,9 +159,13 @@ export function tdImageOf(d: TdDescription): TdImage {
   };
 }
 
-function tdStateOf(d: TdDescription): TdState {
-  const rtmr = (d.rtmr ?? []).map((h, i) => parseHex(h, 48, `rtmr[${i}]`));
+function rtmrsOf(hex: string[] | undefined): TdState["rtmr"] {
+  const rtmr = (hex ?? []).map((h, i) => parseHex(h, 48, `rtmr[${i}]`));
   while (rtmr.length < 4) rtmr.push(new Uint8Array(48));
+  return [rtmr[0]!, rtmr[1]!, rtmr[2]!, rtmr[3]!];
+}
+
+function tdStateOf(d: TdDescription): TdState {
   return {
     attributes: parseU64(d.attributes, "attributes"),
     xfam: parseU64(d.xfam, "xfam"),
@@ -168,7 +173,7 @@ function tdStateOf(d: TdDescription): TdState {
     mrConfigId: parseHex(d.mrConfigId, 48, "mrConfigId"),
     mrOwner: parseHex(d.mrOwner, 48, "mrOwner"),
     mrOwnerConfig: parseHex(d.mrOwnerConfig, 48, "mrOwnerConfig"),
-    rtmr: [rtmr[0]!, rtmr[1]!, rtmr[2]!, rtmr[3]!],
+    rtmr: rtmrsOf(d.rtmr),
     servTdHash: new Uint8Array(48),
   };
 }
@@ -332,11 +337,22 @@ export class SimPlatform {
         hint: "RTMRs are numbered 0..3",
       });
     }
+    const dir = this.stateDir;
+    if (!dir) return this.applyExtend(index, digest);
+    // Read-modify-write under the state lock, from the registers as persisted now: another process may
+    // have extended since this platform was loaded, and extending stale registers would drop its update.
+    return withStateLock(dir, () => {
+      this.td.rtmr = rtmrsOf(readJson<TdDescription>(join(dir, "td.json")).rtmr);
+      const next = this.applyExtend(index, digest);
+      writeAtomic(join(dir, "td.json"), `${JSON.stringify(this.tdDescription, null, 2)}\n`);
+      return next;
+    });
+  }
+
+  private applyExtend(index: number, digest: Uint8Array): Uint8Array {
     const next = rtmrExtend(this.td.rtmr[index]!, digest);
     this.td.rtmr[index] = next;
     this.tdDescription.rtmr = this.td.rtmr.map((r) => Buffer.from(r).toString("hex"));
-    if (this.stateDir)
-      writeAtomic(join(this.stateDir, "td.json"), `${JSON.stringify(this.tdDescription, null, 2)}\n`);
     return next;
   }
 
@@ -520,6 +536,7 @@ export class SimPlatform {
     return platform;
   }
 
+  /** Persist a new platform; under the state lock, so that two concurrent inits cannot mix their files. */
   private save(): void {
     const dir = this.stateDir;
     if (!dir) return;
@@ -532,6 +549,13 @@ export class SimPlatform {
         hint: "pick a state directory in a writable location",
       });
     }
+    withStateLock(dir, () => {
+      if (existsSync(join(dir, "platform.json"))) throw stateExists(dir);
+      this.writeFiles(dir);
+    });
+  }
+
+  private writeFiles(dir: string): void {
     for (const [name, file] of Object.entries(KEY_FILES)) {
       const key = this.keys[name as keyof typeof KEY_FILES];
       writeAtomic(join(dir, file), pkcs8Pem(key.pkcs8), 0o600);
@@ -671,6 +695,13 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o64
   }
 }
 
+function stateExists(dir: string): TdxError {
+  return new TdxError("SIM_STATE_EXISTS", `${dir} already holds a simulated platform`, {
+    field: "state",
+    hint: "use it as is, or pick an empty directory (or remove this one) to create a new platform",
+  });
+}
+
 /** An in-memory platform for library use (nothing is written to disk). */
 export function createSimPlatform(opts: SimPlatformOptions = {}): Promise<SimPlatform> {
   return SimPlatform.create(opts, null);
@@ -679,12 +710,7 @@ export function createSimPlatform(opts: SimPlatformOptions = {}): Promise<SimPla
 /** Create a platform and persist it in `dir` (keys as PKCS#8 PEM with mode 0600, certificates, the TD). */
 export function initSimPlatform(dir: string, opts: SimPlatformOptions = {}): Promise<SimPlatform> {
   if (existsSync(join(dir, "platform.json"))) {
-    return Promise.reject(
-      new TdxError("SIM_STATE_EXISTS", `${dir} already holds a simulated platform`, {
-        field: "state",
-        hint: "use it as is, or pick an empty directory (or remove this one) to create a new platform",
-      }),
-    );
+    return Promise.reject(stateExists(dir));
   }
   return SimPlatform.create(opts, dir);
 }
