@@ -99,7 +99,39 @@ describe("tdx-attest sim / demo", () => {
     expect(rows.map((x) => x.scenario)).toContain("qe-out-of-date");
   });
 
-  it.each(["up-to-date", "revoked-pck", "expired-collateral"])(
+  it("a TD-preserving-updated platform: sim quote defaults to v5 / TD 1.5, refuses --version 4", async () => {
+    const relaunch = join(dir, "relaunch");
+    const init = await cli("sim", "init", "--state", relaunch, "--scenario", "td-relaunch-advised", "--json");
+    expect(init.code).toBe(0);
+    const j = JSON.parse(init.out);
+    expect(j.teeTcbSvn.slice(0, 4)).toBe("0401");
+    expect(j.teeTcbSvn2.slice(0, 4)).toBe("0601");
+    expect(j.expected.tcbStatus).toBe("TDRelaunchAdvised");
+    const q = await cli(
+      "sim",
+      "quote",
+      "--state",
+      relaunch,
+      "--report-data",
+      "aa",
+      "--out",
+      join(dir, "rq.bin"),
+    );
+    expect(q.code).toBe(0);
+    const quote = new Uint8Array(readFileSync(join(dir, "rq.bin")));
+    expect([parseQuote(quote).header.version, parseQuote(quote).body.type]).toEqual([5, 3]);
+    expect((await cli("sim", "collateral", "--state", relaunch, "--out", join(dir, "rc.json"))).code).toBe(0);
+    const collateral = readCollateral(readFileSync(join(dir, "rc.json"), "utf8"));
+    const root = readFileSync(join(relaunch, "root-ca.pem"), "utf8");
+    expect(verifyQuote(quote, collateral, { now: new Date(), trustAnchors: [root] }).tcbStatus).toBe(
+      "TDRelaunchAdvised",
+    );
+    const v4 = await cli("sim", "quote", "--state", relaunch, "--report-data", "aa", "--version", "4");
+    expect(v4.code).toBe(2);
+    expect(v4.err).toContain("SIM_QUOTE_VERSION");
+  });
+
+  it.each(["up-to-date", "revoked-pck", "expired-collateral", "td-relaunch-advised-configuration-needed"])(
     "demo --scenario %s reaches the expected verdict",
     async (s) => {
       const r = await cli("demo", "--scenario", s, "--json");

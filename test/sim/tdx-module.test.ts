@@ -8,6 +8,7 @@ import {
   rtmrExtend,
   type SimPlatform,
   tdImageOf,
+  tdxModuleIdentity,
   verifyTdReport,
 } from "../../src/sim/index.js";
 
@@ -162,6 +163,32 @@ describe("TDG.MR.REPORT and the QE's report check", () => {
   it("refuses REPORTDATA that is not 64 bytes", () => {
     expect(() => p.report(new Uint8Array(32))).toThrow(
       expect.objectContaining({ code: "SIM_REPORT_DATA_SIZE" }),
+    );
+  });
+});
+
+describe("TD-preserving module update (TEE_TCB_SVN2)", () => {
+  it("TEE_TCB_SVN keeps the launch-time module SVN, TEE_TCB_SVN2 the running module's, MAC still verifies", async () => {
+    const p = await createSimPlatform({ scenario: "td-relaunch-advised" });
+    const raw = p.report(new Uint8Array(64));
+    const r = parseTdReport(raw);
+    expect(Buffer.from(r.teeTcbInfo.valid).toString("hex")).toBe("ff01030000000000");
+    expect(Array.from(r.teeTcbInfo.teeTcbSvn.subarray(0, 3))).toEqual([4, 1, 3]);
+    expect(Array.from(r.teeTcbInfo.teeTcbSvn2.subarray(0, 3))).toEqual([6, 1, 3]);
+    expect(p.quoteFromTdReport(raw).length).toBeGreaterThan(0);
+    expect(() => verifyTdReport(raw, new Uint8Array(32))).toThrow(
+      expect.objectContaining({ code: "SIM_TDREPORT_MAC_INVALID" }),
+    );
+  });
+
+  it("without an update both are equal", async () => {
+    const p = await createSimPlatform({ scenario: "tdx-module-out-of-date" });
+    expect(Buffer.from(p.module.teeTcbSvn2)).toEqual(Buffer.from(p.module.teeTcbSvn));
+  });
+
+  it("a TDX 1.0 module has no TEE_TCB_SVN2 to update", () => {
+    expect(() => tdxModuleIdentity("1.0", { moduleSvn: 6, microcodeSvn: 3, launchModuleSvn: 4 })).toThrow(
+      expect.objectContaining({ code: "SIM_TDX_MODULE_VERSION" }),
     );
   });
 });
