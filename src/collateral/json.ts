@@ -33,10 +33,18 @@ function readBytes(obj: Record<string, unknown>, field: CollateralJsonField): Ui
   if (typeof v === "string") {
     let h = v.trim();
     if (h.startsWith("0x") || h.startsWith("0X")) h = h.slice(2);
-    if (h.length === 0 || h.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(h)) {
+    // Buffer's hex decoder stops at the first pair that is not hex, so a short write means a bad digit; it
+    // reads only the low byte of each UTF-16 unit, so text that is not all ASCII is refused before decoding.
+    const out = new Uint8Array(h.length >>> 1);
+    if (
+      h.length === 0 ||
+      h.length % 2 !== 0 ||
+      Buffer.byteLength(h, "utf8") !== h.length ||
+      Buffer.from(out.buffer).write(h, "hex") !== out.length
+    ) {
       throw malformed(field, "is not a non-empty even-length hex string", "byte fields are hex strings");
     }
-    return new Uint8Array(Buffer.from(h, "hex"));
+    return out;
   }
   if (Array.isArray(v)) {
     const out = new Uint8Array(v.length);

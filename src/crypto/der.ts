@@ -129,6 +129,13 @@ export function decodeOid(content: Uint8Array): string {
   return oid;
 }
 
+/** decodeOid of an OID node's content, without taking a view of it when the OID is already memoised. */
+export function decodeOidOf(buf: Uint8Array, node: DerNode): string {
+  let key = "";
+  for (let i = node.contentStart; i < node.end; i++) key += String.fromCharCode(buf[i]!);
+  return oidCache.get(key) ?? decodeOid(buf.subarray(node.contentStart, node.end));
+}
+
 /** Non-negative INTEGER content (or ENUMERATED) as a JS number; refuses negatives and values above 2^48. */
 export function decodeSmallUint(content: Uint8Array, field: string): number {
   if (content.length === 0 || content.length > 7) throw derError(`${field}: integer size`, 0, field);

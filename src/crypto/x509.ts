@@ -3,7 +3,7 @@ import {
   childrenOf,
   contentOf,
   type DerNode,
-  decodeOid,
+  decodeOidOf,
   decodeTime,
   derError,
   expectNode,
@@ -145,7 +145,7 @@ function parseName(buf: Uint8Array, node: DerNode, field: string): NameAttribute
       if (!oidNode || !valueNode || extra || oidNode.tag !== TAG_OID) {
         throw derError(`${field}: bad AttributeTypeAndValue`, atv.start, field);
       }
-      out.push({ oid: decodeOid(contentOf(buf, oidNode)), value: decodeString(buf, valueNode) });
+      out.push({ oid: decodeOidOf(buf, oidNode), value: decodeString(buf, valueNode) });
     }
   }
   return out;
@@ -155,7 +155,7 @@ function parseAlgorithm(buf: Uint8Array, node: DerNode, field: string): string {
   if (node.tag !== TAG_SEQUENCE) throw derError(`${field}: AlgorithmIdentifier`, node.start, field);
   const [oid] = childrenOf(buf, node);
   if (!oid || oid.tag !== TAG_OID) throw derError(`${field}: AlgorithmIdentifier OID`, node.start, field);
-  return decodeOid(contentOf(buf, oid));
+  return decodeOidOf(buf, oid);
 }
 
 function parseBitString(buf: Uint8Array, node: DerNode, field: string): Uint8Array {
@@ -181,7 +181,7 @@ function parseExtensions(buf: Uint8Array, seq: DerNode, field: string): Map<stri
     if (!valueNode || valueNode.tag !== TAG_OCTET_STRING) {
       throw derError(`${field}: extension value`, ext.start, field);
     }
-    const oid = decodeOid(contentOf(buf, oidNode));
+    const oid = decodeOidOf(buf, oidNode);
     if (out.has(oid)) throw derError(`${field}: duplicate extension ${oid}`, ext.start, field);
     out.set(oid, { critical, value: contentOf(buf, valueNode) });
   }
@@ -196,8 +196,8 @@ function parseSpki(
   if (!alg || !key || alg.tag !== TAG_SEQUENCE) throw derError("subjectPublicKeyInfo", node.start, "spki");
   const [algOid, params] = childrenOf(buf, alg);
   if (!algOid || algOid.tag !== TAG_OID) throw derError("spki algorithm", alg.start, "spki");
-  const algorithm = decodeOid(contentOf(buf, algOid));
-  const curve = params && params.tag === TAG_OID ? decodeOid(contentOf(buf, params)) : null;
+  const algorithm = decodeOidOf(buf, algOid);
+  const curve = params && params.tag === TAG_OID ? decodeOidOf(buf, params) : null;
   return { algorithm, curve, publicKey: parseBitString(buf, key, "spki.subjectPublicKey") };
 }
 

@@ -188,7 +188,19 @@ function compareLevelsDescending(x: TcbLevel, y: TcbLevel): number {
 function parseComponents(r: Reader, v: unknown, field: string): number[] {
   const a = r.arr(v, field);
   if (a.length !== 16) throw r.fail(field, "must have 16 components");
-  return a.map((c, i) => r.uint(r.obj(c, `${field}[${i}]`), "svn", `${field}[${i}].svn`, 255));
+  // The same checks as r.obj and r.uint, with the field names built only for the error (32 per TCB level).
+  const out: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    const c = a[i];
+    if (c === null || typeof c !== "object" || Array.isArray(c))
+      throw r.fail(`${field}[${i}]`, "must be an object");
+    const svn = (c as Obj).svn;
+    if (typeof svn !== "number" || !Number.isInteger(svn) || svn < 0 || svn > 255) {
+      throw r.fail(`${field}[${i}].svn`, "must be an integer 0..255");
+    }
+    out.push(svn);
+  }
+  return out;
 }
 
 function parseModuleIdentity(r: Reader, v: unknown, field: string, withLevels: boolean): TdxModuleIdentity {

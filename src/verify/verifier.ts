@@ -140,7 +140,9 @@ interface Tail {
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
     Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+    // Indexes for arrays, for-in for the plain objects of results (no key arrays allocated).
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
+    else for (const k in v) deepFreeze((v as Record<string, unknown>)[k]);
   }
   return v;
 }
@@ -267,7 +269,19 @@ function defaultAnchorInputs(): TrustAnchorInput[] {
 }
 
 /** The Intel root, parsed and self-signature-checked once per process (it is a constant of the library). */
-let intelAnchorsCache: CertEntry[] | undefined;
+let intelAnchorsCache: AnchorSet | undefined;
+
+/** Trust anchors and their DER (latin1) index: a pure function of the anchors, shared by every Verifier using them. */
+interface AnchorSet {
+  list: CertEntry[];
+  byDer: Map<string, CertEntry>;
+}
+
+function anchorSet(list: CertEntry[]): AnchorSet {
+  const byDer = new Map<string, CertEntry>();
+  for (const a of list) byDer.set(latin1(a.cert.der), a);
+  return { list, byDer };
+}
 
 function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
   const out: CertEntry[] = [];
@@ -345,7 +359,7 @@ const HINT_TAMPERED = "the quote was altered after it was produced or is corrupt
  */
 export class Verifier {
   readonly #anchors: CertEntry[];
-  readonly #anchorsByDer = new Map<string, CertEntry>();
+  readonly #anchorsByDer: Map<string, CertEntry>;
   readonly #max: number;
   /** Keyed by length and the last 64 bytes (the signature), confirmed by comparing the whole DER. */
   readonly #certs = new Map<string, CertEntry[]>();
@@ -363,13 +377,15 @@ export class Verifier {
   #collateralMemos = new WeakMap<Collateral, CollateralMemo>();
 
   constructor(options: VerifierOptions = {}) {
+    let anchors: AnchorSet;
     if (options.trustAnchors === undefined) {
-      intelAnchorsCache ??= prepareAnchors(defaultAnchorInputs());
-      this.#anchors = intelAnchorsCache;
+      intelAnchorsCache ??= anchorSet(prepareAnchors(defaultAnchorInputs()));
+      anchors = intelAnchorsCache;
     } else {
-      this.#anchors = prepareAnchors(options.trustAnchors);
+      anchors = anchorSet(prepareAnchors(options.trustAnchors));
     }
-    for (const a of this.#anchors) this.#anchorsByDer.set(latin1(a.cert.der), a);
+    this.#anchors = anchors.list;
+    this.#anchorsByDer = anchors.byDer;
     this.#max = options.maxCacheEntries ?? 4096;
   }
 
@@ -494,10 +510,13 @@ export class Verifier {
     const probe = `${data.length}:${latin1(data.subarray(data.length >>> 2, (data.length >>> 2) + 48))}`;
     const known = this.#quoteChains.get(probe);
     if (known) for (const k of known) if (bytesEqual(k.bytes, data)) return k.chain;
-    const chain = this.#chain(latin1(data), "pckCertChain", true);
+    // Past 8 chains per probe, fall back to the text-keyed map; below, a miss here is a miss there too, so
+    // the 4 KB text is not hashed for nothing.
+    if (known && known.length >= 8) return this.#chain(latin1(data), "pckCertChain", true);
+    const chain = pemToDers(latin1(data), "pckCertChain", true).map((d) => this.#certEntry(d, true));
     const list = known ?? [];
     if (!known) this.#bounded(this.#quoteChains).set(probe, list);
-    if (list.length < 8) list.push({ bytes: copy(data), chain });
+    list.push({ bytes: copy(data), chain });
     return chain;
   }
 
