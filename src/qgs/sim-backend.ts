@@ -24,7 +24,10 @@ export function simStateExists(dir: string): boolean {
 }
 
 export interface SimQuotingOptions {
-  /** Quote version the simulated TDQE produces (default 4, as Intel's TDQE for TDX 1.0-style reports). */
+  /**
+   * Quote version the simulated TDQE produces. Default: chosen as Intel's TDQE does (v4, or v5 with a TD 1.5
+   * body when TEE_TCB_SVN2 differs from TEE_TCB_SVN after a TD-preserving module update).
+   */
   quoteVersion?: 4 | 5;
 }
 
@@ -34,7 +37,7 @@ export function simQuotingBackend(platform: SimPlatform, opts: SimQuotingOptions
     quote: async (tdReport) =>
       platform.quoteFromTdReport(tdReport, opts.quoteVersion ? { version: opts.quoteVersion } : {}),
     describe: () =>
-      `simulated TDQE (${platform.stateDir ? `state ${platform.stateDir}` : "in memory"}, scenario ${platform.scenario}, quote v${opts.quoteVersion ?? 4})`,
+      `simulated TDQE (${platform.stateDir ? `state ${platform.stateDir}` : "in memory"}, scenario ${platform.scenario}, ${opts.quoteVersion ? `quote v${opts.quoteVersion}` : "quote version chosen as Intel's TDQE does"})`,
   };
 }
 
