@@ -61,6 +61,9 @@ function readBytes(obj: Record<string, unknown>, field: CollateralJsonField): Ui
   throw malformed(field, `must be a hex string or an array of bytes, got ${typeof v}`);
 }
 
+const WHOLE_TCB_INFO_RESPONSE = /^\s*\{\s*"tcbInfo"\s*:/;
+const WHOLE_QE_IDENTITY_RESPONSE = /^\s*\{\s*"enclaveIdentity"\s*:/;
+
 function readSignedJson(obj: Record<string, unknown>, field: "tcb_info" | "qe_identity"): string {
   const text = readString(obj, field);
   // Only the shape is checked here; the verifier parses the text after checking Intel's signature over it.
@@ -68,7 +71,7 @@ function readSignedJson(obj: Record<string, unknown>, field: "tcb_info" | "qe_id
     throw malformed(field, "is not a JSON object", `${field} holds the signed JSON object as a string`);
   }
   const wrapper = field === "tcb_info" ? "tcbInfo" : "enclaveIdentity";
-  if (new RegExp(`^\\s*\\{\\s*"${wrapper}"\\s*:`).test(text)) {
+  if ((field === "tcb_info" ? WHOLE_TCB_INFO_RESPONSE : WHOLE_QE_IDENTITY_RESPONSE).test(text)) {
     throw malformed(
       field,
       `holds the whole PCS response ({"${wrapper}":…,"signature":…}) instead of the signed object`,
