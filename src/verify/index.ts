@@ -13,4 +13,4 @@ export { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from "./intel-root.js
 export type * from "./result.js";
 export { convergeWithModule, convergeWithQe, relaunchAdvice } from "./status.js";
 export type { TrustAnchorInput, VerifierOptions, VerifyOptions } from "./verifier.js";
-export { Verifier, verifyQuote } from "./verifier.js";
+export { Verifier, verifyQuote, verifyQuoteAsync } from "./verifier.js";

@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import type { KeyObject, webcrypto } from "node:crypto";
 import { createHash } from "node:crypto";
 import { parseQuote } from "../abi/quote.js";
 import {
@@ -10,7 +10,15 @@ import {
   TEE_TYPE_TDX,
 } from "../abi/types.js";
 import type { Collateral } from "../collateral/types.js";
-import { p256PublicKey, sha256, verifyDerEcdsa, verifyRawP256 } from "../crypto/ecdsa.js";
+import {
+  p256PublicKey,
+  p256PublicKeyAsync,
+  sha256,
+  verifyDerEcdsa,
+  verifyDerEcdsaAsync,
+  verifyRawP256,
+  verifyRawP256Async,
+} from "../crypto/ecdsa.js";
 import { type PckCaType, type PckExtensions, pckCaType, pckExtensionsOf } from "../crypto/pck.js";
 import {
   type Certificate,
@@ -76,6 +84,8 @@ interface CertEntry {
   id: number;
   cert: Certificate;
   key?: KeyObject;
+  /** The same key imported through WebCrypto (async verification); dropped again if the import fails. */
+  webKey?: Promise<webcrypto.CryptoKey>;
   pck?: PckExtensions;
   /** formatName(subject), computed once. */
   subjectText?: string;
@@ -171,14 +181,14 @@ function copy(b: Uint8Array): Uint8Array {
  * Writer, member order kept), so re-indented collateral still verifies there. Tried only when the exact
  * text fails; Intel's own responses are compact, so this never runs for them.
  */
-function compactSigned(text: string, signer: CertEntry, signature: Uint8Array): boolean {
+function compactSigned(text: string, verifyText: (message: Uint8Array) => boolean): boolean {
   let compact: string;
   try {
     compact = JSON.stringify(JSON.parse(text));
   } catch {
     return false;
   }
-  return compact !== text && verifyRawP256(keyOf(signer), Buffer.from(compact, "utf8"), signature);
+  return compact !== text && verifyText(Buffer.from(compact, "utf8"));
 }
 
 /** A short cache key for signed DER: its length and last 64 bytes (inside the signature). */
@@ -220,11 +230,93 @@ function toSeconds(now: number | Date): number {
 
 let nextId = 1;
 
+/** Where a signature's public key comes from: a certificate's SPKI point or the quote's attestation key. */
+type KeySource = { entry: CertEntry; raw?: undefined } | { entry?: undefined; raw: Uint8Array };
+
+/** One ECDSA P-256 / SHA-256 signature check the algorithm needs. */
+interface SignatureJob {
+  src: KeySource;
+  message: Uint8Array;
+  signature: Uint8Array;
+  /** DER ECDSA-Sig-Value (certificates, CRLs) or raw r||s (quote, QE report, TCB Info, QE Identity). */
+  der: boolean;
+}
+
+/**
+ * The crypto of one run. The algorithm is written once and asks its backend; the sync backend verifies
+ * with node:crypto on the spot; the async path runs the algorithm twice: first with a gathering backend
+ * (every signature assumed valid, nothing cached as verified) to learn which signatures the run needs,
+ * then, once they are all verified concurrently through WebCrypto, with a backend that answers from those
+ * outcomes (and falls back to the sync backend for anything not gathered).
+ */
+interface SignatureBackend {
+  /** Gathering: no outcome is real, so nothing may be remembered as verified. */
+  readonly dry: boolean;
+  /** False for a bad signature; throws INVALID_PUBLIC_KEY (as `p256PublicKey` does) for a bad key. */
+  verify(job: SignatureJob): boolean;
+}
+
+type JobOutcome = { ok: boolean } | { error: unknown };
+
+class GatheringBackend implements SignatureBackend {
+  readonly dry = true;
+  readonly jobs: SignatureJob[] = [];
+  verify(job: SignatureJob): boolean {
+    // Nothing is cached while gathering, so a signature met twice (the PCK CA in the PCK chain and the
+    // PCK CRL issuer chain, the TCB Signing certificate in both collateral chains) is verified once.
+    if (indexOfJob(this.jobs, job) < 0) this.jobs.push(job);
+    return true;
+  }
+}
+
+function indexOfJob(jobs: SignatureJob[], job: SignatureJob): number {
+  for (let i = 0; i < jobs.length; i++) {
+    const j = jobs[i]!;
+    if (
+      j.der === job.der &&
+      sameSource(j.src, job.src) &&
+      bytesEqual(j.signature, job.signature) &&
+      (j.message === job.message || bytesEqual(j.message, job.message))
+    ) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function sameSource(a: KeySource, b: KeySource): boolean {
+  if (a.entry && b.entry)
+    return a.entry === b.entry || bytesEqual(a.entry.cert.publicKey, b.entry.cert.publicKey);
+  return a.raw !== undefined && b.raw !== undefined && bytesEqual(a.raw, b.raw);
+}
+
+class ReplayBackend implements SignatureBackend {
+  readonly dry = false;
+  constructor(
+    private readonly jobs: SignatureJob[],
+    private readonly outcomes: JobOutcome[],
+    private readonly fallback: SignatureBackend,
+  ) {}
+  verify(job: SignatureJob): boolean {
+    const i = indexOfJob(this.jobs, job);
+    if (i >= 0) {
+      const o = this.outcomes[i]!;
+      if ("error" in o) throw o.error;
+      return o.ok;
+    }
+    // Not gathered (the re-serialised JSON tried after a failed signature, or input changed meanwhile).
+    return this.fallback.verify(job);
+  }
+}
+
 /** Verification time state of one run: the checks, the expiry candidates, the findings. */
 class Run {
   readonly checks: VerificationCheck[] = [];
   readonly expiries: { item: string; at: number }[] = [];
-  constructor(readonly now: number) {}
+  constructor(
+    readonly now: number,
+    readonly crypto: SignatureBackend,
+  ) {}
 
   pass(name: string, extra?: Omit<VerificationCheck, "name" | "passed">): void {
     this.checks.push(extra ? { name, passed: true, ...extra } : { name, passed: true });
@@ -374,6 +466,7 @@ export class Verifier {
   readonly #qeIdentities = new Map<string, Memo<QeIdentity>>();
   readonly #verified = new Set<string>();
   readonly #attestationKeys = new Map<string, KeyObject>();
+  readonly #attestationWebKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
   #collateralMemos = new WeakMap<Collateral, CollateralMemo>();
 
   constructor(options: VerifierOptions = {}) {
@@ -411,18 +504,95 @@ export class Verifier {
     this.#qeIdentities.clear();
     this.#verified.clear();
     this.#attestationKeys.clear();
+    this.#attestationWebKeys.clear();
     this.#collateralMemos = new WeakMap();
   }
 
   /** Verify a quote (bytes or parsed) against collateral at time `now`. Never throws for bad input. */
   verify(quote: Uint8Array | Quote, collateral: Collateral, options: VerifyOptions): VerificationResult {
+    return this.#evaluate(quote, collateral, options, this.#syncCrypto);
+  }
+
+  /**
+   * `verify`, with the public keys imported and the signatures checked through WebCrypto, concurrently
+   * (on libuv's thread pool). The same result, checks and caching as `verify`; never rejects for bad input.
+   */
+  async verifyAsync(
+    quote: Uint8Array | Quote,
+    collateral: Collateral,
+    options: VerifyOptions,
+  ): Promise<VerificationResult> {
+    const gathering = new GatheringBackend();
+    this.#evaluate(quote, collateral, options, gathering);
+    const jobs = gathering.jobs;
+    if (jobs.length === 0) return this.#evaluate(quote, collateral, options, this.#syncCrypto);
+    const outcomes = await Promise.all(jobs.map((j) => this.#verifyJobAsync(j)));
+    return this.#evaluate(quote, collateral, options, new ReplayBackend(jobs, outcomes, this.#syncCrypto));
+  }
+
+  /** node:crypto, on the spot: keys imported once per certificate / attestation key. */
+  readonly #syncCrypto: SignatureBackend = {
+    dry: false,
+    verify: (job) => {
+      const key = job.src.entry ? keyOf(job.src.entry) : this.#attestationKey(job.src.raw);
+      return job.der
+        ? verifyDerEcdsa(key, job.message, job.signature)
+        : verifyRawP256(key, job.message, job.signature);
+    },
+  };
+
+  async #verifyJobAsync(job: SignatureJob): Promise<JobOutcome> {
+    let key: webcrypto.CryptoKey;
+    try {
+      key = await this.#webKey(job.src);
+    } catch (error) {
+      return { error };
+    }
+    const ok = job.der
+      ? await verifyDerEcdsaAsync(key, job.message, job.signature)
+      : await verifyRawP256Async(key, job.message, job.signature);
+    return { ok };
+  }
+
+  #webKey(src: KeySource): Promise<webcrypto.CryptoKey> {
+    if (src.entry) {
+      const entry = src.entry;
+      if (!entry.webKey) {
+        const p = p256PublicKeyAsync(entry.cert.publicKey, "subjectPublicKeyInfo");
+        entry.webKey = p;
+        // A failed import is not remembered (as the sync path retries it).
+        p.catch(() => {
+          if (entry.webKey === p) entry.webKey = undefined;
+        });
+      }
+      return entry.webKey;
+    }
+    const k = latin1(src.raw);
+    let p = this.#attestationWebKeys.get(k);
+    if (!p) {
+      p = p256PublicKeyAsync(src.raw, "attestationKey");
+      this.#bounded(this.#attestationWebKeys).set(k, p);
+      const added = p;
+      added.catch(() => {
+        if (this.#attestationWebKeys.get(k) === added) this.#attestationWebKeys.delete(k);
+      });
+    }
+    return p;
+  }
+
+  #evaluate(
+    quote: Uint8Array | Quote,
+    collateral: Collateral,
+    options: VerifyOptions,
+    crypto: SignatureBackend,
+  ): VerificationResult {
     let now: number;
     try {
       now = toSeconds(options?.now as number | Date);
     } catch (e) {
       return failedResult(e as TdxError, Number.NaN, "now");
     }
-    const run = new Run(now);
+    const run = new Run(now, crypto);
     const result: VerificationResult = {
       ok: false,
       tcbStatus: null,
@@ -555,22 +725,23 @@ export class Verifier {
   }
 
   /** Verify `message`/`signature` by the issuer's key once; remember success under `key`. */
-  #verifiedBy(issuer: CertEntry, what: string, check: () => boolean): boolean {
+  #verifiedBy(run: Run, issuer: CertEntry, what: string, check: () => boolean): boolean {
     const k = `${issuer.id}>${what}`;
     if (this.#verified.has(k)) return true;
     if (!check()) return false;
+    if (run.crypto.dry) return true;
     if (this.#verified.size >= this.#max) this.#verified.clear();
     this.#verified.add(k);
     return true;
   }
 
-  #certSignedBy(subject: CertEntry, issuer: CertEntry): boolean {
-    return this.#verifiedBy(issuer, `c${subject.id}`, () => {
+  #certSignedBy(run: Run, subject: CertEntry, issuer: CertEntry): boolean {
+    return this.#verifiedBy(run, issuer, `c${subject.id}`, () => {
       const c = subject.cert;
       return (
         c.signatureAlgorithm === OID_ECDSA_SHA256 &&
         isP256(issuer.cert) &&
-        verifyDerEcdsa(keyOf(issuer), c.tbs, c.signature)
+        run.crypto.verify({ src: { entry: issuer }, message: c.tbs, signature: c.signature, der: true })
       );
     });
   }
@@ -686,9 +857,11 @@ export class Verifier {
       prefix = this.#chainAndCollateral(run, chain, collateral, memo);
       prefix.checks = run.checks.slice(firstCheck).map(deepFreeze);
       prefix.expiries = run.expiries.slice(firstExpiry);
-      memo.prefixes ??= new Map();
-      if (memo.prefixes.size >= 64) memo.prefixes.clear();
-      memo.prefixes.set(chain, prefix);
+      if (!run.crypto.dry) {
+        memo.prefixes ??= new Map();
+        if (memo.prefixes.size >= 64) memo.prefixes.clear();
+        memo.prefixes.set(chain, prefix);
+      }
     }
     result.collateral = prefix.collateralInfo;
 
@@ -720,6 +893,7 @@ export class Verifier {
     const firstAfter = run.checks.length;
     // 4.1.2.4.17: TCB level and status.
     this.#tcbStatus(run, quote, ext, prefix.tcbInfo, moduleIdentity, qeStatus, result);
+    if (run.crypto.dry) return;
     this.#bounded(this.#tails).set(tailKey, {
       before: before.map(deepFreeze),
       after: run.checks.slice(firstAfter).map(deepFreeze),
@@ -816,8 +990,13 @@ export class Verifier {
 
     // 4.1.2.4.12: QE report signed by the PCK key.
     const qeKey = `q${latin1(qe.qeReportBytes)}${latin1(qe.qeReportSignature)}`;
-    const qeSigOk = this.#verifiedBy(pck, qeKey, () =>
-      verifyRawP256(keyOf(pck), qe.qeReportBytes, qe.qeReportSignature),
+    const qeSigOk = this.#verifiedBy(run, pck, qeKey, () =>
+      run.crypto.verify({
+        src: { entry: pck },
+        message: qe.qeReportBytes,
+        signature: qe.qeReportSignature,
+        der: false,
+      }),
     );
     if (!qeSigOk) {
       run.fail(
@@ -834,7 +1013,7 @@ export class Verifier {
     // Remembered per (PCK, QE report, attestation key, auth data): the same binding needs no second hash.
     const bindingKey = `${qeKey}${latin1(sd.attestationKey)}${latin1(qe.qeAuthData)}`;
     const expectedReportData = new Uint8Array(64);
-    const bound = this.#verifiedBy(pck, bindingKey, () => {
+    const bound = this.#verifiedBy(run, pck, bindingKey, () => {
       expectedReportData.set(sha256(sd.attestationKey, qe.qeAuthData), 0);
       return bytesEqual(expectedReportData, qe.qeReport.reportData);
     });
@@ -869,13 +1048,18 @@ export class Verifier {
   /** 4.1.2.4.16: the quote signature by the attestation key, over header || body. */
   #quoteSignature(run: Run, quote: Quote): void {
     const sd = quote.signatureData;
-    let attKey: KeyObject;
+    let ok: boolean;
     try {
-      attKey = this.#attestationKey(sd.attestationKey);
+      ok = run.crypto.verify({
+        src: { raw: sd.attestationKey },
+        message: quote.signedBytes,
+        signature: sd.signature,
+        der: false,
+      });
     } catch (e) {
       run.failWith("quote.signature", e);
     }
-    if (!verifyRawP256(attKey, quote.signedBytes, sd.signature)) {
+    if (!ok) {
       run.fail(
         "quote.signature",
         "QUOTE_SIGNATURE_INVALID",
@@ -1023,7 +1207,7 @@ export class Verifier {
         actual: formatName(subject.cert.issuer),
       });
     }
-    if (!this.#certSignedBy(subject, issuer)) {
+    if (!this.#certSignedBy(run, subject, issuer)) {
       run.fail(
         name,
         code,
@@ -1081,10 +1265,12 @@ export class Verifier {
       );
     }
     const sigOk = this.#verifiedBy(
+      run,
       issuer,
       `r${entry.id}`,
       () =>
-        crl.signatureAlgorithm === OID_ECDSA_SHA256 && verifyDerEcdsa(keyOf(issuer), crl.tbs, crl.signature),
+        crl.signatureAlgorithm === OID_ECDSA_SHA256 &&
+        run.crypto.verify({ src: { entry: issuer }, message: crl.tbs, signature: crl.signature, der: true }),
     );
     if (!sigOk) {
       run.fail(
@@ -1244,17 +1430,18 @@ export class Verifier {
     // Signature first (over the exact bytes Intel signed), then parse what is now known to be Intel's.
     let known = this.#signedTexts.get(text);
     let ok = known?.some((k) => k.signerId === signer.id && bytesEqual(k.signature, signature)) ?? false;
-    if (
-      !ok &&
-      (verifyRawP256(keyOf(signer), Buffer.from(text, "utf8"), signature) ||
-        compactSigned(text, signer, signature))
-    ) {
+    const signedBy = (message: Uint8Array) =>
+      run.crypto.verify({ src: { entry: signer }, message, signature, der: false });
+    if (!ok && (signedBy(Buffer.from(text, "utf8")) || compactSigned(text, signedBy))) {
       ok = true;
-      if (!known) {
-        known = [];
-        this.#bounded(this.#signedTexts).set(text, known);
+      // Gathering: the signature is assumed, not verified, so it is not remembered.
+      if (!run.crypto.dry) {
+        if (!known) {
+          known = [];
+          this.#bounded(this.#signedTexts).set(text, known);
+        }
+        known.push({ signature: copy(signature), signerId: signer.id });
       }
-      known.push({ signature: copy(signature), signerId: signer.id });
     }
     if (!ok) {
       const code = name === "tcbInfo" ? "TCB_INFO_SIGNATURE_INVALID" : "QE_IDENTITY_SIGNATURE_INVALID";
@@ -1701,16 +1888,13 @@ function sameCollateral(a: Collateral, b: Collateral): boolean {
 
 let sharedVerifier: Verifier | undefined;
 
-/** Verify with one shared default `Verifier` (Intel's root; caches shared by every call). */
-export function verifyQuote(
-  quote: Uint8Array | Quote,
-  collateral: Collateral,
+/** The shared `Verifier` for these options, or the failed result of bad trust anchors. */
+function sharedVerifierFor(
   options: VerifyOptions & { trustAnchors?: TrustAnchorInput[] },
-): VerificationResult {
+): Verifier | VerificationResult {
   if (options?.trustAnchors !== undefined) {
-    let v: Verifier;
     try {
-      v = verifierFor(options.trustAnchors);
+      return verifierFor(options.trustAnchors);
     } catch (e) {
       if (isTdxError(e))
         return failedResult(
@@ -1720,10 +1904,29 @@ export function verifyQuote(
         );
       throw e;
     }
-    return v.verify(quote, collateral, options);
   }
   sharedVerifier ??= new Verifier();
-  return sharedVerifier.verify(quote, collateral, options);
+  return sharedVerifier;
+}
+
+/** Verify with one shared default `Verifier` (Intel's root; caches shared by every call). */
+export function verifyQuote(
+  quote: Uint8Array | Quote,
+  collateral: Collateral,
+  options: VerifyOptions & { trustAnchors?: TrustAnchorInput[] },
+): VerificationResult {
+  const v = sharedVerifierFor(options);
+  return v instanceof Verifier ? v.verify(quote, collateral, options) : v;
+}
+
+/** `verifyQuote` through `Verifier.verifyAsync` (same shared verifiers, same results). */
+export async function verifyQuoteAsync(
+  quote: Uint8Array | Quote,
+  collateral: Collateral,
+  options: VerifyOptions & { trustAnchors?: TrustAnchorInput[] },
+): Promise<VerificationResult> {
+  const v = sharedVerifierFor(options);
+  return v instanceof Verifier ? v.verifyAsync(quote, collateral, options) : v;
 }
 
 const anchorVerifiers = new Map<string, Verifier>();
