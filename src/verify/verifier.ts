@@ -261,10 +261,23 @@ type JobOutcome = { ok: boolean } | { error: unknown };
 class GatheringBackend implements SignatureBackend {
   readonly dry = true;
   readonly jobs: SignatureJob[] = [];
+  readonly outcomes: Promise<JobOutcome>[] = [];
+  /** `start` begins a job's verification as soon as it is met (it overlaps the rest of the pass). */
+  constructor(private readonly start: (job: SignatureJob) => Promise<JobOutcome>) {}
   verify(job: SignatureJob): boolean {
     // Nothing is cached while gathering, so a signature met twice (the PCK CA in the PCK chain and the
     // PCK CRL issuer chain, the TCB Signing certificate in both collateral chains) is verified once.
-    if (indexOfJob(this.jobs, job) < 0) this.jobs.push(job);
+    if (indexOfJob(this.jobs, job) < 0) {
+      // Private copies: the caller's buffers may change while the job runs; the replay compares against these.
+      const own: SignatureJob = {
+        src: job.src.entry ? job.src : { raw: copy(job.src.raw) },
+        message: copy(job.message),
+        signature: copy(job.signature),
+        der: job.der,
+      };
+      this.jobs.push(own);
+      this.outcomes.push(this.start(own));
+    }
     return true;
   }
 }
@@ -522,11 +535,11 @@ export class Verifier {
     collateral: Collateral,
     options: VerifyOptions,
   ): Promise<VerificationResult> {
-    const gathering = new GatheringBackend();
+    const gathering = new GatheringBackend((job) => this.#verifyJobAsync(job));
     this.#evaluate(quote, collateral, options, gathering);
     const jobs = gathering.jobs;
     if (jobs.length === 0) return this.#evaluate(quote, collateral, options, this.#syncCrypto);
-    const outcomes = await Promise.all(jobs.map((j) => this.#verifyJobAsync(j)));
+    const outcomes = await Promise.all(gathering.outcomes);
     return this.#evaluate(quote, collateral, options, new ReplayBackend(jobs, outcomes, this.#syncCrypto));
   }
 

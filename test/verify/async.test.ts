@@ -213,6 +213,20 @@ describe("verifyAsync equals verify on simulated platforms", () => {
     expect(json(async)).toBe(json(sync));
   });
 
+  it("a quote changed by the caller while verifyAsync runs is judged as it is at the end", async () => {
+    const p = await createSimPlatform({ now });
+    const collateral = await p.collateral({ now });
+    const quote = new Uint8Array(p.quote(new Uint8Array(64), { version: 4 }));
+    const v = { trustAnchors: [p.rootCaPem] };
+    const pending = new Verifier(v).verifyAsync(quote, collateral, { now });
+    // Once the signature jobs are under way (over the old bytes), change the body.
+    await new Promise((resolve) => setImmediate(resolve));
+    quote[100]! ^= 1;
+    const async = await pending;
+    expect(async.error?.code).toBe("QUOTE_SIGNATURE_INVALID");
+    expect(json(async)).toBe(json(new Verifier(v).verify(quote, collateral, { now })));
+  });
+
   it("bad options and inputs resolve (never reject) with the sync result", async () => {
     const p = await createSimPlatform({ now });
     const collateral = await p.collateral({ now });
