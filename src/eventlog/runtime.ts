@@ -13,6 +13,7 @@ import { constants as fsc } from "node:fs";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { asTdxError, TdxError } from "../errors.js";
+import { withLockFile } from "../lockfile.js";
 import { hex, MR_SIZE, sha384, unhex, utf8 } from "./bytes.js";
 
 export const RUNTIME_LOG_FORMAT = "tdx-attest.runtime-log";
@@ -310,77 +311,28 @@ export async function readRuntimeLog(logPath: string): Promise<RuntimeLog> {
   return parseRuntimeLog(text);
 }
 
-const STALE_INCOMPLETE_LOCK_MS = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
- * Exclusive lock file next to the log (O_CREAT|O_EXCL), holding the owner's pid. A lock whose owner
- * process no longer exists (crashed mid-append) is removed; appenders on one host share the pid space.
+ * Exclusive lock file next to the log (the shared lock file of src/lockfile.ts: O_CREAT|O_EXCL, holding the
+ * owner's pid and host), held across `fn`'s awaits. A lock whose owner process on this host is gone
+ * (crashed mid-append), or an unreadable one older than 5 s, is taken over; past `timeoutMs`,
+ * RUNTIME_LOG_LOCK_TIMEOUT.
  */
-async function acquireLock(lockPath: string, timeoutMs: number): Promise<() => Promise<void>> {
-  const token = `${process.pid} ${randomBytes(8).toString("hex")}\n`;
-  const deadline = Date.now() + timeoutMs;
-  let delay = 2;
-  for (;;) {
-    try {
-      const fh = await open(lockPath, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
-      try {
-        await fh.writeFile(token);
-      } finally {
-        await fh.close();
-      }
-      return async () => {
-        try {
-          const now = await readFile(lockPath, "utf8");
-          if (now === token) await unlink(lockPath);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw asTdxError(e, "RUNTIME_LOG_IO", `cannot create lock ${lockPath}`, {
-          hint: "the directory of the runtime log must exist and be writable",
-        });
-      }
-    }
-    try {
-      const owner = await readFile(lockPath, "utf8");
-      const pid = Number.parseInt(owner, 10);
-      // A lock without its newline is being written right now, unless it stayed so for seconds (its
-      // writer died between create and write); a complete lock is stale when its owner process is gone.
-      const complete = owner.endsWith("\n");
-      const stale = complete
-        ? Number.isInteger(pid) && pid > 0 && !processAlive(pid)
-        : Date.now() - (await stat(lockPath)).mtimeMs > STALE_INCOMPLETE_LOCK_MS;
-      if (stale) {
-        await unlink(lockPath).catch(() => undefined);
-        continue;
-      }
-    } catch {
-      continue; // Released between our open and read: try again at once.
-    }
-    if (Date.now() >= deadline) {
-      throw new TdxError(
+function withRuntimeLogLock<T>(lockPath: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  return withLockFile(lockPath, fn, {
+    timeoutMs,
+    lockedError: () =>
+      new TdxError(
         "RUNTIME_LOG_LOCK_TIMEOUT",
         `runtime log ${basename(lockPath)} stayed locked for ${timeoutMs} ms`,
         {
           hint: `another tdx-attest process is appending; if none is, remove ${lockPath}`,
         },
-      );
-    }
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
+      ),
+    ioError: (cause, path, action) =>
+      asTdxError(cause, "RUNTIME_LOG_IO", `cannot ${action} lock ${path}`, {
+        hint: "the directory of the runtime log must exist and be writable",
+      }),
+  });
 }
 
 async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
@@ -434,8 +386,7 @@ export async function appendRuntimeEvent(
       hint: "choose a writable location for the runtime log (e.g. as root: /run/tdx-attest/)",
     });
   }
-  const release = await acquireLock(`${logPath}.lock`, options.lockTimeoutMs ?? 10_000);
-  try {
+  return withRuntimeLogLock(`${logPath}.lock`, options.lockTimeoutMs ?? 10_000, async () => {
     const log = await readRuntimeLog(logPath);
     const entry = makeRuntimeLogEntry(input, log.events.length, time);
     const digest = unhex(entry.digest, "digest", MR_SIZE);
@@ -466,7 +417,5 @@ export async function appendRuntimeEvent(
       });
     }
     return entry;
-  } finally {
-    await release();
-  }
+  });
 }
