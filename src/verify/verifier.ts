@@ -606,25 +606,7 @@ export class Verifier {
       return failedResult(e as TdxError, Number.NaN, "now");
     }
     const run = new Run(now, crypto);
-    const result: VerificationResult = {
-      ok: false,
-      tcbStatus: null,
-      advisoryIds: [],
-      collateralExpired: false,
-      earliestExpiry: null,
-      expiredItems: [],
-      matchedTcbLevel: null,
-      qeIdentityStatus: null,
-      qeIdentityLevel: null,
-      tdxModuleStatus: null,
-      tdxModuleIdentity: null,
-      checks: run.checks,
-      error: null,
-      at: now,
-      platform: null,
-      collateral: null,
-      quote: null,
-    };
+    const result = emptyResult(now, run.checks);
     try {
       this.#run(run, quote, collateral, result);
       result.ok = true;
@@ -1955,7 +1937,8 @@ function verifierFor(anchors: TrustAnchorInput[]): Verifier {
   return v;
 }
 
-function failedResult(err: TdxError, at: number, check: string): VerificationResult {
+/** A result with nothing established yet: the start of every verification. */
+function emptyResult(at: number, checks: VerificationResult["checks"]): VerificationResult {
   return {
     ok: false,
     tcbStatus: null,
@@ -1968,13 +1951,19 @@ function failedResult(err: TdxError, at: number, check: string): VerificationRes
     qeIdentityLevel: null,
     tdxModuleStatus: null,
     tdxModuleIdentity: null,
-    checks: [{ name: check, passed: false, detail: err.message }],
-    error: errorOf(err),
-    at: Math.floor(at),
+    checks,
+    error: null,
+    at,
     platform: null,
     collateral: null,
     quote: null,
   };
+}
+
+function failedResult(err: TdxError, at: number, check: string): VerificationResult {
+  const result = emptyResult(Math.floor(at), [{ name: check, passed: false, detail: err.message }]);
+  result.error = errorOf(err);
+  return result;
 }
 
 /** TypeScript callers can still pass anything at run time: refuse a collateral object of the wrong shape. */
