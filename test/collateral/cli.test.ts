@@ -1,34 +1,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Collateral, readCollateral, writeCollateral } from "../../src/collateral/index.js";
 import { verifyQuote } from "../../src/verify/index.js";
+import { runCliInProcess } from "../helpers/cli.js";
 import { VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 import { deadUrl, FakePcs } from "./fake-pcs.js";
 
 const dir = vectorsDir();
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(["node", "tdx-attest", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
+  const r = await runCliInProcess(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 describe.skipIf(!dir)(`collateral fetch / tcb-status CLI ${dir ? "" : VECTORS_SKIP_REASON}`, () => {

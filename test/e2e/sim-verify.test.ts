@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { writeCollateral } from "../../src/collateral/json.js";
 import { buildPcsServer } from "../../src/server/pcs.js";
 import { createSimPlatform } from "../../src/sim/index.js";
 import { Verifier, verifyQuote } from "../../src/verify/index.js";
+import { runCliInProcess } from "../helpers/cli.js";
 
 /**
  * A quote from the simulated platform verifies when (and only when) the caller hands the verifier the
@@ -15,24 +15,7 @@ import { Verifier, verifyQuote } from "../../src/verify/index.js";
  * codes (0 accepted, 1 verified but refused, 2 invalid) and JSON shape.
  */
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(["node", "tdx-attest", ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runCliInProcess(args);
 
 const now = new Date("2026-11-26T12:00:00Z");
 let dir: string;

@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { vi } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { projectRoot } from "./vectors.js";
 
 export const cliPath = join(projectRoot, "dist", "cli", "main.js");
@@ -26,4 +28,28 @@ export function runCli(
     timeout: 60_000,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Run the CLI in this process (no build needed): capture what it writes, and reset process.exitCode so
+ * one run's exit code never leaks into the next.
+ */
+export async function runCliInProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+    err += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await main(["node", "tdx-attest", ...args]), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = undefined;
+  }
 }
