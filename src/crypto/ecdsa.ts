@@ -130,6 +130,28 @@ export async function verifyDerEcdsaAsync(
   return raw !== null && verifyRawP256Async(key, message, raw);
 }
 
+/**
+ * `verifyRawP256` (der false) or `verifyDerEcdsa` with SHA-256 (der true), run on libuv's thread pool
+ * (node:crypto's one-shot verify with a callback). Resolves false on any failure, as they return false.
+ */
+export function verifyP256OnThreadPool(
+  key: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+  der: boolean,
+): Promise<boolean> {
+  if (!der && signature.length !== 64) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify("sha256", message, { key, dsaEncoding: der ? "der" : "ieee-p1363" }, signature, (err, ok) =>
+        resolve(!err && ok),
+      );
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 /** Verify a raw r||s (64 bytes) ECDSA-SHA256 signature. Never throws for a bad signature: returns false. */
 export function verifyRawP256(key: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== 64) return false;

@@ -1,4 +1,4 @@
-import type { KeyObject, webcrypto } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { createHash } from "node:crypto";
 import { parseQuote } from "../abi/quote.js";
 import {
@@ -12,12 +12,10 @@ import {
 import type { Collateral } from "../collateral/types.js";
 import {
   p256PublicKey,
-  p256PublicKeyAsync,
   sha256,
   verifyDerEcdsa,
-  verifyDerEcdsaAsync,
+  verifyP256OnThreadPool,
   verifyRawP256,
-  verifyRawP256Async,
 } from "../crypto/ecdsa.js";
 import { type PckCaType, type PckExtensions, pckCaType, pckExtensionsOf } from "../crypto/pck.js";
 import {
@@ -84,8 +82,6 @@ interface CertEntry {
   id: number;
   cert: Certificate;
   key?: KeyObject;
-  /** The same key imported through WebCrypto (async verification); dropped again if the import fails. */
-  webKey?: Promise<webcrypto.CryptoKey>;
   pck?: PckExtensions;
   /** formatName(subject), computed once. */
   subjectText?: string;
@@ -243,32 +239,34 @@ interface SignatureJob {
 }
 
 /**
- * The crypto of one run. The algorithm is written once and asks its backend; the sync backend verifies
- * with node:crypto on the spot; the async path runs the algorithm twice: first with a gathering backend
- * (every signature assumed valid, nothing cached as verified) to learn which signatures the run needs,
- * then, once they are all verified concurrently through WebCrypto, with a backend that answers from those
- * outcomes (and falls back to the sync backend for anything not gathered).
+ * The crypto of one run. The algorithm is written once and asks its backend. The sync backend verifies with
+ * node:crypto on the spot. The async path runs the algorithm once with a deferring backend: each signature
+ * check starts on libuv's thread pool when the algorithm meets it and is assumed valid meanwhile; what the
+ * run would cache as verified waits (`Run.commit`) until every check has come back valid. If one did not
+ * (or the caller changed the input meanwhile), a second run answers from the outcomes and falls back to
+ * node:crypto for anything not met, so the result is always that of the sync path.
  */
 interface SignatureBackend {
-  /** Gathering: no outcome is real, so nothing may be remembered as verified. */
-  readonly dry: boolean;
+  /** Outcomes are not known yet: cache fills wait in `commits` until they are confirmed. */
+  readonly deferred: boolean;
+  readonly commits?: (() => void)[];
   /** False for a bad signature; throws INVALID_PUBLIC_KEY (as `p256PublicKey` does) for a bad key. */
   verify(job: SignatureJob): boolean;
 }
 
-type JobOutcome = { ok: boolean } | { error: unknown };
-
-class GatheringBackend implements SignatureBackend {
-  readonly dry = true;
+class DeferredBackend implements SignatureBackend {
+  readonly deferred = true;
   readonly jobs: SignatureJob[] = [];
-  readonly outcomes: Promise<JobOutcome>[] = [];
-  /** `start` begins a job's verification as soon as it is met (it overlaps the rest of the pass). */
-  constructor(private readonly start: (job: SignatureJob) => Promise<JobOutcome>) {}
+  readonly outcomes: Promise<boolean>[] = [];
+  readonly commits: (() => void)[] = [];
+  /** `keyFor` imports synchronously: a bad key fails the run at the same check as the sync path. */
+  constructor(private readonly keyFor: (src: KeySource) => KeyObject) {}
   verify(job: SignatureJob): boolean {
-    // Nothing is cached while gathering, so a signature met twice (the PCK CA in the PCK chain and the
-    // PCK CRL issuer chain, the TCB Signing certificate in both collateral chains) is verified once.
+    // A signature met twice (the PCK CA in the PCK chain and the PCK CRL issuer chain, the TCB Signing
+    // certificate in both collateral chains) is verified once.
     if (indexOfJob(this.jobs, job) < 0) {
-      // Private copies: the caller's buffers may change while the job runs; the replay compares against these.
+      const key = this.keyFor(job.src);
+      // Private copies: the caller's buffers may change while the job runs; a replay compares against these.
       const own: SignatureJob = {
         src: job.src.entry ? job.src : { raw: copy(job.src.raw) },
         message: copy(job.message),
@@ -276,7 +274,7 @@ class GatheringBackend implements SignatureBackend {
         der: job.der,
       };
       this.jobs.push(own);
-      this.outcomes.push(this.start(own));
+      this.outcomes.push(verifyP256OnThreadPool(key, own.message, own.signature, own.der));
     }
     return true;
   }
@@ -304,21 +302,52 @@ function sameSource(a: KeySource, b: KeySource): boolean {
 }
 
 class ReplayBackend implements SignatureBackend {
-  readonly dry = false;
+  readonly deferred = false;
   constructor(
     private readonly jobs: SignatureJob[],
-    private readonly outcomes: JobOutcome[],
+    private readonly outcomes: boolean[],
     private readonly fallback: SignatureBackend,
+    /** The sync path's key import (and its caching), done as the sync path would do it. */
+    private readonly keyFor: (src: KeySource) => KeyObject,
   ) {}
   verify(job: SignatureJob): boolean {
     const i = indexOfJob(this.jobs, job);
     if (i >= 0) {
-      const o = this.outcomes[i]!;
-      if ("error" in o) throw o.error;
-      return o.ok;
+      this.keyFor(job.src);
+      return this.outcomes[i]!;
     }
-    // Not gathered (the re-serialised JSON tried after a failed signature, or input changed meanwhile).
+    // Not met by the first run (the re-serialised JSON tried after a failed signature, input changed meanwhile).
     return this.fallback.verify(job);
+  }
+}
+
+/**
+ * What `verifyAsync` was given, to tell at the end whether the caller changed it meanwhile (then the result
+ * must be that of the bytes as they are at the end). Null when the input is not something to snapshot.
+ */
+function inputState(quote: unknown, collateral: unknown, options: unknown): (() => boolean) | null {
+  try {
+    const bytes = quote instanceof Uint8Array ? quote : (quote as Partial<Quote> | null)?.bytes;
+    if (!(bytes instanceof Uint8Array)) return null;
+    const quoteCopy = copy(bytes);
+    const c = collateral as Collateral;
+    const snapshot = snapshotOf(c);
+    const now = (options as VerifyOptions).now;
+    return () => {
+      try {
+        const b = quote instanceof Uint8Array ? quote : (quote as Partial<Quote> | null)?.bytes;
+        return (
+          b instanceof Uint8Array &&
+          bytesEqual(b, quoteCopy) &&
+          sameCollateral(snapshot, c) &&
+          (options as VerifyOptions).now === now
+        );
+      } catch {
+        return false;
+      }
+    };
+  } catch {
+    return null;
   }
 }
 
@@ -330,6 +359,12 @@ class Run {
     readonly now: number,
     readonly crypto: SignatureBackend,
   ) {}
+
+  /** Remember a verified fact in a cache: now, or once a deferring backend's checks all came back valid. */
+  commit(fill: () => void): void {
+    if (this.crypto.commits) this.crypto.commits.push(fill);
+    else fill();
+  }
 
   pass(name: string, extra?: Omit<VerificationCheck, "name" | "passed">): void {
     this.checks.push(extra ? { name, passed: true, ...extra } : { name, passed: true });
@@ -479,7 +514,6 @@ export class Verifier {
   readonly #qeIdentities = new Map<string, Memo<QeIdentity>>();
   readonly #verified = new Set<string>();
   readonly #attestationKeys = new Map<string, KeyObject>();
-  readonly #attestationWebKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
   #collateralMemos = new WeakMap<Collateral, CollateralMemo>();
 
   constructor(options: VerifierOptions = {}) {
@@ -504,6 +538,43 @@ export class Verifier {
     );
   }
 
+  /**
+   * How many entries each cache holds (for monitoring, and to see that an instance is warm). The prefix
+   * caches hang off collateral objects (weakly held) and are not counted.
+   */
+  cacheSizes(): Record<
+    | "certificates"
+    | "chains"
+    | "crls"
+    | "verifiedSignatures"
+    | "signedTexts"
+    | "tcbInfos"
+    | "qeIdentities"
+    | "quoteTails"
+    | "attestationKeys",
+    number
+  > {
+    let certificates = 0;
+    for (const list of this.#certs.values()) certificates += list.length;
+    let crls = 0;
+    for (const list of this.#crls.values()) crls += list.length;
+    let signedTexts = 0;
+    for (const list of this.#signedTexts.values()) signedTexts += list.length;
+    let chains = this.#chains.size + this.#strictChains.size;
+    for (const list of this.#quoteChains.values()) chains += list.length;
+    return {
+      certificates,
+      chains,
+      crls,
+      verifiedSignatures: this.#verified.size,
+      signedTexts,
+      tcbInfos: this.#tcbInfos.size,
+      qeIdentities: this.#qeIdentities.size,
+      quoteTails: this.#tails.size,
+      attestationKeys: this.#attestationKeys.size,
+    };
+  }
+
   /** Forget everything verified so far. */
   clearCaches(): void {
     this.#certs.clear();
@@ -517,7 +588,6 @@ export class Verifier {
     this.#qeIdentities.clear();
     this.#verified.clear();
     this.#attestationKeys.clear();
-    this.#attestationWebKeys.clear();
     this.#collateralMemos = new WeakMap();
   }
 
@@ -527,71 +597,53 @@ export class Verifier {
   }
 
   /**
-   * `verify`, with the public keys imported and the signatures checked through WebCrypto, concurrently
-   * (on libuv's thread pool). The same result, checks and caching as `verify`; never rejects for bad input.
+   * `verify`, with the signatures checked on libuv's thread pool while the algorithm goes on: the same
+   * result, checks and caching as `verify`; never rejects for bad input.
    */
   async verifyAsync(
     quote: Uint8Array | Quote,
     collateral: Collateral,
     options: VerifyOptions,
   ): Promise<VerificationResult> {
-    const gathering = new GatheringBackend((job) => this.#verifyJobAsync(job));
-    this.#evaluate(quote, collateral, options, gathering);
-    const jobs = gathering.jobs;
-    if (jobs.length === 0) return this.#evaluate(quote, collateral, options, this.#syncCrypto);
-    const outcomes = await Promise.all(gathering.outcomes);
-    return this.#evaluate(quote, collateral, options, new ReplayBackend(jobs, outcomes, this.#syncCrypto));
+    const unchanged = inputState(quote, collateral, options);
+    const deferred: DeferredBackend = new DeferredBackend((src) => {
+      if (src.entry) return keyOf(src.entry);
+      // Remembered only once the run is confirmed, as the sync path never imports a key it does not reach.
+      const k = latin1(src.raw);
+      const known = this.#attestationKeys.get(k);
+      if (known) return known;
+      const key = p256PublicKey(src.raw, "attestationKey");
+      deferred.commits.push(() => this.#bounded(this.#attestationKeys).set(k, key));
+      return key;
+    });
+    const first = this.#evaluate(quote, collateral, options, deferred);
+    const outcomes = await Promise.all(deferred.outcomes);
+    if (outcomes.every(Boolean) && (deferred.jobs.length === 0 || unchanged?.())) {
+      for (const fill of deferred.commits) fill();
+      return first;
+    }
+    return this.#evaluate(
+      quote,
+      collateral,
+      options,
+      new ReplayBackend(deferred.jobs, outcomes, this.#syncCrypto, (src) => this.#keyFor(src)),
+    );
+  }
+
+  #keyFor(src: KeySource): KeyObject {
+    return src.entry ? keyOf(src.entry) : this.#attestationKey(src.raw);
   }
 
   /** node:crypto, on the spot: keys imported once per certificate / attestation key. */
   readonly #syncCrypto: SignatureBackend = {
-    dry: false,
+    deferred: false,
     verify: (job) => {
-      const key = job.src.entry ? keyOf(job.src.entry) : this.#attestationKey(job.src.raw);
+      const key = this.#keyFor(job.src);
       return job.der
         ? verifyDerEcdsa(key, job.message, job.signature)
         : verifyRawP256(key, job.message, job.signature);
     },
   };
-
-  async #verifyJobAsync(job: SignatureJob): Promise<JobOutcome> {
-    let key: webcrypto.CryptoKey;
-    try {
-      key = await this.#webKey(job.src);
-    } catch (error) {
-      return { error };
-    }
-    const ok = job.der
-      ? await verifyDerEcdsaAsync(key, job.message, job.signature)
-      : await verifyRawP256Async(key, job.message, job.signature);
-    return { ok };
-  }
-
-  #webKey(src: KeySource): Promise<webcrypto.CryptoKey> {
-    if (src.entry) {
-      const entry = src.entry;
-      if (!entry.webKey) {
-        const p = p256PublicKeyAsync(entry.cert.publicKey, "subjectPublicKeyInfo");
-        entry.webKey = p;
-        // A failed import is not remembered (as the sync path retries it).
-        p.catch(() => {
-          if (entry.webKey === p) entry.webKey = undefined;
-        });
-      }
-      return entry.webKey;
-    }
-    const k = latin1(src.raw);
-    let p = this.#attestationWebKeys.get(k);
-    if (!p) {
-      p = p256PublicKeyAsync(src.raw, "attestationKey");
-      this.#bounded(this.#attestationWebKeys).set(k, p);
-      const added = p;
-      added.catch(() => {
-        if (this.#attestationWebKeys.get(k) === added) this.#attestationWebKeys.delete(k);
-      });
-    }
-    return p;
-  }
 
   #evaluate(
     quote: Uint8Array | Quote,
@@ -724,9 +776,10 @@ export class Verifier {
     const k = `${issuer.id}>${what}`;
     if (this.#verified.has(k)) return true;
     if (!check()) return false;
-    if (run.crypto.dry) return true;
-    if (this.#verified.size >= this.#max) this.#verified.clear();
-    this.#verified.add(k);
+    run.commit(() => {
+      if (this.#verified.size >= this.#max) this.#verified.clear();
+      this.#verified.add(k);
+    });
     return true;
   }
 
@@ -852,11 +905,12 @@ export class Verifier {
       prefix = this.#chainAndCollateral(run, chain, collateral, memo);
       prefix.checks = run.checks.slice(firstCheck).map(deepFreeze);
       prefix.expiries = run.expiries.slice(firstExpiry);
-      if (!run.crypto.dry) {
+      const verified = prefix;
+      run.commit(() => {
         memo.prefixes ??= new Map();
         if (memo.prefixes.size >= 64) memo.prefixes.clear();
-        memo.prefixes.set(chain, prefix);
-      }
+        memo.prefixes.set(chain, verified);
+      });
     }
     result.collateral = prefix.collateralInfo;
 
@@ -888,8 +942,7 @@ export class Verifier {
     const firstAfter = run.checks.length;
     // 4.1.2.4.17: TCB level and status.
     this.#tcbStatus(run, quote, ext, prefix.tcbInfo, moduleIdentity, qeStatus, result);
-    if (run.crypto.dry) return;
-    this.#bounded(this.#tails).set(tailKey, {
+    const verifiedTail: Tail = {
       before: before.map(deepFreeze),
       after: run.checks.slice(firstAfter).map(deepFreeze),
       fieldsBefore: deepFreeze({
@@ -904,7 +957,8 @@ export class Verifier {
         tdxModuleStatus: result.tdxModuleStatus,
         tdxModuleIdentity: result.tdxModuleIdentity,
       }),
-    });
+    };
+    run.commit(() => this.#bounded(this.#tails).set(tailKey, verifiedTail));
   }
 
   /** Step 5 up to the quote signature (QVL QuoteVerifier::verify 4.1.2.4.9-15). */
@@ -1106,7 +1160,7 @@ export class Verifier {
       tcbSigner,
       collateral.tcbInfo,
       collateral.tcbInfoSignature,
-      () => (memo.tcbInfo ??= this.#tcbInfoMemo(collateral.tcbInfo)),
+      () => memo.tcbInfo ?? this.#tcbInfoMemo(run, memo, collateral.tcbInfo),
     ).value;
     run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
 
@@ -1125,7 +1179,7 @@ export class Verifier {
       qeSigner,
       collateral.qeIdentity,
       collateral.qeIdentitySignature,
-      () => (memo.qeIdentity ??= this.#qeIdentityMemo(collateral.qeIdentity)),
+      () => memo.qeIdentity ?? this.#qeIdentityMemo(run, memo, collateral.qeIdentity),
     ).value;
     run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
     const collateralInfo: CollateralInfo = deepFreeze({
@@ -1396,22 +1450,25 @@ export class Verifier {
     return leaf;
   }
 
-  #tcbInfoMemo(text: string): Memo<TcbInfo> {
-    let m = this.#tcbInfos.get(text);
-    if (!m) {
-      m = { id: nextId++, value: parseTcbInfo(text) };
-      this.#bounded(this.#tcbInfos).set(text, m);
-    }
-    return m;
+  /** Parsed once its signature is verified (kept once the run is confirmed: see `Run.commit`). */
+  #tcbInfoMemo(run: Run, memo: CollateralMemo, text: string): Memo<TcbInfo> {
+    const m = this.#tcbInfos.get(text);
+    const parsed: Memo<TcbInfo> = m ?? { id: nextId++, value: parseTcbInfo(text) };
+    run.commit(() => {
+      if (!m) this.#bounded(this.#tcbInfos).set(text, parsed);
+      memo.tcbInfo = parsed;
+    });
+    return parsed;
   }
 
-  #qeIdentityMemo(text: string): Memo<QeIdentity> {
-    let m = this.#qeIdentities.get(text);
-    if (!m) {
-      m = { id: nextId++, value: parseQeIdentity(text) };
-      this.#bounded(this.#qeIdentities).set(text, m);
-    }
-    return m;
+  #qeIdentityMemo(run: Run, memo: CollateralMemo, text: string): Memo<QeIdentity> {
+    const m = this.#qeIdentities.get(text);
+    const parsed: Memo<QeIdentity> = m ?? { id: nextId++, value: parseQeIdentity(text) };
+    run.commit(() => {
+      if (!m) this.#bounded(this.#qeIdentities).set(text, parsed);
+      memo.qeIdentity = parsed;
+    });
+    return parsed;
   }
 
   #signedJson<T>(
@@ -1423,20 +1480,21 @@ export class Verifier {
     parse: () => Memo<T>,
   ): Memo<T> {
     // Signature first (over the exact bytes Intel signed), then parse what is now known to be Intel's.
-    let known = this.#signedTexts.get(text);
+    const known = this.#signedTexts.get(text);
     let ok = known?.some((k) => k.signerId === signer.id && bytesEqual(k.signature, signature)) ?? false;
     const signedBy = (message: Uint8Array) =>
       run.crypto.verify({ src: { entry: signer }, message, signature, der: false });
     if (!ok && (signedBy(Buffer.from(text, "utf8")) || compactSigned(text, signedBy))) {
       ok = true;
-      // Gathering: the signature is assumed, not verified, so it is not remembered.
-      if (!run.crypto.dry) {
-        if (!known) {
-          known = [];
-          this.#bounded(this.#signedTexts).set(text, known);
+      const own = { signature: copy(signature), signerId: signer.id };
+      run.commit(() => {
+        let list = this.#signedTexts.get(text);
+        if (!list) {
+          list = [];
+          this.#bounded(this.#signedTexts).set(text, list);
         }
-        known.push({ signature: copy(signature), signerId: signer.id });
-      }
+        list.push(own);
+      });
     }
     if (!ok) {
       const code = name === "tcbInfo" ? "TCB_INFO_SIGNATURE_INVALID" : "QE_IDENTITY_SIGNATURE_INVALID";

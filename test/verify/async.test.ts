@@ -15,14 +15,30 @@ import {
 import { loadCases, VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 
 /**
- * `verifyAsync` is `verify` with WebCrypto underneath: on every real vector, every simulated scenario and
- * hundreds of tampered inputs it must give the same result, byte for byte of its JSON (checks, values,
- * error codes), both on fresh verifiers and on verifiers reused across inputs (the caches).
+ * `verifyAsync` is `verify` with the signature checks on the thread pool: on every real vector, every
+ * simulated scenario and hundreds of tampered inputs it must give the same result, byte for byte of its
+ * JSON (checks, values, error codes), and leave the same caches, both on fresh verifiers and on verifiers
+ * reused across inputs.
  */
 
 /** Results as JSON, byte arrays as hex (the parsed quote is part of a result). */
 function json(r: VerificationResult): string {
   return JSON.stringify(r, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v));
+}
+
+/**
+ * What was verified is remembered alike. Parse caches (certificates, chains, CRLs) may hold more after
+ * verifyAsync: its first run goes on past a signature that turns out bad and parses what follows.
+ */
+function sameCaches(asyncVerifier: Verifier, syncVerifier: Verifier, label: string): void {
+  const a = asyncVerifier.cacheSizes();
+  const s = syncVerifier.cacheSizes();
+  for (const k of ["verifiedSignatures", "signedTexts", "tcbInfos", "qeIdentities", "quoteTails"] as const) {
+    expect(a[k], `${label}: ${k}`).toBe(s[k]);
+  }
+  for (const k of ["certificates", "chains", "crls", "attestationKeys"] as const) {
+    expect(a[k], `${label}: ${k}`).toBeGreaterThanOrEqual(s[k]);
+  }
 }
 
 /** One pair of verifiers reused across calls (caches warm up identically), plus fresh ones per call. */
@@ -32,12 +48,17 @@ function comparer() {
   let compared = 0;
   return {
     async same(quote: Uint8Array, collateral: Collateral, options: VerifyOptions, label: string) {
-      const fresh = json(new Verifier().verify(quote, collateral, options));
-      const freshAsync = json(await new Verifier().verifyAsync(quote, collateral, options));
+      const freshSyncVerifier = new Verifier();
+      const freshAsyncVerifier = new Verifier();
+      const fresh = json(freshSyncVerifier.verify(quote, collateral, options));
+      const freshAsync = json(await freshAsyncVerifier.verifyAsync(quote, collateral, options));
       expect(freshAsync, `${label}: fresh verifier`).toBe(fresh);
+      // verifyAsync remembers what it verified once its thread-pool checks came back: the same as verify.
+      sameCaches(freshAsyncVerifier, freshSyncVerifier, `${label}: fresh verifier caches`);
       const reused = json(reusedSync.verify(quote, collateral, options));
       const reusedA = json(await reusedAsync.verifyAsync(quote, collateral, options));
       expect(reusedA, `${label}: reused verifier`).toBe(reused);
+      sameCaches(reusedAsync, reusedSync, `${label}: reused verifier caches`);
       compared++;
       return JSON.parse(fresh) as VerificationResult;
     },
@@ -211,6 +232,30 @@ describe("verifyAsync equals verify on simulated platforms", () => {
     expect(sync.error).toMatchObject({ code: "INVALID_PUBLIC_KEY", field: "attestationKey" });
     expect(sync.checks.at(-1)).toMatchObject({ name: "quote.signature", passed: false });
     expect(json(async)).toBe(json(sync));
+  });
+
+  it("a verifyAsync that verified leaves the instance warm; one that failed caches nothing unverified", async () => {
+    const p = await createSimPlatform({ now });
+    const collateral = await p.collateral({ now });
+    const quote = new Uint8Array(p.quote(new Uint8Array(64), { version: 4 }));
+    const v = new Verifier({ trustAnchors: [p.rootCaPem] });
+    expect(Object.values(v.cacheSizes()).every((n) => n === 0)).toBe(true);
+    expect((await v.verifyAsync(quote, collateral, { now })).ok).toBe(true);
+    const warm = v.cacheSizes();
+    // Remembered as verified: the PCK CA and TCB Signing certificates (by the root), the PCK certificate,
+    // the 2 CRLs, the QE report signature and its report data binding; TCB Info and QE Identity with their
+    // text. The quote signature is checked on every call.
+    expect(warm).toMatchObject({ verifiedSignatures: 7, signedTexts: 2, quoteTails: 1, attestationKeys: 1 });
+    expect((await v.verifyAsync(quote, collateral, { now })).ok).toBe(true);
+    expect(v.cacheSizes()).toEqual(warm);
+    v.clearCaches();
+    expect(Object.values(v.cacheSizes()).every((n) => n === 0)).toBe(true);
+
+    // The quote signature fails: everything before it was verified and is remembered, as by verify.
+    const bad = flipped(quote, 100, 1);
+    const fresh = new Verifier({ trustAnchors: [p.rootCaPem] });
+    expect((await fresh.verifyAsync(bad, collateral, { now })).error?.code).toBe("QUOTE_SIGNATURE_INVALID");
+    expect(fresh.cacheSizes()).toMatchObject({ verifiedSignatures: 7, signedTexts: 2, quoteTails: 0 });
   });
 
   it("a quote changed by the caller while verifyAsync runs is judged as it is at the end", async () => {
