@@ -225,6 +225,11 @@ function parseModuleIdentity(r: Reader, v: unknown, field: string, withLevels: b
     });
     if (out.tcbLevels.length === 0) throw r.fail(`${field}.tcbLevels`, "is empty");
     out.tcbLevels.sort((a, b) => b.isvSvn - a.isvSvn);
+    // QVL keeps module levels in a set ordered by isvsvn and refuses a second level with the same isvsvn.
+    for (let i = 1; i < out.tcbLevels.length; i++) {
+      if (out.tcbLevels[i - 1]!.isvSvn === out.tcbLevels[i]!.isvSvn)
+        throw r.fail(`${field}.tcbLevels`, `has two levels with isvsvn ${out.tcbLevels[i]!.isvSvn}`);
+    }
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readCollateral, writeCollateral } from "../../src/collateral/json.js";
+import { parseTcbInfo } from "../../src/verify/index.js";
 import { loadCases, VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 
 describe.skipIf(!vectorsDir())(`collateral JSON (${VECTORS_SKIP_REASON})`, () => {
@@ -41,6 +42,57 @@ describe.skipIf(!vectorsDir())(`collateral JSON (${VECTORS_SKIP_REASON})`, () =>
     };
     expect(readCollateral(JSON.stringify(arr)).tcbInfoSignature).toEqual(
       readCollateral(cases[0]!.collateralText).tcbInfoSignature,
+    );
+  });
+});
+
+describe("TCB Info format rules of Intel's parser", () => {
+  // The simulator's TDX TCB Info (the signed object): tcbLevels, tdxModule, tdxModuleIdentities with levels.
+  async function simTcbInfo(): Promise<{ tcbInfo: Record<string, unknown> }> {
+    const { createSimPlatform } = await import("../../src/sim/index.js");
+    const now = new Date("2026-01-01T00:00:00Z");
+    const p = await createSimPlatform({ now });
+    return { tcbInfo: JSON.parse((await p.collateral({ now })).tcbInfo) as Record<string, unknown> };
+  }
+  type Levels = { tcbLevels: unknown[] }[];
+
+  it("parses as the simulator issues it", async () => {
+    const t = await simTcbInfo();
+    expect((t.tcbInfo.tdxModuleIdentities as Levels).length).toBeGreaterThan(0);
+    expect(parseTcbInfo(JSON.stringify(t.tcbInfo)).tdxModuleIdentities?.length).toBeGreaterThan(0);
+  });
+
+  it("refuses two TCB levels alike, and two module levels with the same isvsvn (QVL's sets)", async () => {
+    const t = await simTcbInfo();
+    const levels = t.tcbInfo.tcbLevels as unknown[];
+    levels.push(structuredClone(levels[0]));
+    expect(() => parseTcbInfo(JSON.stringify(t.tcbInfo))).toThrowError(
+      expect.objectContaining({ code: "TCB_INFO_MALFORMED", field: "tcbInfo.tcbLevels" }),
+    );
+
+    const m = await simTcbInfo();
+    const identity = (m.tcbInfo.tdxModuleIdentities as Levels)[0]!;
+    const copy = structuredClone(identity.tcbLevels[0]) as { tcbStatus: string };
+    copy.tcbStatus = copy.tcbStatus === "UpToDate" ? "OutOfDate" : "UpToDate"; // same isvsvn, other status
+    identity.tcbLevels.push(copy);
+    expect(() => parseTcbInfo(JSON.stringify(m.tcbInfo))).toThrowError(
+      expect.objectContaining({
+        code: "TCB_INFO_MALFORMED",
+        field: "tcbInfo.tdxModuleIdentities[0].tcbLevels",
+      }),
+    );
+  });
+
+  it("refuses a module identity without levels and an empty tdxModuleIdentities", async () => {
+    const t = await simTcbInfo();
+    (t.tcbInfo.tdxModuleIdentities as Levels)[0]!.tcbLevels = [];
+    expect(() => parseTcbInfo(JSON.stringify(t.tcbInfo))).toThrowError(
+      expect.objectContaining({ field: "tcbInfo.tdxModuleIdentities[0].tcbLevels" }),
+    );
+    const e = await simTcbInfo();
+    e.tcbInfo.tdxModuleIdentities = [];
+    expect(() => parseTcbInfo(JSON.stringify(e.tcbInfo))).toThrowError(
+      expect.objectContaining({ field: "tcbInfo.tdxModuleIdentities" }),
     );
   });
 });
