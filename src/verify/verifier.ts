@@ -1160,7 +1160,11 @@ export class Verifier {
       tcbSigner,
       collateral.tcbInfo,
       collateral.tcbInfoSignature,
-      () => memo.tcbInfo ?? this.#tcbInfoMemo(run, memo, collateral.tcbInfo),
+      () =>
+        memo.tcbInfo ??
+        this.#parsedMemo(run, this.#tcbInfos, collateral.tcbInfo, parseTcbInfo, (m) => {
+          memo.tcbInfo = m;
+        }),
     ).value;
     run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
 
@@ -1179,7 +1183,11 @@ export class Verifier {
       qeSigner,
       collateral.qeIdentity,
       collateral.qeIdentitySignature,
-      () => memo.qeIdentity ?? this.#qeIdentityMemo(run, memo, collateral.qeIdentity),
+      () =>
+        memo.qeIdentity ??
+        this.#parsedMemo(run, this.#qeIdentities, collateral.qeIdentity, parseQeIdentity, (m) => {
+          memo.qeIdentity = m;
+        }),
     ).value;
     run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
     const collateralInfo: CollateralInfo = deepFreeze({
@@ -1450,23 +1458,22 @@ export class Verifier {
     return leaf;
   }
 
-  /** Parsed once its signature is verified (kept once the run is confirmed: see `Run.commit`). */
-  #tcbInfoMemo(run: Run, memo: CollateralMemo, text: string): Memo<TcbInfo> {
-    const m = this.#tcbInfos.get(text);
-    const parsed: Memo<TcbInfo> = m ?? { id: nextId++, value: parseTcbInfo(text) };
+  /**
+   * Signed JSON text, parsed once its signature is verified; kept in `cache` (and by `keep`, in the
+   * collateral's memo) once the run is confirmed (see `Run.commit`).
+   */
+  #parsedMemo<T>(
+    run: Run,
+    cache: Map<string, Memo<T>>,
+    text: string,
+    parse: (text: string) => T,
+    keep: (m: Memo<T>) => void,
+  ): Memo<T> {
+    const known = cache.get(text);
+    const parsed = known ?? { id: nextId++, value: parse(text) };
     run.commit(() => {
-      if (!m) this.#bounded(this.#tcbInfos).set(text, parsed);
-      memo.tcbInfo = parsed;
-    });
-    return parsed;
-  }
-
-  #qeIdentityMemo(run: Run, memo: CollateralMemo, text: string): Memo<QeIdentity> {
-    const m = this.#qeIdentities.get(text);
-    const parsed: Memo<QeIdentity> = m ?? { id: nextId++, value: parseQeIdentity(text) };
-    run.commit(() => {
-      if (!m) this.#bounded(this.#qeIdentities).set(text, parsed);
-      memo.qeIdentity = parsed;
+      if (!known) this.#bounded(cache).set(text, parsed);
+      keep(parsed);
     });
     return parsed;
   }
