@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import dcap from "@phala/dcap-qvl";
 import { readCollateral } from "../dist/collateral/json.js";
+import { verifyP256OnThreadPool } from "../dist/crypto/ecdsa.js";
 import { Verifier } from "../dist/verify/index.js";
 import { fmt, loadVectorCases, printTable } from "./lib.mjs";
 
@@ -73,14 +74,12 @@ const coldCryptoFloor = () => {
 
 // The same work as verifyAsync does it: keys imported on the main thread, the 9 checks concurrently on
 // libuv's thread pool (node:crypto's one-shot verify with a callback).
-const verifyOnPool = (key, s, enc) =>
-  new Promise((resolve, reject) =>
-    verify("sha256", msg, { key, dsaEncoding: enc }, s, (err, ok) => (err ? reject(err) : resolve(ok))),
-  );
 const coldCryptoFloorPool = async () => {
   const keys = [publicKey, ...coldJwks.map((jwk) => createPublicKey({ key: jwk, format: "jwk" }))];
   const oks = await Promise.all(
-    coldUses.map(([k, enc]) => verifyOnPool(keys[k], enc === "der" ? coldSigs[k].der : coldSigs[k].raw, enc)),
+    coldUses.map(([k, enc]) =>
+      verifyP256OnThreadPool(keys[k], msg, enc === "der" ? coldSigs[k].der : coldSigs[k].raw, enc === "der"),
+    ),
   );
   if (!oks.every(Boolean)) throw new Error("cold crypto floor (thread pool): a signature did not verify");
 };

@@ -177,6 +177,23 @@ function compareVectors(a: number[], b: number[]): number {
   return 0;
 }
 
+/**
+ * Sort `list` into QVL's order for a std::set with that comparison, refusing (as QVL's parser does) an
+ * element equal to another under it.
+ */
+function sortAsSet<T>(
+  r: Reader,
+  list: T[],
+  compare: (a: T, b: T) => number,
+  field: string,
+  duplicate: (item: T) => string,
+): void {
+  list.sort(compare);
+  for (let i = 1; i < list.length; i++) {
+    if (compare(list[i - 1]!, list[i]!) === 0) throw r.fail(field, duplicate(list[i]!));
+  }
+}
+
 /** QVL's TcbLevel ordering (descending): SGX components, then PCESVN, then TDX components. */
 function compareLevelsDescending(x: TcbLevel, y: TcbLevel): number {
   const s = compareVectors(y.sgxComponents, x.sgxComponents);
@@ -224,12 +241,16 @@ function parseModuleIdentity(r: Reader, v: unknown, field: string, withLevels: b
       };
     });
     if (out.tcbLevels.length === 0) throw r.fail(`${field}.tcbLevels`, "is empty");
-    out.tcbLevels.sort((a, b) => b.isvSvn - a.isvSvn);
-    // QVL keeps module levels in a set ordered by isvsvn and refuses a second level with the same isvsvn.
-    for (let i = 1; i < out.tcbLevels.length; i++) {
-      if (out.tcbLevels[i - 1]!.isvSvn === out.tcbLevels[i]!.isvSvn)
-        throw r.fail(`${field}.tcbLevels`, `has two levels with isvsvn ${out.tcbLevels[i]!.isvSvn}`);
-    }
+    // QVL keeps module levels in a set ordered by isvsvn: a second level with the same isvsvn is refused.
+    sortAsSet(
+      r,
+      out.tcbLevels,
+      (a, b) => b.isvSvn - a.isvSvn,
+      `${field}.tcbLevels`,
+      (l) => {
+        return `has two levels with isvsvn ${l.isvSvn}`;
+      },
+    );
   }
   return out;
 }
@@ -302,11 +323,7 @@ export function parseTcbInfo(text: string): TcbInfo {
     };
   });
   if (levels.length === 0) throw r.fail("tcbLevels", "is empty");
-  levels.sort(compareLevelsDescending);
-  for (let i = 1; i < levels.length; i++) {
-    if (compareLevelsDescending(levels[i - 1]!, levels[i]!) === 0)
-      throw r.fail("tcbLevels", "has duplicate TCB levels");
-  }
+  sortAsSet(r, levels, compareLevelsDescending, "tcbLevels", () => "has duplicate TCB levels");
   return {
     id,
     version,

@@ -247,25 +247,26 @@ interface SignatureJob {
  * node:crypto for anything not met, so the result is always that of the sync path.
  */
 interface SignatureBackend {
-  /** Outcomes are not known yet: cache fills wait in `commits` until they are confirmed. */
-  readonly deferred: boolean;
+  /** Present while outcomes are not known yet: cache fills wait here until they are confirmed. */
   readonly commits?: (() => void)[];
   /** False for a bad signature; throws INVALID_PUBLIC_KEY (as `p256PublicKey` does) for a bad key. */
   verify(job: SignatureJob): boolean;
 }
 
 class DeferredBackend implements SignatureBackend {
-  readonly deferred = true;
   readonly jobs: SignatureJob[] = [];
   readonly outcomes: Promise<boolean>[] = [];
   readonly commits: (() => void)[] = [];
-  /** `keyFor` imports synchronously: a bad key fails the run at the same check as the sync path. */
-  constructor(private readonly keyFor: (src: KeySource) => KeyObject) {}
+  /**
+   * `keyFor` imports synchronously, so a bad key fails the run at the same check as the sync path; what it
+   * would cache goes into `commits`.
+   */
+  constructor(private readonly keyFor: (src: KeySource, commits: (() => void)[]) => KeyObject) {}
   verify(job: SignatureJob): boolean {
     // A signature met twice (the PCK CA in the PCK chain and the PCK CRL issuer chain, the TCB Signing
     // certificate in both collateral chains) is verified once.
     if (indexOfJob(this.jobs, job) < 0) {
-      const key = this.keyFor(job.src);
+      const key = this.keyFor(job.src, this.commits);
       // Private copies: the caller's buffers may change while the job runs; a replay compares against these.
       const own: SignatureJob = {
         src: job.src.entry ? job.src : { raw: copy(job.src.raw) },
@@ -302,7 +303,6 @@ function sameSource(a: KeySource, b: KeySource): boolean {
 }
 
 class ReplayBackend implements SignatureBackend {
-  readonly deferred = false;
   constructor(
     private readonly jobs: SignatureJob[],
     private readonly outcomes: boolean[],
@@ -321,23 +321,36 @@ class ReplayBackend implements SignatureBackend {
   }
 }
 
+/** Entries of a cache that keeps a list per (short) key. */
+function entriesIn(map: Map<string, unknown[]>): number {
+  let n = 0;
+  for (const list of map.values()) n += list.length;
+  return n;
+}
+
+/** The bytes of a quote given as bytes or as a parsed Quote; undefined for anything else. */
+function quoteBytesOf(input: unknown): Uint8Array | undefined {
+  const bytes = input instanceof Uint8Array ? input : (input as Partial<Quote> | null)?.bytes;
+  return bytes instanceof Uint8Array ? bytes : undefined;
+}
+
 /**
  * What `verifyAsync` was given, to tell at the end whether the caller changed it meanwhile (then the result
  * must be that of the bytes as they are at the end). Null when the input is not something to snapshot.
  */
 function inputState(quote: unknown, collateral: unknown, options: unknown): (() => boolean) | null {
   try {
-    const bytes = quote instanceof Uint8Array ? quote : (quote as Partial<Quote> | null)?.bytes;
-    if (!(bytes instanceof Uint8Array)) return null;
+    const bytes = quoteBytesOf(quote);
+    if (!bytes) return null;
     const quoteCopy = copy(bytes);
     const c = collateral as Collateral;
     const snapshot = snapshotOf(c);
     const now = (options as VerifyOptions).now;
     return () => {
       try {
-        const b = quote instanceof Uint8Array ? quote : (quote as Partial<Quote> | null)?.bytes;
+        const b = quoteBytesOf(quote);
         return (
-          b instanceof Uint8Array &&
+          b !== undefined &&
           bytesEqual(b, quoteCopy) &&
           sameCollateral(snapshot, c) &&
           (options as VerifyOptions).now === now
@@ -554,20 +567,12 @@ export class Verifier {
     | "attestationKeys",
     number
   > {
-    let certificates = 0;
-    for (const list of this.#certs.values()) certificates += list.length;
-    let crls = 0;
-    for (const list of this.#crls.values()) crls += list.length;
-    let signedTexts = 0;
-    for (const list of this.#signedTexts.values()) signedTexts += list.length;
-    let chains = this.#chains.size + this.#strictChains.size;
-    for (const list of this.#quoteChains.values()) chains += list.length;
     return {
-      certificates,
-      chains,
-      crls,
+      certificates: entriesIn(this.#certs),
+      chains: this.#chains.size + this.#strictChains.size + entriesIn(this.#quoteChains),
+      crls: entriesIn(this.#crls),
       verifiedSignatures: this.#verified.size,
-      signedTexts,
+      signedTexts: entriesIn(this.#signedTexts),
       tcbInfos: this.#tcbInfos.size,
       qeIdentities: this.#qeIdentities.size,
       quoteTails: this.#tails.size,
@@ -606,16 +611,7 @@ export class Verifier {
     options: VerifyOptions,
   ): Promise<VerificationResult> {
     const unchanged = inputState(quote, collateral, options);
-    const deferred: DeferredBackend = new DeferredBackend((src) => {
-      if (src.entry) return keyOf(src.entry);
-      // Remembered only once the run is confirmed, as the sync path never imports a key it does not reach.
-      const k = latin1(src.raw);
-      const known = this.#attestationKeys.get(k);
-      if (known) return known;
-      const key = p256PublicKey(src.raw, "attestationKey");
-      deferred.commits.push(() => this.#bounded(this.#attestationKeys).set(k, key));
-      return key;
-    });
+    const deferred = new DeferredBackend((src, commits) => this.#keyFor(src, commits));
     const first = this.#evaluate(quote, collateral, options, deferred);
     const outcomes = await Promise.all(deferred.outcomes);
     if (outcomes.every(Boolean) && (deferred.jobs.length === 0 || unchanged?.())) {
@@ -630,13 +626,13 @@ export class Verifier {
     );
   }
 
-  #keyFor(src: KeySource): KeyObject {
-    return src.entry ? keyOf(src.entry) : this.#attestationKey(src.raw);
+  /** `commits`: a deferring run's, so a new attestation key is remembered only once the run is confirmed. */
+  #keyFor(src: KeySource, commits?: (() => void)[]): KeyObject {
+    return src.entry ? keyOf(src.entry) : this.#attestationKey(src.raw, commits);
   }
 
   /** node:crypto, on the spot: keys imported once per certificate / attestation key. */
   readonly #syncCrypto: SignatureBackend = {
-    deferred: false,
     verify: (job) => {
       const key = this.#keyFor(job.src);
       return job.der
@@ -794,13 +790,14 @@ export class Verifier {
     });
   }
 
-  #attestationKey(raw: Uint8Array): KeyObject {
+  #attestationKey(raw: Uint8Array, commits?: (() => void)[]): KeyObject {
     const k = latin1(raw);
-    let key = this.#attestationKeys.get(k);
-    if (!key) {
-      key = p256PublicKey(raw, "attestationKey");
-      this.#bounded(this.#attestationKeys).set(k, key);
-    }
+    const known = this.#attestationKeys.get(k);
+    if (known) return known;
+    const key = p256PublicKey(raw, "attestationKey");
+    const remember = () => this.#bounded(this.#attestationKeys).set(k, key);
+    if (commits) commits.push(remember);
+    else remember();
     return key;
   }
 
@@ -811,8 +808,8 @@ export class Verifier {
     let quote: Quote;
     try {
       // A parsed Quote is re-parsed from its bytes: only what the signature covers may reach the result.
-      const bytes = input instanceof Uint8Array ? input : (input as Partial<Quote> | null)?.bytes;
-      if (!(bytes instanceof Uint8Array)) {
+      const bytes = quoteBytesOf(input);
+      if (!bytes) {
         throw new TdxError("QUOTE_NOT_BYTES", "the quote must be bytes or a Quote from parseQuote", {
           hint: "pass the quote bytes (binary) or the result of parseQuote",
         });
