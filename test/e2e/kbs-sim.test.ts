@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseQuote, pckCertChainOf } from "../../src/abi/index.js";
 import type { Quote } from "../../src/abi/types.js";
 import type { Collateral } from "../../src/collateral/types.js";
-import { isTdxError, type TdxError } from "../../src/errors.js";
 import { emptyRuntimeLog, makeRuntimeLogEntry, serializeRuntimeLog } from "../../src/eventlog/index.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient, type QuoteSource } from "../../src/kbs/client.js";
@@ -18,6 +17,7 @@ import { type CollateralProvider, DcapEvidenceVerifier } from "../../src/server/
 import { buildKbsApp } from "../../src/server/kbs-app.js";
 import { DISK_UNLOCK_POLICY } from "../../src/server/serve.js";
 import { createSimPlatform, defaultTdDescription, type SimPlatform } from "../../src/sim/index.js";
+import { rejectionOf } from "../helpers/errors.js";
 
 /** Collateral from whichever simulated platform issued the quote's PCK chain (one broker, two platforms). */
 class SimPlatforms implements CollateralProvider {
@@ -41,16 +41,6 @@ class SimPlatforms implements CollateralProvider {
 }
 
 const simSource = (p: SimPlatform): QuoteSource => ({ getQuote: async (rd) => ({ quote: p.quote(rd) }) });
-
-async function refusal(p: Promise<unknown>): Promise<TdxError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isTdxError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("key broker end to end with the simulated TDX platform and the DCAP verifier", () => {
   let platform: SimPlatform;
@@ -134,7 +124,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     const key = generateTeeKeyPair();
     const nonce = Buffer.alloc(32, 5).toString("base64");
     const quote = platform.quote(expectedReportData(nonce, key.publicJwk, ""));
-    expect((await refusal(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)))).code).toBe(
+    expect((await rejectionOf(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)))).code).toBe(
       "KBS_NONCE_MISMATCH",
     );
   });
@@ -149,7 +139,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
       platform.quote(expectedReportData(nonce, key.publicJwk, "")),
     );
     await client.attestRaw(msg);
-    expect((await refusal(client.attestRaw(msg))).code).toBe("KBS_NONCE_REPLAYED");
+    expect((await rejectionOf(client.attestRaw(msg))).code).toBe("KBS_NONCE_REPLAYED");
   });
 
   it("refuses an expired session", async () => {
@@ -163,7 +153,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     );
     shift = 6 * 60 * 1000;
     try {
-      expect((await refusal(client.attestRaw(msg))).code).toBe("KBS_SESSION_EXPIRED");
+      expect((await rejectionOf(client.attestRaw(msg))).code).toBe("KBS_SESSION_EXPIRED");
     } finally {
       shift = 0;
     }
@@ -178,7 +168,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
         return { quote };
       },
     };
-    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", source));
+    const e = await rejectionOf(new KbsClient({ url }).getResource("default/disk/key", source));
     expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
     expect(e.data?.status).toBe(401);
   });
@@ -189,12 +179,14 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     const { nonce } = await client.auth();
     const key = generateTeeKeyPair();
     const quote = platform.quote(expectedReportData(nonce, other.publicJwk, ""));
-    const e = await refusal(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)));
+    const e = await rejectionOf(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)));
     expect(e.code).toBe("KBS_REPORTDATA_MISMATCH");
   });
 
   it("explains a policy denial: rule, expected, actual", async () => {
-    const e = await refusal(new KbsClient({ url }).getResource("default/disk/golden", simSource(platform)));
+    const e = await rejectionOf(
+      new KbsClient({ url }).getResource("default/disk/golden", simSource(platform)),
+    );
     expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
     expect(e.data?.denials).toEqual([
       expect.objectContaining({
@@ -206,7 +198,9 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
   });
 
   it("answers 404 for an unknown resource", async () => {
-    const e = await refusal(new KbsClient({ url }).getResource("default/disk/missing", simSource(platform)));
+    const e = await rejectionOf(
+      new KbsClient({ url }).getResource("default/disk/missing", simSource(platform)),
+    );
     expect(e.code).toBe("KBS_RESOURCE_NOT_FOUND");
     expect(e.data?.status).toBe(404);
   });
@@ -222,7 +216,9 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
   });
 
   it("refuses a debug TD under the default attestation policy", async () => {
-    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", simSource(debugPlatform)));
+    const e = await rejectionOf(
+      new KbsClient({ url }).getResource("default/disk/key", simSource(debugPlatform)),
+    );
     expect(e.code).toBe("KBS_ATTESTATION_POLICY_DENIED");
     const denials = e.data?.denials as { rule: string; actual: unknown }[];
     expect(denials.some((d) => /debug|forbiddenTdAttributes/i.test(d.rule))).toBe(true);
@@ -254,7 +250,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
         ccEventlog: new TextEncoder().encode(forged),
       }),
     };
-    const e = await refusal(new KbsClient({ url }).getResource("default/disk/key", source));
+    const e = await rejectionOf(new KbsClient({ url }).getResource("default/disk/key", source));
     expect(e.code).toBe("KBS_EVENTLOG_MISMATCH");
   });
 

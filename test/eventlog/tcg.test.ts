@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { TdxError } from "../../src/errors.js";
 import {
   describeTcgEvent,
   EVENT_LOG_QUIRK_NAMES,
@@ -9,6 +8,7 @@ import {
   parseTcgLog,
   replayEventLog,
 } from "../../src/eventlog/index.js";
+import { tdxErrorOf } from "../helpers/errors.js";
 import {
   concat,
   EVENTLOG_SKIP_REASON,
@@ -36,16 +36,6 @@ function action(mr: number, text: string, banks: number[] = [SHA384]): Uint8Arra
     banks.map((alg) => ({ alg, digest: alg === SHA384 ? h384(text) : h256(text) })),
     new TextEncoder().encode(text),
   );
-}
-
-function errorOf(f: () => unknown): TdxError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof TdxError) return e;
-    throw e;
-  }
-  throw new Error("expected a TdxError");
 }
 
 describe("TCG crypto-agile log (synthetic)", () => {
@@ -89,7 +79,7 @@ describe("TCG crypto-agile log (synthetic)", () => {
     expect(parseTcgLog(concat(log, new Uint8Array(3).fill(0xff))).end).toBe("padding");
     const dirty = concat(log, new Uint8Array(64).fill(0xff));
     dirty[log.length + 40] = 0x42;
-    const e = errorOf(() => parseTcgLog(dirty));
+    const e = tdxErrorOf(() => parseTcgLog(dirty));
     expect(e).toMatchObject({ code: "EVENTLOG_TRAILING_DATA", offset: log.length + 40 });
     expect(e.hint).toMatch(/--quirk trailing-garbage/);
     const ok = parseTcgLog(dirty, { quirks: ["trailing-garbage"] });
@@ -101,7 +91,7 @@ describe("TCG crypto-agile log (synthetic)", () => {
 
   it("missing-spec-id: a header-less log is refused, or read as SHA-384 under the quirk", () => {
     const bare = log.subarray(header.length);
-    expect(errorOf(() => parseTcgLog(bare))).toMatchObject({ code: "EVENTLOG_NO_SPEC_ID", offset: 0 });
+    expect(tdxErrorOf(() => parseTcgLog(bare))).toMatchObject({ code: "EVENTLOG_NO_SPEC_ID", offset: 0 });
     const r = replayEventLog(bare, { quirks: ["missing-spec-id"] });
     expect(r.registers.map((x) => x.replayed)).toEqual(replayEventLog(log).registers.map((x) => x.replayed));
     expect(r.quirksApplied.map((q) => q.quirk)).toEqual(["missing-spec-id"]);
@@ -110,7 +100,7 @@ describe("TCG crypto-agile log (synthetic)", () => {
   it("invalid-mr-index: MR 0xFFFFFFFF or an extend at MR 0 fails, or is skipped under the quirk", () => {
     for (const mr of [0xffffffff, 0, 5]) {
       const bad = concat(header, action(mr, "z"), action(1, "a"));
-      const e = errorOf(() => replayEventLog(bad));
+      const e = tdxErrorOf(() => replayEventLog(bad));
       expect(e).toMatchObject({ code: "EVENTLOG_BAD_MR_INDEX", offset: header.length, field: "mrIndex" });
       const r = replayEventLog(bad, { quirks: ["invalid-mr-index"] });
       expect(r.registers[0]!.replayed).toBe(hexOf(fold([h384("a")])));
@@ -120,7 +110,7 @@ describe("TCG crypto-agile log (synthetic)", () => {
 
   it("event-size-overrun: a last event cut inside its data fails, or keeps its digest under the quirk", () => {
     const cut = log.subarray(0, log.length - 1);
-    const e = errorOf(() => parseTcgLog(cut));
+    const e = tdxErrorOf(() => parseTcgLog(cut));
     expect(e).toMatchObject({ code: "EVENTLOG_TRUNCATED", field: "eventSize", offset: cut.length - 4 });
     const r = replayEventLog(cut, { quirks: ["event-size-overrun"] });
     expect(r.registers.map((x) => x.replayed)).toEqual(replayEventLog(log).registers.map((x) => x.replayed));
@@ -131,14 +121,14 @@ describe("TCG crypto-agile log (synthetic)", () => {
 
   it("truncation inside a digest is an error with the byte offset, whatever the quirks", () => {
     const cut = log.subarray(0, header.length + 12 + 2 + 20);
-    const e = errorOf(() => parseTcgLog(cut, { quirks: EVENT_LOG_QUIRK_NAMES }));
+    const e = tdxErrorOf(() => parseTcgLog(cut, { quirks: EVENT_LOG_QUIRK_NAMES }));
     expect(e).toMatchObject({ code: "EVENTLOG_TRUNCATED", field: "digest", offset: header.length + 14 });
     expect(e.hint).toBeTruthy();
   });
 
   it("rejects digests of undeclared algorithms and impossible digest counts", () => {
     const sha256Only = encodeEvent2(1, 0x80000007, [{ alg: SHA256, digest: h256("a") }], new Uint8Array(1));
-    expect(errorOf(() => parseTcgLog(concat(header, sha256Only)))).toMatchObject({
+    expect(tdxErrorOf(() => parseTcgLog(concat(header, sha256Only)))).toMatchObject({
       code: "EVENTLOG_UNKNOWN_ALGORITHM",
       offset: header.length + 12,
     });
@@ -151,7 +141,7 @@ describe("TCG crypto-agile log (synthetic)", () => {
       ],
       new Uint8Array(1),
     );
-    expect(errorOf(() => parseTcgLog(concat(header, twoDigests)))).toMatchObject({
+    expect(tdxErrorOf(() => parseTcgLog(concat(header, twoDigests)))).toMatchObject({
       code: "EVENTLOG_BAD_DIGEST_COUNT",
       offset: header.length + 8,
     });
@@ -160,12 +150,12 @@ describe("TCG crypto-agile log (synthetic)", () => {
   it("a log without SHA-384 cannot be replayed into RTMRs", () => {
     const tpm = concat(encodeSpecIdHeader([{ id: SHA256, size: 32 }]), action(1, "a", [SHA256]));
     expect(parseTcgLog(tpm).events).toHaveLength(2);
-    expect(errorOf(() => replayEventLog(tpm))).toMatchObject({ code: "EVENTLOG_NO_SHA384_BANK" });
+    expect(tdxErrorOf(() => replayEventLog(tpm))).toMatchObject({ code: "EVENTLOG_NO_SHA384_BANK" });
   });
 
   it("checks the Spec ID's digest sizes against the known algorithms", () => {
     const wrong = encodeSpecIdHeader([{ id: SHA384, size: 32 }]);
-    expect(errorOf(() => parseTcgLog(concat(wrong, action(1, "a"))))).toMatchObject({
+    expect(tdxErrorOf(() => parseTcgLog(concat(wrong, action(1, "a"))))).toMatchObject({
       code: "EVENTLOG_BAD_SPEC_ID",
       field: "specId.digestSizes",
       offset: 32 + 30,
@@ -173,13 +163,13 @@ describe("TCG crypto-agile log (synthetic)", () => {
   });
 
   it("refuses an empty or all-padding log, and the CCEL table given as the log", () => {
-    expect(errorOf(() => parseTcgLog(new Uint8Array(0)))).toMatchObject({ code: "EVENTLOG_EMPTY" });
-    expect(errorOf(() => parseTcgLog(new Uint8Array(4096).fill(0xff)))).toMatchObject({
+    expect(tdxErrorOf(() => parseTcgLog(new Uint8Array(0)))).toMatchObject({ code: "EVENTLOG_EMPTY" });
+    expect(tdxErrorOf(() => parseTcgLog(new Uint8Array(4096).fill(0xff)))).toMatchObject({
       code: "EVENTLOG_EMPTY",
     });
     const table = new Uint8Array(56);
     table.set(new TextEncoder().encode("CCEL"));
-    expect(errorOf(() => parseEventLog(table))).toMatchObject({ code: "EVENTLOG_IS_CCEL_TABLE" });
+    expect(tdxErrorOf(() => parseEventLog(table))).toMatchObject({ code: "EVENTLOG_IS_CCEL_TABLE" });
   });
 
   it("accepts the binary log as hex or base64 text", () => {
@@ -216,16 +206,18 @@ describe("ACPI CCEL table (synthetic)", () => {
   it("reports each inconsistency with its offset", () => {
     const badSum = table();
     badSum[20] = badSum[20]! ^ 1;
-    expect(errorOf(() => parseCcelTable(badSum))).toMatchObject({ code: "CCEL_BAD_CHECKSUM", offset: 9 });
+    expect(tdxErrorOf(() => parseCcelTable(badSum))).toMatchObject({ code: "CCEL_BAD_CHECKSUM", offset: 9 });
     const badSig = table();
     badSig[0] = 0x58;
-    expect(errorOf(() => parseCcelTable(badSig))).toMatchObject({ code: "CCEL_BAD_SIGNATURE", offset: 0 });
-    expect(errorOf(() => parseCcelTable(table().subarray(0, 40)))).toMatchObject({ code: "CCEL_TRUNCATED" });
-    expect(errorOf(() => parseCcelTable(concat(table(), new Uint8Array(4))))).toMatchObject({
+    expect(tdxErrorOf(() => parseCcelTable(badSig))).toMatchObject({ code: "CCEL_BAD_SIGNATURE", offset: 0 });
+    expect(tdxErrorOf(() => parseCcelTable(table().subarray(0, 40)))).toMatchObject({
+      code: "CCEL_TRUNCATED",
+    });
+    expect(tdxErrorOf(() => parseCcelTable(concat(table(), new Uint8Array(4))))).toMatchObject({
       code: "CCEL_BAD_LENGTH",
       offset: 4,
     });
-    expect(errorOf(() => parseCcelTable(table(1)))).toMatchObject({ code: "CCEL_NOT_TDX", offset: 36 });
+    expect(tdxErrorOf(() => parseCcelTable(table(1)))).toMatchObject({ code: "CCEL_NOT_TDX", offset: 36 });
     expect(parseCcelTable(table(1), { anyCcType: true }).ccTypeName).toBe("AMD SEV");
   });
 
@@ -234,7 +226,7 @@ describe("ACPI CCEL table (synthetic)", () => {
     const events = Array.from({ length: 1000 }, (_, i) => action(1, `event ${i}`));
     const big = concat(header, ...events);
     expect(big.length).toBeGreaterThan(0x10000);
-    expect(errorOf(() => replayEventLog(big, { ccelTable: table() }))).toMatchObject({
+    expect(tdxErrorOf(() => replayEventLog(big, { ccelTable: table() }))).toMatchObject({
       code: "EVENTLOG_EXCEEDS_LAML",
       offset: big.length,
     });

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseQuote } from "../../src/abi/index.js";
-import type { TdxError } from "../../src/errors.js";
 import { openProvider, probeGuest, writeOnceAndClose } from "../../src/guest/index.js";
 import { simQuotingBackend, startQgsServer } from "../../src/qgs/index.js";
 import { createSimPlatform, type SimPlatform } from "../../src/sim/index.js";
+import { rejectionOf } from "../helpers/errors.js";
 import { FakeTdxKernel } from "./fake-kernel.js";
 
 let platform: SimPlatform;
@@ -20,14 +20,6 @@ function tmp(): string {
 }
 function rd(seed: number): Uint8Array {
   return Uint8Array.from({ length: 64 }, (_, i) => (seed * 31 + i) & 0xff);
-}
-async function rejects(p: Promise<unknown>): Promise<TdxError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as TdxError;
-  }
-  throw new Error("expected a rejection");
 }
 const noSim = join(tmpdir(), "tdx-attest-no-sim-here");
 
@@ -68,7 +60,7 @@ describe("configfs-tsm provider against a faithful configfs fake", () => {
     expect(parseQuote(await p.getQuote(rd(3))).body.report.reportData).toEqual(rd(3));
     expect(k.instancesCreated).toBe(1);
     k.race = "always";
-    const e = await rejects(p.getQuote(rd(3)));
+    const e = await rejectionOf(p.getQuote(rd(3)));
     expect(e.code).toBe("GUEST_CONFIGFS_RACE");
     expect(k.liveInstances()).toEqual([]);
   });
@@ -86,27 +78,27 @@ describe("configfs-tsm provider against a faithful configfs fake", () => {
     ];
     for (const [errno, code] of cases) {
       k.nextQuoteErrno = errno;
-      const e = await rejects(p.getQuote(rd(4)));
+      const e = await rejectionOf(p.getQuote(rd(4)));
       expect(e.code).toBe(code);
       expect(e.hint).toBeTruthy();
       expect(e.data?.errno).toBe(errno);
     }
     k.emptyQuote = true;
-    expect((await rejects(p.getQuote(rd(4)))).code).toBe("GUEST_QUOTE_EMPTY");
+    expect((await rejectionOf(p.getQuote(rd(4)))).code).toBe("GUEST_QUOTE_EMPTY");
     k.emptyQuote = false;
     k.outblobMax = 100;
-    expect((await rejects(p.getQuote(rd(4)))).code).toBe("GUEST_QUOTE_TOO_LARGE");
+    expect((await rejectionOf(p.getQuote(rd(4)))).code).toBe("GUEST_QUOTE_TOO_LARGE");
     expect(k.liveInstances()).toEqual([]);
-    expect((await rejects(p.getQuote(new Uint8Array(63)))).code).toBe("GUEST_REPORT_DATA_SIZE");
+    expect((await rejectionOf(p.getQuote(new Uint8Array(63)))).code).toBe("GUEST_REPORT_DATA_SIZE");
   });
 
   it("checks the provider name and maps a missing TSM provider", async () => {
     const k = new FakeTdxKernel(tmp(), platform);
     const p = await openProvider("configfs", { root: k.root, fs: k.fs });
     k.tsmProvider = "sev_guest";
-    expect((await rejects(p.getQuote(rd(5)))).code).toBe("GUEST_WRONG_TSM_PROVIDER");
+    expect((await rejectionOf(p.getQuote(rd(5)))).code).toBe("GUEST_WRONG_TSM_PROVIDER");
     k.tsmProvider = null;
-    expect((await rejects(p.getQuote(rd(5)))).code).toBe("GUEST_NO_TSM_PROVIDER");
+    expect((await rejectionOf(p.getQuote(rd(5)))).code).toBe("GUEST_NO_TSM_PROVIDER");
     expect(k.liveInstances()).toEqual([]);
   });
 });
@@ -136,14 +128,14 @@ describe("/dev/tdx_guest and /dev/tdx-attest through an injected ioctl layer", (
     ];
     for (const [errno, code] of cases) {
       k.nextIoctlErrno = errno;
-      const e = await rejects(p.getTdReport(rd(7)));
+      const e = await rejectionOf(p.getTdReport(rd(7)));
       expect([e.code, e.data?.errno]).toEqual([code, errno]);
     }
   });
 
   it("says plainly when this is not a TD", async () => {
     const p = await openProvider("device", { root: tmp(), simState: noSim });
-    const e = await rejects(p.getTdReport(rd(8)));
+    const e = await rejectionOf(p.getTdReport(rd(8)));
     expect(e.code).toBe("GUEST_NOT_IN_TD");
     expect(e.hint).toMatch(/tdx_guest is missing; use --provider sim/);
   });
@@ -170,7 +162,7 @@ describe("/dev/tdx_guest and /dev/tdx-attest through an injected ioctl layer", (
     expect(parseQuote(await p.getQuote(rd(12))).body.report.reportData).toEqual(rd(12));
     expect(k.ioctlCalls).toEqual([0xc4005401, 0xc4005401, 0x80105402]);
     k.nextIoctlErrno = "EINVAL";
-    expect((await rejects(p.getTdReport(rd(11)))).code).toBe("GUEST_INVALID_REQUEST");
+    expect((await rejectionOf(p.getTdReport(rd(11)))).code).toBe("GUEST_INVALID_REQUEST");
   });
 });
 
@@ -188,8 +180,8 @@ describe("measurement registers", () => {
       new Uint8Array(createHash("sha384").update(before.rtmr[3]).update(digest).digest()),
     );
     expect(after.rtmr[2]).toEqual(before.rtmr[2]);
-    expect((await rejects(p.extendRtmr(4, digest))).code).toBe("GUEST_RTMR_INDEX");
-    expect((await rejects(p.extendRtmr(3, digest.subarray(0, 32)))).code).toBe("GUEST_RTMR_DIGEST_SIZE");
+    expect((await rejectionOf(p.extendRtmr(4, digest))).code).toBe("GUEST_RTMR_INDEX");
+    expect((await rejectionOf(p.extendRtmr(3, digest.subarray(0, 32)))).code).toBe("GUEST_RTMR_DIGEST_SIZE");
   });
 
   it("falls back to a TDREPORT for reads and refuses extends without tsm-mr (kernels before 6.16)", async () => {
@@ -198,7 +190,7 @@ describe("measurement registers", () => {
     const m = await p.readMeasurements();
     expect(m.mrTd).toEqual(platform.tdState.mrTd);
     expect(m.rtmr[0]).toEqual(platform.tdState.rtmr[0]);
-    expect((await rejects(p.extendRtmr(3, new Uint8Array(48)))).code).toBe("GUEST_EXTEND_UNSUPPORTED");
+    expect((await rejectionOf(p.extendRtmr(3, new Uint8Array(48)))).code).toBe("GUEST_EXTEND_UNSUPPORTED");
   });
 });
 
@@ -230,7 +222,9 @@ describe("auto and status", () => {
     const { initSimPlatform } = await import("../../src/sim/index.js");
     await initSimPlatform(simDir);
     const k = new FakeTdxKernel(tmp(), platform, { miscDevice: true });
-    const e = await rejects(openProvider("auto", { root: k.root, fs: k.fs, libc: k.libc, simState: simDir }));
+    const e = await rejectionOf(
+      openProvider("auto", { root: k.root, fs: k.fs, libc: k.libc, simState: simDir }),
+    );
     expect(e.code).toBe("GUEST_TD_UNUSABLE");
     expect(e.message).toMatch(/refusing to fall back to the simulator/);
     // on a plain machine the simulator is chosen, and it says so
@@ -243,7 +237,7 @@ describe("auto and status", () => {
     const p = await openProvider("auto", { root: plain, simState: simDir });
     expect(p.describe().simulated).toBe(true);
     // and with neither, a clear error
-    const none = await rejects(openProvider("auto", { root: plain, simState: noSim }));
+    const none = await rejectionOf(openProvider("auto", { root: plain, simState: noSim }));
     expect(none.code).toBe("GUEST_NOT_IN_TD");
     expect(none.hint).toMatch(/use --provider sim/);
     expect(existsSync(join(simDir, "platform.json"))).toBe(true);

@@ -14,6 +14,7 @@ import {
   readPolicy,
 } from "../../src/policy/index.js";
 import type { VerificationResult } from "../../src/verify/result.js";
+import { tdxErrorOf } from "../helpers/errors.js";
 import { loadCases, VECTORS_SKIP_REASON, vectorsDir } from "../helpers/vectors.js";
 
 const fill = (n: number, b: number) => new Uint8Array(n).fill(b);
@@ -71,16 +72,6 @@ function input(over: Partial<AppraisalInput> = {}, body: QuoteBody = tdBody()): 
     quote: { body },
     ...over,
   };
-}
-
-function errorOf(f: () => unknown): TdxError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof TdxError) return e;
-    throw new Error(`not a TdxError: ${String(e)}`);
-  }
-  throw new Error("did not throw");
 }
 
 const rulesDenied = (a: ReturnType<typeof appraise>) => a.denials.map((d) => d.rule);
@@ -329,7 +320,7 @@ describe("policy rules: each allows and denies", () => {
     const p = readPolicy('{"mrTd":["' + "00".repeat(48) + '"],"minTcbDate":"2030-01-01"}');
     const a = appraise(input({ tcbStatus: "OutOfDate", collateralExpired: true }), p);
     expect(rulesDenied(a)).toEqual(["acceptedTcbStatuses", "minTcbDate", "collateralExpired", "mrTd"]);
-    const e = errorOf(() => assertAllowed(a));
+    const e = tdxErrorOf(() => assertAllowed(a));
     expect(e.code).toBe("POLICY_DENIED");
     expect(e.data?.denials).toHaveLength(4);
     expect(() => assertAllowed(appraise(input()))).not.toThrow();
@@ -383,7 +374,7 @@ describe("malformed policies are errors, never allow", () => {
   ];
   for (const [text, code, field] of cases) {
     it(`${text} -> ${code} at ${field}`, () => {
-      const e = errorOf(() => readPolicy(text));
+      const e = tdxErrorOf(() => readPolicy(text));
       expect(e.code).toBe(code);
       expect(e.field).toBe(field);
       expect(e.hint).toBeTruthy();
@@ -397,7 +388,7 @@ describe("the published JSON Schema", () => {
     expect(POLICY_JSON_SCHEMA.additionalProperties).toBe(false);
     for (const key of Object.keys(props)) {
       expect(() => policyFromJson({ [key]: null })).toThrow(TdxError);
-      const e = errorOf(() => policyFromJson({ [key]: null }));
+      const e = tdxErrorOf(() => policyFromJson({ [key]: null }));
       expect(e.code).toBe("POLICY_INVALID"); // known key, wrong type
     }
     const full: Policy = {

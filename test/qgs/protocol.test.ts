@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TdxError } from "../../src/errors.js";
+import type { TdxError } from "../../src/errors.js";
 import {
   decodeFrame,
   decodeGetQuoteRequest,
@@ -18,17 +18,10 @@ import {
   quoteFromResponse,
   TDQE_ATTESTATION_KEY_ID,
 } from "../../src/qgs/index.js";
+import { tdxErrorOf } from "../helpers/errors.js";
 import { fakeTdReport } from "./helpers.js";
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TdxError);
-    return (e as TdxError).code;
-  }
-  throw new Error("expected a TdxError");
-}
+const codeOf = (f: () => unknown): string => tdxErrorOf(f).code;
 
 describe("QGS message protocol 1.1", () => {
   it("lays out GET_QUOTE_REQ as Intel does: 16-byte LE header, sizes, report, id list", () => {

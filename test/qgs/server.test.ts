@@ -1,7 +1,6 @@
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TdxError } from "../../src/errors.js";
 import {
   decodeGetQuoteResponse,
   encodeFrame,
@@ -16,16 +15,8 @@ import {
   startQgsServer,
   TDQE_ATTESTATION_KEY_ID,
 } from "../../src/qgs/index.js";
+import { rejectionOf } from "../helpers/errors.js";
 import { fakeBackend, fakeQuoteFor, fakeTdReport, tempDir } from "./helpers.js";
-
-async function rejects(p: Promise<unknown>): Promise<TdxError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as TdxError;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Send raw bytes, optionally half-close, and collect whatever comes back until the server closes. */
 function rawExchange(
@@ -97,7 +88,7 @@ describe("QGS server over real sockets", () => {
     const report = fakeTdReport(2);
     const ok = await qgsGetQuote(report, { address: `unix:${socketPath}`, idList: TDQE_ATTESTATION_KEY_ID });
     expect(ok.selectedId).toEqual(TDQE_ATTESTATION_KEY_ID);
-    const err = await rejects(
+    const err = await rejectionOf(
       qgsGetQuote(report, { address: `unix:${socketPath}`, idList: new Uint8Array(16).fill(7) }),
     );
     expect(err.code).toBe("QGS_UNEXPECTED");
@@ -109,7 +100,7 @@ describe("QGS server over real sockets", () => {
     // a bare request that is not a TDREPORT gets the connection closed without data
     const bad = fakeTdReport(4);
     bad[0] = 0x00;
-    expect((await rejects(qgsGetQuoteBare(bad, { address: `unix:${socketPath}` }))).code).toBe(
+    expect((await rejectionOf(qgsGetQuoteBare(bad, { address: `unix:${socketPath}` }))).code).toBe(
       "QGS_CONNECTION_CLOSED",
     );
   });
@@ -126,7 +117,7 @@ describe("QGS server over real sockets", () => {
 
   it("refuses a non-TDREPORT inside a framed request with UNEXPECTED, as Intel's QGS does", async () => {
     const notReport = new Uint8Array(1024);
-    const err = await rejects(qgsGetQuote(notReport, { address: `unix:${socketPath}` }));
+    const err = await rejectionOf(qgsGetQuote(notReport, { address: `unix:${socketPath}` }));
     expect(err.code).toBe("QGS_UNEXPECTED");
     expect(err.data?.remote).toBe(true);
   });
@@ -134,7 +125,7 @@ describe("QGS server over real sockets", () => {
   it("maps a backend failure to a QGS UNEXPECTED error response", async () => {
     const failing = await startQgsServer({ backend: fakeBackend({ fail: true }), listen: "tcp:127.0.0.1:0" });
     try {
-      const err = await rejects(qgsGetQuote(fakeTdReport(), { address: failing.address }));
+      const err = await rejectionOf(qgsGetQuote(fakeTdReport(), { address: failing.address }));
       expect(err.code).toBe("QGS_UNEXPECTED");
       expect(err.hint).toMatch(/QGS/);
     } finally {
@@ -188,13 +179,13 @@ describe("QGS server over real sockets", () => {
   });
 
   it("client: maps an unreachable server, a silent server and a server that closes early", async () => {
-    const missing = await rejects(qgsGetQuote(fakeTdReport(), { address: `unix:${socketPath}.nope` }));
+    const missing = await rejectionOf(qgsGetQuote(fakeTdReport(), { address: `unix:${socketPath}.nope` }));
     expect(missing.code).toBe("QGS_UNREACHABLE");
     expect(missing.hint).toMatch(/socket file does not exist/);
     const silent = net.createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const port = (silent.address() as net.AddressInfo).port;
-    const t = await rejects(
+    const t = await rejectionOf(
       qgsGetQuote(fakeTdReport(), { address: `tcp:127.0.0.1:${port}`, timeoutMs: 200 }),
     );
     expect(t.code).toBe("QGS_TIMEOUT");
@@ -202,13 +193,13 @@ describe("QGS server over real sockets", () => {
     const closer = net.createServer((s) => s.end(Uint8Array.of(0, 0, 0, 40, 1, 2)));
     await new Promise<void>((r) => closer.listen(0, "127.0.0.1", r));
     const p2 = (closer.address() as net.AddressInfo).port;
-    const c = await rejects(qgsGetQuote(fakeTdReport(), { address: `tcp:127.0.0.1:${p2}` }));
+    const c = await rejectionOf(qgsGetQuote(fakeTdReport(), { address: `tcp:127.0.0.1:${p2}` }));
     expect(c.code).toBe("QGS_CONNECTION_CLOSED");
     closer.close();
   });
 
   it("refuses to start on a path where a QGS already answers", async () => {
-    const err = await rejects(startQgsServer({ backend: fakeBackend(), listen: `unix:${socketPath}` }));
+    const err = await rejectionOf(startQgsServer({ backend: fakeBackend(), listen: `unix:${socketPath}` }));
     expect(err.code).toBe("QGS_ADDRESS_IN_USE");
   });
 });

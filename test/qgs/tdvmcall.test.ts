@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { TdxError } from "../../src/errors.js";
 import {
   completeGetQuoteBuffer,
   decodeGetQuoteBuffer,
@@ -7,16 +6,10 @@ import {
   GetQuoteStatus,
   quoteFromGetQuoteBuffer,
 } from "../../src/qgs/index.js";
+import { tdxErrorOf } from "../helpers/errors.js";
 import { fakeTdReport } from "./helpers.js";
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as TdxError).code;
-  }
-  throw new Error("expected a TdxError");
-}
+const codeOf = (f: () => unknown): string => tdxErrorOf(f).code;
 
 describe("TDVMCALL GetQuote shared buffer", () => {
   it("writes the 24-byte header {version 1, status 0, in_len, out_len 0} and the TDREPORT at 24", () => {

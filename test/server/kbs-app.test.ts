@@ -1,23 +1,13 @@
 import { generateKeyPairSync } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isTdxError, type TdxError } from "../../src/errors.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient } from "../../src/kbs/client.js";
 import { decryptKbsResponse } from "../../src/kbs/jwe.js";
 import { signAdminJwt } from "../../src/server/admin-auth.js";
+import { rejectionOf } from "../helpers/errors.js";
 import { ADMIN_TOKEN, admin, startTestBroker } from "./broker.js";
 import { FakeVerifier, fakeQuoteBytes, fakeQuoteSource } from "./fake-evidence.js";
-
-async function refusal(p: Promise<unknown>): Promise<TdxError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isTdxError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("key broker over HTTP (fake verifier)", () => {
   let now = new Date("2026-11-26T12:00:00Z");
@@ -141,7 +131,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     const key = generateTeeKeyPair();
     const other = Buffer.alloc(32, 9).toString("base64");
     const rd = expectedReportData(other, key.publicJwk, "");
-    const e = await refusal(
+    const e = await rejectionOf(
       client.attestRaw(
         attestationMessage(
           other,
@@ -166,7 +156,7 @@ describe("key broker over HTTP (fake verifier)", () => {
       }),
     );
     await client.attestRaw(msg);
-    const e = await refusal(client.attestRaw(msg));
+    const e = await rejectionOf(client.attestRaw(msg));
     expect(e.code).toBe("KBS_NONCE_REPLAYED");
   });
 
@@ -177,7 +167,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     try {
       const key = generateTeeKeyPair();
       const rd = expectedReportData(nonce, key.publicJwk, "");
-      const e = await refusal(
+      const e = await rejectionOf(
         client.attestRaw(
           attestationMessage(
             nonce,
@@ -193,7 +183,7 @@ describe("key broker over HTTP (fake verifier)", () => {
   });
 
   it("refuses a quote that does not verify", async () => {
-    const e = await refusal(
+    const e = await rejectionOf(
       new KbsClient({ url: broker.url }).getResource("default/disk/key", fakeQuoteSource({ genuine: false })),
     );
     expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
@@ -201,7 +191,7 @@ describe("key broker over HTTP (fake verifier)", () => {
   });
 
   it("refuses REPORTDATA not bound to the tee-pubkey", async () => {
-    const e = await refusal(
+    const e = await rejectionOf(
       new KbsClient({ url: broker.url }).getResource(
         "default/disk/key",
         fakeQuoteSource({}, (rd) => {
@@ -216,7 +206,7 @@ describe("key broker over HTTP (fake verifier)", () => {
   });
 
   it("refuses a debug TD under the default attestation policy, naming the rule", async () => {
-    const e = await refusal(
+    const e = await rejectionOf(
       new KbsClient({ url: broker.url }).getResource("default/disk/key", fakeQuoteSource({ debug: true })),
     );
     expect(e.code).toBe("KBS_ATTESTATION_POLICY_DENIED");
@@ -227,7 +217,7 @@ describe("key broker over HTTP (fake verifier)", () => {
   });
 
   it("explains a resource policy denial: rule, expected, actual", async () => {
-    const e = await refusal(
+    const e = await rejectionOf(
       new KbsClient({ url: broker.url }).getResource("default/disk/pinned", fakeQuoteSource()),
     );
     expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
@@ -238,7 +228,7 @@ describe("key broker over HTTP (fake verifier)", () => {
   });
 
   it("answers 404 for an unknown resource", async () => {
-    const e = await refusal(
+    const e = await rejectionOf(
       new KbsClient({ url: broker.url }).getResource("default/disk/nope", fakeQuoteSource()),
     );
     expect(e.code).toBe("KBS_RESOURCE_NOT_FOUND");
@@ -247,9 +237,9 @@ describe("key broker over HTTP (fake verifier)", () => {
 
   it("refuses a resource request without attestation", async () => {
     const client = new KbsClient({ url: broker.url });
-    expect((await refusal(client.resourceRaw("default/disk/key"))).code).toBe("KBS_SESSION_MISSING");
+    expect((await rejectionOf(client.resourceRaw("default/disk/key"))).code).toBe("KBS_SESSION_MISSING");
     await client.auth();
-    expect((await refusal(client.resourceRaw("default/disk/key"))).code).toBe("KBS_NOT_ATTESTED");
+    expect((await rejectionOf(client.resourceRaw("default/disk/key"))).code).toBe("KBS_NOT_ATTESTED");
   });
 
   it("accepts its token as a bearer credential (passport mode) and refuses a forged one", async () => {
@@ -262,7 +252,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(jwe).toHaveProperty("ciphertext");
     const [h, , s] = token.split(".");
     const forged = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(token), tdx_mrtd: "00" })).toString("base64url")}.${s}`;
-    expect((await refusal(fresh.resourceRaw("default/disk/key", forged))).code).toBe("KBS_TOKEN_INVALID");
+    expect((await rejectionOf(fresh.resourceRaw("default/disk/key", forged))).code).toBe("KBS_TOKEN_INVALID");
   });
 
   it("keeps the admin API closed without credentials", async () => {
