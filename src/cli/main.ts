@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
-import { isTdxError } from "../errors.js";
 import { registerAbiCommands } from "./commands/abi.js";
 import { registerCollateralCommands } from "./commands/collateral.js";
 import { registerEventlogCommands } from "./commands/eventlog.js";
@@ -50,10 +49,6 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       return 2;
     }
-    if (isTdxError(e)) {
-      printError(e, argv.includes("--json"));
-      return 2;
-    }
     printError(e, argv.includes("--json"));
     return 2;
   }
@@ -62,6 +57,11 @@ export async function main(argv: string[]): Promise<number> {
 const invokedDirectly =
   process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
 if (invokedDirectly || process.argv[1]?.endsWith("tdx-attest")) {
+  // The reader of our output went away (`tdx-attest ... | head`): stop quietly, as a SIGPIPE would.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+  });
   main(process.argv).then(
     (code) => {
       process.exitCode = code;

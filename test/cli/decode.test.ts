@@ -1,7 +1,8 @@
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { cliPath, runCli } from "../helpers/cli.js";
 import { loadCases, vectorsDir } from "../helpers/vectors.js";
 
 const cases = loadCases();
@@ -60,4 +61,17 @@ test("help exits 0", () => {
   const r = runCli(["--help"]);
   expect(r.status).toBe(0);
   expect(r.stdout).toContain("decode");
+});
+
+test("output piped into a reader that stops early (`| head`) ends quietly, not with an EPIPE crash", async () => {
+  const child = spawn(process.execPath, [cliPath, "verify", "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += String(d);
+  });
+  // Close our end of the pipe before the CLI writes, as a `head` that already has what it needs does.
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+  expect(code).toBe(0);
 });
