@@ -236,6 +236,7 @@ describe("errnos with two meanings", () => {
     );
     const s = await probeGuest({ root: k.root, fs: k.fs, simState: noSim });
     expect(s.configfsInstances).toEqual(["com.intel.dcap"]);
+    expect(s.kernel).toBe("6.16.0");
     expect(s.providers[0]!.reason).toMatch(/rmdir/);
     await k.fs.rmdir(join(k.paths.configfsReport, "com.intel.dcap"));
     expect(k.loadProvider()).toBe("ok");
