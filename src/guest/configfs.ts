@@ -290,7 +290,7 @@ async function diagnoseRead(
     return {
       error: new TdxError(
         "GUEST_QUOTE_EMPTY",
-        `configfs-tsm returned an empty quote: the host reported an error in the GetQuote status (${k} passes that on as an empty outblob; 7.1 returns EIO)`,
+        `configfs-tsm returned an empty quote: the host reported an error in the GetQuote status (${k} passes that on as an empty outblob${kernel && hasQuoteStatusCheck(kernel) ? ", although 7.1 returns EIO for it: this kernel differs from mainline" : "; 7.1 returns EIO"})`,
         {
           field: "outblob",
           hint: `the host refused or failed the quote (GET_QUOTE_SERVICE_UNAVAILABLE when QEMU has no quote-generation-socket, GET_QUOTE_ERROR when the QGS failed); ${HOST_CHECKS}`,
