@@ -9,6 +9,7 @@
  * different kernels and for different elapsed times; diagnoseRead() below names the cause.
  */
 import { randomBytes } from "node:crypto";
+import { readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { TdxError } from "../errors.js";
 import { checkReportData, guestSyscallError } from "./errors.js";
@@ -34,8 +35,27 @@ import {
 } from "./result.js";
 
 export const TSM_PROVIDER_TDX = "tdx_guest";
-/** Our instance directories: tdx-attest-<pid>-<random>. */
+/** Our instance directories: tdx-attest-<pid>-<pid namespace>-<random>. */
 const INSTANCE_PREFIX = "tdx-attest-";
+
+/**
+ * The inode of our pid namespace (/proc/self/ns/pid → "pid:[4026531836]"). configfs-tsm is shared by every
+ * container of the TD, and a pid only names a process inside its own namespace; so an instance is ours to
+ * judge only when it was made in this namespace. "x" when it cannot be read (then nothing is judged dead).
+ */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? "x";
+  } catch {
+    return "x";
+  }
+}
+const PID_NS = pidNamespace();
+
+/** A fresh instance directory name for a process of our pid namespace (tests make one for a dead pid). */
+export function instanceDirName(pid: number = process.pid): string {
+  return `${INSTANCE_PREFIX}${pid}-${PID_NS}-${randomBytes(6).toString("hex")}`;
+}
 /** The kernel polls the GetQuote status 30 times, once a second (getquote_timeout = 30). */
 export const KERNEL_QUOTE_WAIT_MS = 30_000;
 /** A read that took this long ran the kernel's whole wait: the host did not answer in time. */
@@ -95,7 +115,7 @@ export async function configfsProviderOf(fs: GuestFs, dir: string): Promise<stri
 export async function listInstances(
   fs: GuestFs,
   root: string,
-): Promise<{ name: string; ownerPid: number | null }[]> {
+): Promise<{ name: string; ownerPid: number | null; ownNamespace: boolean }[]> {
   let names: string[];
   try {
     names = await fs.readdir(root);
@@ -103,8 +123,12 @@ export async function listInstances(
     return [];
   }
   return names.map((name) => {
-    const m = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-[0-9a-f]+$`).exec(name);
-    return { name, ownerPid: m ? Number(m[1]) : null };
+    const m = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-(\\d+|x)-[0-9a-f]+$`).exec(name);
+    return {
+      name,
+      ownerPid: m ? Number(m[1]) : null,
+      ownNamespace: m !== null && m[2] === PID_NS && PID_NS !== "x",
+    };
   });
 }
 
@@ -122,13 +146,14 @@ function processAlive(pid: number): boolean {
  * Remove instance directories a dead tdx-attest process left behind (a crash between mkdir and rmdir, or an
  * rmdir that failed). They matter: since fba4ceaa242d (6.16, in 6.15 stable) tsm_report_register() refuses
  * to register a provider while any instance exists ("configfs/tsm/report not empty"), so a leftover keeps
- * tdx_guest from coming back after an unload. Other tools' instances (libtdx_attest's com.intel.dcap) and
- * those of live processes are left alone. Returns one line per directory handled.
+ * tdx_guest from coming back after an unload. Other tools' instances (libtdx_attest's com.intel.dcap), those
+ * of live processes and those made in another pid namespace (another container) are left alone. Returns one
+ * line per directory handled.
  */
 export async function removeDeadInstances(fs: GuestFs, root: string): Promise<string[]> {
   const notes: string[] = [];
-  for (const { name, ownerPid } of await listInstances(fs, root)) {
-    if (ownerPid === null || processAlive(ownerPid)) continue;
+  for (const { name, ownerPid, ownNamespace } of await listInstances(fs, root)) {
+    if (ownerPid === null || !ownNamespace || processAlive(ownerPid)) continue;
     const dir = join(root, name);
     try {
       await fs.rmdir(dir);
@@ -147,7 +172,7 @@ function leftoverWarning(dir: string, e: unknown): string {
 
 /** Create a uniquely named instance directory; ENXIO here means no TSM provider is registered. */
 export async function createInstance(fs: GuestFs, root: string): Promise<string> {
-  const dir = join(root, `${INSTANCE_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+  const dir = join(root, instanceDirName());
   try {
     await fs.mkdir(dir);
   } catch (e) {

@@ -4,6 +4,7 @@ export {
   type ConfigfsQuoteOptions,
   configfsGetQuote,
   configfsProviderOf,
+  instanceDirName,
   KERNEL_QUOTE_WAIT_MS,
   listInstances,
   removeDeadInstances,

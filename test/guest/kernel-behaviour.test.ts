@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseQuote } from "../../src/abi/index.js";
-import { declaredQuoteLength, openProvider, probeGuest } from "../../src/guest/index.js";
+import { declaredQuoteLength, instanceDirName, openProvider, probeGuest } from "../../src/guest/index.js";
 import { createSimPlatform, type SimPlatform } from "../../src/sim/index.js";
 import { rejectionOf } from "../helpers/errors.js";
 import { FakeTdxKernel } from "./fake-kernel.js";
@@ -250,7 +250,7 @@ describe("leftover report instances", () => {
     const r = await p.getQuoteResult(rd(15));
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(
-      /could not remove the report instance .*tdx-attest-\d+-[0-9a-f]+ \(EBUSY\)/,
+      /could not remove the report instance .*tdx-attest-\d+-\d+-[0-9a-f]+ \(EBUSY\)/,
     );
     expect(r.warnings[0]).toMatch(/refuses to re-register tdx_guest/);
     expect(k.liveInstances()).toHaveLength(1);
@@ -260,10 +260,13 @@ describe("leftover report instances", () => {
     expect(e.data?.warnings).toEqual([expect.stringMatching(/could not remove/)]);
     k.rmdirErrno = null;
     k.host = "answers";
-    // a dead process's instance (pid beyond PID_MAX_LIMIT), another tool's, and a live one of ours
-    const dead = join(k.paths.configfsReport, "tdx-attest-4194305-0123456789ab");
+    // a dead process's instance (pid beyond PID_MAX_LIMIT), the same pid in another pid namespace (another
+    // container: not ours to judge), another tool's, and a live one of ours
+    const dead = join(k.paths.configfsReport, instanceDirName(4194305));
+    const otherNs = join(k.paths.configfsReport, "tdx-attest-4194305-1234-0123456789ab");
     const foreign = join(k.paths.configfsReport, "com.intel.dcap");
     await k.fs.mkdir(dead);
+    await k.fs.mkdir(otherNs);
     await k.fs.mkdir(foreign);
     const before = new Set(k.liveInstances());
     const r2 = await p.getQuoteResult(rd(16));
@@ -273,6 +276,7 @@ describe("leftover report instances", () => {
     const after = k.liveInstances();
     expect(after).not.toContain(dead);
     expect(after).toContain(foreign);
+    expect(after).toContain(otherNs);
     expect(after).toHaveLength(before.size - 1);
   });
 });
