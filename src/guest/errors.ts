@@ -42,9 +42,10 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
     case "EBUSY":
       return configfs
         ? {
-            code: "GUEST_BUSY",
-            meaning: "a previous GetQuote is still in flight in the kernel's shared buffer",
-            hint: "an earlier request timed out while the host still works on it; retry in a few seconds",
+            code: "GUEST_QUOTE_BUFFER_IN_FLIGHT",
+            meaning:
+              "the kernel's GetQuote buffer is still in flight from an earlier request the host never answered (from 6.16 also TDX_OPERAND_BUSY from TDG.MR.REPORT)",
+            hint: "the host's quote service is stuck: check QEMU's quote-generation-socket and the QGS on the host (journalctl -u qgsd); --provider device talks to the QGS without the kernel's buffer",
           }
         : {
             code: "GUEST_BUSY",
@@ -92,7 +93,8 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
       return configfs || op === "ioctl-quote"
         ? {
             code: "GUEST_QUOTE_FAILED",
-            meaning: "the GetQuote TDVMCALL failed or the host reported an error",
+            meaning:
+              "the GetQuote TDVMCALL was refused (the host answers RETRY when busy) or the host reported an error (configfs-tsm from 7.1)",
             hint: "the host's quote generation failed: check that QEMU has quote-generation-socket set and the QGS runs on the host",
           }
         : {
@@ -103,8 +105,9 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
     case "ETIMEDOUT":
       return {
         code: "GUEST_QUOTE_TIMEOUT",
-        meaning: "the host did not produce a quote within 30 seconds",
-        hint: "the QGS on the host is stuck or cannot reach its PCCS; check it (journalctl -u qgsd)",
+        meaning:
+          "the host answered in the last second of the kernel's 30-second wait and the kernel dropped the answer",
+        hint: "retry (the kernel's buffer is free again); the QGS on the host takes about 30 s: check it and its PCCS (journalctl -u qgsd)",
       };
     case "EFBIG":
       return op === "configfs-write"
@@ -116,7 +119,7 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
         : {
             code: "GUEST_QUOTE_TOO_LARGE",
             meaning: "the quote exceeds the kernel's buffer",
-            hint: "kernels before 7.0 cap quotes at 8 KiB (32 KiB outblob); upgrade the guest kernel for larger (DICE) quotes",
+            hint: "the GetQuote buffer is 8 KiB up to Linux 6.19 and 128 KiB from 7.0; a quote that does not fit needs a newer guest kernel, or the host sent a corrupt length",
           };
     case "EFAULT":
       return {
@@ -125,6 +128,12 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
         hint: "this is a bug in tdx-attest's ioctl buffer handling; please report it",
       };
     case "ENOTTY":
+      if (configfs)
+        return {
+          code: "GUEST_NO_TSM_PROVIDER",
+          meaning: "the TSM provider was unregistered (kernels before 6.16 answer a read with ENOTTY then)",
+          hint: "remove the directories under /sys/kernel/config/tsm/report, then modprobe tdx_guest",
+        };
       return {
         code: "GUEST_IOCTL_UNSUPPORTED",
         meaning: "the driver does not know this ioctl",

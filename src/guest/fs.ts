@@ -3,7 +3,7 @@
  * configfs/sysfs semantics (commit-on-close, per-fd snapshots) that a plain directory cannot show.
  */
 import { constants } from "node:fs";
-import { access, mkdir, open, rmdir } from "node:fs/promises";
+import { access, mkdir, open, readdir, rmdir } from "node:fs/promises";
 import { concatBytes } from "../abi/bytes.js";
 
 export interface GuestFile {
@@ -19,6 +19,8 @@ export interface GuestFs {
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
+  /** Names in a directory (configfs-tsm report instances). */
+  readdir(path: string): Promise<string[]>;
 }
 
 export const nodeGuestFs: GuestFs = {
@@ -34,6 +36,7 @@ export const nodeGuestFs: GuestFs = {
     await mkdir(path);
   },
   rmdir: (path) => rmdir(path),
+  readdir: (path) => readdir(path),
   exists: async (path) => {
     try {
       await access(path, constants.F_OK);

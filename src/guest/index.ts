@@ -1,8 +1,13 @@
 /** What runs inside a TD: TDREPORTs, quotes, RTMR extend and reads, behind one provider interface. */
 export {
+  type ConfigfsQuote,
   type ConfigfsQuoteOptions,
   configfsGetQuote,
   configfsProviderOf,
+  instanceDirName,
+  KERNEL_QUOTE_WAIT_MS,
+  listInstances,
+  removeDeadInstances,
   TSM_PROVIDER_TDX,
 } from "./configfs.js";
 export { checkReportData, checkRtmrArgs, type GuestOp, guestSyscallError } from "./errors.js";
@@ -10,12 +15,28 @@ export { type GuestFile, type GuestFs, nodeGuestFs, readWhole, writeOnceAndClose
 export {
   deviceGetTdReport,
   LEGACY_QUOTE_BUFFER_SIZE,
+  LEGACY_QUOTE_TIMEOUT_MS,
   LEGACY_TDX_CMD_GET_QUOTE,
   LEGACY_TDX_CMD_GET_REPORT,
+  type LegacyQuote,
+  type LegacyQuoteOptions,
   legacyGetQuote,
   legacyGetTdReport,
+  TDX_ATTEST_2021_GEN_QUOTE,
+  TDX_ATTEST_2021_GET_QUOTE_SIZE,
+  TDX_ATTEST_2021_GET_TDREPORT,
   TDX_CMD_GET_REPORT0,
 } from "./ioctl.js";
+export {
+  describeKernel,
+  hasOutLenFix,
+  hasQuoteStatusCheck,
+  type KernelVersion,
+  outblobMax,
+  parseKernelRelease,
+  quoteBufferSize,
+  readKernelVersion,
+} from "./kernel.js";
 export {
   extendRtmrSysfs,
   type Measurements,
@@ -35,6 +56,7 @@ export {
 export {
   ConfigfsProvider,
   DeviceProvider,
+  FallbackQuoteProvider,
   type GuestProvider,
   type GuestProviderOptions,
   guestQgsAddress,
@@ -46,3 +68,19 @@ export {
   QgsProvider,
   SimProvider,
 } from "./providers.js";
+export {
+  type QuoteChildCall,
+  type QuoteChildHost,
+  type QuoteChildResult,
+  runQuoteIoctlInChild,
+} from "./quote-child.js";
+export { declaredQuoteLength, trimQuote } from "./quote-length.js";
+export {
+  DEFAULT_RETRY,
+  type GuestClock,
+  type QuoteFallback,
+  type QuoteResult,
+  type QuoteRetry,
+  type RetryPolicy,
+  realClock,
+} from "./result.js";

@@ -15,6 +15,8 @@ export interface GuestPaths {
   /** libtdx_attest's vsock port configuration. */
   attestConf: string;
   cpuinfo: string;
+  /** The running kernel's release string (what its errnos mean depends on it). */
+  osrelease: string;
 }
 
 export function guestPaths(root = "/"): GuestPaths {
@@ -26,5 +28,6 @@ export function guestPaths(root = "/"): GuestPaths {
     measurements: join(root, "sys/class/misc/tdx_guest/measurements"),
     attestConf: join(root, "etc/tdx-attest.conf"),
     cpuinfo: join(root, "proc/cpuinfo"),
+    osrelease: join(root, "proc/sys/kernel/osrelease"),
   };
 }

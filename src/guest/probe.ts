@@ -5,10 +5,18 @@
 import { readFile } from "node:fs/promises";
 import { TdxError } from "../errors.js";
 import { formatQgsAddress, openQgsStream, simStateDir, simStateExists } from "../qgs/index.js";
-import { configfsProviderOf, createInstance, removeInstance, TSM_PROVIDER_TDX } from "./configfs.js";
+import {
+  configfsProviderOf,
+  createInstance,
+  listInstances,
+  removeInstance,
+  TSM_PROVIDER_TDX,
+} from "./configfs.js";
+import { describeKernel } from "./kernel.js";
 import {
   ConfigfsProvider,
   DeviceProvider,
+  FallbackQuoteProvider,
   type GuestProvider,
   type GuestProviderOptions,
   guestQgsAddress,
@@ -31,9 +39,13 @@ export interface GuestStatus {
   /** Signs that this machine is a TD (device nodes, sysfs, configfs provider, CPU flag). */
   tdEvidence: string[];
   providers: ProviderStatus[];
-  /** What `auto` picks, or null with the reason. */
-  auto: { chosen: ProviderName | null; reason: string };
+  /** What `auto` picks, or null with the reason; `fallback` when configfs quotes fall back to device + QGS. */
+  auto: { chosen: ProviderName | null; reason: string; fallback?: ProviderName };
   simState: string;
+  /** The running kernel's release, or null when it cannot be read. */
+  kernel: string | null;
+  /** configfs-tsm report instances present before our probe (leftovers block tdx_guest re-registration). */
+  configfsInstances: string[];
 }
 
 export interface ProbeOptions extends GuestProviderOptions {
@@ -48,28 +60,33 @@ async function configfsStatus(ctx: ResolvedContext): Promise<ProviderStatus> {
     return {
       name: "configfs",
       available: false,
-      reason: `${root} does not exist (needs Linux 6.7+ in a TD, configfs mounted)`,
+      reason: `${root} does not exist (needs Linux 6.7+ in a TD, configfs mounted; ${describeKernel(await ctx.kernel())})`,
     };
   let dir: string;
   try {
     dir = await createInstance(ctx.fs, root);
   } catch (e) {
-    return { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+    if (!(e instanceof TdxError)) return { name: "configfs", available: false, reason: String(e) };
+    const hint = e.code === "GUEST_NO_TSM_PROVIDER" && e.hint ? ` (${e.hint})` : "";
+    return { name: "configfs", available: false, reason: `${e.message}${hint}` };
   }
+  let status: ProviderStatus;
   try {
     const provider = await configfsProviderOf(ctx.fs, dir);
-    if (provider !== TSM_PROVIDER_TDX)
-      return {
-        name: "configfs",
-        available: false,
-        reason: `configfs-tsm provider is "${provider}", not ${TSM_PROVIDER_TDX}`,
-      };
-    return { name: "configfs", available: true, reason: `${root} with provider ${TSM_PROVIDER_TDX}` };
+    status =
+      provider === TSM_PROVIDER_TDX
+        ? { name: "configfs", available: true, reason: `${root} with provider ${TSM_PROVIDER_TDX}` }
+        : {
+            name: "configfs",
+            available: false,
+            reason: `configfs-tsm provider is "${provider}", not ${TSM_PROVIDER_TDX}`,
+          };
   } catch (e) {
-    return { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
-  } finally {
-    await removeInstance(ctx.fs, dir);
+    status = { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
   }
+  const left = await removeInstance(ctx.fs, dir);
+  if (left) status.reason += `; ${left}`;
+  return status;
 }
 
 async function ffiProblem(ctx: ResolvedContext): Promise<string | null> {
@@ -113,6 +130,7 @@ async function tdEvidence(ctx: ResolvedContext): Promise<string[]> {
 /** Probe every provider. Cheap and side-effect free apart from a configfs instance created and removed. */
 export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> {
   const ctx = resolveContext(opts);
+  const instancesBefore = (await listInstances(ctx.fs, ctx.paths.configfsReport)).map((i) => i.name);
   const evidence = await tdEvidence(ctx);
   const configfs = await configfsStatus(ctx);
   const device = await nodeStatus(ctx, "device", ctx.paths.device);
@@ -149,11 +167,19 @@ export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> 
         reason: `no simulated platform at ${simDir} (create one with \`tdx-attest sim init --state ${simDir}\`)`,
       };
   const providers = [configfs, device, legacy, qgs, sim];
+  const auto = chooseAuto(providers, evidence, opts, simDir);
+  if (auto.chosen === "configfs" && device.available && opts.fallback !== false) {
+    auto.fallback = "device";
+    auto.reason += `; quotes fall back to ${ctx.paths.device} + QGS at ${where} when the host's side of configfs-tsm fails`;
+  }
+  const kernel = await ctx.kernel();
   return {
     tdEvidence: evidence,
     providers,
-    auto: chooseAuto(providers, evidence, opts, simDir),
+    auto,
     simState: simDir,
+    kernel: kernel ? kernel.release : null,
+    configfsInstances: instancesBefore,
   };
 }
 
@@ -222,6 +248,8 @@ export async function openProvider(
             data: { providers: status.providers },
           },
         );
+      if (status.auto.fallback === "device")
+        return new FallbackQuoteProvider(new ConfigfsProvider(ctx), new DeviceProvider(ctx));
       return openProvider(status.auto.chosen, opts);
     }
     default:

@@ -22,6 +22,7 @@ import { configfsGetQuote } from "./configfs.js";
 import { checkReportData, checkRtmrArgs } from "./errors.js";
 import { type GuestFs, nodeGuestFs } from "./fs.js";
 import { deviceGetTdReport, legacyGetQuote, legacyGetTdReport } from "./ioctl.js";
+import { type KernelVersion, readKernelVersion } from "./kernel.js";
 import {
   extendRtmrSysfs,
   type Measurements,
@@ -29,6 +30,9 @@ import {
   readMeasurementsSysfs,
 } from "./measurements.js";
 import { type GuestPaths, guestPaths } from "./paths.js";
+import type { QuoteChildHost } from "./quote-child.js";
+import { trimQuote } from "./quote-length.js";
+import { DEFAULT_RETRY, type GuestClock, type QuoteResult, type RetryPolicy, realClock } from "./result.js";
 
 export type ProviderName = "configfs" | "device" | "legacy" | "qgs" | "sim";
 export const PROVIDER_NAMES: readonly ProviderName[] = ["configfs", "device", "legacy", "qgs", "sim"];
@@ -52,6 +56,8 @@ export interface GuestProvider {
   getTdReport(reportData: Uint8Array): Promise<Uint8Array>;
   /** A signed TD quote whose REPORTDATA is `reportData` (64 bytes). */
   getQuote(reportData: Uint8Array): Promise<Uint8Array>;
+  /** The quote with how it was obtained: the interface, attempts and retries, warnings, a fallback taken. */
+  getQuoteResult(reportData: Uint8Array): Promise<QuoteResult>;
   /** RTMR[index] = SHA384(RTMR[index] || digest), digest 48 bytes. */
   extendRtmr(index: number, digest: Uint8Array): Promise<void>;
   readMeasurements(): Promise<Measurements>;
@@ -74,20 +80,47 @@ export interface GuestProviderOptions {
   quoteVersion?: 4 | 5;
   /** Payload convention for the legacy GetQuote ioctl (default "qgs": framed QGS message, as libtdx_attest). */
   legacyQuotePayload?: "qgs" | "raw";
+  /** Deadline for the seed driver's GET_QUOTE ioctl, which has none of its own (default 30 s). */
+  quoteTimeoutMs?: number;
+  /** Retries of transient quote failures (default 3 attempts, 1 s then 2 s apart). */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * `auto` only: when a configfs-tsm quote fails on the host side (no quote-generation-socket, a host that does
+   * not answer, a stuck kernel buffer), get the quote from /dev/tdx_guest + the QGS over vsock instead
+   * (default true, when /dev/tdx_guest is usable).
+   */
+  fallback?: boolean;
+  /** Tests: a virtual clock (the kernel's 30-second waits cost nothing). */
+  clock?: GuestClock;
+  /** Tests: the ioctl layer of the GET_QUOTE child process (a fake VMM). */
+  quoteHost?: QuoteChildHost;
 }
 
 export interface ResolvedContext {
   paths: GuestPaths;
   fs: GuestFs;
   libc: () => Promise<Libc>;
+  /** The running kernel (read once), for what its errnos mean. */
+  kernel: () => Promise<KernelVersion | null>;
+  clock: GuestClock;
+  retry: RetryPolicy;
   opts: GuestProviderOptions;
 }
 
 export function resolveContext(opts: GuestProviderOptions = {}): ResolvedContext {
+  const paths = guestPaths(opts.root ?? "/");
+  const fs = opts.fs ?? nodeGuestFs;
+  let kernel: Promise<KernelVersion | null> | undefined;
   return {
-    paths: guestPaths(opts.root ?? "/"),
-    fs: opts.fs ?? nodeGuestFs,
+    paths,
+    fs,
     libc: () => (opts.libc ? Promise.resolve(opts.libc) : loadLibc()),
+    kernel: () => {
+      kernel ??= readKernelVersion(fs, paths.osrelease);
+      return kernel;
+    },
+    clock: opts.clock ?? realClock,
+    retry: { ...DEFAULT_RETRY, ...(opts.retry ?? {}) },
     opts,
   };
 }
@@ -167,8 +200,18 @@ export class ConfigfsProvider implements GuestProvider {
       );
     return deviceGetTdReport(await this.ctx.libc(), this.ctx.paths.device, reportData);
   }
-  getQuote(reportData: Uint8Array): Promise<Uint8Array> {
-    return configfsGetQuote(reportData, { fs: this.ctx.fs, root: this.ctx.paths.configfsReport });
+  async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return (await this.getQuoteResult(reportData)).quote;
+  }
+  async getQuoteResult(reportData: Uint8Array): Promise<QuoteResult> {
+    const r = await configfsGetQuote(reportData, {
+      fs: this.ctx.fs,
+      root: this.ctx.paths.configfsReport,
+      kernel: await this.ctx.kernel(),
+      retry: this.ctx.retry,
+      clock: this.ctx.clock,
+    });
+    return { ...r, path: this.name, via: `configfs-tsm ${this.ctx.paths.configfsReport}` };
   }
   extendRtmr(index: number, digest: Uint8Array): Promise<void> {
     return extendVia(this.ctx, index, digest);
@@ -197,13 +240,28 @@ export class DeviceProvider implements GuestProvider {
     return deviceGetTdReport(await this.ctx.libc(), this.ctx.paths.device, reportData);
   }
   async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return (await this.getQuoteResult(reportData)).quote;
+  }
+  async getQuoteResult(reportData: Uint8Array): Promise<QuoteResult> {
     const report = await this.getTdReport(reportData);
-    const { address } = await guestQgsAddress(this.ctx);
+    const { address, source } = await guestQgsAddress(this.ctx);
+    const where = `QGS at ${formatQgsAddress(address)}${source === "option" ? "" : ` (${source})`}`;
     const r = await qgsGetQuote(report, {
       address,
       ...(this.ctx.opts.qgsTimeoutMs ? { timeoutMs: this.ctx.opts.qgsTimeoutMs } : {}),
     });
-    return r.quote;
+    const trimmed = trimQuote(r.quote, where, false);
+    return {
+      quote: trimmed.quote,
+      path: this.name,
+      via: `${this.reportSource()} TDREPORT + ${where}`,
+      attempts: 1,
+      retries: [],
+      warnings: trimmed.warnings,
+    };
+  }
+  protected reportSource(): string {
+    return this.ctx.paths.device;
   }
   extendRtmr(index: number, digest: Uint8Array): Promise<void> {
     return extendVia(this.ctx, index, digest);
@@ -236,10 +294,103 @@ export class QgsProvider extends DeviceProvider {
       return legacyGetTdReport(libc, this.ctx.paths.legacyDevice, reportData);
     return deviceGetTdReport(libc, this.ctx.paths.device, reportData);
   }
+  protected override reportSource(): string {
+    return `${this.ctx.paths.device} (or ${this.ctx.paths.legacyDevice})`;
+  }
   override describe(): ProviderDescription {
     return {
       ...super.describe(),
       summary: "TDREPORTs from the guest driver, quotes from a QGS over its message protocol",
+    };
+  }
+}
+
+/**
+ * Failures of a configfs-tsm quote that happen between the kernel and the host's quote service. A direct
+ * connection to the QGS (what libtdx_attest does with a vsock port) does not go through the kernel's GetQuote
+ * buffer or the VMM's quote-generation-socket, so it can still work.
+ */
+const HOST_SIDE_FAILURES = new Set([
+  "GUEST_QUOTE_EMPTY",
+  "GUEST_QUOTE_FAILED",
+  "GUEST_QUOTE_HOST_TIMEOUT",
+  "GUEST_QUOTE_BUFFER_IN_FLIGHT",
+  "GUEST_QUOTE_TIMEOUT",
+  "GUEST_QUOTE_LENGTH_REFUSED",
+  "GUEST_QUOTE_TOO_LARGE",
+  "GUEST_QUOTE_TRUNCATED",
+  "GUEST_NO_TSM_PROVIDER",
+]);
+
+/**
+ * What `auto` returns on a TD with configfs-tsm and a usable /dev/tdx_guest: quotes from configfs-tsm, and when
+ * the host side of that fails, from /dev/tdx_guest TDREPORTs sent to the QGS over vsock (CID 2, port 4050 or
+ * /etc/tdx-attest.conf's port, as Intel's libtdx_attest). The result says which path produced the quote.
+ */
+export class FallbackQuoteProvider implements GuestProvider {
+  readonly name: ProviderName;
+  constructor(
+    readonly primary: GuestProvider,
+    readonly secondary: GuestProvider,
+  ) {
+    this.name = primary.name;
+  }
+  getTdReport(reportData: Uint8Array): Promise<Uint8Array> {
+    return this.primary.getTdReport(reportData);
+  }
+  async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return (await this.getQuoteResult(reportData)).quote;
+  }
+  async getQuoteResult(reportData: Uint8Array): Promise<QuoteResult> {
+    try {
+      return await this.primary.getQuoteResult(reportData);
+    } catch (e) {
+      if (!(e instanceof TdxError) || !HOST_SIDE_FAILURES.has(e.code)) throw e;
+      let r: QuoteResult;
+      try {
+        r = await this.secondary.getQuoteResult(reportData);
+      } catch (e2) {
+        const second = e2 instanceof TdxError ? e2 : null;
+        throw new TdxError(
+          e.code,
+          `${e.message}; the fallback (${this.secondary.describe().quote}) failed too: ${second ? `${second.code}: ${second.message}` : String(e2)}`,
+          {
+            ...(e.hint !== undefined
+              ? { hint: `${e.hint}. For the fallback: ${second?.hint ?? "see its message"}` }
+              : {}),
+            cause: e,
+            data: {
+              ...(e.data ?? {}),
+              fallback: {
+                path: this.secondary.name,
+                code: second?.code ?? "ERROR",
+                message: second?.message ?? String(e2),
+              },
+            },
+          },
+        );
+      }
+      const earlier = Array.isArray(e.data?.warnings) ? (e.data.warnings as string[]) : [];
+      return {
+        ...r,
+        warnings: [...earlier, ...r.warnings],
+        fallback: { from: this.primary.name, code: e.code, message: e.message },
+      };
+    }
+  }
+  extendRtmr(index: number, digest: Uint8Array): Promise<void> {
+    return this.primary.extendRtmr(index, digest);
+  }
+  readMeasurements(): Promise<Measurements> {
+    return this.primary.readMeasurements();
+  }
+  describe(): ProviderDescription {
+    const d = this.primary.describe();
+    const f = this.secondary.describe();
+    return {
+      ...d,
+      summary: `${d.summary}; if the host's side of that fails, ${f.report} + ${f.quote}`,
+      quote: `${d.quote}, else ${f.report} + ${f.quote}`,
     };
   }
 }
@@ -253,10 +404,18 @@ export class LegacyProvider implements GuestProvider {
     return legacyGetTdReport(await this.ctx.libc(), this.ctx.paths.legacyDevice, reportData);
   }
   async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return (await this.getQuoteResult(reportData)).quote;
+  }
+  async getQuoteResult(reportData: Uint8Array): Promise<QuoteResult> {
     const report = await this.getTdReport(reportData);
-    return legacyGetQuote(await this.ctx.libc(), this.ctx.paths.legacyDevice, report, {
+    const r = await legacyGetQuote(await this.ctx.libc(), this.ctx.paths.legacyDevice, report, {
       payload: this.ctx.opts.legacyQuotePayload ?? "qgs",
+      retry: this.ctx.retry,
+      clock: this.ctx.clock,
+      ...(this.ctx.opts.quoteTimeoutMs !== undefined ? { timeoutMs: this.ctx.opts.quoteTimeoutMs } : {}),
+      ...(this.ctx.opts.quoteHost ? { host: this.ctx.opts.quoteHost } : {}),
     });
+    return { ...r, path: this.name, via: `${this.ctx.paths.legacyDevice} TDX_CMD_GET_QUOTE` };
   }
   extendRtmr(index: number, digest: Uint8Array): Promise<void> {
     return extendVia(this.ctx, index, digest);
@@ -314,18 +473,31 @@ export class SimProvider implements GuestProvider {
     return (await this.platform()).report(reportData);
   }
   async getQuote(reportData: Uint8Array): Promise<Uint8Array> {
+    return (await this.getQuoteResult(reportData)).quote;
+  }
+  async getQuoteResult(reportData: Uint8Array): Promise<QuoteResult> {
     const report = await this.getTdReport(reportData);
-    if (this.ctx.opts.qgs !== undefined) {
+    const base = { path: this.name, attempts: 1, retries: [], warnings: [] };
+    const qgs = this.ctx.opts.qgs;
+    if (qgs !== undefined) {
       const r = await qgsGetQuote(report, {
-        address: this.ctx.opts.qgs,
+        address: qgs,
         ...(this.ctx.opts.qgsTimeoutMs ? { timeoutMs: this.ctx.opts.qgsTimeoutMs } : {}),
       });
-      return r.quote;
+      const where = `QGS at ${typeof qgs === "string" ? qgs : formatQgsAddress(qgs)}`;
+      const trimmed = trimQuote(r.quote, where, false);
+      return {
+        ...base,
+        quote: trimmed.quote,
+        warnings: trimmed.warnings,
+        via: `simulated TDREPORT + ${where}`,
+      };
     }
-    return (await this.platform()).quoteFromTdReport(
+    const quote = (await this.platform()).quoteFromTdReport(
       report,
       this.ctx.opts.quoteVersion ? { version: this.ctx.opts.quoteVersion } : {},
     );
+    return { ...base, quote, via: "simulated TD Quoting Enclave in process" };
   }
   async extendRtmr(index: number, digest: Uint8Array): Promise<void> {
     checkRtmrArgs(index, digest);

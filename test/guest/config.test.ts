@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { reportDataFromFlags } from "../../src/cli/commands/guest.js";
+import { quoteResultLines, reportDataFromFlags } from "../../src/cli/commands/guest.js";
 import { openProvider, parseTdxAttestConf } from "../../src/guest/index.js";
 import { guestQgsAddress, resolveContext } from "../../src/guest/providers.js";
 
@@ -44,5 +44,28 @@ describe("guest configuration", () => {
       );
     expect(() => reportDataFromFlags({ reportData: "00".repeat(65) })).toThrow(/at most 64 bytes/);
     expect(() => reportDataFromFlags({ nonce: "not base64!" })).toThrow(/base64/);
+  });
+
+  it("the quote command says which path produced the quote, the fallback, retries and warnings", () => {
+    expect(
+      quoteResultLines({
+        quote: new Uint8Array(1),
+        path: "device",
+        via: "/dev/tdx_guest TDREPORT + QGS at vsock:2:4050 (default)",
+        attempts: 2,
+        retries: [{ attempt: 1, code: "QGS_TIMEOUT", waitedMs: 1000 }],
+        warnings: ["dropped 3 bytes"],
+        fallback: {
+          from: "configfs",
+          code: "GUEST_QUOTE_EMPTY",
+          message: "configfs-tsm returned an empty quote",
+        },
+      }),
+    ).toEqual([
+      "quote from: device (/dev/tdx_guest TDREPORT + QGS at vsock:2:4050 (default))",
+      "fallback: configfs failed with GUEST_QUOTE_EMPTY: configfs-tsm returned an empty quote",
+      "retried: attempt 1 failed with QGS_TIMEOUT, waited 1000 ms",
+      "warning: dropped 3 bytes",
+    ]);
   });
 });

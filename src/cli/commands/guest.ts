@@ -12,6 +12,7 @@ import {
   PROVIDER_NAMES,
   type ProviderName,
   probeGuest,
+  type QuoteResult,
 } from "../../guest/index.js";
 import {
   formatQgsAddress,
@@ -125,6 +126,19 @@ function measurementsJson(m: Measurements): Record<string, unknown> {
   };
 }
 
+/** How the quote was obtained, for stderr: the path, retries, a fallback taken, warnings. */
+export function quoteResultLines(r: QuoteResult): string[] {
+  const out = [`quote from: ${r.path} (${r.via})`];
+  if (r.fallback)
+    out.push(`fallback: ${r.fallback.from} failed with ${r.fallback.code}: ${r.fallback.message}`);
+  for (const x of r.retries)
+    out.push(
+      `retried: attempt ${x.attempt} failed with ${x.code}${x.errno ? ` (${x.errno})` : ""}, waited ${x.waitedMs} ms`,
+    );
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  return out;
+}
+
 function eventDataArg(o: { data?: string; dataHex?: string; dataFile?: string }): Uint8Array | string {
   const given = [o.data, o.dataHex, o.dataFile].filter((x) => x !== undefined).length;
   if (given !== 1)
@@ -189,23 +203,36 @@ export function registerGuestCommands(program: Command): void {
       "\nREPORTDATA with --nonce is SHA-512 of the base64-decoded nonce (64 bytes, fills REPORTDATA exactly).\n" +
         '\nExamples:\n  sudo tdx-attest quote --nonce "$NONCE" --out quote.bin\n' +
         "  tdx-attest quote --provider sim --report-data 01 --out quote.bin\n" +
-        "  tdx-attest quote --provider qgs --qgs vsock:2:4050 --out quote.bin\n",
+        "  tdx-attest quote --provider qgs --qgs vsock:2:4050 --out quote.bin\n" +
+        "\nstderr names the path that produced the quote (with auto, configfs-tsm falls back to /dev/tdx_guest +\n" +
+        "the QGS over vsock when the host's side of configfs-tsm fails), retries of transient host answers, and\n" +
+        "bytes dropped after the quote's own end.\n",
     )
     .action(async (o: ProviderFlags & { reportData?: string; nonce?: string; out?: string }) => {
       const reportData = reportDataFromFlags(o);
       const p = await open(o);
-      const quote = await p.getQuote(reportData);
+      const result = await p.getQuoteResult(reportData);
+      const { quote } = result;
       if (o.out) writeFileAtomic(o.out, quote);
       if (o.json)
         writeJson({
           ok: true,
           provider: p.describe(),
+          path: result.path,
+          via: result.via,
+          attempts: result.attempts,
+          retries: result.retries,
+          warnings: result.warnings,
+          ...(result.fallback ? { fallback: result.fallback } : {}),
           reportData: toHex(reportData),
           size: quote.length,
           ...(o.out ? { out: o.out } : { quote: toHex(quote) }),
         });
-      else if (o.out) process.stderr.write(`wrote ${quote.length}-byte quote to ${o.out}\n`);
-      else process.stdout.write(`${toHex(quote)}\n`);
+      else {
+        process.stderr.write(`${quoteResultLines(result).join("\n")}\n`);
+        if (o.out) process.stderr.write(`wrote ${quote.length}-byte quote to ${o.out}\n`);
+        else process.stdout.write(`${toHex(quote)}\n`);
+      }
     });
 
   withProviderOptions(
@@ -314,6 +341,11 @@ export function registerGuestCommands(program: Command): void {
           ? `this machine is a TD: ${s.tdEvidence.join(", ")}`
           : "this machine does not look like a TD",
       );
+      if (s.kernel) out.push(`kernel: Linux ${s.kernel}`);
+      if (s.configfsInstances.length > 0)
+        out.push(
+          `configfs-tsm report instances present: ${s.configfsInstances.join(", ")} (while any remains, tdx_guest cannot re-register after an unload)`,
+        );
       for (const p of s.providers) out.push(`  ${p.available ? "+" : "-"} ${p.name.padEnd(8)} ${p.reason}`);
       out.push(s.auto.chosen ? `auto: ${s.auto.chosen} (${s.auto.reason})` : `auto: none (${s.auto.reason})`);
       if (measurements && !("error" in measurements)) {
