@@ -34,15 +34,15 @@ type Field = ["u16" | "u32", number] | ["bytes", Uint8Array | string];
 
 /** Packs fields little-endian with no padding (`#pragma pack(push, 1)` in qgs_msg_lib.h). */
 function pack(...fields: Field[]): Uint8Array {
-  const chunks: number[] = [];
-  for (const [kind, value] of fields) {
-    if (kind === "u16") chunks.push(value & 0xff, (value >>> 8) & 0xff);
-    else if (kind === "u32")
-      chunks.push(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff);
-    else
-      for (const b of typeof value === "string" ? new TextEncoder().encode(value) : value) chunks.push(b);
+  const out: number[] = [];
+  for (const f of fields) {
+    if (f[0] === "bytes") out.push(...(typeof f[1] === "string" ? new TextEncoder().encode(f[1]) : f[1]));
+    else {
+      const n = f[0] === "u16" ? 2 : 4;
+      for (let i = 0; i < n; i++) out.push((f[1] >>> (8 * i)) & 0xff);
+    }
   }
-  return Uint8Array.from(chunks);
+  return Uint8Array.from(out);
 }
 
 /** qgs_msg_header_t: major_version u16, minor_version u16, type u32, size u32, error_code u32. */
@@ -83,7 +83,7 @@ const ORDER = [
 ] as const;
 
 describe("GET_COLLATERAL_REQ (type 2)", () => {
-  it("is what qgs_msg_gen_get_collateral_req builds for tdx_att_get_collateral(fmspc, 6, \"platform\")", () => {
+  it('is what qgs_msg_gen_get_collateral_req builds for tdx_att_get_collateral(fmspc, 6, "platform")', () => {
     // qgs_msg_get_collateral_req_t: header, fsmpc_size, pckca_size, fmspc || pckca; size 24 + 6 + 9.
     const intel = pack(...header(2, 39), ["u32", 6], ["u32", 9], ["bytes", FMSPC], ["bytes", "platform\0"]);
     expect(encodeGetCollateralRequest(FMSPC, "platform")).toEqual(intel);
@@ -275,7 +275,9 @@ describe("GET_PLATFORM_INFO (types 4 and 5)", () => {
     // a 28-byte message that says success is still refused
     const shortOk = pack(...header(5, 28), ["u16", 1], ["u16", 1], ["u32", 0], ["u32", 0]);
     expect(codeOf(() => decodeGetPlatformInfoResponse(shortOk))).toBe("QGS_INVALID_SIZE");
-    expect(codeOf(() => decodeGetPlatformInfoResponse(intelQgs.subarray(0, 27)))).toBe("QGS_INVALID_PARAMETER");
+    expect(codeOf(() => decodeGetPlatformInfoResponse(intelQgs.subarray(0, 27)))).toBe(
+      "QGS_INVALID_PARAMETER",
+    );
   });
 });
 
