@@ -6,6 +6,7 @@ import { registerEventlogCommands } from "./commands/eventlog.js";
 import { registerExplorerCommands } from "./commands/explorer.js";
 import { registerGuestCommands } from "./commands/guest.js";
 import { registerKbsCommands } from "./commands/kbs.js";
+import { registerQgsCommands } from "./commands/qgs.js";
 import { registerSimCommands } from "./commands/sim.js";
 import { registerVerifyCommands } from "./commands/verify.js";
 import { printError } from "./output.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerEventlogCommands(program);
   registerExplorerCommands(program);
   registerGuestCommands(program);
+  registerQgsCommands(program);
   registerKbsCommands(program);
   return program;
 }

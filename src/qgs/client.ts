@@ -1,14 +1,31 @@
 /**
- * QGS client: one request per connection, as Intel's QGS expects. Speaks the framed message protocol 1.1 or
- * the bare 1024-byte TDREPORT form, over a unix socket, TCP or AF_VSOCK, with a 30-second default timeout.
+ * QGS client: one request per connection, as Intel's QGS expects. Speaks the framed message protocol 1.1
+ * (GET_QUOTE, GET_COLLATERAL, GET_PLATFORM_INFO) or the bare 1024-byte TDREPORT form, over a unix socket, TCP
+ * or AF_VSOCK, with a 30-second default timeout.
  */
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import type { Collateral } from "../collateral/index.js";
 import { asTdxError, TdxError } from "../errors.js";
 import { formatQgsAddress, parseQgsAddress, type QgsAddress } from "./address.js";
+import {
+  collateralFromResponse,
+  decodeGetCollateralResponse,
+  encodeGetCollateralRequest,
+  type GetCollateralResponse,
+  type PckCaName,
+  type QgsCollateralParts,
+} from "./collateral-message.js";
+import { collateralFromQgsParts } from "./collateral-parts.js";
 import { connectFdSocket, sockaddrVm } from "./fdsocket.js";
 import { loadLibc } from "./ffi.js";
 import { ByteAccumulator, encodeFrame, QGS_FRAME_PREFIX_SIZE } from "./framing.js";
+import {
+  decodeGetPlatformInfoResponse,
+  encodeGetPlatformInfoRequest,
+  platformInfoFromResponse,
+  type QgsPlatformInfo,
+} from "./platform-info-message.js";
 import {
   decodeGetQuoteResponse,
   encodeGetQuoteRequest,
@@ -234,6 +251,48 @@ export async function qgsGetQuote(tdReport: Uint8Array, opts: QgsClientOptions):
   const response = decodeGetQuoteResponse(message);
   const quote = quoteFromResponse(response);
   return { quote, selectedId: response.selectedId, response };
+}
+
+export interface QgsCollateralResult {
+  /** The collateral in the project's form (what `verify` takes and `writeCollateral` writes). */
+  collateral: Collateral;
+  /** The parts exactly as the QGS sent them (views into the response). */
+  parts: QgsCollateralParts;
+  response: GetCollateralResponse;
+}
+
+/**
+ * GET_COLLATERAL_REQ for an FMSPC (6 bytes) and PCK CA, sent as Intel's tdx_att_get_collateral builds it
+ * (the CA name with its NUL); the parts come back converted to the project's `Collateral`, or the mapped QGS
+ * error (`QGS_UNEXPECTED` when the QGS has no collateral for them).
+ */
+export async function qgsGetCollateral(
+  fmspc: Uint8Array,
+  pckCa: PckCaName,
+  opts: QgsClientOptions,
+): Promise<QgsCollateralResult> {
+  const req = encodeGetCollateralRequest(
+    fmspc,
+    pckCa,
+    opts.minorVersion !== undefined ? { minorVersion: opts.minorVersion } : {},
+  );
+  const response = decodeGetCollateralResponse(
+    await qgsRoundTrip(req, opts),
+    opts.minorVersion !== undefined ? { requestMinorVersion: opts.minorVersion } : {},
+  );
+  const parts = collateralFromResponse(response);
+  const collateral = collateralFromQgsParts(parts, {
+    fmspc: Buffer.from(fmspc).toString("hex").toUpperCase(),
+  });
+  return { collateral, parts, response };
+}
+
+/** GET_PLATFORM_INFO_REQ: the QGS host's TDQE/PCE ISVSVNs, platform id (QE ID) and CPUSVN. */
+export async function qgsGetPlatformInfo(opts: QgsClientOptions): Promise<QgsPlatformInfo> {
+  const req = encodeGetPlatformInfoRequest(
+    opts.minorVersion !== undefined ? { minorVersion: opts.minorVersion } : {},
+  );
+  return platformInfoFromResponse(decodeGetPlatformInfoResponse(await qgsRoundTrip(req, opts)));
 }
 
 /** The bare form: send the raw 1024-byte TDREPORT, read the raw quote until the QGS closes. */

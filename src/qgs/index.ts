@@ -1,7 +1,10 @@
 export * from "./address.js";
 export * from "./client.js";
+export * from "./collateral-message.js";
+export * from "./collateral-parts.js";
 export { errnoName, type Libc, loadLibc, type PinnedMemory, SyscallError, setLibcForTesting } from "./ffi.js";
 export * from "./framing.js";
+export * from "./platform-info-message.js";
 export * from "./protocol.js";
 export * from "./qemu.js";
 export * from "./server.js";

@@ -1,7 +1,11 @@
 /**
  * Intel's QGS message protocol 1.1 (DCAP qgs_msg_lib): a 16-byte little-endian header followed by a
- * typed body. Only GET_QUOTE_REQ / GET_QUOTE_RESP carry quotes; the other types are named so that a
- * server can recognise and refuse them. Validation follows qgs_msg_lib.cpp rule by rule (guest-abi §6.4).
+ * typed body. This file holds the header, the error codes and replies shared by every type, and
+ * GET_QUOTE_REQ / GET_QUOTE_RESP; collateral-message.ts and platform-info-message.ts hold the other two
+ * request/response pairs. Validation follows qgs_msg_lib.cpp rule by rule (guest-abi §6.4).
+ *
+ * Source: intel/confidential-computing.tee.dcap QuoteGeneration/quote_wrapper/qgs_msg_lib/inc/qgs_msg_lib.h
+ * (806c50e) and qgs_msg_lib.cpp (b4bb581).
  */
 import { TdxError } from "../errors.js";
 
@@ -18,8 +22,18 @@ export const QgsMsgType = {
   GET_COLLATERAL_RESP: 3,
   GET_PLATFORM_INFO_REQ: 4,
   GET_PLATFORM_INFO_RESP: 5,
+  /** Service-TD migration quote (TDREPORT + tdx_servtd_ext_t); named by Intel's current header, not served here. */
+  GET_QUOTE_MIG_REQ: 6,
 } as const;
-export const QGS_MSG_TYPE_MAX = 6;
+/** qgs_msg_type_t's QGS_MSG_TYPE_MAX in Intel's current header (6 before GET_QUOTE_MIG_REQ was added). */
+export const QGS_MSG_TYPE_MAX = 7;
+
+/** The response type that answers each request type this protocol defines an answer for. */
+export const QGS_RESPONSE_TYPE: Readonly<Record<number, number>> = {
+  [QgsMsgType.GET_QUOTE_REQ]: QgsMsgType.GET_QUOTE_RESP,
+  [QgsMsgType.GET_COLLATERAL_REQ]: QgsMsgType.GET_COLLATERAL_RESP,
+  [QgsMsgType.GET_PLATFORM_INFO_REQ]: QgsMsgType.GET_PLATFORM_INFO_RESP,
+};
 
 export const QgsErrorCode = {
   SUCCESS: 0,
@@ -68,7 +82,7 @@ const ERROR_INFO: Record<number, QgsErrorInfo> = {
   [QgsErrorCode.INVALID_TYPE]: {
     name: "INVALID_TYPE",
     meaning: "the message type is not the one expected here",
-    hint: "send GET_QUOTE_REQ (type 0) and expect GET_QUOTE_RESP (type 1)",
+    hint: "requests GET_QUOTE 0, GET_COLLATERAL 2 and GET_PLATFORM_INFO 4 are answered by types 1, 3 and 5",
   },
   [QgsErrorCode.INVALID_SIZE]: {
     name: "INVALID_SIZE",
@@ -78,7 +92,7 @@ const ERROR_INFO: Record<number, QgsErrorInfo> = {
   [QgsErrorCode.INVALID_CODE]: {
     name: "INVALID_CODE",
     meaning: "error_code or report_size has a forbidden value",
-    hint: "requests carry error_code 0 and a non-zero report_size",
+    hint: "requests carry error_code 0 (and GET_QUOTE_REQ a non-zero report_size); responses an error code below 0x12008",
   },
 };
 
@@ -152,7 +166,7 @@ export function decodeQgsHeader(bytes: Uint8Array): QgsHeader {
   };
 }
 
-/** qgs_msg_get_type: size >= 16, major == 1, type < 6 (both failures are INVALID_VERSION, as in Intel's code). */
+/** qgs_msg_get_type: size >= 16, major == 1, type < 7 (both failures are INVALID_VERSION, as in Intel's code). */
 export function qgsMessageType(bytes: Uint8Array): number {
   const h = decodeQgsHeader(bytes);
   if (h.majorVersion !== QGS_MSG_MAJOR_VERSION)
@@ -169,8 +183,11 @@ export function qgsMessageType(bytes: Uint8Array): number {
   return h.type;
 }
 
-/** Checks shared by every inflate: fixed size, major version, type, header.size == length. */
-function checkCommon(bytes: Uint8Array, fixedSize: number, type: number, what: string): QgsHeader {
+/**
+ * Checks shared by every qgs_msg_inflate_*: fixed part present (INVALID_PARAMETER), major version
+ * (INVALID_VERSION; the minor is not checked), type (INVALID_TYPE), header.size == length (INVALID_SIZE).
+ */
+export function checkQgsMessage(bytes: Uint8Array, fixedSize: number, type: number, what: string): QgsHeader {
   if (bytes.length < fixedSize)
     throw qgsError(
       QgsErrorCode.INVALID_PARAMETER,
@@ -232,7 +249,7 @@ export function encodeGetQuoteRequest(
 }
 
 export function decodeGetQuoteRequest(bytes: Uint8Array): GetQuoteRequest {
-  const header = checkCommon(bytes, QGS_GET_QUOTE_FIXED_SIZE, QgsMsgType.GET_QUOTE_REQ, "GET_QUOTE_REQ");
+  const header = checkQgsMessage(bytes, QGS_GET_QUOTE_FIXED_SIZE, QgsMsgType.GET_QUOTE_REQ, "GET_QUOTE_REQ");
   if (header.errorCode !== 0)
     throw qgsError(
       QgsErrorCode.INVALID_CODE,
@@ -295,19 +312,37 @@ export function encodeGetQuoteResponse(
   return out;
 }
 
-/** qgs_msg_gen_error_resp for GET_QUOTE: a 24-byte response with both sizes 0. */
-export function encodeGetQuoteErrorResponse(errorCode: number): Uint8Array {
+/**
+ * The size qgs_msg_gen_error_resp gives each response type: the fixed struct, payload sizes all 0
+ * (qgs_msg_get_quote_resp_t 24, qgs_msg_get_collateral_resp_t 48, qgs_msg_get_platform_info_resp_t 28).
+ */
+const ERROR_RESPONSE_SIZE: Readonly<Record<number, number>> = {
+  [QgsMsgType.GET_QUOTE_RESP]: QGS_GET_QUOTE_FIXED_SIZE,
+  [QgsMsgType.GET_COLLATERAL_RESP]: 48,
+  [QgsMsgType.GET_PLATFORM_INFO_RESP]: 28,
+};
+
+/**
+ * qgs_msg_gen_error_resp: the fixed part of `responseType` with every size 0 and `errorCode` in the header,
+ * byte for byte what Intel's QGS sends when it cannot serve a request it parsed the type of.
+ */
+export function encodeErrorResponse(errorCode: number, responseType: number): Uint8Array {
   if (errorCode === 0 || errorCode >= QGS_ERROR_MAX)
     throw new TdxError("QGS_BAD_ERROR_CODE", `0x${errorCode.toString(16)} is not a QGS error code`, {
       hint: "use one of QgsErrorCode other than SUCCESS",
     });
-  const out = new Uint8Array(QGS_GET_QUOTE_FIXED_SIZE);
+  const size = ERROR_RESPONSE_SIZE[responseType];
+  if (size === undefined)
+    throw qgsError(QgsErrorCode.INVALID_TYPE, `message type ${responseType} has no error response`, {
+      field: "header.type",
+    });
+  const out = new Uint8Array(size);
   encodeQgsHeader(
     {
       majorVersion: QGS_MSG_MAJOR_VERSION,
       minorVersion: QGS_MSG_MINOR_VERSION,
-      type: QgsMsgType.GET_QUOTE_RESP,
-      size: QGS_GET_QUOTE_FIXED_SIZE,
+      type: responseType,
+      size,
       errorCode,
     },
     out,
@@ -315,12 +350,22 @@ export function encodeGetQuoteErrorResponse(errorCode: number): Uint8Array {
   return out;
 }
 
+/** qgs_msg_gen_error_resp for GET_QUOTE: a 24-byte response with both sizes 0. */
+export function encodeGetQuoteErrorResponse(errorCode: number): Uint8Array {
+  return encodeErrorResponse(errorCode, QgsMsgType.GET_QUOTE_RESP);
+}
+
 /**
  * Parse a GET_QUOTE_RESP with qgs_msg_lib's rules. A well-formed error response is returned (errorCode != 0),
  * not thrown; use {@link quoteFromResponse} to turn it into a quote or a mapped error.
  */
 export function decodeGetQuoteResponse(bytes: Uint8Array): GetQuoteResponse {
-  const header = checkCommon(bytes, QGS_GET_QUOTE_FIXED_SIZE, QgsMsgType.GET_QUOTE_RESP, "GET_QUOTE_RESP");
+  const header = checkQgsMessage(
+    bytes,
+    QGS_GET_QUOTE_FIXED_SIZE,
+    QgsMsgType.GET_QUOTE_RESP,
+    "GET_QUOTE_RESP",
+  );
   const v = view(bytes);
   const selectedIdSize = v.getUint32(16, true);
   const quoteSize = v.getUint32(20, true);
@@ -358,26 +403,18 @@ export function decodeGetQuoteResponse(bytes: Uint8Array): GetQuoteResponse {
   };
 }
 
-/** The quote of a decoded response, or the remote QGS error mapped to a TdxError. */
-export function quoteFromResponse(resp: GetQuoteResponse): Uint8Array {
-  if (resp.errorCode !== 0) {
-    const info = qgsErrorInfo(resp.errorCode);
-    throw qgsError(
-      resp.errorCode,
-      `QGS answered GET_QUOTE with error 0x${resp.errorCode.toString(16)} (${info.name}: ${info.meaning})`,
-      { field: "header.error_code", remote: true },
-    );
-  }
-  return resp.quote;
+/** The TdxError for an error code a remote QGS answered `request` with (`data.remote = true`). */
+export function remoteQgsError(errorCode: number, request: string): TdxError {
+  const info = qgsErrorInfo(errorCode);
+  return qgsError(
+    errorCode,
+    `QGS answered ${request} with error 0x${errorCode.toString(16)} (${info.name}: ${info.meaning})`,
+    { field: "header.error_code", remote: true },
+  );
 }
 
-/** GET_PLATFORM_INFO_REQ is a bare header; our server recognises it and declines (no platform info to give). */
-export function encodeGetPlatformInfoRequest(): Uint8Array {
-  return encodeQgsHeader({
-    majorVersion: QGS_MSG_MAJOR_VERSION,
-    minorVersion: QGS_MSG_MINOR_VERSION,
-    type: QgsMsgType.GET_PLATFORM_INFO_REQ,
-    size: QGS_HEADER_SIZE,
-    errorCode: 0,
-  });
+/** The quote of a decoded response, or the remote QGS error mapped to a TdxError. */
+export function quoteFromResponse(resp: GetQuoteResponse): Uint8Array {
+  if (resp.errorCode !== 0) throw remoteQgsError(resp.errorCode, "GET_QUOTE");
+  return resp.quote;
 }

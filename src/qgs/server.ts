@@ -1,38 +1,71 @@
 /**
  * A Quote Generation Service speaking Intel's message protocol 1.1 (guest-abi §6): one request per
- * connection, framed GET_QUOTE_REQ or the bare 1024-byte TDREPORT, answered by a pluggable quoting backend
- * (the simulated Quoting Enclave in practice). Every connection has a 30-second deadline from accept; bad
- * input gets the protocol's error response or a closed connection, never a crash.
+ * connection, framed GET_QUOTE_REQ, GET_COLLATERAL_REQ or GET_PLATFORM_INFO_REQ, or the bare 1024-byte
+ * TDREPORT, answered by a pluggable backend (the simulated platform in practice). Every connection has a
+ * 30-second deadline from accept; bad input gets the protocol's error response or a closed connection, never
+ * a crash.
+ *
+ * What gets an answer follows Intel's QGS (intel/confidential-computing.tee.dcap QuoteGeneration/
+ * quote_wrapper/qgs/qgs_ql_logic.cpp `get_resp`, qgs_server.cpp): the three request types it serves are
+ * answered with their response type, an error code in it when the request cannot be served; every other type
+ * (responses 1/3/5, GET_QUOTE_MIG_REQ 6, types beyond Intel's enumeration) gets the connection closed
+ * without data, as `get_resp` returns an empty buffer for them and qgs_server closes on an empty response.
  */
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { isTdxError, TdxError } from "../errors.js";
 import { formatQgsAddress, parseQgsAddress, type QgsAddress, VMADDR_CID_ANY } from "./address.js";
+import {
+  decodeGetCollateralRequest,
+  encodeGetCollateralResponse,
+  type PckCaName,
+  pckCaNameOf,
+  type QgsCollateralParts,
+} from "./collateral-message.js";
 import { FdListener, sockaddrVm } from "./fdsocket.js";
 import { loadLibc } from "./ffi.js";
 import { ByteAccumulator, encodeFrame, QGS_FRAME_PREFIX_SIZE } from "./framing.js";
 import {
+  decodeGetPlatformInfoRequest,
+  encodeGetPlatformInfoResponse,
+  type QgsPlatformInfo,
+} from "./platform-info-message.js";
+import {
   decodeGetQuoteRequest,
-  encodeGetQuoteErrorResponse,
+  decodeQgsHeader,
+  encodeErrorResponse,
   encodeGetQuoteResponse,
+  QGS_HEADER_SIZE,
   QGS_MSG_MAJOR_VERSION,
+  QGS_RESPONSE_TYPE,
   QgsErrorCode,
   QgsMsgType,
-  qgsMessageType,
   TDQE_ATTESTATION_KEY_ID,
 } from "./protocol.js";
 import { checkTdReportShape, TDREPORT_BYTES } from "./tdreport.js";
 
-/** Turns a TDREPORT into a quote. The server has already checked the report's shape. */
+/**
+ * What the QGS serves from: the Quoting Enclave, and where the platform has them, its collateral and
+ * platform info. The server has already checked a TDREPORT's shape and parsed every request.
+ */
 export interface QuotingBackend {
   quote(tdReport: Uint8Array): Promise<Uint8Array>;
   /** One line for logs and `status`, e.g. "simulated TDQE (state ./data/sim)". */
   describe(): string;
+  /**
+   * GET_COLLATERAL_REQ: the collateral for an FMSPC and PCK CA as the QPL would return it, or null when there
+   * is none for them. Absent: the backend has no collateral, every request gets UNEXPECTED.
+   */
+  collateral?(fmspc: Uint8Array, pckCa: PckCaName): Promise<QgsCollateralParts | null>;
+  /** GET_PLATFORM_INFO_REQ (`tee_att_get_platform_info`). Absent: every request gets UNEXPECTED. */
+  platformInfo?(): Promise<QgsPlatformInfo>;
 }
 
 export type QgsServerEvent =
   | { type: "quote"; form: "framed" | "bare"; bytes: number; ms: number }
+  | { type: "collateral"; fmspc: string; pckCa: PckCaName; bytes: number; ms: number }
+  | { type: "platform-info"; ms: number }
   | { type: "refused"; form: "framed" | "bare" | "unknown"; code: string; message: string }
   | { type: "timeout" }
   | { type: "disconnect"; received: number };
@@ -51,6 +84,8 @@ export interface QgsServerOptions {
 export interface QgsServerStats {
   connections: number;
   quotes: number;
+  collaterals: number;
+  platformInfos: number;
   refused: number;
   timeouts: number;
 }
@@ -138,46 +173,61 @@ export function serveQgsConnection(
     else close();
   };
 
+  /** A request the server has no answer for: closed without data, as Intel's QGS does. */
+  const unserved = (header: { majorVersion: number; type: number } | null, length: number) => {
+    const what =
+      header === null
+        ? `a ${length}-byte framed message without a QGS header`
+        : `message type ${header.type} (major version ${header.majorVersion})`;
+    refuse(
+      "framed",
+      new TdxError("QGS_UNSUPPORTED_TYPE", `${what} is not a request this QGS serves; closing`),
+    );
+  };
+
   const handleFramed = async (message: Uint8Array) => {
+    if (message.length < QGS_HEADER_SIZE) {
+      unserved(null, message.length);
+      return;
+    }
+    const header = decodeQgsHeader(message);
+    const responseType = QGS_RESPONSE_TYPE[header.type];
+    if (responseType === undefined) {
+      unserved(header, message.length);
+      return;
+    }
+    const fail = (e: unknown, code = errorCodeOf(e)) =>
+      refuse("framed", e, encodeFrame(encodeErrorResponse(code, responseType)));
+    try {
+      if (header.type === QgsMsgType.GET_QUOTE_REQ) await serveQuote(message, fail);
+      else if (header.type === QgsMsgType.GET_COLLATERAL_REQ) await serveCollateral(message, fail);
+      else await servePlatformInfo(message, fail);
+    } catch (e) {
+      // The request parsed badly (its own protocol code) or the backend failed (UNEXPECTED).
+      fail(e);
+    }
+  };
+
+  const serveQuote = async (message: Uint8Array, fail: (e: unknown, code?: number) => void) => {
     const started = Date.now();
-    let type: number;
-    try {
-      type = qgsMessageType(message);
-    } catch (e) {
-      refuse("framed", e, encodeFrame(encodeGetQuoteErrorResponse(errorCodeOf(e))));
-      return;
-    }
-    if (type !== QgsMsgType.GET_QUOTE_REQ) {
-      // Intel's QGS has no answer for these here: close without data.
-      refuse("framed", new TdxError("QGS_UNSUPPORTED_TYPE", `message type ${type} is not served`));
-      return;
-    }
-    let report: Uint8Array;
-    let idList: Uint8Array;
-    try {
-      ({ report, idList } = decodeGetQuoteRequest(message));
-    } catch (e) {
-      refuse("framed", e, encodeFrame(encodeGetQuoteErrorResponse(errorCodeOf(e))));
-      return;
-    }
+    const { report, idList } = decodeGetQuoteRequest(message);
     if (!keyIdListOk(idList)) {
-      refuse(
-        "framed",
+      fail(
         new TdxError("QGS_UNSUPPORTED_KEY_ID", "no offered attestation key id is the TDQE's"),
-        encodeFrame(encodeGetQuoteErrorResponse(QgsErrorCode.UNEXPECTED)),
+        QgsErrorCode.UNEXPECTED,
       );
       return;
     }
     const shape = checkTdReportShape(report);
     if (shape) {
-      refuse("framed", shape, encodeFrame(encodeGetQuoteErrorResponse(QgsErrorCode.UNEXPECTED)));
+      fail(shape, QgsErrorCode.UNEXPECTED);
       return;
     }
     let quote: Uint8Array;
     try {
       quote = await backend.quote(report);
     } catch (e) {
-      refuse("framed", e, encodeFrame(encodeGetQuoteErrorResponse(QgsErrorCode.UNEXPECTED)));
+      fail(e, QgsErrorCode.UNEXPECTED);
       return;
     }
     if (opts.stats) opts.stats.quotes++;
@@ -187,6 +237,71 @@ export function serveQgsConnection(
         encodeGetQuoteResponse(quote, idList.length > 0 ? { selectedId: TDQE_ATTESTATION_KEY_ID } : {}),
       ),
     );
+  };
+
+  const serveCollateral = async (message: Uint8Array, fail: (e: unknown, code?: number) => void) => {
+    const started = Date.now();
+    const request = decodeGetCollateralRequest(message);
+    const fmspc = Buffer.from(request.fmspc).toString("hex").toUpperCase();
+    const pckCa = pckCaNameOf(request.pckCa);
+    // Intel's QGS reports every failure past parsing as UNEXPECTED (qgs_ql_logic.cpp GET_COLLATERAL_REQ).
+    if (pckCa === null) {
+      fail(
+        new TdxError(
+          "QGS_UNSUPPORTED_PCK_CA",
+          `PCK CA ${JSON.stringify(Buffer.from(request.pckCa).toString("latin1"))} is neither "platform" nor "processor"`,
+        ),
+        QgsErrorCode.UNEXPECTED,
+      );
+      return;
+    }
+    if (backend.collateral === undefined) {
+      fail(new TdxError("QGS_NO_COLLATERAL", "this backend has no collateral"), QgsErrorCode.UNEXPECTED);
+      return;
+    }
+    let response: Uint8Array | null;
+    try {
+      const parts = await backend.collateral(request.fmspc, pckCa);
+      response =
+        parts === null
+          ? null
+          : encodeGetCollateralResponse(parts, { requestMinorVersion: request.header.minorVersion });
+    } catch (e) {
+      fail(e, QgsErrorCode.UNEXPECTED);
+      return;
+    }
+    if (response === null) {
+      fail(
+        new TdxError("QGS_NO_COLLATERAL", `no collateral for FMSPC ${fmspc} (${pckCa} CA)`),
+        QgsErrorCode.UNEXPECTED,
+      );
+      return;
+    }
+    if (opts.stats) opts.stats.collaterals++;
+    emit({ type: "collateral", fmspc, pckCa, bytes: response.length, ms: Date.now() - started });
+    reply(encodeFrame(response));
+  };
+
+  const servePlatformInfo = async (message: Uint8Array, fail: (e: unknown, code?: number) => void) => {
+    const started = Date.now();
+    decodeGetPlatformInfoRequest(message);
+    if (backend.platformInfo === undefined) {
+      fail(
+        new TdxError("QGS_NO_PLATFORM_INFO", "this backend has no platform info"),
+        QgsErrorCode.UNEXPECTED,
+      );
+      return;
+    }
+    let response: Uint8Array;
+    try {
+      response = encodeGetPlatformInfoResponse(await backend.platformInfo());
+    } catch (e) {
+      fail(e, QgsErrorCode.UNEXPECTED);
+      return;
+    }
+    if (opts.stats) opts.stats.platformInfos++;
+    emit({ type: "platform-info", ms: Date.now() - started });
+    reply(encodeFrame(response));
   };
 
   const handleBare = async (report: Uint8Array) => {
@@ -219,13 +334,14 @@ export function serveQgsConnection(
       mode = announced !== 0 && announced === headerSize ? "framed" : "bare";
       if (mode === "framed" && announced > maxMessage) {
         const major = dv.getUint16(QGS_FRAME_PREFIX_SIZE, true);
-        const type = dv.getUint32(QGS_FRAME_PREFIX_SIZE + 4, true);
+        const responseType = QGS_RESPONSE_TYPE[dv.getUint32(QGS_FRAME_PREFIX_SIZE + 4, true)];
         const e = new TdxError(
           "QGS_FRAME_TOO_LARGE",
           `frame announces ${announced} bytes, limit ${maxMessage}`,
         );
-        if (major === QGS_MSG_MAJOR_VERSION && type === QgsMsgType.GET_QUOTE_REQ)
-          refuse("framed", e, encodeFrame(encodeGetQuoteErrorResponse(QgsErrorCode.INVALID_SIZE)));
+        // A served request type gets its INVALID_SIZE reply without the body being read; anything else is closed.
+        if (major === QGS_MSG_MAJOR_VERSION && responseType !== undefined)
+          refuse("framed", e, encodeFrame(encodeErrorResponse(QgsErrorCode.INVALID_SIZE, responseType)));
         else refuse("framed", e);
         return;
       }
@@ -299,7 +415,14 @@ async function unixPathLive(path: string): Promise<boolean> {
 /** Start a QGS on a unix socket, TCP or vsock address. */
 export async function startQgsServer(opts: QgsServerOptions): Promise<QgsServer> {
   const addr = typeof opts.listen === "string" ? parseQgsAddress(opts.listen, VMADDR_CID_ANY) : opts.listen;
-  const stats: QgsServerStats = { connections: 0, quotes: 0, refused: 0, timeouts: 0 };
+  const stats: QgsServerStats = {
+    connections: 0,
+    quotes: 0,
+    collaterals: 0,
+    platformInfos: 0,
+    refused: 0,
+    timeouts: 0,
+  };
   const sockets = new Set<Duplex>();
   const onStream = (s: Duplex) => {
     stats.connections++;

@@ -298,6 +298,10 @@ export class SimPlatform {
   get expectation(): ScenarioExpectation {
     return expectationFor(this.record.scenario);
   }
+  /** The QE ID (16 bytes): the head of a quote's user data, and the platform id a QGS reports. */
+  get qeId(): Uint8Array {
+    return Uint8Array.from(Buffer.from(this.record.qeId, "hex"));
+  }
   /** PEM of the simulated root CA: the trust anchor a verifier must be given. */
   get rootCaPem(): string {
     return this.certs.root.pem;

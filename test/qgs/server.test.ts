@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   decodeGetQuoteResponse,
   encodeFrame,
-  encodeGetPlatformInfoRequest,
   encodeGetQuoteRequest,
+  encodeGetQuoteResponse,
   formatQgsAddress,
   type QgsServer,
   type QgsServerEvent,
@@ -144,8 +144,9 @@ describe("QGS server over real sockets", () => {
   it("closes the connection on garbage, on unsupported message types and on a peer that stops mid-frame", async () => {
     const garbage = new Uint8Array(2000).fill(0xab);
     expect((await rawExchange({ port: tcpPort() }, garbage)).length).toBe(0);
-    const platformInfo = encodeFrame(encodeGetPlatformInfoRequest());
-    expect((await rawExchange({ port: tcpPort() }, platformInfo)).length).toBe(0);
+    // a response type sent as a request is not served: closed, as Intel's QGS does
+    const quoteResponse = encodeFrame(encodeGetQuoteResponse(new Uint8Array(8).fill(1)));
+    expect((await rawExchange({ port: tcpPort() }, quoteResponse)).length).toBe(0);
     const frame = encodeFrame(encodeGetQuoteRequest(fakeTdReport()));
     // half a frame, then the peer half-closes: the server closes without an answer
     expect((await rawExchange({ port: tcpPort() }, frame.subarray(0, 500), { end: true })).length).toBe(0);

@@ -14,15 +14,7 @@ import {
   probeGuest,
   type QuoteResult,
 } from "../../guest/index.js";
-import {
-  formatQgsAddress,
-  openSimQuotingBackend,
-  type QgsServerEvent,
-  qgsGetQuote,
-  qgsGetQuoteBare,
-  simStateDir,
-  startQgsServer,
-} from "../../qgs/index.js";
+import { simStateDir } from "../../qgs/index.js";
 import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
@@ -44,7 +36,7 @@ function providerName(v: string | undefined): ProviderName | "auto" {
   });
 }
 
-function quoteVersionArg(v: string | undefined): 4 | 5 | undefined {
+export function quoteVersionArg(v: string | undefined): 4 | 5 | undefined {
   if (v === undefined) return undefined;
   if (v === "4" || v === "5") return Number(v) as 4 | 5;
   throw new TdxError("GUEST_QUOTE_VERSION", `--quote-version ${v} is not supported`, {
@@ -155,7 +147,7 @@ function eventDataArg(o: { data?: string; dataHex?: string; dataFile?: string })
   return readInputFile(o.dataFile);
 }
 
-/** Registers `report`, `quote`, `extend`, `status` and `qgs serve|quote`. */
+/** Registers `report`, `quote`, `extend` and `status` (the `qgs` commands are in qgs.ts). */
 export function registerGuestCommands(program: Command): void {
   withProviderOptions(
     program
@@ -356,88 +348,4 @@ export function registerGuestCommands(program: Command): void {
       }
       process.stdout.write(`${out.join("\n")}\n`);
     });
-
-  const qgs = program
-    .command("qgs")
-    .description("Quote Generation Service (Intel's QGS message protocol 1.1)");
-  qgs
-    .command("serve")
-    .description("serve quotes from the simulated Quoting Enclave over a unix socket, TCP or vsock")
-    .requiredOption("--state <dir>", "simulated platform state directory (tdx-attest sim init --state DIR)")
-    .option("--listen <address>", "unix:PATH, tcp:HOST:PORT or vsock:PORT (default unix:STATE/qgs.socket)")
-    .option("--quote-version <n>", "quote version: 4 (default) or 5")
-    .option("--timeout-ms <ms>", "per-connection deadline", "30000")
-    .option("--quiet", "do not log each request on stderr")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  tdx-attest qgs serve --state ./data/sim\n  tdx-attest qgs serve --state ./data/sim --listen vsock:4050\n" +
-        "  tdx-attest qgs serve --state ./data/sim --listen tcp:127.0.0.1:4050\n",
-    )
-    .action(
-      async (o: {
-        state: string;
-        listen?: string;
-        quoteVersion?: string;
-        timeoutMs: string;
-        quiet?: boolean;
-      }) => {
-        const qv = quoteVersionArg(o.quoteVersion);
-        const timeoutMs = Number(o.timeoutMs);
-        if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
-          throw new TdxError("QGS_BAD_TIMEOUT", `--timeout-ms ${o.timeoutMs} is not a positive integer`, {
-            field: "timeout-ms",
-            hint: "Intel's QGS uses 30000",
-          });
-        const { backend } = await openSimQuotingBackend(o.state, qv ? { quoteVersion: qv } : {});
-        const listen = o.listen ?? `unix:${join(o.state, "qgs.socket")}`;
-        const log = (e: QgsServerEvent) => {
-          if (o.quiet) return;
-          const line =
-            e.type === "quote"
-              ? `quote ${e.form} ${e.bytes} bytes in ${e.ms} ms`
-              : e.type === "refused"
-                ? `refused ${e.form}: ${e.code}: ${e.message}`
-                : e.type === "timeout"
-                  ? "connection timed out"
-                  : `peer disconnected after ${e.received} bytes`;
-          process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-        };
-        const server = await startQgsServer({ backend, listen, timeoutMs, onEvent: log });
-        process.stdout.write(
-          `qgs listening on ${formatQgsAddress(server.address)} (${backend.describe()})\n`,
-        );
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            void server.close().then(resolve);
-          };
-          process.on("SIGINT", stop);
-          process.on("SIGTERM", stop);
-        });
-        process.stderr.write(
-          `qgs stopped: ${server.stats.connections} connections, ${server.stats.quotes} quotes, ${server.stats.refused} refused\n`,
-        );
-      },
-    );
-
-  qgs
-    .command("quote")
-    .description("send a TDREPORT file to a QGS and write the quote it returns")
-    .requiredOption("--connect <address>", "unix:PATH, tcp:HOST:PORT or vsock:[CID:]PORT")
-    .requiredOption("--report <file>", "the 1024-byte TDREPORT (from `tdx-attest report --out`)")
-    .option("--out <file>", "write the raw quote here (atomically) instead of hex on stdout")
-    .option("--bare", "use the bare form (raw TDREPORT in, raw quote out) instead of GET_QUOTE_REQ")
-    .option("--timeout-ms <ms>", "timeout", "30000")
-    .action(
-      async (o: { connect: string; report: string; out?: string; bare?: boolean; timeoutMs: string }) => {
-        const report = readInputFile(o.report);
-        const opts = { address: o.connect, timeoutMs: Number(o.timeoutMs) };
-        const quote = o.bare ? await qgsGetQuoteBare(report, opts) : (await qgsGetQuote(report, opts)).quote;
-        if (o.out) {
-          writeFileAtomic(o.out, quote);
-          process.stderr.write(`wrote ${quote.length}-byte quote to ${o.out}\n`);
-        } else process.stdout.write(`${toHex(quote)}\n`);
-      },
-    );
 }
