@@ -650,6 +650,13 @@ function readScheme(r: TpmReader, field: string): TpmtPublic["scheme"] {
 export function readTpmtPublic(r: TpmReader, field = "publicArea"): TpmtPublic {
   const at = r.pos;
   const type = r.u16(`${field}.type`);
+  if (type !== TPM_ALG.RSA && type !== TPM_ALG.ECC) {
+    throw new TdxError("TPM2_ALG_UNSUPPORTED", `public area of type ${tpmAlgName(type)} is not RSA or ECC`, {
+      field: `${field}.type`,
+      offset: r.base + at,
+      hint: "only RSA and ECC keys are decoded",
+    });
+  }
   const nameAlg = r.u16(`${field}.nameAlg`);
   const objectAttributes = r.u32(`${field}.objectAttributes`);
   const authPolicy = r.tpm2b(`${field}.authPolicy`, 64);
@@ -662,22 +669,15 @@ export function readTpmtPublic(r: TpmReader, field = "publicArea"): TpmtPublic {
     const modulus = r.tpm2b(`${field}.unique.rsa`, 512);
     return { ...common, type, keyBits, exponent, modulus };
   }
-  if (type === TPM_ALG.ECC) {
-    const curveId = r.u16(`${field}.parameters.curveID`);
-    const kdfScheme = r.u16(`${field}.parameters.kdf.scheme`);
-    const kdf =
-      kdfScheme === TPM_ALG.NULL
-        ? { scheme: kdfScheme }
-        : { scheme: kdfScheme, hashAlg: r.u16(`${field}.parameters.kdf.hashAlg`) };
-    const x = r.tpm2b(`${field}.unique.ecc.x`, 128);
-    const y = r.tpm2b(`${field}.unique.ecc.y`, 128);
-    return { ...common, type, curveId, kdf, x, y };
-  }
-  throw new TdxError("TPM2_ALG_UNSUPPORTED", `public area of type ${tpmAlgName(type)} is not RSA or ECC`, {
-    field: `${field}.type`,
-    offset: r.base + at,
-    hint: "only RSA and ECC keys are decoded",
-  });
+  const curveId = r.u16(`${field}.parameters.curveID`);
+  const kdfScheme = r.u16(`${field}.parameters.kdf.scheme`);
+  const kdf =
+    kdfScheme === TPM_ALG.NULL
+      ? { scheme: kdfScheme }
+      : { scheme: kdfScheme, hashAlg: r.u16(`${field}.parameters.kdf.hashAlg`) };
+  const x = r.tpm2b(`${field}.unique.ecc.x`, 128);
+  const y = r.tpm2b(`${field}.unique.ecc.y`, 128);
+  return { ...common, type, curveId, kdf, x, y };
 }
 
 /** The TPMT_PUBLIC bytes (what the key's TPM name hashes). */
