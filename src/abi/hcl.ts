@@ -412,3 +412,13 @@ export function parseHclVarData(varData: Uint8Array, offset = HCL_VAR_DATA_OFFSE
     vmConfiguration: isObject(vm) ? vm : null,
   };
 }
+
+/**
+ * Where Azure's vTPM keeps things (kinvolk/azure-cvm-tooling `az-cvm-vtpm/src/vtpm/mod.rs`; Fraunhofer-AISEC cmc
+ * `drivers/azuredriver`): the HCL report NV index, the NV index the guest writes its report data into, the
+ * persistent attestation key, and the NV index of the Azure-issued AK certificate.
+ */
+export const AZ_VTPM_HCL_REPORT_NV_INDEX = 0x01400001;
+export const AZ_VTPM_REPORT_DATA_NV_INDEX = 0x01400002;
+export const AZ_VTPM_AK_HANDLE = 0x81000003;
+export const AZ_VTPM_AK_CERT_NV_INDEX = 0x01c101d0;

@@ -699,3 +699,93 @@ export function encodeTpmtPublic(p: TpmtPublic): Uint8Array {
   if (p.kdf.scheme !== TPM_ALG.NULL) w.u16(p.kdf.hashAlg ?? TPM_ALG.SHA256);
   return w.tpm2b(p.x, "x").tpm2b(p.y, "y").finish();
 }
+
+/** TPM_CC command codes of the commands vTPM attestation uses (Part 2, 6.5). */
+export const TPM_CC = {
+  NV_UndefineSpace: 0x00000122,
+  NV_DefineSpace: 0x0000012a,
+  NV_Write: 0x00000137,
+  NV_Read: 0x0000014e,
+  Quote: 0x00000158,
+  NV_ReadPublic: 0x00000169,
+  ReadPublic: 0x00000173,
+  GetCapability: 0x0000017a,
+  PCR_Read: 0x0000017e,
+  PCR_Extend: 0x00000182,
+} as const;
+
+/** Permanent handles and the password session (Part 2, 7.4 and 7.5). */
+export const TPM_RH = {
+  OWNER: 0x40000001,
+  NULL: 0x40000007,
+  PLATFORM: 0x4000000c,
+} as const;
+export const TPM_RS_PW = 0x40000009;
+
+/** TPM_CAP / TPM_PT values for GetCapability (Part 2, 6.12 and 6.13). */
+export const TPM_CAP_TPM_PROPERTIES = 0x00000006;
+export const TPM_PT = {
+  MANUFACTURER: 0x00000105,
+  INPUT_BUFFER: 0x0000010d,
+  NV_BUFFER_MAX: 0x0000012c,
+} as const;
+
+/**
+ * TPM_RC response codes (Part 2, 6.6). Format-one codes (bit 7 set) are combined with a handle, parameter or
+ * session number: `code + TPM_RC_H/P/S + n * 0x100`, as `tpmRcWith` builds them.
+ */
+export const TPM_RC = {
+  SUCCESS: 0x000,
+  BAD_TAG: 0x01e,
+  INITIALIZE: 0x100,
+  FAILURE: 0x101,
+  AUTH_MISSING: 0x125,
+  COMMAND_SIZE: 0x142,
+  COMMAND_CODE: 0x143,
+  NV_RANGE: 0x146,
+  NV_SIZE: 0x147,
+  NV_LOCKED: 0x148,
+  NV_AUTHORIZATION: 0x149,
+  NV_UNINITIALIZED: 0x14a,
+  NV_SPACE: 0x14b,
+  NV_DEFINED: 0x14c,
+  // Format one.
+  ATTRIBUTES: 0x082,
+  HASH: 0x083,
+  VALUE: 0x084,
+  HIERARCHY: 0x085,
+  HANDLE: 0x08b,
+  SCHEME: 0x092,
+  SIZE: 0x095,
+  INSUFFICIENT: 0x09a,
+  BAD_AUTH: 0x0a2,
+} as const;
+export const TPM_RC_H = 0x000;
+export const TPM_RC_P = 0x040;
+export const TPM_RC_S = 0x800;
+
+/** A format-one response code for handle/parameter/session `n` (1-based). */
+export function tpmRcWith(code: number, where: "handle" | "parameter" | "session", n: number): number {
+  const base = where === "handle" ? TPM_RC_H : where === "parameter" ? TPM_RC_P : TPM_RC_S;
+  return code + base + (n << 8);
+}
+
+const RC_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(TPM_RC).map(([k, v]) => [v, `TPM_RC_${k}`]),
+);
+
+/** "TPM_RC_HANDLE (handle 1)", "TPM_RC_NV_DEFINED", or the hex for codes this file does not name. */
+export function tpmRcName(rc: number): string {
+  if (rc & 0x080) {
+    const code = rc & 0x0bf;
+    const name = RC_NAMES[code] ?? `0x${code.toString(16).padStart(3, "0")}`;
+    const [where, n] =
+      rc & TPM_RC_P
+        ? ["parameter", (rc >> 8) & 0xf]
+        : rc & TPM_RC_S
+          ? ["session", (rc >> 8) & 0x7]
+          : ["handle", (rc >> 8) & 0x7];
+    return n ? `${name} (${where} ${n})` : name;
+  }
+  return RC_NAMES[rc] ?? `0x${rc.toString(16).padStart(3, "0")}`;
+}
