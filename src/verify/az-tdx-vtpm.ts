@@ -198,8 +198,13 @@ function isParsedEvidence(v: unknown): v is AzTdxVtpmEvidence {
   return (
     typeof v === "object" &&
     v !== null &&
+    [0, 1, 2].includes((v as AzTdxVtpmEvidence).version) &&
     (v as AzTdxVtpmEvidence).hclReport instanceof Uint8Array &&
-    (v as AzTdxVtpmEvidence).tdQuote instanceof Uint8Array
+    (v as AzTdxVtpmEvidence).tdQuote instanceof Uint8Array &&
+    (v as AzTdxVtpmEvidence).tpmQuote?.message instanceof Uint8Array &&
+    (v as AzTdxVtpmEvidence).tpmQuote.signature instanceof Uint8Array &&
+    Array.isArray((v as AzTdxVtpmEvidence).tpmQuote.pcrs) &&
+    (v as AzTdxVtpmEvidence).tpmQuote.pcrs.every((p) => p instanceof Uint8Array)
   );
 }
 
@@ -294,9 +299,16 @@ function evaluate(
     steps(run, result, input, options, backend);
     result.ok = true;
   } catch (e) {
-    if (!(e instanceof Stop)) throw e;
     result.ok = false;
-    result.error = e.error;
+    if (e instanceof Stop) result.error = e.error;
+    else {
+      // Never a crash for bad input: anything unforeseen becomes a failed check (VERIFY_INTERNAL unless typed).
+      try {
+        run.failWith("internal", e);
+      } catch (stop) {
+        result.error = (stop as Stop).error;
+      }
+    }
   }
   result.checks = run.checks;
   return result;
@@ -770,29 +782,33 @@ export async function verifyAzTdxVtpmAsync(
   collateral: Collateral,
   options: AzTdxVtpmOptions,
 ): Promise<AzTdxVtpmResult> {
-  const sync = syncBackend(collateral, options ?? ({} as AzTdxVtpmOptions));
+  const o = options ?? ({} as AzTdxVtpmOptions);
+  const sync = syncBackend(collateral, o);
   let ev: AzTdxVtpmEvidence;
   try {
     ev = toEvidence(evidence);
   } catch {
     return evaluate(evidence, options, sync); // fails at evidence.parse
   }
-  const now = { now: options.now };
-  const dcapP = options.verifier
-    ? options.verifier.verifyAsync(ev.tdQuote, collateral, now)
+  const now = { now: o.now };
+  const dcapP = o.verifier
+    ? o.verifier.verifyAsync(ev.tdQuote, collateral, now)
     : verifyQuoteAsync(
         ev.tdQuote,
         collateral,
-        options.trustAnchors ? { ...now, trustAnchors: options.trustAnchors } : now,
+        o.trustAnchors ? { ...now, trustAnchors: o.trustAnchors } : now,
       );
+  // Private copies: the outcome must be about the bytes the checks see at the end, whatever the caller does.
+  const message = ev.tpmQuote.message.slice();
+  const signature = ev.tpmQuote.signature.slice();
   let rsaP: Promise<boolean> | null = null;
   let akSeen: HclJwk | null = null;
   try {
     const ak = parseHclVarData(parseHclReport(ev.hclReport).variableData).akPub;
     if (ak) {
       rsaJwkParts(ak);
-      akSeen = ak;
-      rsaP = verifyRsaPkcs1Sha256Async(ak as RsaJwk, ev.tpmQuote.message, ev.tpmQuote.signature);
+      akSeen = { n: ak.n, e: ak.e };
+      rsaP = verifyRsaPkcs1Sha256Async(ak as RsaJwk, message, signature);
     }
   } catch {
     // The checks report it, in their order.
@@ -800,15 +816,15 @@ export async function verifyAzTdxVtpmAsync(
   const [dcap, rsa] = await Promise.all([dcapP, rsaP]);
   return evaluate(ev, options, {
     dcap: () => dcap,
-    // The outcome computed beforehand answers only for the very key and bytes it was computed on.
-    rsa: (jwk, message, signature) =>
+    // The outcome computed beforehand answers only for the key and bytes it was computed on.
+    rsa: (jwk, m, sig) =>
       rsa !== null &&
       akSeen !== null &&
       jwk.n === akSeen.n &&
       jwk.e === akSeen.e &&
-      message === ev.tpmQuote.message &&
-      signature === ev.tpmQuote.signature
+      bytesEqual(m, message) &&
+      bytesEqual(sig, signature)
         ? rsa
-        : sync.rsa(jwk, message, signature),
+        : sync.rsa(jwk, m, sig),
   });
 }

@@ -125,29 +125,44 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
     // Trustee's own failure test adds 1 to byte 0x880 (inside the var data).
     [
       "a var data byte",
-      (e) => void (e.hclReport[0x880]! += 1),
+      (e) => {
+        e.hclReport[0x880]! += 1;
+      },
       "hcl.varData.hash",
       "AZ_VAR_DATA_HASH_MISMATCH",
     ],
     [
       "an MRTD byte of the HCL TD report",
-      (e) => void (e.hclReport[0x230]! ^= 1),
+      (e) => {
+        e.hclReport[0x230]! ^= 1;
+      },
       "hcl.tdReport",
       "AZ_HCL_TD_REPORT_MISMATCH",
     ],
     [
       "a TPM message byte (the clock)",
-      (e) => void (e.tpmQuote.message[60]! ^= 1),
+      (e) => {
+        e.tpmQuote.message[60]! ^= 1;
+      },
       "tpm.signature",
       "AZ_TPM_MESSAGE_ALTERED",
     ],
     [
       "a TPM signature bit",
-      (e) => void (e.tpmQuote.signature[0]! ^= 1),
+      (e) => {
+        e.tpmQuote.signature[0]! ^= 1;
+      },
       "tpm.signature",
       "AZ_TPM_SIGNATURE_INVALID",
     ],
-    ["a PCR 0 bit", (e) => void (e.tpmQuote.pcrs[0]![0]! ^= 1), "tpm.pcrDigest", "AZ_PCR_DIGEST_MISMATCH"],
+    [
+      "a PCR 0 bit",
+      (e) => {
+        e.tpmQuote.pcrs[0]![0]! ^= 1;
+      },
+      "tpm.pcrDigest",
+      "AZ_PCR_DIGEST_MISMATCH",
+    ],
   ];
   it.each(tampers)("%s is refused with its own code", (_what, edit, check, code) => {
     for (const version of [0, 1] as const) {
@@ -166,14 +181,18 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
 
   it("names the differing TD report field and its offset in the HCL report", () => {
     const r = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0x230]! ^= 1)),
+      tampered((e) => {
+        e.hclReport[0x230]! ^= 1;
+      }),
       collateral(),
       opts(),
     );
     expect(r.error).toMatchObject({ field: "hclReport.tdReport.mrTd", data: { offset: 0x230 } });
     expect(r.checks.at(-1)!.actual).toEqual(["mrTd"]);
     const rd = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0xa0 + 40]! ^= 1)),
+      tampered((e) => {
+        e.hclReport[0xa0 + 40]! ^= 1;
+      }),
       collateral(),
       opts(),
     );
@@ -189,7 +208,9 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
       [0x20 + 32, "teeTcbInfoHash"],
     ] as const) {
       const r = verifyAzTdxVtpm(
-        tampered((e) => void (e.hclReport[off]! ^= 1)),
+        tampered((e) => {
+          e.hclReport[off]! ^= 1;
+        }),
         collateral(),
         opts(),
       );
@@ -202,7 +223,9 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
     }
     // SERVTD_HASH is not in a TD 1.0 quote body: only TEE_INFO_HASH catches it.
     const s = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0x20 + 912]! ^= 1)),
+      tampered((e) => {
+        e.hclReport[0x20 + 912]! ^= 1;
+      }),
       collateral(),
       opts(),
     );
@@ -211,7 +234,9 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
 
   it("cannot see a changed TDREPORT MAC (keyed to the CPU: no remote verifier can)", () => {
     const r = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0x20 + 224]! ^= 1)),
+      tampered((e) => {
+        e.hclReport[0x20 + 224]! ^= 1;
+      }),
       collateral(),
       opts(),
     );
@@ -245,15 +270,17 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
     );
     expect([short.error?.code, failedLast(short)]).toEqual(["AZ_PCR_SELECTION_MISMATCH", "tpm.pcrSelection"]);
     const size = verifyAzTdxVtpm(
-      tampered((e) => void (e.tpmQuote.pcrs[3] = e.tpmQuote.pcrs[3]!.subarray(0, 20))),
+      tampered((e) => {
+        e.tpmQuote.pcrs[3] = e.tpmQuote.pcrs[3]!.subarray(0, 20);
+      }),
       collateral(),
       opts(),
     );
     expect(size.error?.code).toBe("AZ_PCR_SELECTION_MISMATCH");
     const swapped = verifyAzTdxVtpm(
-      tampered(
-        (e) => void ([e.tpmQuote.pcrs[0], e.tpmQuote.pcrs[1]] = [e.tpmQuote.pcrs[1]!, e.tpmQuote.pcrs[0]!]),
-      ),
+      tampered((e) => {
+        [e.tpmQuote.pcrs[0], e.tpmQuote.pcrs[1]] = [e.tpmQuote.pcrs[1]!, e.tpmQuote.pcrs[0]!];
+      }),
       collateral(),
       opts(),
     );
@@ -262,13 +289,17 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
 
   it("refuses an SNP report type and another hash type (stricter than Trustee)", () => {
     const snp = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0x4c8] = 2)),
+      tampered((e) => {
+        e.hclReport[0x4c8] = 2;
+      }),
       collateral(),
       opts(),
     );
     expect([snp.error?.code, failedLast(snp)]).toEqual(["AZ_HCL_NOT_TDX", "hcl.reportType"]);
     const sha384 = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport[0x4cc] = 2)),
+      tampered((e) => {
+        e.hclReport[0x4cc] = 2;
+      }),
       collateral(),
       opts(),
     );
@@ -280,7 +311,9 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
 
   it("passes the TD quote's DCAP failure through, under tdQuote.", () => {
     const body = verifyAzTdxVtpm(
-      tampered((e) => void (e.tdQuote[48 + 136]! ^= 1)),
+      tampered((e) => {
+        e.tdQuote[48 + 136]! ^= 1;
+      }),
       collateral(),
       opts(),
     );
@@ -320,8 +353,14 @@ describe.skipIf(!az)(`az-tdx-vtpm evidence from a real Azure TDX VM (${AZ_SKIP_R
     ]);
     const t = verifyAzTdxVtpm(az!.evidenceV1, collateral(), { nonce: "challenge" } as AzTdxVtpmOptions);
     expect(t.error?.code).toBe("VERIFY_TIME_INVALID");
+    // A parsed-looking object of the wrong shape is read as JSON and refused, never a crash.
+    const odd = { version: 1, hclReport: new Uint8Array(4), tdQuote: new Uint8Array(4), tpmQuote: null };
+    const o = verifyAzTdxVtpm(odd as unknown as AzTdxVtpmEvidence, collateral(), opts());
+    expect([o.error?.code, failedLast(o)]).toEqual(["AZ_EVIDENCE_UNKNOWN_FIELD", "evidence.parse"]);
     const cut = verifyAzTdxVtpm(
-      tampered((e) => void (e.hclReport = e.hclReport.subarray(0, 100))),
+      tampered((e) => {
+        e.hclReport = e.hclReport.subarray(0, 100);
+      }),
       collateral(),
       opts(),
     );
