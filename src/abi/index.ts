@@ -6,10 +6,14 @@
  * copy them: use plainTdReportBody / plainSgxReportBody for a spreadable copy. Assigning a field works.
  */
 export * from "./attributes.js";
+export * from "./az-evidence.js";
+export * from "./azure-json.js";
 export { bytesEqual, concatBytes, fromHex, isAllZero, toHex } from "./bytes.js";
+export * from "./hcl.js";
 export * from "./input.js";
 export * from "./json.js";
 export * from "./quote.js";
 export * from "./reports.js";
 export * from "./tdreport.js";
+export * from "./tpm2.js";
 export * from "./types.js";

@@ -1,4 +1,16 @@
 /** DCAP quote verification with Intel QVL's verdicts, explained step by step. */
+
+export {
+  AZ_INIT_DATA_PCR,
+  AZ_MIN_AK_BITS,
+  AZ_TDX_VTPM_TEE,
+  type AzPcr,
+  type AzTdxVtpmEvidenceInput,
+  type AzTdxVtpmOptions,
+  type AzTdxVtpmResult,
+  verifyAzTdxVtpm,
+  verifyAzTdxVtpmAsync,
+} from "./az-tdx-vtpm.js";
 export type {
   QeIdentity,
   QeTcbLevel,

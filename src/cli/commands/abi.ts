@@ -1,5 +1,13 @@
 import type { Command } from "commander";
-import { decodeAttestationInput, quoteToJson, tdReportToJson } from "../../abi/index.js";
+import {
+  azTdxVtpmEvidenceToJson,
+  decodeAttestationInput,
+  decodeAzureInput,
+  hclReportToJson,
+  quoteToJson,
+  tdReportToJson,
+  tpmsAttestToJson,
+} from "../../abi/index.js";
 import { readInputFile } from "../io.js";
 import { writeJson } from "../output.js";
 import { renderTree } from "../tree.js";
@@ -9,7 +17,7 @@ export function registerAbiCommands(program: Command): void {
   program
     .command("decode")
     .description(
-      "decode a quote (v3/v4/v5) or a TDREPORT given as binary, hex or base64, and print its fields",
+      "decode a quote (v3/v4/v5), a TDREPORT, an Azure HCL report or TPMS_ATTEST (binary, hex or base64), or az-tdx-vtpm evidence JSON, and print its fields",
     )
     .argument("[file]", "input file, or - for stdin", "-")
     .option(
@@ -19,10 +27,33 @@ export function registerAbiCommands(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  tdx-attest decode quote.bin\n  tdx-attest decode --json quote.hex | jq .body.mr_td\n" +
-        "  base64 -w0 quote.bin | tdx-attest decode -\n\nExit codes: 0 decoded, 2 malformed input (error code, offset and hint printed).",
+        "  base64 -w0 quote.bin | tdx-attest decode -\n  tdx-attest decode az-evidence.json   # az-tdx-vtpm: HCL report, TD quote, TPM quote\n\nExit codes: 0 decoded, 2 malformed input (error code, offset and hint printed).",
     )
     .action((file: string, opts: { json?: boolean }) => {
-      const decoded = decodeAttestationInput(readInputFile(file));
+      const input = readInputFile(file);
+      const az = decodeAzureInput(input);
+      if (az) {
+        const json =
+          az.kind === "az-tdx-vtpm"
+            ? azTdxVtpmEvidenceToJson(az.evidence)
+            : az.kind === "hcl_report"
+              ? hclReportToJson(az.hclReport)
+              : tpmsAttestToJson(az.attest);
+        if (opts.json) {
+          writeJson({ encoding: az.encoding, ...json });
+          return;
+        }
+        const title =
+          az.kind === "az-tdx-vtpm"
+            ? `az-tdx-vtpm evidence v${az.evidence.version} (HCL report ${az.evidence.hclReport.length} bytes, TD quote ${az.evidence.tdQuote.length} bytes, TPM quote over ${az.evidence.tpmQuote.pcrs.length} PCRs)`
+            : az.kind === "hcl_report"
+              ? `Azure HCL report, ${az.bytes.length} bytes, ${az.encoding} input`
+              : `TPMS_ATTEST, ${az.bytes.length} bytes, ${az.encoding} input`;
+        const { kind: _k, size: _s, ...rest } = json;
+        process.stdout.write(`${title}\n${renderTree(rest, "  ")}\n`);
+        return;
+      }
+      const decoded = decodeAttestationInput(input);
       const json = decoded.kind === "quote" ? quoteToJson(decoded.quote) : tdReportToJson(decoded.tdReport);
       if (opts.json) {
         writeJson({ encoding: decoded.encoding, ...json });

@@ -7,6 +7,7 @@ import { type Appraisal, appraise, DEFAULT_POLICY, type Policy, readPolicy } fro
 import { type VerificationResult, Verifier } from "../../verify/index.js";
 import { readInputFile } from "../io.js";
 import { writeJson } from "../output.js";
+import { verifyAzTdxVtpmCommand } from "./verify-az.js";
 
 interface VerifyFlags {
   collateral?: string;
@@ -15,6 +16,9 @@ interface VerifyFlags {
   trustRoot?: string[];
   policy?: string;
   json?: boolean;
+  tee?: string;
+  nonce?: string;
+  nonceHex?: string;
 }
 
 function usage(message: string, hint: string, field?: string): TdxError {
@@ -36,7 +40,7 @@ export function parseTime(text: string): number {
   return Math.floor(ms / 1000);
 }
 
-function readText(path: string, what: string): string {
+export function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
@@ -52,7 +56,7 @@ function readText(path: string, what: string): string {
   }
 }
 
-function readTrustRoot(path: string): string | Uint8Array {
+export function readTrustRoot(path: string): string | Uint8Array {
   const bytes = readInputFile(path);
   const text = Buffer.from(bytes).toString("latin1");
   return text.includes("-----BEGIN CERTIFICATE-----") ? text : bytes;
@@ -103,7 +107,7 @@ export function verifyJson(
   };
 }
 
-function printHuman(
+export function printHuman(
   result: VerificationResult,
   appraisal: Appraisal | null,
   policySource: string | null,
@@ -143,9 +147,12 @@ export function registerVerifyCommands(program: Command): void {
   program
     .command("verify")
     .description(
-      "verify a DCAP quote (SGX v3, TDX v4/v5) the way Intel's QVL does, then appraise it against a policy",
+      "verify a DCAP quote (SGX v3, TDX v4/v5) the way Intel's QVL does, or Azure TDX vTPM evidence (--tee az-tdx-vtpm), then appraise it against a policy",
     )
-    .argument("<quote>", "quote file (binary, hex or base64), or - for stdin")
+    .argument(
+      "<quote>",
+      "quote file (binary, hex or base64), or - for stdin; with --tee az-tdx-vtpm: evidence JSON",
+    )
     .option(
       "--collateral <file>",
       "collateral JSON (dcap-qvl QuoteCollateralV3 format, e.g. from `collateral fetch`)",
@@ -162,16 +169,40 @@ export function registerVerifyCommands(program: Command): void {
       "appraisal policy JSON (default: UpToDate only, no DEBUG TD, unexpired collateral)",
     )
     .option("--json", "print the result as JSON")
+    .option(
+      "--tee <tee>",
+      "evidence type: tdx (a DCAP quote, default) or az-tdx-vtpm (Azure TDX vTPM evidence JSON)",
+    )
+    .option("--nonce <text>", "az-tdx-vtpm: the expected nonce as text (UTF-8), e.g. the challenge")
+    .option(
+      "--nonce-hex <hex>",
+      "az-tdx-vtpm: the expected nonce as hex bytes (e.g. a SHA-384 runtime-data digest)",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n" +
         "  tdx-attest verify quote.bin --collateral collateral.json --at 2025-07-19T10:00:34Z\n" +
         "  tdx-attest verify quote.hex --pccs https://pccs.example:8081 --policy policy.json --json\n" +
-        "  tdx-attest verify sim-quote.bin --collateral sim-collateral.json --trust-root sim-root.pem\n\n" +
+        "  tdx-attest verify sim-quote.bin --collateral sim-collateral.json --trust-root sim-root.pem\n" +
+        "  tdx-attest verify evidence.json --tee az-tdx-vtpm --collateral coll.json --nonce challenge --json\n\n" +
         "Exit codes: 0 verified and accepted; 1 verified but refused (TCB status or policy);\n" +
         "2 invalid (signature, chain, revocation, malformed input) or usage error.",
     )
     .action(async (quotePath: string, flags: VerifyFlags) => {
+      const tee = flags.tee ?? "tdx";
+      if (tee !== "tdx" && tee !== "az-tdx-vtpm") {
+        throw usage(
+          `--tee ${tee} is not known`,
+          "use --tee tdx (a quote) or --tee az-tdx-vtpm (Azure evidence)",
+          "--tee",
+        );
+      }
+      if (tee === "tdx" && (flags.nonce !== undefined || flags.nonceHex !== undefined)) {
+        throw usage(
+          "--nonce and --nonce-hex apply to --tee az-tdx-vtpm",
+          "drop them, or add --tee az-tdx-vtpm",
+        );
+      }
       if (flags.collateral && flags.pccs?.length) {
         throw usage(
           "give either --collateral or --pccs, not both",
@@ -184,6 +215,7 @@ export function registerVerifyCommands(program: Command): void {
           "fetch an offline bundle with `tdx-attest collateral fetch QUOTE --pccs URL --out FILE`",
         );
       }
+      if (tee === "az-tdx-vtpm") return verifyAzTdxVtpmCommand(quotePath, flags);
       const now = flags.at !== undefined ? parseTime(flags.at) : Math.floor(Date.now() / 1000);
       const { bytes } = decodeInputBytes(readInputFile(quotePath));
       let policy: Policy = DEFAULT_POLICY as Policy;
