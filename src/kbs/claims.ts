@@ -1,6 +1,6 @@
 import type { JWK } from "jose";
 import type { Quote, TdReportBody } from "../abi/types.js";
-import type { EvidenceVerdict } from "./evidence.js";
+import type { AttestedTdxEvidence, InitData } from "../attest/index.js";
 
 /** EAR profile Trustee emits; kept so Trustee-side policies and tools read our tokens unchanged. */
 export const EAR_PROFILE = "tag:github.com,2024:confidential-containers/Trustee";
@@ -74,24 +74,26 @@ export function trusteeQuoteClaims(q: Quote) {
 }
 
 export interface TokenClaimsInput {
-  verdict: EvidenceVerdict & { quote: Quote };
+  /** The verified evidence (its typed verification result, event-log replay and parsed quote). */
+  attested: AttestedTdxEvidence;
+  /** The init-data document bound to MRCONFIGID, when the Attestation carried one. */
+  initData?: InitData;
   teePubkey: JWK;
   nonce: string;
   policyId: string;
   /** Additional evidence string bound into REPORTDATA (device evidence), "" when none. */
   additionalEvidence: string;
   hashAlgorithm: string;
-  /** SHA-256 of the quote bytes, to find this attestation in the audit log. */
-  evidenceSha256?: string;
 }
 
 /** The AR4SI trust vector and EAR status for a TD the attestation policy let through. */
-export function appraisalStatus(verdict: EvidenceVerdict, debug: boolean) {
-  const upToDate = verdict.tcbStatus === "UpToDate" && !verdict.collateralExpired;
+export function appraisalStatus(attested: AttestedTdxEvidence, debug: boolean) {
+  const r = attested.result;
+  const upToDate = r.tcbStatus === "UpToDate" && !r.collateralExpired;
   const vector = {
     "instance-identity": 2,
     configuration: debug ? 96 : 2,
-    executables: verdict.eventLog ? (verdict.eventLog.matches ? 2 : 96) : 0,
+    executables: attested.eventLog ? (attested.eventLog.matches ? 2 : 96) : 0,
     hardware: upToDate ? 2 : 32,
   };
   const values = Object.values(vector);
@@ -109,22 +111,25 @@ export function appraisalStatus(verdict: EvidenceVerdict, debug: boolean) {
  * probe (tdx_mrtd, attester_tcb_status, ...). Time claims (iat/exp) are added by the signer.
  */
 export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknown> {
-  const { verdict, teePubkey } = input;
-  const q = verdict.quote;
-  const b = tdBody(q);
+  const { attested, teePubkey } = input;
+  const r = attested.result;
+  const q = attested.quote;
+  const b = attested.report;
   const flags = tdAttributeFlags(b.tdAttributes);
-  const { status, vector } = appraisalStatus(verdict, flags.debug);
+  const { status, vector } = appraisalStatus(attested, flags.debug);
   const quoteClaims = trusteeQuoteClaims(q);
+  const tcbStatus = r.tcbStatus ?? "Unknown";
+  const tcbDate = r.matchedTcbLevel?.tcbDate;
   const tdx: Record<string, unknown> = {
     quote: quoteClaims,
     td_attributes: flags,
-    tcb_status: verdict.tcbStatus ?? "Unknown",
-    advisory_ids: verdict.advisoryIds,
-    collateral_expiration_status: verdict.collateralExpired ? "1" : "0",
+    tcb_status: tcbStatus,
+    advisory_ids: r.advisoryIds,
+    collateral_expiration_status: r.collateralExpired ? "1" : "0",
   };
-  if (verdict.tcbDate) tdx.tcb_date = verdict.tcbDate;
-  if (verdict.collateralExpiresAt) tdx.earliest_expiration_date = verdict.collateralExpiresAt;
-  if (verdict.eventLog) tdx.event_log = verdict.eventLog;
+  if (tcbDate) tdx.tcb_date = tcbDate;
+  if (r.earliestExpiry) tdx.earliest_expiration_date = r.earliestExpiry.iso;
+  if (attested.eventLog) tdx.event_log = attested.eventLog;
   const runtimeDataClaims = { nonce: input.nonce, "tee-pubkey": teePubkey };
   const reportData = hex(b.reportData);
   return {
@@ -140,7 +145,7 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
           report_data: reportData,
           runtime_data_claims: runtimeDataClaims,
           runtime_data_hash_algorithm: input.hashAlgorithm,
-          ...(input.evidenceSha256 ? { evidence_sha256: input.evidenceSha256 } : {}),
+          evidence_sha256: attested.evidenceSha256,
           additional_evidence: input.additionalEvidence,
           // Device (GPU, ...) evidence is bound into REPORTDATA but not appraised by this broker: say so.
           ...(input.additionalEvidence !== "" ? { additional_evidence_verified: false } : {}),
@@ -167,10 +172,10 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
     tdx_rtmr2: hex(b.rtmr[2]),
     tdx_rtmr3: hex(b.rtmr[3]),
     tdx_report_data: reportData,
-    attester_tcb_status: verdict.tcbStatus ?? "Unknown",
-    tdx_tcb_status: verdict.tcbStatus ?? "Unknown",
-    attester_advisory_ids: verdict.advisoryIds,
-    ...(verdict.tcbDate ? { attester_tcb_date: verdict.tcbDate } : {}),
+    attester_tcb_status: tcbStatus,
+    tdx_tcb_status: tcbStatus,
+    attester_advisory_ids: r.advisoryIds,
+    ...(tcbDate ? { attester_tcb_date: tcbDate } : {}),
     attester_runtime_data: runtimeDataClaims,
   };
 }

@@ -1,5 +1,4 @@
 /** Key broker: the KBS attestation protocol 0.4.0 (RCAR), evidence binding, tokens, JWE release, policies, stores. */
-export { appraisalPolicyEngine } from "./attestation-policy.js";
 export {
   checkReportDataBinding,
   DEFAULT_RUNTIME_DATA_HASH,
@@ -31,14 +30,7 @@ export {
   type QuoteSource,
   type TeeKeyPair,
 } from "./client.js";
-export {
-  type AttestationPolicyEngine,
-  type EvidenceVerdict,
-  type EvidenceVerifier,
-  type PolicyDenial,
-  readTeeEvidence,
-  type TdxEvidence,
-} from "./evidence.js";
+export { type EvidenceVerifier, type PolicyDenial, readTeeEvidence, type TdxEvidence } from "./evidence.js";
 export { canonicalJson } from "./jcs.js";
 export {
   decryptKbsResponse,

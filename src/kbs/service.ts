@@ -1,6 +1,13 @@
 import { createHash, createPrivateKey, randomBytes, randomUUID } from "node:crypto";
+import {
+  type AttestedTdxEvidence,
+  appraisalPolicyCache,
+  appraiseEvidence,
+  DEFAULT_ATTESTATION_POLICY_TEXT,
+  type EvidenceVerifier,
+} from "../attest/index.js";
 import { TdxError } from "../errors.js";
-import { appraisalPolicyEngine } from "./attestation-policy.js";
+import { readPolicy } from "../policy/index.js";
 import {
   checkReportDataBinding,
   expectedReportData,
@@ -8,13 +15,7 @@ import {
   type RuntimeDataHashAlgorithm,
 } from "./binding.js";
 import { buildTokenClaims, claimValue, teePubkeyFromClaims } from "./claims.js";
-import {
-  type AttestationPolicyEngine,
-  type EvidenceVerdict,
-  type EvidenceVerifier,
-  type PolicyDenial,
-  readTeeEvidence,
-} from "./evidence.js";
+import { type PolicyDenial, readTeeEvidence } from "./evidence.js";
 import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
@@ -29,7 +30,6 @@ export interface KbsServiceOptions {
   store: KbsStore;
   kek: KeyEncryptionKey;
   verifier: EvidenceVerifier;
-  policyEngine?: AttestationPolicyEngine;
   /** Seconds between /auth and /attest (Trustee: 5 minutes). */
   sessionTtlSeconds?: number;
   /** Lifetime of attestation tokens and of the attested session. */
@@ -92,18 +92,18 @@ export function checkResourcePath(path: string): string {
 export class KbsService {
   readonly store: KbsStore;
   readonly verifier: EvidenceVerifier;
-  readonly policyEngine: AttestationPolicyEngine;
   readonly sessionTtlSeconds: number;
   readonly attestationPolicyId: string;
   readonly #kek: KeyEncryptionKey;
   readonly #signer: TokenSigner;
   readonly #clock: () => Date;
   readonly #preferredHash: RuntimeDataHashAlgorithm | undefined;
+  /** Attestation policies parsed once per version. */
+  readonly #attestationPolicies = appraisalPolicyCache();
 
   private constructor(opts: KbsServiceOptions, signer: TokenSigner) {
     this.store = opts.store;
     this.verifier = opts.verifier;
-    this.policyEngine = opts.policyEngine ?? appraisalPolicyEngine;
     this.sessionTtlSeconds = opts.sessionTtlSeconds ?? 300;
     this.attestationPolicyId = opts.attestationPolicyId ?? DEFAULT_POLICY_ID;
     this.#kek = opts.kek;
@@ -126,12 +126,11 @@ export class KbsService {
     });
     const svc = new KbsService(opts, signer);
     const now = svc.#clock().getTime();
-    const engine = svc.policyEngine;
     if (!(await opts.store.getPolicy("attestation", DEFAULT_POLICY_ID)))
       await opts.store.putPolicy({
         kind: "attestation",
         id: DEFAULT_POLICY_ID,
-        body: engine.defaultPolicyText,
+        body: DEFAULT_ATTESTATION_POLICY_TEXT,
         now,
       });
     if (!(await opts.store.getPolicy("resource", DEFAULT_POLICY_ID)))
@@ -210,7 +209,8 @@ export class KbsService {
         hint: "send the Attestation without init-data",
       });
     const { evidence, additionalEvidence } = readTeeEvidence(att["tee-evidence"]);
-    const evidenceSha256 = createHash("sha256").update(evidence.quote).digest("hex");
+    // Until the quote has parsed, the audit log names the evidence by the hash of the bytes sent.
+    let evidenceSha256 = createHash("sha256").update(evidence.quote).digest("hex");
     const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) =>
       this.store.appendAudit({
         at: now.getTime(),
@@ -241,41 +241,19 @@ export class KbsService {
     }
 
     const hashAlg = session.hashAlg as RuntimeDataHashAlgorithm;
-    let verdict: EvidenceVerdict;
+    let attested: AttestedTdxEvidence;
     try {
-      verdict = await this.verifier.verify({
-        quote: evidence.quote,
-        ...(evidence.ccEventlog ? { ccEventlog: evidence.ccEventlog } : {}),
-        now,
-      });
+      attested = await this.verifier.verify(evidence, now);
     } catch (e) {
-      // Missing collateral is the broker's problem (503), not the TD's: pass it through.
-      const err =
-        e instanceof TdxError && e.code !== "KBS_COLLATERAL_UNAVAILABLE"
-          ? new TdxError(
-              "KBS_EVIDENCE_REJECTED",
-              `the quote could not be verified: ${e.code}: ${e.message}`,
-              {
-                ...(e.hint ? { hint: e.hint } : {}),
-                data: { cause: e.toJSON() },
-              },
-            )
-          : e;
+      const err = evidenceError(e);
       await audit("error", err instanceof TdxError ? `${err.code}: ${err.message}` : String(err));
       throw err;
     }
-    const quote = verdict.quote;
-    if (!quote || quote.body.kind === "sgx") {
-      await audit("denied", "KBS_EVIDENCE_REJECTED: not a TD quote");
-      throw new TdxError("KBS_EVIDENCE_REJECTED", "the evidence does not hold a TDX quote", {
-        hint: "send the TD quote from configfs-tsm (or the QGS) as tee-evidence.primary_evidence.quote",
-        data: { problems: verdict.problems },
-      });
-    }
+    evidenceSha256 = attested.evidenceSha256;
     // Binding before genuineness so a replayed-but-genuine quote is reported as what it is.
     try {
       checkReportDataBinding(
-        quote.body.report.reportData,
+        attested.report.reportData,
         expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
         hashAlg,
       );
@@ -283,23 +261,26 @@ export class KbsService {
       await audit("denied", `${(e as TdxError).code}: ${(e as Error).message}`);
       throw e;
     }
-    if (!verdict.ok) {
-      const first = verdict.problems[0];
-      await audit("denied", `KBS_EVIDENCE_REJECTED: ${verdict.problems.map((p) => p.code).join(", ")}`);
+    const result = attested.result;
+    if (!result.ok) {
+      const problem = result.error ?? { code: "QUOTE_NOT_VERIFIED", message: "verification failed" };
+      await audit("denied", `KBS_EVIDENCE_REJECTED: ${problem.code}`);
       throw new TdxError(
         "KBS_EVIDENCE_REJECTED",
-        `the quote did not verify: ${first ? `${first.code}: ${first.message}` : "unknown reason"}`,
-        { ...(first?.hint ? { hint: first.hint } : {}), data: { problems: verdict.problems } },
+        `the quote did not verify: ${problem.code}: ${problem.message}`,
+        {
+          ...(problem.hint ? { hint: problem.hint } : {}),
+          data: { problems: [problem] },
+        },
       );
     }
-    if (verdict.eventLog && !verdict.eventLog.matches) {
-      await audit("denied", `KBS_EVENTLOG_MISMATCH: ${verdict.eventLog.detail ?? ""}`);
+    if (attested.eventLog && !attested.eventLog.matches) {
+      const detail = attested.eventLog.detail;
+      await audit("denied", `KBS_EVENTLOG_MISMATCH: ${detail ?? ""}`);
       throw new TdxError(
         "KBS_EVENTLOG_MISMATCH",
-        `the event log does not replay to the quote's RTMRs${verdict.eventLog.detail ? `: ${verdict.eventLog.detail}` : ""}`,
-        {
-          hint: "send the complete CCEL (and runtime log) of this boot, or none",
-        },
+        `the event log does not replay to the quote's RTMRs${detail ? `: ${detail}` : ""}`,
+        { hint: "send the complete CCEL (and runtime log) of this boot, or none" },
       );
     }
     const policy = await this.store.getPolicy("attestation", this.attestationPolicyId);
@@ -311,15 +292,18 @@ export class KbsService {
           hint: "set it with: tdx-attest kbs policy set --kind attestation ID --file POLICY.json",
         },
       );
-    const appraisal = this.policyEngine.appraise(verdict, policy.body, now);
+    const appraisal = appraiseEvidence(
+      attested,
+      this.#attestationPolicies.get(policy.id, policy.updatedAt, policy.body),
+      now,
+    );
     const claims = buildTokenClaims({
-      verdict: { ...verdict, quote },
+      attested,
       teePubkey: teePubkey as never,
       nonce: session.nonce,
       policyId: policy.id,
       additionalEvidence,
       hashAlgorithm: hashAlg,
-      evidenceSha256,
     });
     if (!appraisal.allowed) {
       const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
@@ -497,7 +481,7 @@ export class KbsService {
         hint: "use letters, digits, '.', '_' or '-'",
       });
     if (kind === "resource") parseResourcePolicy(text);
-    else if (kind === "attestation") this.policyEngine.check(text);
+    else if (kind === "attestation") readPolicy(text);
     else
       throw new TdxError(
         "KBS_POLICY_KIND_INVALID",
@@ -576,6 +560,25 @@ function auditClaims(claims: Record<string, unknown>) {
   return Object.fromEntries(
     pick.map((k) => [k, claimValue(claims, k) ?? null]).concat([["jti", claims.jti ?? null]]),
   );
+}
+
+/**
+ * What an evidence-pipeline failure means to a TD: collateral the broker cannot get is the broker's
+ * problem (503 KBS_COLLATERAL_UNAVAILABLE); evidence that does not parse or is not a TD quote is 401
+ * KBS_EVIDENCE_REJECTED with the pipeline's error as `cause`.
+ */
+function evidenceError(e: unknown): unknown {
+  if (!(e instanceof TdxError)) return e;
+  if (e.code === "ATTEST_COLLATERAL_UNAVAILABLE")
+    return new TdxError("KBS_COLLATERAL_UNAVAILABLE", e.message, {
+      cause: e,
+      ...(e.hint ? { hint: e.hint } : {}),
+      ...(e.data ? { data: e.data } : {}),
+    });
+  return new TdxError("KBS_EVIDENCE_REJECTED", `the quote could not be verified: ${e.code}: ${e.message}`, {
+    ...(e.hint ? { hint: e.hint } : {}),
+    data: { cause: e.toJSON() },
+  });
 }
 
 function notFound(path: string) {

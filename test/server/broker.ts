@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EvidenceVerifier } from "../../src/kbs/evidence.js";
+import type { EvidenceVerifier } from "../../src/attest/index.js";
 import { KeyEncryptionKey } from "../../src/kbs/kek.js";
 import { KbsService } from "../../src/kbs/service.js";
 import { openStore } from "../../src/kbs/store/index.js";
