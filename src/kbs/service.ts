@@ -3,8 +3,11 @@ import {
   type AttestedTdxEvidence,
   appraisalPolicyCache,
   appraiseEvidence,
+  checkInitDataBinding,
   DEFAULT_ATTESTATION_POLICY_TEXT,
   type EvidenceVerifier,
+  type InitData,
+  readInitData,
 } from "../attest/index.js";
 import { TdxError } from "../errors.js";
 import { readPolicy } from "../policy/index.js";
@@ -14,12 +17,26 @@ import {
   negotiateHashAlgorithm,
   type RuntimeDataHashAlgorithm,
 } from "./binding.js";
-import { buildTokenClaims, claimValue, teePubkeyFromClaims } from "./claims.js";
+import {
+  buildTokenClaims,
+  claimSetOf,
+  claimValue,
+  mergeClaims,
+  splitClaims,
+  teePubkeyFromClaims,
+} from "./claims.js";
 import { type PolicyDenial, readTeeEvidence } from "./evidence.js";
 import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
-import type { AuditRecord, KbsStore, PolicyKind, PolicyRecord } from "./store/index.js";
+import type {
+  AuditEntry,
+  AuditRecord,
+  KbsStore,
+  PolicyKind,
+  PolicyRecord,
+  SessionRecord,
+} from "./store/index.js";
 import { TokenSigner } from "./token.js";
 
 /** The KBS attestation protocol version this broker speaks (exact match, as Trustee requires). */
@@ -197,74 +214,101 @@ export class KbsService {
   ): Promise<AttestOutcome> {
     const now = this.now();
     const session = await this.#session(sessionId, now);
+    // A second /attest on an attested session returns that session's token, as Trustee does.
+    if (session.state === "attested") return this.#sessionToken(session, now);
+    // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so
+    // a session cannot retry (and fill the audit log) without asking for a new challenge.
+    const consumed =
+      session.state === "pending"
+        ? await this.store.consumeNonce(session.id, session.nonce, now.getTime())
+        : "replayed";
+    if (consumed !== "ok") {
+      // Already refused once (and audited then): count, do not write another row.
+      await this.store.countRefusal(session.id);
+      throw consumeError(consumed);
+    }
+    let evidenceSha256: string | null = null;
+    const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) => {
+      const entry: AuditEntry = {
+        at: now.getTime(),
+        event: "attest",
+        sessionId: session.id,
+        evidenceSha256,
+        verdict,
+        reason,
+        requestId: ctx.requestId ?? null,
+      };
+      return claims
+        ? this.store.appendAuditWithClaims(
+            entry,
+            claimSetOf(splitClaims(claims as Record<string, unknown>).shared),
+          )
+        : this.store.appendAudit(entry);
+    };
+    try {
+      return await this.#attestOnce(session, body, now, ctx, (sha) => {
+        evidenceSha256 = sha;
+      });
+    } catch (e) {
+      const err = e instanceof TdxError ? e : null;
+      const status = err ? auditVerdictOf(err.code) : "error";
+      await audit(
+        status,
+        err ? `${err.code}: ${err.message}` : String(e),
+        (e as { auditClaims?: unknown }).auditClaims,
+      );
+      throw e;
+    }
+  }
+
+  /** The session's one attempt: every refusal it throws is audited by the caller, once. */
+  async #attestOnce(
+    session: SessionRecord,
+    body: unknown,
+    now: Date,
+    ctx: RequestContext,
+    setEvidence: (sha256: string) => void,
+  ): Promise<AttestOutcome> {
     const att = asObject(body, "Attestation");
     const runtime = asObject(att["runtime-data"], "Attestation.runtime-data");
     if (typeof runtime.nonce !== "string")
       throw invalidRequest("runtime-data.nonce", "runtime-data.nonce is missing", "echo the challenge nonce");
     const teePubkey = runtime["tee-pubkey"];
     importTeePubkey(teePubkey);
-    if (att["init-data"] !== undefined && att["init-data"] !== null)
-      throw new TdxError("KBS_INIT_DATA_UNSUPPORTED", "init-data binding (MRCONFIGID) is not supported yet", {
-        field: "init-data",
-        hint: "send the Attestation without init-data",
-      });
+    const rawInitData = att["init-data"];
+    const initData =
+      rawInitData === undefined || rawInitData === null ? undefined : readInitData(rawInitData);
     const { evidence, additionalEvidence } = readTeeEvidence(att["tee-evidence"]);
     // Until the quote has parsed, the audit log names the evidence by the hash of the bytes sent.
-    let evidenceSha256 = createHash("sha256").update(evidence.quote).digest("hex");
-    const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) =>
-      this.store.appendAudit({
-        at: now.getTime(),
-        event: "attest",
-        sessionId: session.id,
-        evidenceSha256,
-        claims: claims ?? null,
-        verdict,
-        reason,
-        requestId: ctx.requestId ?? null,
-      });
-
-    if (runtime.nonce !== session.nonce) {
-      await audit("denied", "KBS_NONCE_MISMATCH");
+    setEvidence(createHash("sha256").update(evidence.quote).digest("hex"));
+    if (runtime.nonce !== session.nonce)
       throw new TdxError(
         "KBS_NONCE_MISMATCH",
-        "runtime-data.nonce is not the nonce of this session's challenge",
+        "runtime-data.nonce is not the nonce of this session's challenge (the challenge is now used up)",
         {
           field: "runtime-data.nonce",
-          hint: "echo the nonce returned by /kbs/v0/auth on this same session (cookie)",
+          hint: "echo the nonce returned by /kbs/v0/auth on this same session; start again with POST /kbs/v0/auth",
         },
       );
-    }
-    const consumed = await this.store.consumeNonce(session.id, runtime.nonce, now.getTime());
-    if (consumed !== "ok") {
-      await audit("denied", consumeCode(consumed));
-      throw consumeError(consumed);
-    }
 
     const hashAlg = session.hashAlg as RuntimeDataHashAlgorithm;
     let attested: AttestedTdxEvidence;
     try {
       attested = await this.verifier.verify(evidence, now);
     } catch (e) {
-      const err = evidenceError(e);
-      await audit("error", err instanceof TdxError ? `${err.code}: ${err.message}` : String(err));
-      throw err;
+      throw evidenceError(e);
     }
-    evidenceSha256 = attested.evidenceSha256;
+    setEvidence(attested.evidenceSha256);
     // Binding before genuineness so a replayed-but-genuine quote is reported as what it is.
-    try {
-      checkReportDataBinding(
-        attested.report.reportData,
-        expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
-        hashAlg,
-      );
-    } catch (e) {
-      await audit("denied", `${(e as TdxError).code}: ${(e as Error).message}`);
-      throw e;
-    }
+    checkReportDataBinding(
+      attested.report.reportData,
+      expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
+      hashAlg,
+    );
+    if (initData) bindInitData(attested, initData);
     const result = attested.result;
     if (!result.ok) {
       const problem = result.error ?? { code: "QUOTE_NOT_VERIFIED", message: "verification failed" };
-      await audit("denied", `KBS_EVIDENCE_REJECTED: ${problem.code}`);
       throw new TdxError(
         "KBS_EVIDENCE_REJECTED",
         `the quote did not verify: ${problem.code}: ${problem.message}`,
@@ -276,7 +320,6 @@ export class KbsService {
     }
     if (attested.eventLog && !attested.eventLog.matches) {
       const detail = attested.eventLog.detail;
-      await audit("denied", `KBS_EVENTLOG_MISMATCH: ${detail ?? ""}`);
       throw new TdxError(
         "KBS_EVENTLOG_MISMATCH",
         `the event log does not replay to the quote's RTMRs${detail ? `: ${detail}` : ""}`,
@@ -299,6 +342,7 @@ export class KbsService {
     );
     const claims = buildTokenClaims({
       attested,
+      ...(initData ? { initData } : {}),
       teePubkey: teePubkey as never,
       nonce: session.nonce,
       policyId: policy.id,
@@ -307,21 +351,58 @@ export class KbsService {
     });
     if (!appraisal.allowed) {
       const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
-      await audit("denied", err.message, claims);
-      throw err;
+      throw Object.assign(err, { auditClaims: claims });
     }
-    const { token, expiresAt } = await this.#signer.sign(claims, now);
-    await this.store.attachToken(session.id, token, expiresAt.getTime(), expiresAt.getTime(), {
-      at: now.getTime(),
-      event: "attest",
-      sessionId: session.id,
-      evidenceSha256,
-      claims,
-      verdict: "allowed",
-      reason: null,
-      requestId: ctx.requestId ?? null,
-    });
+    const { token, expiresAt, registered } = await this.#signer.sign(claims, now);
+    // Stored small: the claim set once per distinct content, this session's own claims beside it.
+    const split = splitClaims({ ...claims, ...registered });
+    await this.store.attachClaims(
+      session.id,
+      claimSetOf(split.shared),
+      JSON.stringify(split.session),
+      expiresAt.getTime(),
+      expiresAt.getTime(),
+      {
+        at: now.getTime(),
+        event: "attest",
+        sessionId: session.id,
+        evidenceSha256: attested.evidenceSha256,
+        verdict: "allowed",
+        reason: null,
+        requestId: ctx.requestId ?? null,
+      },
+    );
     return { token, sessionExpiresAt: expiresAt, claims };
+  }
+
+  /** The token of an attested session (Trustee answers a second /attest with it). */
+  async #sessionToken(session: SessionRecord, now: Date): Promise<AttestOutcome> {
+    const full = await this.#sessionClaims(session, now);
+    const { iss: _iss, iat, nbf: _nbf, exp, jti, ...claims } = full;
+    const { token } = await this.#signer.sign(claims, now, {
+      iat: Number(iat),
+      exp: Number(exp),
+      jti: String(jti),
+    });
+    return { token, sessionExpiresAt: new Date(session.expiresAt), claims: full };
+  }
+
+  /** An attested session's token claims, from its claim set and its own claims (no token is stored). */
+  async #sessionClaims(session: SessionRecord, now: Date): Promise<Record<string, unknown>> {
+    if (session.state !== "attested" || !session.claimsRef || !session.sessionClaims)
+      throw new TdxError("KBS_NOT_ATTESTED", "this session has not attested yet", {
+        hint: "POST the evidence to /kbs/v0/attest before asking for resources",
+      });
+    if (session.tokenExpiresAt === null || session.tokenExpiresAt <= now.getTime())
+      throw new TdxError("KBS_TOKEN_EXPIRED", "the attestation token has expired", {
+        hint: "attest again (POST /kbs/v0/auth then /kbs/v0/attest) to get a fresh token",
+      });
+    const shared = await this.store.getClaimSet(session.claimsRef);
+    if (!shared)
+      throw new TdxError("KBS_NOT_ATTESTED", "this session's claims are gone", {
+        hint: "attest again (POST /kbs/v0/auth then /kbs/v0/attest)",
+      });
+    return mergeClaims(shared, JSON.parse(session.sessionClaims) as Record<string, unknown>);
   }
 
   async #session(sessionId: string | undefined, now: Date) {
@@ -351,14 +432,11 @@ export class KbsService {
   async claimsFor(
     auth: { sessionId?: string; bearer?: string },
     now: Date,
-  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null }> {
-    if (auth.bearer) return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null };
+  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null; claimsRef: string | null }> {
+    if (auth.bearer)
+      return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null, claimsRef: null };
     const s = await this.#session(auth.sessionId, now);
-    if (s.state !== "attested" || !s.token)
-      throw new TdxError("KBS_NOT_ATTESTED", "this session has not attested yet", {
-        hint: "POST the evidence to /kbs/v0/attest before asking for resources",
-      });
-    return { claims: await this.#signer.verify(s.token, now), sessionId: s.id };
+    return { claims: await this.#sessionClaims(s, now), sessionId: s.id, claimsRef: s.claimsRef };
   }
 
   async resource(
@@ -368,19 +446,24 @@ export class KbsService {
   ): Promise<KbsResponse> {
     const now = this.now();
     const resourcePath = checkResourcePath(path);
-    const { claims, sessionId } = await this.claimsFor(auth, now);
-    const audit = (verdict: "allowed" | "denied", reason: string | null) =>
-      this.store.appendAudit({
+    const { claims, sessionId, claimsRef } = await this.claimsFor(auth, now);
+    const audit = (verdict: "allowed" | "denied", reason: string | null) => {
+      const entry: AuditEntry = {
         at: now.getTime(),
         event: "release",
         resource: resourcePath,
         sessionId,
         evidenceSha256: (claimValue(claims, "evidence_sha256") as string | undefined) ?? null,
-        claims: auditClaims(claims),
+        claimsRef,
         verdict,
         reason,
         requestId: ctx.requestId ?? null,
-      });
+      };
+      // A passport-mode token names its claim set by content, stored once like a session's.
+      return claimsRef
+        ? this.store.appendAudit(entry)
+        : this.store.appendAuditWithClaims(entry, claimSetOf(splitClaims(claims).shared));
+    };
     const record = await this.store.getResource(resourcePath);
     if (!record) {
       await audit("denied", "KBS_RESOURCE_NOT_FOUND");
@@ -544,24 +627,6 @@ export class KbsService {
   }
 }
 
-/** The claims worth keeping in the audit log (not the whole token): identity and verdict. */
-function auditClaims(claims: Record<string, unknown>) {
-  const pick = [
-    "ear_status",
-    "tcb_status",
-    "debug",
-    "mr_td",
-    "rtmr_0",
-    "rtmr_1",
-    "rtmr_2",
-    "rtmr_3",
-    "report_data",
-  ];
-  return Object.fromEntries(
-    pick.map((k) => [k, claimValue(claims, k) ?? null]).concat([["jti", claims.jti ?? null]]),
-  );
-}
-
 /**
  * What an evidence-pipeline failure means to a TD: collateral the broker cannot get is the broker's
  * problem (503 KBS_COLLATERAL_UNAVAILABLE); evidence that does not parse or is not a TD quote is 401
@@ -579,6 +644,27 @@ function evidenceError(e: unknown): unknown {
     ...(e.hint ? { hint: e.hint } : {}),
     data: { cause: e.toJSON() },
   });
+}
+
+/** The init-data digest must be the TD's MRCONFIGID; a mismatch names both values. */
+function bindInitData(attested: AttestedTdxEvidence, initData: InitData): void {
+  try {
+    checkInitDataBinding(attested.report, initData);
+  } catch (e) {
+    const err = e as TdxError;
+    throw new TdxError("KBS_INIT_DATA_MISMATCH", err.message, {
+      field: "init-data",
+      ...(err.hint ? { hint: err.hint } : {}),
+      ...(err.data ? { data: err.data } : {}),
+    });
+  }
+}
+
+/** Audit verdict of a refusal: the broker's own failures (5xx) are errors, everything else denied. */
+function auditVerdictOf(code: string): "denied" | "error" {
+  return code === "KBS_COLLATERAL_UNAVAILABLE" || code === "KBS_DB_UNAVAILABLE" || code === "KBS_INTERNAL"
+    ? "error"
+    : "denied";
 }
 
 function notFound(path: string) {

@@ -129,7 +129,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     );
   });
 
-  it("refuses a replayed nonce (the same evidence sent twice)", async () => {
+  it("answers the same evidence sent twice with the session's token, and refuses it on another session", async () => {
     const client = new KbsClient({ url });
     const { nonce } = await client.auth();
     const key = generateTeeKeyPair();
@@ -138,8 +138,15 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
       key.publicJwk,
       platform.quote(expectedReportData(nonce, key.publicJwk, "")),
     );
-    await client.attestRaw(msg);
-    expect((await rejectionOf(client.attestRaw(msg))).code).toBe("KBS_NONCE_REPLAYED");
+    const token = await client.attestRaw(msg);
+    expect(await client.attestRaw(msg)).toMatch(/^ey/);
+    expect(
+      JSON.parse(Buffer.from((await client.attestRaw(msg)).split(".")[1]!, "base64url").toString()).jti,
+    ).toBe(JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).jti);
+    // The same evidence on a new session: its nonce is not that session's.
+    const fresh = new KbsClient({ url });
+    await fresh.auth();
+    expect((await rejectionOf(fresh.attestRaw(msg))).code).toBe("KBS_NONCE_MISMATCH");
   });
 
   it("refuses an expired session", async () => {

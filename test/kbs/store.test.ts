@@ -37,7 +37,7 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
 
   it("migrates idempotently and records the schema version", async () => {
     await store.migrate();
-    expect(await store.getMeta("schema_version")).toBe("1");
+    expect(await store.getMeta("schema_version")).toBe("2");
   });
 
   it("stores, lists, replaces and deletes policies", async () => {
@@ -93,13 +93,19 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     expect(await other.consumeNonce("s-ok", "n-ok", 60)).toBe("replayed");
     expect(await store.consumeNonce("s-old", "n-old", 100)).toBe("expired");
     expect(await store.consumeNonce("nope", "n-ok", 50)).toBe("unknown-session");
-    await store.attachToken("s-ok", "jwt", 900, 1200);
+    await store.attachClaims("s-ok", { digest: "d1", body: '{"a":1}' }, '{"jti":"j"}', 900, 1200, {
+      at: 60,
+      event: "attest",
+      verdict: "allowed",
+    });
     expect(await store.getSession("s-ok")).toMatchObject({
       state: "attested",
-      token: "jwt",
+      claimsRef: "d1",
+      sessionClaims: '{"jti":"j"}',
       tokenExpiresAt: 900,
       expiresAt: 1200,
     });
+    expect(await other.getClaimSet("d1")).toEqual({ a: 1 });
   });
 
   it("lets exactly one of many concurrent consumers on two connections win a nonce", async () => {
@@ -178,6 +184,60 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     ).rejects.toThrow(/append-only/);
     await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [id])).rejects.toThrow(/append-only/);
     expect((await store.listAudit({ resource: "a/b/c" })).length).toBe(1);
+  });
+
+  it("stores a claim set once however many rows reference it", async () => {
+    const set = { digest: "same-set", body: '{"tcb":"UpToDate"}' };
+    for (let i = 0; i < 5; i++)
+      await (i % 2 ? store : other).appendAuditWithClaims(
+        { at: 70 + i, event: "attest", verdict: "allowed" },
+        set,
+      );
+    const { rows } = await store.db.query("SELECT COUNT(*) AS n FROM claim_sets WHERE digest = $1", [
+      set.digest,
+    ]);
+    expect(Number(rows[0]!.n)).toBe(1);
+    const refs = (await store.listAudit({ limit: 10_000 })).filter((r) => r.claimsRef === set.digest);
+    expect(refs).toHaveLength(5);
+  });
+
+  it("counts repeated refusals of a session and leaves one audit row for them when it is purged", async () => {
+    await store.createSession({
+      id: "ref",
+      nonce: "ref-n",
+      tee: "tdx",
+      hashAlg: "sha384",
+      createdAt: 0,
+      expiresAt: 500,
+    });
+    for (let i = 0; i < 7; i++) await store.countRefusal("ref");
+    expect((await store.getSession("ref"))!.refusals).toBe(7);
+    const before = (await store.listAudit({ limit: 10_000 })).length;
+    await store.purgeExpired(501);
+    const rows = await store.listAudit({ limit: 10_000 });
+    expect(rows.length).toBe(before + 1);
+    expect(rows.at(-1)).toMatchObject({ sessionId: "ref", verdict: "denied" });
+    expect(rows.at(-1)!.reason).toMatch(/7 more/);
+  });
+
+  it("prunes audit rows older than a date (recorded), and only those", async () => {
+    await store.appendAuditWithClaims(
+      { at: 1_000, event: "attest", verdict: "allowed" },
+      { digest: "old-set", body: "{}" },
+    );
+    const keep = await store.appendAudit({ at: 5_000_000, event: "admin", verdict: "ok", reason: "new" });
+    const pruned = await store.pruneAudit(2_000, 6_000_000, "test");
+    expect(pruned).toBeGreaterThan(0);
+    const rows = await other.listAudit({ limit: 10_000 });
+    expect(rows.every((r) => r.at >= 2_000)).toBe(true);
+    expect(rows.some((r) => r.id === keep)).toBe(true);
+    expect(await store.getClaimSet("old-set")).toBeUndefined();
+    // Newer rows stay append-only.
+    await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [keep])).rejects.toThrow(
+      /append-only/,
+    );
+    const { rows: prunes } = await store.db.query("SELECT before_at, pruned, actor FROM audit_prunes");
+    expect(prunes).toEqual([{ before_at: 2000, pruned, actor: "test" }]);
   });
 
   it("converges two writers on one meta value", async () => {

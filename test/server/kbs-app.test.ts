@@ -144,7 +144,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(e.data?.status).toBe(401);
   });
 
-  it("refuses a replayed nonce", async () => {
+  it("answers a second /attest on an attested session with that session's token, as Trustee does", async () => {
     const client = new KbsClient({ url: broker.url });
     const { nonce } = await client.auth();
     const key = generateTeeKeyPair();
@@ -155,9 +155,43 @@ describe("key broker over HTTP (fake verifier)", () => {
         reportData: Buffer.from(expectedReportData(nonce, key.publicJwk, "", "sha384")).toString("hex"),
       }),
     );
-    await client.attestRaw(msg);
-    const e = await rejectionOf(client.attestRaw(msg));
-    expect(e.code).toBe("KBS_NONCE_REPLAYED");
+    const first = await client.attestRaw(msg);
+    const second = await client.attestRaw(msg);
+    const a = decodeJwt(first);
+    const b = decodeJwt(second);
+    expect(b.jti).toBe(a.jti);
+    expect(b.exp).toBe(a.exp);
+    expect(b).toEqual(a);
+    // Even a body that would not verify gets the session's token: the session is attested.
+    expect(decodeJwt(await client.attestRaw({})).jti).toBe(a.jti);
+  });
+
+  it("refuses a second try after a refusal: the challenge is used up, and the retries are counted, not logged", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const other = Buffer.alloc(32, 8).toString("base64");
+    const wrong = attestationMessage(
+      other,
+      key.publicJwk,
+      fakeQuoteBytes({
+        reportData: Buffer.from(expectedReportData(other, key.publicJwk, "")).toString("hex"),
+      }),
+    );
+    expect((await rejectionOf(client.attestRaw(wrong))).code).toBe("KBS_NONCE_MISMATCH");
+    const right = attestationMessage(
+      nonce,
+      key.publicJwk,
+      fakeQuoteBytes({
+        reportData: Buffer.from(expectedReportData(nonce, key.publicJwk, "")).toString("hex"),
+      }),
+    );
+    const rowsBefore = (await broker.store.listAudit({ limit: 10_000 })).length;
+    for (let i = 0; i < 20; i++)
+      expect((await rejectionOf(client.attestRaw(i % 2 ? right : wrong))).code).toBe("KBS_NONCE_REPLAYED");
+    expect((await broker.store.listAudit({ limit: 10_000 })).length).toBe(rowsBefore);
+    const sid = /kbs-session-id=([^;]+)/.exec(client.cookie ?? "")![1]!;
+    expect((await broker.store.getSession(sid))!.refusals).toBe(20);
   });
 
   it("refuses an expired session", async () => {
@@ -221,6 +255,8 @@ describe("key broker over HTTP (fake verifier)", () => {
       new KbsClient({ url: broker.url }).getResource("default/disk/pinned", fakeQuoteSource()),
     );
     expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
+    // 401 as Trustee (PolicyDeny): guest-components' client re-attests on 401 and gives up on anything else.
+    expect(e.data?.status).toBe(401);
     expect(e.data?.denials).toEqual([
       expect.objectContaining({ rule: "golden-mrtd", expected: ["22".repeat(48)], actual: "11".repeat(48) }),
     ]);
@@ -326,7 +362,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     ).toBe(true);
     expect(
       entries.some(
-        (e) => e.event === "attest" && e.verdict === "denied" && /KBS_NONCE_REPLAYED/.test(e.reason ?? ""),
+        (e) => e.event === "attest" && e.verdict === "denied" && /KBS_NONCE_MISMATCH/.test(e.reason ?? ""),
       ),
     ).toBe(true);
     expect(
@@ -348,7 +384,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
     const text = await (await fetch(`${broker.url}/metrics`)).text();
     expect(text).toMatch(/kbs_attestations_total\{result="allowed"\} [1-9]/);
-    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 1/);
+    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 20/);
     expect(text).toMatch(/kbs_collateral_cache_hits/);
   });
 

@@ -96,6 +96,10 @@ export function registerKbsCommands(program: Command): void {
       "--eventlog <file>",
       "event log to send with the quote (CCEL with runtime events, or a runtime log)",
     )
+    .option(
+      "--init-data <file>",
+      "init-data document (TOML) the TD was launched with: sent along, the broker checks it against MRCONFIGID",
+    )
     .option("--out <file>", "write the secret to this file (mode 0600) instead of stdout")
     .option("--key-type <type>", "TEE key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-OAEP-256)", "ec")
     .option("--token-out <file>", "also write the attestation token (JWT) here")
@@ -110,8 +114,12 @@ export function registerKbsCommands(program: Command): void {
         ...(o.qgs ? { qgs: o.qgs } : {}),
         ...(o.eventlog ? { eventlog: o.eventlog } : {}),
       });
+      const initData = o.initData ? Buffer.from(readInputFile(o.initData)).toString("utf8") : undefined;
       const client = new KbsClient({ url: kbsUrl(o.kbs) });
-      const { secret, token } = await client.getResource(path, source, { keyType });
+      const { secret, token } = await client.getResource(path, source, {
+        keyType,
+        ...(initData !== undefined ? { initData } : {}),
+      });
       if (o.tokenOut) writeFileAtomic(o.tokenOut, `${token}\n`, 0o600);
       if (o.out) writeFileAtomic(o.out, secret, 0o600);
       else await writeStdout(secret);
