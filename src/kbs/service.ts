@@ -84,7 +84,9 @@ function denied(code: string, what: string, policyId: string, denials: PolicyDen
   });
 }
 
-const RESOURCE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Longest resource path segment and policy id; the HTTP layer uses the same limit for route parameters. */
+export const MAX_SEGMENT_LENGTH = 128;
+const RESOURCE_SEGMENT = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_SEGMENT_LENGTH - 1}}$`);
 
 /** Check a repository/type/tag path; returns it normalized. */
 export function checkResourcePath(path: string): string {
@@ -95,7 +97,7 @@ export function checkResourcePath(path: string): string {
       `resource path ${JSON.stringify(path)} is not REPOSITORY/TYPE/TAG`,
       {
         field: "path",
-        hint: "use three segments of letters, digits, '.', '_' or '-', e.g. default/disk/key",
+        hint: `use three segments of 1 to ${MAX_SEGMENT_LENGTH} letters, digits, '.', '_' or '-', e.g. default/disk/key`,
       },
     );
   return parts.join("/");

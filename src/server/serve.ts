@@ -90,7 +90,17 @@ export async function startBroker(
     tokens.push(readSecretFile(file, "admin token"));
     loud(`admin API token in ${file} (the kbs commands read it from there by default)`);
   }
-  const adminAuth = new AdminAuth({ tokens, publicKeys });
+  const adminAuth = new AdminAuth({
+    tokens,
+    publicKeys,
+    ...(config.admin?.maxJwtLifetimeSeconds
+      ? { maxJwtLifetimeSeconds: config.admin.maxJwtLifetimeSeconds }
+      : {}),
+  });
+  if (adminAuth.maxJwtLifetimeSeconds > 600)
+    say(
+      `admin JWTs accepted for up to ${adminAuth.maxJwtLifetimeSeconds} s (admin.maxJwtLifetimeSeconds): a leaked token stays usable that long`,
+    );
   if (!adminAuth.enabled)
     say("admin API disabled: no admin.tokenFile, admin.publicKeyFiles or $TDX_ATTEST_KBS_ADMIN_TOKEN");
 
@@ -146,6 +156,23 @@ export async function startBroker(
     service,
     adminAuth,
     ...(config.rateLimit?.auth ? { authRateLimit: config.rateLimit.auth } : {}),
+    ...(config.rateLimit?.attest ? { attestRateLimit: config.rateLimit.attest } : {}),
+    ...(config.rateLimit?.attestPerSession
+      ? { attestSessionRateLimit: config.rateLimit.attestPerSession }
+      : {}),
+    ...(config.http
+      ? {
+          timeouts: {
+            ...(config.http.requestTimeoutSeconds
+              ? { requestSeconds: config.http.requestTimeoutSeconds }
+              : {}),
+            ...(config.http.headersTimeoutSeconds
+              ? { headersSeconds: config.http.headersTimeoutSeconds }
+              : {}),
+            ...(config.http.keepAliveSeconds ? { keepAliveSeconds: config.http.keepAliveSeconds } : {}),
+          },
+        }
+      : {}),
     ...(config.secureCookies ? { secureCookies: true } : {}),
     logger:
       opts.logger === false

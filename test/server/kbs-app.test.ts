@@ -187,11 +187,15 @@ describe("key broker over HTTP (fake verifier)", () => {
       }),
     );
     const rowsBefore = (await broker.store.listAudit({ limit: 10_000 })).length;
-    for (let i = 0; i < 20; i++)
+    for (let i = 0; i < 9; i++)
       expect((await rejectionOf(client.attestRaw(i % 2 ? right : wrong))).code).toBe("KBS_NONCE_REPLAYED");
     expect((await broker.store.listAudit({ limit: 10_000 })).length).toBe(rowsBefore);
     const sid = /kbs-session-id=([^;]+)/.exec(client.cookie ?? "")![1]!;
-    expect((await broker.store.getSession(sid))!.refusals).toBe(20);
+    expect((await broker.store.getSession(sid))!.refusals).toBe(9);
+    // The tenth /attest of the session within the minute is over the per-session limit.
+    const limited = await rejectionOf(client.attestRaw(right));
+    expect(limited.code).toBe("KBS_RATE_LIMITED");
+    expect(limited.data?.status).toBe(429);
   });
 
   it("refuses an expired session", async () => {
@@ -384,7 +388,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
     const text = await (await fetch(`${broker.url}/metrics`)).text();
     expect(text).toMatch(/kbs_attestations_total\{result="allowed"\} [1-9]/);
-    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 20/);
+    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 9/);
     expect(text).toMatch(/kbs_collateral_cache_hits/);
   });
 
@@ -411,6 +415,34 @@ describe("key broker over HTTP (fake verifier)", () => {
     ).toBe(404);
     expect((await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c", "{}")).status).toBe(400);
     expect(ADMIN_TOKEN.length).toBeGreaterThan(16);
+  });
+});
+
+describe("rate limit on /attest per client address", () => {
+  it("answers 429 with Retry-After past the limit, before any work", async () => {
+    const verifier = new FakeVerifier();
+    const broker = await startTestBroker({
+      verifier,
+      authRateLimit: { max: 1000, windowSeconds: 60 },
+      attestRateLimit: { max: 3, windowSeconds: 60 },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const client = new KbsClient({ url: broker.url });
+        await client.auth();
+        const r = await fetch(`${broker.url}/kbs/v0/attest`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie: client.cookie! },
+          body: "{}",
+        });
+        statuses.push(r.status);
+      }
+      expect(statuses).toEqual([400, 400, 400, 429, 429]);
+      expect(verifier.calls).toBe(0);
+    } finally {
+      await broker.close();
+    }
   });
 });
 

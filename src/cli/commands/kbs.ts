@@ -32,6 +32,11 @@ export function registerKbsCommands(program: Command): void {
     .option("--kek-file <file>", "key-encryption key file (32 bytes, hex or base64); or $TDX_ATTEST_KBS_KEK")
     .option("--admin-token-file <file>", `admin bearer token file; or $${ADMIN_TOKEN_ENV}`)
     .option("--admin-public-key <pem>", "admin public key that verifies admin JWTs (repeatable)", collect)
+    .option(
+      "--admin-jwt-max-lifetime <seconds>",
+      "longest admin JWT accepted (exp - iat; default 600; Trustee's kbs-client signs 7200): longer means a leaked token works longer",
+    )
+    .option("--request-timeout <seconds>", "deadline for a whole HTTP request, headers and body (default 10)")
     .option("--pccs-url <url>", "PCCS/PCS base URL for collateral (repeatable, tried in order)", collect)
     .option(
       "--trust-anchor <pem>",
@@ -60,11 +65,16 @@ export function registerKbsCommands(program: Command): void {
       if (o.db) flags.db = String(o.db);
       if (o.data) flags.dataDir = String(o.data);
       if (o.kekFile) flags.kek = { file: String(o.kekFile) };
-      if (o.adminTokenFile || o.adminPublicKey)
+      if (o.adminTokenFile || o.adminPublicKey || o.adminJwtMaxLifetime)
         flags.admin = {
           ...(o.adminTokenFile ? { tokenFile: String(o.adminTokenFile) } : {}),
           ...(o.adminPublicKey ? { publicKeyFiles: o.adminPublicKey as string[] } : {}),
+          ...(o.adminJwtMaxLifetime
+            ? { maxJwtLifetimeSeconds: seconds(o.adminJwtMaxLifetime, "admin-jwt-max-lifetime") }
+            : {}),
         };
+      if (o.requestTimeout)
+        flags.http = { requestTimeoutSeconds: seconds(o.requestTimeout, "request-timeout") };
       if (o.pccsUrl) flags.collateral = { urls: o.pccsUrl as string[] };
       if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
       if (o.simDir) flags.sim = { dir: String(o.simDir) };
@@ -279,6 +289,15 @@ interface AdminOpts {
   adminTokenFile?: string;
   adminKey?: string;
   json?: boolean;
+}
+
+function seconds(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new TdxError("KBS_CONFIG_INVALID", `--${flag} ${String(v)} is not a positive number of seconds`, {
+      field: flag,
+    });
+  return n;
 }
 
 function kbsUrl(flag: string | undefined): string {
