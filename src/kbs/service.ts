@@ -616,6 +616,42 @@ export class KbsService {
     return this.store.listAudit(opts);
   }
 
+  /** The claim sets an audit page references, by digest (what an export writes beside the rows). */
+  claimSets(digests: string[]): Promise<Record<string, unknown>> {
+    return this.store.getClaimSets(digests);
+  }
+
+  /**
+   * Operator retention: delete audit rows older than `before` (export them first), recorded in the
+   * audit log itself. The last hour always stays; everything newer than `before` stays append-only.
+   */
+  async pruneAudit(before: Date, ctx: RequestContext = {}): Promise<{ pruned: number; before: string }> {
+    const now = this.now().getTime();
+    const t = before.getTime();
+    if (!Number.isFinite(t))
+      throw new TdxError("KBS_AUDIT_PRUNE_INVALID", "the prune date is not a date", {
+        field: "before",
+        hint: "give an ISO 8601 date, e.g. 2026-01-01 or 2026-01-01T00:00:00Z",
+      });
+    if (t > now - 3600_000)
+      throw new TdxError(
+        "KBS_AUDIT_PRUNE_INVALID",
+        `audit rows from the last hour are kept: ${before.toISOString()} is too recent`,
+        {
+          field: "before",
+          hint: "prune only what an export already holds, up to an hour ago at the latest",
+        },
+      );
+    const pruned = await this.store.pruneAudit(t, now, ctx.actor ?? null);
+    await this.#adminAudit(
+      now,
+      `audit prune before ${before.toISOString()}: ${pruned} rows deleted`,
+      null,
+      ctx,
+    );
+    return { pruned, before: before.toISOString() };
+  }
+
   async #adminAudit(at: number, reason: string, resource: string | null, ctx: RequestContext) {
     await this.store.appendAudit({
       at,

@@ -373,13 +373,28 @@ export async function buildKbsApp(
       kbs.get("/admin/audit", async (req) => {
         await admin(req);
         const q = req.query as Record<string, string | undefined>;
-        return {
-          entries: await svc.audit({
-            ...(q.after ? { afterId: count(q.after, "after") } : {}),
-            ...(q.limit ? { limit: count(q.limit, "limit") } : {}),
-            ...(q.resource ? { resource: q.resource } : {}),
-          }),
-        };
+        const entries = await svc.audit({
+          ...(q.after ? { afterId: count(q.after, "after") } : {}),
+          ...(q.limit ? { limit: count(q.limit, "limit") } : {}),
+          ...(q.resource ? { resource: q.resource } : {}),
+        });
+        // ?claims=1: the claim sets the rows reference, each once (what `kbs audit export` writes).
+        if (q.claims === "1" || q.claims === "true")
+          return {
+            entries,
+            claimSets: await svc.claimSets(entries.flatMap((e) => (e.claimsRef ? [e.claimsRef] : []))),
+          };
+        return { entries };
+      });
+      kbs.post("/admin/audit/prune", async (req) => {
+        const actor = await admin(req);
+        const before = (req.body as Record<string, unknown> | null)?.before;
+        if (typeof before !== "string")
+          throw new TdxError("KBS_AUDIT_PRUNE_INVALID", "the prune request names no date", {
+            field: "before",
+            hint: 'send {"before": "2026-01-01T00:00:00Z"}',
+          });
+        return svc.pruneAudit(new Date(before), ctx(req, actor));
       });
     },
     { prefix: "/kbs/v0" },

@@ -248,3 +248,72 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     expect(a).toBe(b);
   });
 });
+
+/** The version-1 schema as the previous release created it (tables and append-only triggers). */
+const V1_TABLES = `
+CREATE TABLE kbs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE policies (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE resources (path TEXT PRIMARY KEY, policy_id TEXT NOT NULL, kek_id TEXT NOT NULL, iv {{BLOB}} NOT NULL,
+  ciphertext {{BLOB}} NOT NULL, tag {{BLOB}} NOT NULL, size INTEGER NOT NULL, created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE TABLE sessions (id TEXT PRIMARY KEY, nonce TEXT NOT NULL UNIQUE, tee TEXT NOT NULL, hash_alg TEXT NOT NULL,
+  state TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, consumed_at BIGINT, token TEXT,
+  token_expires_at BIGINT);
+CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, session_id TEXT NOT NULL, used_at BIGINT NOT NULL);
+CREATE TABLE audit_log (id {{ID}}, at BIGINT NOT NULL, event TEXT NOT NULL, resource TEXT, session_id TEXT,
+  evidence_sha256 TEXT, claims TEXT, verdict TEXT NOT NULL, reason TEXT, actor TEXT, request_id TEXT);
+INSERT INTO kbs_meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO audit_log (at, event, claims, verdict) VALUES (10, 'attest', '{"tcb_status":"UpToDate"}', 'allowed');
+INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at, token)
+  VALUES ('old', 'old-n', 'tdx', 'sha384', 'attested', 0, 99, 'a.b.c');
+`;
+const V1_SQLITE = `${V1_TABLES.replace(/\{\{BLOB\}\}/g, "BLOB").replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")}
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`;
+const V1_POSTGRES = `${V1_TABLES.replace(/\{\{BLOB\}\}/g, "BYTEA").replace(/\{\{ID\}\}/g, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")}
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $fn$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`;
+
+describe.each(backends)("a version-1 database on %s", (name, start) => {
+  it("is migrated to version 2 in place: old rows kept and readable, old rows prunable, new ones append-only", async () => {
+    const db = await start();
+    try {
+      if (name === "sqlite") {
+        const { default: Database } = await import("better-sqlite3");
+        const raw = new Database(db.url);
+        raw.exec(V1_SQLITE);
+        raw.close();
+      } else {
+        const { default: pg } = await import("pg");
+        const c = new pg.Client({ connectionString: db.url });
+        await c.connect();
+        await c.query(V1_POSTGRES);
+        await c.end();
+      }
+      const store = await openStore(db.url);
+      try {
+        expect(await store.getMeta("schema_version")).toBe("2");
+        const [old] = await store.listAudit({ limit: 10 });
+        expect(old).toMatchObject({ at: 10, claims: { tcb_status: "UpToDate" }, claimsRef: null });
+        expect(await store.getSession("old")).toMatchObject({
+          state: "attested",
+          claimsRef: null,
+          refusals: 0,
+        });
+        const id = await store.appendAudit({ at: 5_000, event: "admin", verdict: "ok" });
+        expect(await store.pruneAudit(1_000, 10_000, "test")).toBe(1);
+        await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [id])).rejects.toThrow(
+          /append-only/,
+        );
+        await store.migrate();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.stop();
+    }
+  });
+});

@@ -252,10 +252,13 @@ export function registerKbsCommands(program: Command): void {
     },
   );
 
+  const audit = kbs
+    .command("audit")
+    .description(
+      "Print the audit log (every release, refusal, attestation and admin change); export it, prune what was exported",
+    );
   adminOptions(
-    kbs
-      .command("audit")
-      .description("Print the audit log: every release, refusal, attestation and admin change")
+    audit
       .option("--after <id>", "only entries after this id")
       .option("--limit <n>", "at most this many entries (default 100)")
       .option("--resource <path>", "only entries about this resource"),
@@ -265,23 +268,81 @@ export function registerKbsCommands(program: Command): void {
     if (o.limit) q.set("limit", o.limit);
     if (o.resource) q.set("resource", o.resource);
     const res = await adminCall(o, "GET", `/kbs/v0/admin/audit${q.size ? `?${q}` : ""}`);
-    const { entries } = (await res.json()) as {
-      entries: {
-        id: number;
-        at: number;
-        event: string;
-        resource: string | null;
-        verdict: string;
-        reason: string | null;
-        actor: string | null;
-      }[];
-    };
+    const { entries } = (await res.json()) as { entries: AuditLine[] };
     if (o.json) return writeJson(entries);
     for (const e of entries)
       process.stdout.write(
         `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${e.resource ?? "-"}\t${e.actor ?? ""}${e.reason ? `\t${e.reason}` : ""}\n`,
       );
   });
+  adminOptions(
+    audit
+      .command("export")
+      .description(
+        "Write the audit log as JSON lines: each claim set once ({kind: claims, digest, claims}) before the rows that reference it ({kind: audit, ...})",
+      )
+      .requiredOption("--out <file>", "the .jsonl file to write (written whole, then renamed into place)")
+      .option("--after <id>", "only entries after this id (to continue an earlier export)"),
+  ).action(async (o: AdminOpts & { out: string; after?: string }) => {
+    const lines: string[] = [];
+    const seen = new Set<string>();
+    let after = o.after ? Number(o.after) : 0;
+    let rows = 0;
+    let last = after;
+    for (;;) {
+      const res = await adminCall(o, "GET", `/kbs/v0/admin/audit?after=${after}&limit=5000&claims=1`);
+      const page = (await res.json()) as { entries: AuditLine[]; claimSets: Record<string, unknown> };
+      for (const e of page.entries) {
+        if (e.claimsRef && !seen.has(e.claimsRef) && page.claimSets[e.claimsRef] !== undefined) {
+          seen.add(e.claimsRef);
+          lines.push(
+            JSON.stringify({ kind: "claims", digest: e.claimsRef, claims: page.claimSets[e.claimsRef] }),
+          );
+        }
+        lines.push(JSON.stringify({ kind: "audit", ...e }));
+        rows++;
+        last = e.id;
+      }
+      if (page.entries.length < 5000) break;
+      after = last;
+    }
+    writeFileAtomic(o.out, lines.length ? `${lines.join("\n")}\n` : "", 0o600);
+    if (o.json) writeJson({ out: o.out, rows, claimSets: seen.size, lastId: last });
+    else
+      process.stdout.write(
+        `wrote ${rows} audit rows and ${seen.size} claim sets to ${o.out} (last id ${last}; continue with --after ${last})\n`,
+      );
+  });
+  adminOptions(
+    audit
+      .command("prune")
+      .description(
+        "Delete audit rows older than a date (export them first); the prune is itself audited and newer rows stay append-only",
+      )
+      .requiredOption("--before <date>", "ISO 8601 date, e.g. 2026-01-01; at most an hour ago"),
+  ).action(async (o: AdminOpts & { before: string }) => {
+    const res = await adminCall(
+      o,
+      "POST",
+      "/kbs/v0/admin/audit/prune",
+      JSON.stringify({ before: o.before }),
+      "application/json",
+    );
+    const out = (await res.json()) as { pruned: number; before: string };
+    if (o.json) writeJson(out);
+    else process.stdout.write(`pruned ${out.pruned} audit rows older than ${out.before}\n`);
+  });
+}
+
+interface AuditLine {
+  id: number;
+  at: number;
+  event: string;
+  resource: string | null;
+  verdict: string;
+  reason: string | null;
+  actor: string | null;
+  claimsRef?: string | null;
 }
 
 interface AdminOpts {
