@@ -13,10 +13,14 @@ export {
   buildTokenClaims,
   CLAIM_NAMES,
   CPU_SUBMOD,
+  claimPointer,
+  claimSetOf,
   claimValue,
   EAR_PROFILE,
   type EarStatus,
   jsonPointer,
+  mergeClaims,
+  splitClaims,
   type TokenClaimsInput,
   tdAttributeFlags,
   teePubkeyFromClaims,
@@ -55,6 +59,7 @@ export {
   KBS_PROTOCOL_VERSION,
   KbsService,
   type KbsServiceOptions,
+  MAX_SEGMENT_LENGTH,
   type RequestContext,
 } from "./service.js";
 export {
@@ -72,3 +77,4 @@ export {
   SqliteDb,
 } from "./store/index.js";
 export { DEFAULT_TOKEN_ISSUER, TokenSigner } from "./token.js";
+export { decodePolicyField, resourcePolicyFromRego } from "./trustee-policies.js";
