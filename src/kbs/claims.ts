@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { JWK } from "jose";
 import type { Quote, TdReportBody } from "../abi/types.js";
 import type { AttestedTdxEvidence, InitData } from "../attest/index.js";
+import { TdxError } from "../errors.js";
 import { canonicalJson } from "./jcs.js";
 
 /** EAR profile Trustee emits; kept so Trustee-side policies and tools read our tokens unchanged. */
@@ -33,7 +34,11 @@ export function tdAttributeFlags(attrs: Uint8Array) {
 }
 
 function tdBody(q: Quote): TdReportBody {
-  if (q.body.kind === "sgx") throw new Error("not a TD quote");
+  // The pipeline refuses SGX quotes while parsing (src/attest/evidence.ts); this only guards direct callers.
+  if (q.body.kind === "sgx")
+    throw new TdxError("ATTEST_NOT_TD_QUOTE", "the quote is an SGX enclave quote, not a TD quote", {
+      hint: "token claims are made from TD quotes (version 4 or 5, TEE type 0x81)",
+    });
   return q.body.report;
 }
 
