@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Command } from "commander";
 import { parseQuote, toHex } from "../../abi/index.js";
+import { initDataMrConfigId, readInitData } from "../../attest/index.js";
 import { TdxError } from "../../errors.js";
 import { buildPcsServer, parseListen } from "../../server/pcs.js";
 import {
   createSimPlatform,
+  defaultTdDescription,
   expectationFor,
   initSimPlatform,
   loadSimPlatform,
@@ -12,7 +14,7 @@ import {
   type SimPlatform,
 } from "../../sim/index.js";
 import { verifyQuote } from "../../verify/index.js";
-import { writeFileAtomic } from "../io.js";
+import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
 function reportDataArg(hex: string): Uint8Array {
@@ -36,6 +38,12 @@ function versionArg(v: string): 4 | 5 {
     field: "version",
     hint: "use --version 4 or --version 5",
   });
+}
+
+/** MRCONFIGID (hex) for an init-data document: its digest with the declared algorithm, padded to 48 bytes. */
+function initDataMrConfigIdHex(file: string): string {
+  const body = Buffer.from(readInputFile(file)).toString("utf8");
+  return toHex(initDataMrConfigId(readInitData({ format: "toml", body }).digest));
 }
 
 function requireState(dir: string | undefined): string {
@@ -79,6 +87,10 @@ export function registerSimCommands(program: Command): void {
     .option("--scenario <name>", `TCB scenario: ${SCENARIOS.join(", ")}`, "up-to-date")
     .option("--tdx-module <version>", "TDX module generation: 1.5 or 1.0", "1.5")
     .option("--pck-ca <ca>", "PCK certificate issuer: platform or processor", "platform")
+    .option(
+      "--init-data <file>",
+      "init-data document (TOML): the TD's MRCONFIGID is its digest, as a host sets it",
+    )
     .option("--json", "print JSON")
     .addHelpText(
       "after",
@@ -86,11 +98,21 @@ export function registerSimCommands(program: Command): void {
         "\nThe root CA to trust is written to DIR/root-ca.pem.",
     )
     .action(
-      async (o: { state: string; scenario: string; tdxModule: string; pckCa: string; json?: boolean }) => {
+      async (o: {
+        state: string;
+        scenario: string;
+        tdxModule: string;
+        pckCa: string;
+        initData?: string;
+        json?: boolean;
+      }) => {
         const p = await initSimPlatform(o.state, {
           scenario: o.scenario,
           tdxModule: o.tdxModule as "1.0" | "1.5",
           pckCa: o.pckCa as "platform" | "processor",
+          ...(o.initData
+            ? { td: { ...defaultTdDescription(), mrConfigId: initDataMrConfigIdHex(o.initData) } }
+            : {}),
         });
         if (o.json) return writeJson({ state: o.state, ...describe(p) });
         process.stdout.write(

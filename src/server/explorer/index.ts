@@ -5,6 +5,7 @@ import { type Collateral, readCollateral } from "../../collateral/index.js";
 import { asTdxError, isTdxError, TdxError } from "../../errors.js";
 import { type Appraisal, appraise, type Policy, policyFromJson, readPolicy } from "../../policy/index.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../../verify/index.js";
+import { checkJsonDepth, useDepthLimitedJsonParser } from "../json-depth.js";
 import { ASSET_FILES, type AssetName, loadExplorerAssets } from "./assets.js";
 import { MAX_QUOTE_BYTES, parseAtTime } from "./input.js";
 import { type QuoteRegion, quoteRegions } from "./regions.js";
@@ -332,6 +333,7 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
     },
   };
   app.register(async (scope) => {
+    useDepthLimitedJsonParser(scope, "EXPLORER_REQUEST_TOO_DEEP", bodyLimit);
     scope.addContentTypeParser(
       ["application/octet-stream", "application/x-binary"],
       { parseAs: "buffer", bodyLimit },
@@ -381,6 +383,9 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
         });
       }
       const b = body as Record<string, unknown>;
+      // Collateral sent as JSON text is checked like a body, before anything reads it.
+      if (typeof b.collateral === "string")
+        checkJsonDepth(b.collateral, "EXPLORER_REQUEST_TOO_DEEP", "collateral");
       const request_: VerifyRequest = {
         quote: quoteFromBody(b),
         collateral: b.collateral,
