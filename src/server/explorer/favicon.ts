@@ -24,7 +24,7 @@ export const FAVICON_PIXELS = [
   ".bbbbbbbbbbbbbb.",
 ] as const;
 
-/** RGBA of each pixel letter (test/e2e/explorer-assets.test.ts checks that the map uses only these). */
+/** RGBA of each pixel letter (test/server/explorer-assets.test.ts checks that the map uses only these). */
 export const FAVICON_PALETTE: Record<string, readonly [number, number, number, number]> = {
   ".": [0, 0, 0, 0],
   b: [0x0b, 0x63, 0xce, 0xff],
