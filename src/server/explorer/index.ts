@@ -6,7 +6,7 @@ import { asTdxError, isTdxError, TdxError } from "../../errors.js";
 import { type Appraisal, appraise, type Policy, policyFromJson, readPolicy } from "../../policy/index.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../../verify/index.js";
 import { checkJsonDepth, useDepthLimitedJsonParser } from "../json-depth.js";
-import { ASSET_FILES, type AssetName, loadExplorerAssets } from "./assets.js";
+import { ASSET_FILES, type AssetName, assetPath, loadExplorerAssets } from "./assets.js";
 import { MAX_QUOTE_BYTES, parseAtTime } from "./input.js";
 import { type QuoteRegion, quoteRegions } from "./regions.js";
 import { type ExplorerNode, explorerTree } from "./tree.js";
@@ -367,8 +367,10 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
       return reply.send(assets.get(name));
     };
     scope.get("/", sendAsset("index.html"));
-    scope.get("/explorer/app.js", sendAsset("app.js"));
-    scope.get("/explorer/style.css", sendAsset("style.css"));
+    // app.js, style.css, favicon.svg under /explorer/; favicon.ico at /favicon.ico, where browsers ask.
+    for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
+      if (name !== "index.html") scope.get(`/${assetPath(name)}`, sendAsset(name));
+    }
 
     scope.post("/api/decode", { bodyLimit }, async (request, reply) => {
       const { bytes, encoding } = quoteBytes(quoteFromBody(request.body));
