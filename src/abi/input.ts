@@ -17,32 +17,67 @@ function isTextual(b: Uint8Array): boolean {
   return b.length > 0;
 }
 
-/** Decode input that may be raw binary, hex or base64 (standard or URL-safe) text. */
+const EMPTY_HINT = "pass a quote or TDREPORT file (binary, hex or base64), or - for stdin";
+
+/**
+ * Decode input that may be raw binary, hex or base64 (standard or URL-safe) text. A quote or TDREPORT
+ * always starts with a byte that is not printable text (quote version 3-5, TDREPORT type 0x81), so input
+ * that is all text is never taken as binary: text that is neither hex nor base64 is refused as such.
+ */
 export function decodeInputBytes(input: Uint8Array | string): { bytes: Uint8Array; encoding: InputEncoding } {
+  if (input.length === 0)
+    throw new TdxError("INPUT_EMPTY", "the input is empty (0 bytes)", { offset: 0, hint: EMPTY_HINT });
   if (typeof input !== "string" && !isTextual(input)) return { bytes: input, encoding: "binary" };
-  const text = (typeof input === "string" ? input : Buffer.from(input).toString("latin1")).replace(
-    /\s+/g,
-    "",
-  );
-  if (text.length === 0) {
-    throw new TdxError("INPUT_EMPTY", "the input is empty", {
-      hint: "pass a quote or TDREPORT file, or - for stdin",
+  const raw = typeof input === "string" ? input : Buffer.from(input).toString("latin1");
+  const pem = raw.indexOf("-----BEGIN ");
+  if (pem >= 0)
+    throw new TdxError("INPUT_ENCODING", "the input is a PEM file, not a quote", {
+      offset: pem,
+      hint: "pass the quote (binary, hex or base64); certificates and keys go to --trust-root or --collateral",
     });
+  const text = raw.replace(/\s+/g, "");
+  if (text.length === 0) {
+    throw new TdxError("INPUT_EMPTY", "the input holds only white space", { hint: EMPTY_HINT });
   }
   const hex = text.startsWith("0x") || text.startsWith("0X") ? text.slice(2) : text;
-  if (/^[0-9a-fA-F]+$/.test(hex) && hex.length % 2 === 0) {
-    return { bytes: Uint8Array.from(Buffer.from(hex, "hex")), encoding: "hex" };
+  if (/^[0-9a-fA-F]+$/.test(hex)) {
+    if (hex.length % 2 === 0) return { bytes: Uint8Array.from(Buffer.from(hex, "hex")), encoding: "hex" };
+    // All hex digits but odd: a hex dump that lost a digit, not base64 that happens to use only a-f.
+    throw new TdxError(
+      "INPUT_HEX_ODD_LENGTH",
+      `the input is hex with an odd number of digits (${hex.length})`,
+      {
+        offset: hex.length,
+        hint: "a digit is missing or one too many (each byte is two hex digits): copy the hex again",
+      },
+    );
   }
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    if (text.length % 4 === 1)
+      throw new TdxError("INPUT_BASE64_LENGTH", `the input is base64 of impossible length (${text.length})`, {
+        offset: text.length,
+        hint: "base64 text is cut or has a stray character: copy it again",
+      });
     const bytes = Uint8Array.from(
       Buffer.from(text, text.includes("-") || text.includes("_") ? "base64url" : "base64"),
     );
     if (bytes.length > 0) return { bytes, encoding: "base64" };
   }
-  if (typeof input !== "string") return { bytes: input, encoding: "binary" };
-  throw new TdxError("INPUT_ENCODING", "the input is neither hex nor base64", {
-    hint: "pass the quote as a binary file, as hex, or as base64 text",
-  });
+  const bad = firstForeignChar(raw);
+  throw new TdxError(
+    "INPUT_ENCODING",
+    `the input is text but neither hex nor base64 (${JSON.stringify(raw[bad] ?? "")} at offset ${bad})`,
+    {
+      offset: bad,
+      hint: "pass the quote as a binary file, as hex, or as base64 text (a PEM or JSON file is not a quote)",
+    },
+  );
+}
+
+/** Offset of the first character that is neither white space nor of the base64/hex alphabets. */
+function firstForeignChar(raw: string): number {
+  const i = raw.search(/[^\sA-Za-z0-9+/_=-]/);
+  return Math.max(i, 0);
 }
 
 export type DecodedInput =

@@ -36,3 +36,40 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
     );
   }
 }
+
+/**
+ * Bytes from a hex option (`--report-data`, `--data-hex`, ...), an optional 0x prefix. Each way it can be
+ * wrong gets its own code and names the option: a character that is no hex digit (with its offset), an odd
+ * number of digits, or more than `maxBytes` (`tooLongCode`: the option's code from before this split).
+ */
+export function hexOption(text: string, field: string, maxBytes: number, tooLongCode: string): Uint8Array {
+  let h = text.trim();
+  const prefix = h.startsWith("0x") || h.startsWith("0X") ? 2 : 0;
+  h = h.slice(prefix);
+  const bad = h.search(/[^0-9a-fA-F]/);
+  if (bad >= 0)
+    throw new TdxError(
+      "HEX_OPTION_NOT_HEX",
+      `--${field}: ${JSON.stringify(h[bad])} at character ${bad + prefix} is not a hex digit`,
+      {
+        field,
+        offset: bad + prefix,
+        hint: `give --${field} as hex digits 0-9 and a-f (e.g. ${"00".repeat(Math.min(maxBytes, 4))}), up to ${maxBytes * 2} of them`,
+      },
+    );
+  if (h.length % 2 !== 0)
+    throw new TdxError("HEX_OPTION_ODD_LENGTH", `--${field} has an odd number of hex digits (${h.length})`, {
+      field,
+      hint: "each byte is two hex digits: add the missing leading 0",
+    });
+  if (h.length > maxBytes * 2)
+    throw new TdxError(
+      tooLongCode,
+      `--${field} must be at most ${maxBytes} bytes of hex (got ${h.length / 2})`,
+      {
+        field,
+        hint: `give up to ${maxBytes * 2} hex digits`,
+      },
+    );
+  return new Uint8Array(Buffer.from(h, "hex"));
+}

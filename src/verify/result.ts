@@ -28,6 +28,8 @@ export interface VerificationError {
   message: string;
   hint?: string;
   field?: string;
+  /** Byte offset into the quote (or collateral item) where the problem was found, when there is one. */
+  offset?: number;
   data?: Record<string, unknown>;
 }
 

@@ -1907,6 +1907,7 @@ function errorOf(e: TdxError): VerificationResult["error"] {
   const out: NonNullable<VerificationResult["error"]> = { code: e.code, message: e.message };
   if (e.hint !== undefined) out.hint = e.hint;
   if (e.field !== undefined) out.field = e.field;
+  if (e.offset !== undefined) out.offset = e.offset;
   if (e.data !== undefined) out.data = e.data;
   return out;
 }

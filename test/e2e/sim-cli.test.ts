@@ -65,7 +65,10 @@ describe("tdx-attest sim / demo", () => {
     expect(q.out.trim()).toMatch(/^0400020081000000/);
     const bad = await cli("sim", "quote", "--state", state, "--report-data", "xyz");
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain("SIM_REPORT_DATA_INVALID");
+    expect(bad.err).toContain("HEX_OPTION_NOT_HEX");
+    const long = await cli("sim", "quote", "--state", state, "--report-data", "00".repeat(65));
+    expect(long.code).toBe(2);
+    expect(long.err).toContain("SIM_REPORT_DATA_INVALID");
     const missing = await cli("sim", "report", "--state", join(dir, "none"), "--report-data", "00");
     expect(missing.err).toContain("SIM_STATE_MISSING");
   });

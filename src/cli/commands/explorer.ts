@@ -51,7 +51,9 @@ export function registerExplorerCommands(program: Command): void {
 
   explorer
     .command("build")
-    .description("write the explorer page as static files (index.html, favicon.ico and explorer/*) to host anywhere")
+    .description(
+      "write the explorer page as static files (index.html, favicon.ico and explorer/*) to host anywhere",
+    )
     .requiredOption("--out <dir>", "directory to write into (created if missing)")
     .option(
       "--api <url>",

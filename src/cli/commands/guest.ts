@@ -15,7 +15,7 @@ import {
   type QuoteResult,
 } from "../../guest/index.js";
 import { simStateDir } from "../../qgs/index.js";
-import { readInputFile, writeFileAtomic } from "../io.js";
+import { hexOption, readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
 interface ProviderFlags {
@@ -76,14 +76,7 @@ function withProviderOptions(cmd: Command): Command {
 }
 
 function hexArg(text: string, field: string, max: number): Uint8Array {
-  let h = text.trim();
-  if (h.startsWith("0x") || h.startsWith("0X")) h = h.slice(2);
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h) || h.length > max * 2)
-    throw new TdxError("GUEST_BAD_HEX", `--${field} must be at most ${max} bytes of hex`, {
-      field,
-      hint: `give up to ${max * 2} hex digits`,
-    });
-  return new Uint8Array(Buffer.from(h, "hex"));
+  return hexOption(text, field, max, "GUEST_BAD_HEX");
 }
 
 /** REPORTDATA from --report-data (hex, zero-padded to 64) or --nonce (base64; REPORTDATA = SHA-512(nonce)). */

@@ -14,20 +14,13 @@ import {
   type SimPlatform,
 } from "../../sim/index.js";
 import { verifyQuote } from "../../verify/index.js";
-import { readInputFile, writeFileAtomic } from "../io.js";
+import { hexOption, readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
+/** --report-data: up to 64 bytes of hex, zero-padded to 64. */
 function reportDataArg(hex: string): Uint8Array {
-  let h = hex.trim();
-  if (h.startsWith("0x") || h.startsWith("0X")) h = h.slice(2);
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h) || h.length > 128) {
-    throw new TdxError("SIM_REPORT_DATA_INVALID", "--report-data must be at most 64 bytes of hex", {
-      field: "report-data",
-      hint: "give up to 128 hex digits; shorter values are padded with zero bytes to 64",
-    });
-  }
   const out = new Uint8Array(64);
-  out.set(Buffer.from(h, "hex"));
+  out.set(hexOption(hex, "report-data", 64, "SIM_REPORT_DATA_INVALID"));
   return out;
 }
 

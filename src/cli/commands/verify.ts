@@ -102,7 +102,13 @@ export function verifyJson(
     checks: result.checks,
     policy: appraisal ? { source: policySource, ...appraisal } : null,
     error: result.error
-      ? { code: result.error.code, message: result.error.message, hint: result.error.hint ?? null }
+      ? {
+          code: result.error.code,
+          message: result.error.message,
+          hint: result.error.hint ?? null,
+          ...(result.error.field !== undefined ? { field: result.error.field } : {}),
+          ...(result.error.offset !== undefined ? { offset: result.error.offset } : {}),
+        }
       : null,
   };
 }
@@ -115,7 +121,12 @@ export function printHuman(
   const out: string[] = [];
   const code = exitCodeOf(result, appraisal);
   if (code === 2) {
-    out.push(`INVALID: ${result.error?.code}: ${result.error?.message}`);
+    // Where, as decode prints it: the field and the byte offset when the error has them.
+    const e = result.error;
+    const where = [e?.field ? `field ${e.field}` : "", e?.offset !== undefined ? `offset ${e.offset}` : ""]
+      .filter(Boolean)
+      .join(", ");
+    out.push(`INVALID: ${e?.code}: ${e?.message}${where ? ` (${where})` : ""}`);
     if (result.error?.hint) out.push(`  hint: ${result.error.hint}`);
   } else {
     const why =
