@@ -8,6 +8,7 @@ export {
   tcbInfoText,
 } from "./collateral.js";
 export * from "./paravisor.js";
+export * from "./paravisor-state.js";
 export { encodeSgxExtension, INTEL_CN, OID_SGX_EXTENSION, type PckExtensionValues } from "./pki.js";
 export {
   createSimPlatform,
