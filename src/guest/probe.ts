@@ -249,10 +249,10 @@ function chooseAuto(
     };
   if (by("sim").available) {
     const explicit = opts.simState !== undefined || process.env.TDX_SIM_STATE !== undefined;
-    const azure = by("sim").tee === "az-tdx-vtpm" ? " (a simulated Azure TDX confidential VM)" : "";
+    const what = by("sim").tee === "az-tdx-vtpm" ? "Azure TDX confidential VM" : "platform";
     return {
       chosen: "sim",
-      reason: `not a TD; using the simulated platform at ${simDir}${azure}${explicit ? "" : " (found at the default location)"}`,
+      reason: `not a TD; using the simulated ${what} at ${simDir}${explicit ? "" : " (found at the default location)"}`,
     };
   }
   return {

@@ -261,7 +261,7 @@ describe("sim provider on a simulated Azure TD state (sim init --platform azure)
       reason: expect.stringMatching(/simulated Azure TDX confidential VM/),
     });
     expect(s.auto.chosen).toBe("sim");
-    expect(s.auto.reason).toMatch(/a simulated Azure TDX confidential VM/);
+    expect(s.auto.reason).toMatch(/not a TD; using the simulated Azure TDX confidential VM at /);
     const p = await openProvider("auto", { root: plain, simState: dir });
     if (!isAzTdxVtpmProvider(p)) throw new Error("expected the Azure provider over the simulated paravisor");
     expect(p.name).toBe("sim");
