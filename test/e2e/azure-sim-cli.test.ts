@@ -133,7 +133,7 @@ describe("az-tdx-vtpm on a simulated Azure TD through the CLI", () => {
   });
 
   it("extend is refused before the runtime log is touched (the paravisor owns the RTMRs)", async () => {
-    const log = join(dir, "runtime-log.json");
+    const log = join(dir, "run", "runtime-log.json");
     const r = await cli(
       "extend",
       "--provider",
@@ -150,7 +150,8 @@ describe("az-tdx-vtpm on a simulated Azure TD through the CLI", () => {
       log,
     );
     expect([r.code, r.err]).toEqual([2, expect.stringContaining("GUEST_EXTEND_UNSUPPORTED")]);
-    expect(existsSync(log)).toBe(false);
+    // Not even its directory or lock: the refusal comes before appendRuntimeEvent.
+    expect(existsSync(join(dir, "run"))).toBe(false);
   });
 
   it("demo --platform azure runs the flow in one process and matches the scenario's verdict", async () => {
