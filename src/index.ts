@@ -6,6 +6,7 @@
 export * from "./abi/index.js";
 // Names exported by two parts: the package root takes these; the other stays available on its subpath.
 export { bytesEqual } from "./abi/index.js";
+export * from "./attest/index.js";
 export * from "./collateral/index.js";
 export * from "./errors.js";
 export * from "./eventlog/index.js";

@@ -24,6 +24,7 @@ export {
   splitPemCertificates,
   type TcbInfoItem,
 } from "./pcs.js";
+export { type CollateralProvider, PcsCollateralProvider } from "./provider.js";
 export {
   type CollateralRequestOptions,
   CollateralService,

@@ -122,6 +122,13 @@ export interface TcgEvent {
 
 export interface TcgLog {
   format: "tcg";
+  /**
+   * "attestation-agent" when the log starts with the header CoCo's attestation agent writes when the
+   * TD has no firmware CCEL: an EV_NO_ACTION record whose Spec ID has an all-zero signature and
+   * version, only the digest table (guest-components attester/src/utils.rs EL_HEADER, 69 bytes with
+   * SHA-384 and SM3, 73 with SHA-256 too). Trustee's parser reads it (it never checks the signature).
+   */
+  header?: "attestation-agent";
   /** Null only under the missing-spec-id quirk. */
   specId: SpecIdEvent | null;
   /** The algorithms used to size digests (the Spec ID's, or the assumed TDX table). */
@@ -264,6 +271,23 @@ function onlyPaddingBytes(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
+/**
+ * The attestation agent's stand-in header (no CCEL in the TD): PCR 0, EV_NO_ACTION, a zero SHA-1
+ * digest, and event data of 24 zero bytes (signature, platform class, versions, uintn size) followed
+ * by a digest table that fills the declared size exactly (guest-components attester/src/utils.rs).
+ */
+function isAttestationAgentHeader(bytes: Uint8Array, r: Reader): boolean {
+  if (bytes.length < 32 + 29 || r.u32(0) !== 0 || r.u32(4) !== EV_NO_ACTION) return false;
+  for (let i = 8; i < 28; i++) if (bytes[i] !== 0) return false;
+  const size = r.u32(28);
+  if (32 + size > bytes.length || size < 29) return false;
+  for (let i = 32; i < 56; i++) if (bytes[i] !== 0) return false;
+  const count = r.u32(56);
+  if (count === 0 || count > MAX_ALGORITHMS) return false;
+  const vendorAt = 60 + count * 4;
+  return vendorAt < 32 + size && 32 + size === vendorAt + 1 + (bytes[vendorAt] ?? 0);
+}
+
 /** The algorithm table assumed for TDX when the missing-spec-id quirk is on. */
 export const TDX_DEFAULT_ALGORITHMS: SpecIdAlgorithm[] = [
   { algorithmId: TPM_ALG_SHA384, algorithm: "sha384", digestSize: 48 },
@@ -288,7 +312,25 @@ export function parseTcgLog(bytes: Uint8Array, options: TcgParseOptions = {}): T
   let off = 0;
   const headerLooksLikeSpecId =
     bytes.length >= 32 && r.u32(4) === EV_NO_ACTION && isSpecIdData(bytes.subarray(32, 48));
-  if (headerLooksLikeSpecId) {
+  const aaHeader = !headerLooksLikeSpecId && isAttestationAgentHeader(bytes, r);
+  if (aaHeader) {
+    const size = r.u32(28);
+    const data = bytes.subarray(32, 32 + size);
+    specId = { ...parseSpecId(data, 32), signature: "" };
+    algorithms = specId.algorithms;
+    events.push({
+      index: 0,
+      offset: 0,
+      size: 32 + size,
+      mrIndex: 0,
+      type: EV_NO_ACTION,
+      typeName: eventTypeName(EV_NO_ACTION),
+      digests: [{ algorithmId: TPM_ALG_SHA1, algorithm: "sha1", digest: bytes.subarray(8, 28) }],
+      data,
+      specId,
+    });
+    off = 32 + size;
+  } else if (headerLooksLikeSpecId) {
     const size = r.u32(28);
     r.need(32, size, "specId", 0);
     const data = bytes.subarray(32, 32 + size);
@@ -456,6 +498,7 @@ export function parseTcgLog(bytes: Uint8Array, options: TcgParseOptions = {}): T
   }
   return {
     format: "tcg",
+    ...(aaHeader ? { header: "attestation-agent" as const } : {}),
     specId,
     algorithms,
     events,

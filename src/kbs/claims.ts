@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
 import type { JWK } from "jose";
 import type { Quote, TdReportBody } from "../abi/types.js";
-import type { EvidenceVerdict } from "./evidence.js";
+import type { AttestedTdxEvidence, InitData } from "../attest/index.js";
+import { TdxError } from "../errors.js";
+import { canonicalJson } from "./jcs.js";
 
 /** EAR profile Trustee emits; kept so Trustee-side policies and tools read our tokens unchanged. */
 export const EAR_PROFILE = "tag:github.com,2024:confidential-containers/Trustee";
@@ -31,7 +34,11 @@ export function tdAttributeFlags(attrs: Uint8Array) {
 }
 
 function tdBody(q: Quote): TdReportBody {
-  if (q.body.kind === "sgx") throw new Error("not a TD quote");
+  // The pipeline refuses SGX quotes while parsing (src/attest/evidence.ts); this only guards direct callers.
+  if (q.body.kind === "sgx")
+    throw new TdxError("ATTEST_NOT_TD_QUOTE", "the quote is an SGX enclave quote, not a TD quote", {
+      hint: "token claims are made from TD quotes (version 4 or 5, TEE type 0x81)",
+    });
   return q.body.report;
 }
 
@@ -74,24 +81,26 @@ export function trusteeQuoteClaims(q: Quote) {
 }
 
 export interface TokenClaimsInput {
-  verdict: EvidenceVerdict & { quote: Quote };
+  /** The verified evidence (its typed verification result, event-log replay and parsed quote). */
+  attested: AttestedTdxEvidence;
+  /** The init-data document bound to MRCONFIGID, when the Attestation carried one. */
+  initData?: InitData;
   teePubkey: JWK;
   nonce: string;
   policyId: string;
   /** Additional evidence string bound into REPORTDATA (device evidence), "" when none. */
   additionalEvidence: string;
   hashAlgorithm: string;
-  /** SHA-256 of the quote bytes, to find this attestation in the audit log. */
-  evidenceSha256?: string;
 }
 
 /** The AR4SI trust vector and EAR status for a TD the attestation policy let through. */
-export function appraisalStatus(verdict: EvidenceVerdict, debug: boolean) {
-  const upToDate = verdict.tcbStatus === "UpToDate" && !verdict.collateralExpired;
+export function appraisalStatus(attested: AttestedTdxEvidence, debug: boolean) {
+  const r = attested.result;
+  const upToDate = r.tcbStatus === "UpToDate" && !r.collateralExpired;
   const vector = {
     "instance-identity": 2,
     configuration: debug ? 96 : 2,
-    executables: verdict.eventLog ? (verdict.eventLog.matches ? 2 : 96) : 0,
+    executables: attested.eventLog ? (attested.eventLog.matches ? 2 : 96) : 0,
     hardware: upToDate ? 2 : 32,
   };
   const values = Object.values(vector);
@@ -109,22 +118,25 @@ export function appraisalStatus(verdict: EvidenceVerdict, debug: boolean) {
  * probe (tdx_mrtd, attester_tcb_status, ...). Time claims (iat/exp) are added by the signer.
  */
 export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknown> {
-  const { verdict, teePubkey } = input;
-  const q = verdict.quote;
-  const b = tdBody(q);
+  const { attested, teePubkey } = input;
+  const r = attested.result;
+  const q = attested.quote;
+  const b = attested.report;
   const flags = tdAttributeFlags(b.tdAttributes);
-  const { status, vector } = appraisalStatus(verdict, flags.debug);
+  const { status, vector } = appraisalStatus(attested, flags.debug);
   const quoteClaims = trusteeQuoteClaims(q);
+  const tcbStatus = r.tcbStatus ?? "Unknown";
+  const tcbDate = r.matchedTcbLevel?.tcbDate;
   const tdx: Record<string, unknown> = {
     quote: quoteClaims,
     td_attributes: flags,
-    tcb_status: verdict.tcbStatus ?? "Unknown",
-    advisory_ids: verdict.advisoryIds,
-    collateral_expiration_status: verdict.collateralExpired ? "1" : "0",
+    tcb_status: tcbStatus,
+    advisory_ids: r.advisoryIds,
+    collateral_expiration_status: r.collateralExpired ? "1" : "0",
   };
-  if (verdict.tcbDate) tdx.tcb_date = verdict.tcbDate;
-  if (verdict.collateralExpiresAt) tdx.earliest_expiration_date = verdict.collateralExpiresAt;
-  if (verdict.eventLog) tdx.event_log = verdict.eventLog;
+  if (tcbDate) tdx.tcb_date = tcbDate;
+  if (r.earliestExpiry) tdx.earliest_expiration_date = r.earliestExpiry.iso;
+  if (attested.eventLog) tdx.event_log = attested.eventLog;
   const runtimeDataClaims = { nonce: input.nonce, "tee-pubkey": teePubkey };
   const reportData = hex(b.reportData);
   return {
@@ -139,8 +151,14 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
           tdx,
           report_data: reportData,
           runtime_data_claims: runtimeDataClaims,
+          // Trustee's names: the init-data digest (or MRCONFIGID as it is when none was sent) and the
+          // document's data entries.
+          init_data: input.initData ? hex(input.initData.digest) : hex(b.mrConfigId),
+          ...(input.initData
+            ? { init_data_claims: input.initData.data, init_data_algorithm: input.initData.algorithm }
+            : {}),
           runtime_data_hash_algorithm: input.hashAlgorithm,
-          ...(input.evidenceSha256 ? { evidence_sha256: input.evidenceSha256 } : {}),
+          evidence_sha256: attested.evidenceSha256,
           additional_evidence: input.additionalEvidence,
           // Device (GPU, ...) evidence is bound into REPORTDATA but not appraised by this broker: say so.
           ...(input.additionalEvidence !== "" ? { additional_evidence_verified: false } : {}),
@@ -167,10 +185,10 @@ export function buildTokenClaims(input: TokenClaimsInput): Record<string, unknow
     tdx_rtmr2: hex(b.rtmr[2]),
     tdx_rtmr3: hex(b.rtmr[3]),
     tdx_report_data: reportData,
-    attester_tcb_status: verdict.tcbStatus ?? "Unknown",
-    tdx_tcb_status: verdict.tcbStatus ?? "Unknown",
-    attester_advisory_ids: verdict.advisoryIds,
-    ...(verdict.tcbDate ? { attester_tcb_date: verdict.tcbDate } : {}),
+    attester_tcb_status: tcbStatus,
+    tdx_tcb_status: tcbStatus,
+    attester_advisory_ids: r.advisoryIds,
+    ...(tcbDate ? { attester_tcb_date: tcbDate } : {}),
     attester_runtime_data: runtimeDataClaims,
   };
 }
@@ -221,6 +239,8 @@ export const CLAIM_NAMES: Record<string, string> = {
   tee_pubkey: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/runtime_data_claims/tee-pubkey`,
   event_log_matches: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/event_log/matches`,
   evidence_sha256: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/evidence_sha256`,
+  init_data: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/init_data`,
+  init_data_claims: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/init_data_claims`,
 };
 for (const f of [
   "mr_td",
@@ -242,11 +262,94 @@ for (const f of [
 ])
   CLAIM_NAMES[f] = `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/tdx/quote/body/${f}`;
 
+/**
+ * The JSON pointer of a stable claim name; `init_data_claims/<entry>` names one init-data entry
+ * (e.g. init_data_claims/policy.rego).
+ */
+export function claimPointer(name: string): string | undefined {
+  const slash = name.indexOf("/");
+  if (slash > 0 && name.slice(0, slash) === "init_data_claims") {
+    const entry = name
+      .slice(slash + 1)
+      .replace(/~/g, "~0")
+      .replace(/\//g, "~1");
+    return `${CLAIM_NAMES.init_data_claims}/${entry}`;
+  }
+  return CLAIM_NAMES[name];
+}
+
 /** Resolve a claim by stable name or JSON pointer. collateral_expired reads as a boolean. */
 export function claimValue(claims: unknown, name: string): unknown {
-  const pointer = name.startsWith("/") ? name : CLAIM_NAMES[name];
+  const pointer = name.startsWith("/") ? name : claimPointer(name);
   if (pointer === undefined) return undefined;
   const v = jsonPointer(claims, pointer);
   if (name === "collateral_expired" && typeof v === "string") return v !== "0";
   return v;
+}
+
+/**
+ * The claims that belong to one attestation alone: the runtime data (nonce, tee-pubkey), REPORTDATA,
+ * the evidence hash and the JWT's registered claims. Everything else is the same for every attestation
+ * of one TD image on one platform with one collateral set, and is stored once (a claim set) however
+ * many attestations share it.
+ */
+const SESSION_CLAIM_PATHS: string[][] = [
+  ...["report_data", "runtime_data_claims", "runtime_data_hash_algorithm", "evidence_sha256"].map((k) => [
+    "submods",
+    CPU_SUBMOD,
+    ANNOTATED_EVIDENCE,
+    k,
+  ]),
+  ["submods", CPU_SUBMOD, ANNOTATED_EVIDENCE, "additional_evidence"],
+  ["submods", CPU_SUBMOD, ANNOTATED_EVIDENCE, "additional_evidence_verified"],
+  ["submods", CPU_SUBMOD, ANNOTATED_EVIDENCE, "tdx", "quote", "body", "report_data"],
+  ["tdx_report_data"],
+  ["attester_runtime_data"],
+  ["iss"],
+  ["iat"],
+  ["nbf"],
+  ["exp"],
+  ["jti"],
+];
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Split token claims into the shared claim set and this attestation's own claims. */
+export function splitClaims(claims: Json): { shared: Json; session: Json } {
+  const shared = structuredClone(claims);
+  const session: Json = {};
+  for (const path of SESSION_CLAIM_PATHS) {
+    let from: unknown = shared;
+    for (const k of path.slice(0, -1)) from = isObj(from) ? from[k] : undefined;
+    const last = path[path.length - 1]!;
+    if (!isObj(from) || !(last in from)) continue;
+    let to = session;
+    for (const k of path.slice(0, -1)) {
+      if (!isObj(to[k])) to[k] = {};
+      to = to[k] as Json;
+    }
+    to[last] = from[last];
+    delete from[last];
+  }
+  return { shared, session };
+}
+
+/** The inverse of splitClaims: the attestation's own claims put back into its claim set. */
+export function mergeClaims(shared: Json, session: Json): Json {
+  const out = structuredClone(shared);
+  const put = (to: Json, from: Json) => {
+    for (const [k, v] of Object.entries(from)) {
+      if (isObj(v) && isObj(to[k])) put(to[k] as Json, v);
+      else to[k] = isObj(v) ? structuredClone(v) : v;
+    }
+  };
+  put(out, session);
+  return out;
+}
+
+/** A claim set as stored: RFC 8785 canonical JSON and its SHA-256 (the reference audit rows keep). */
+export function claimSetOf(shared: Json): { digest: string; body: string } {
+  const body = canonicalJson(shared);
+  return { digest: createHash("sha256").update(body).digest("hex"), body };
 }

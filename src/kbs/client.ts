@@ -141,29 +141,36 @@ export class KbsClient {
   async getResource(
     path: string,
     source: QuoteSource,
-    opts: { keyType?: "ec" | "rsa" } = {},
+    opts: { keyType?: "ec" | "rsa"; initData?: string } = {},
   ): Promise<{ secret: Uint8Array; token: string }> {
     const key = generateTeeKeyPair(opts.keyType);
     const { nonce, hashAlgorithm } = await this.auth();
     const reportData = expectedReportData(nonce, key.publicJwk, "", hashAlgorithm);
     const { quote, ccEventlog } = await source.getQuote(reportData);
-    const token = await this.attestRaw(attestationMessage(nonce, key.publicJwk, quote, ccEventlog));
+    const token = await this.attestRaw(
+      attestationMessage(nonce, key.publicJwk, quote, ccEventlog, opts.initData),
+    );
     const jwe = await this.resourceRaw(path);
     const secret = await decryptKbsResponse(jwe, key.privateKey);
     return { secret, token };
   }
 }
 
-/** The RCAR 0.4.0 Attestation message for TDX evidence. */
+/**
+ * The RCAR 0.4.0 Attestation message for TDX evidence; with `initData` (the TOML text the TD was
+ * launched with) it carries `init-data: {format: "toml", body}` as guest-components' client does.
+ */
 export function attestationMessage(
   nonce: string,
   teePubkey: unknown,
   quote: Uint8Array,
   ccEventlog?: Uint8Array,
+  initData?: string,
 ) {
   const primary: Record<string, string> = { quote: Buffer.from(quote).toString("base64") };
   if (ccEventlog) primary.cc_eventlog = Buffer.from(ccEventlog).toString("base64");
   return {
+    ...(initData !== undefined ? { "init-data": { format: "toml", body: initData } } : {}),
     "runtime-data": { nonce, "tee-pubkey": teePubkey },
     "tee-evidence": { primary_evidence: primary, additional_evidence: "" },
   };

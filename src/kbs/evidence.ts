@@ -1,5 +1,7 @@
-import type { Quote } from "../abi/types.js";
+import type { TdxEvidence } from "../attest/index.js";
 import { TdxError } from "../errors.js";
+
+export type { EvidenceVerifier, TdxEvidence } from "../attest/index.js";
 
 /** One reason a rule refused: what rule, what it wanted, what it saw, in words. */
 export interface PolicyDenial {
@@ -7,48 +9,6 @@ export interface PolicyDenial {
   expected: unknown;
   actual: unknown;
   message: string;
-}
-
-/** What the evidence verifier established about a quote (before any policy). */
-export interface EvidenceVerdict {
-  /** The quote is genuine: signatures, certificate chain to a trusted root, QE identity, TCB matched. */
-  ok: boolean;
-  /** Why it is not, as stable codes with readable messages (empty when ok). */
-  problems: { code: string; message: string; hint?: string }[];
-  /** The parsed quote (present whenever it parsed, even when not ok). */
-  quote?: Quote;
-  tcbStatus?: string;
-  advisoryIds: string[];
-  tcbDate?: string;
-  collateralExpired: boolean;
-  /** Earliest nextUpdate/expiry among the collateral used (ISO 8601). */
-  collateralExpiresAt?: string;
-  /** Event-log replay, when an event log came with the evidence. */
-  eventLog?: { replayed: boolean; matches: boolean; events: number; detail?: string };
-  /** The verifier's own result object, handed to the attestation policy engine unchanged. */
-  result?: unknown;
-}
-
-/** Verifies a quote (and its event log) at a given time. Pure in (quote, eventlog, now, configuration). */
-export interface EvidenceVerifier {
-  verify(input: { quote: Uint8Array; ccEventlog?: Uint8Array; now: Date }): Promise<EvidenceVerdict>;
-  /** Collateral cache counters for /metrics, when the verifier has a cache. */
-  cacheStats?(): { hits: number; misses: number };
-}
-
-/** Appraises a verdict against an attestation policy (text stored in the policies table). */
-export interface AttestationPolicyEngine {
-  /** Parse and validate policy text; throws TdxError when it is not a policy. */
-  check(text: string): void;
-  appraise(verdict: EvidenceVerdict, text: string, now: Date): { allowed: boolean; denials: PolicyDenial[] };
-  /** The default policy's text (seeded as policy id "default"). */
-  readonly defaultPolicyText: string;
-}
-
-/** TDX evidence as attestation-agent sends it: base64 quote and optional base64 CCEL(+AAEL) log. */
-export interface TdxEvidence {
-  quote: Uint8Array;
-  ccEventlog?: Uint8Array;
 }
 
 /**
@@ -86,7 +46,7 @@ export function readTeeEvidence(teeEvidence: unknown): { evidence: TdxEvidence; 
       "the guest got an empty outblob from configfs-tsm; retry the quote",
     );
   const log = primary.cc_eventlog;
-  const evidence: TdxEvidence = { quote };
+  const evidence: TdxEvidence = { tee: "tdx", quote };
   if (log !== undefined && log !== null && log !== "")
     evidence.ccEventlog = decodeB64Field(log, "tee-evidence.primary_evidence.cc_eventlog");
   return { evidence, additionalEvidence };

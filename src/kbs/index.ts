@@ -1,5 +1,4 @@
 /** Key broker: the KBS attestation protocol 0.4.0 (RCAR), evidence binding, tokens, JWE release, policies, stores. */
-export { appraisalPolicyEngine } from "./attestation-policy.js";
 export {
   checkReportDataBinding,
   DEFAULT_RUNTIME_DATA_HASH,
@@ -14,10 +13,14 @@ export {
   buildTokenClaims,
   CLAIM_NAMES,
   CPU_SUBMOD,
+  claimPointer,
+  claimSetOf,
   claimValue,
   EAR_PROFILE,
   type EarStatus,
   jsonPointer,
+  mergeClaims,
+  splitClaims,
   type TokenClaimsInput,
   tdAttributeFlags,
   teePubkeyFromClaims,
@@ -31,14 +34,7 @@ export {
   type QuoteSource,
   type TeeKeyPair,
 } from "./client.js";
-export {
-  type AttestationPolicyEngine,
-  type EvidenceVerdict,
-  type EvidenceVerifier,
-  type PolicyDenial,
-  readTeeEvidence,
-  type TdxEvidence,
-} from "./evidence.js";
+export { type EvidenceVerifier, type PolicyDenial, readTeeEvidence, type TdxEvidence } from "./evidence.js";
 export { canonicalJson } from "./jcs.js";
 export {
   decryptKbsResponse,
@@ -63,6 +59,7 @@ export {
   KBS_PROTOCOL_VERSION,
   KbsService,
   type KbsServiceOptions,
+  MAX_SEGMENT_LENGTH,
   type RequestContext,
 } from "./service.js";
 export {
@@ -80,3 +77,4 @@ export {
   SqliteDb,
 } from "./store/index.js";
 export { DEFAULT_TOKEN_ISSUER, TokenSigner } from "./token.js";
+export { decodePolicyField, resourcePolicyFromRego } from "./trustee-policies.js";

@@ -8,10 +8,18 @@ import { TdxError } from "../errors.js";
  * for byte.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, "$");
+  return write(value, "$", 0);
 }
 
-function write(value: unknown, path: string): string {
+/** Far deeper than any message of the protocol; deeper input is refused instead of exhausting the stack. */
+const MAX_DEPTH = 64;
+
+function write(value: unknown, path: string, depth: number): string {
+  if (depth > MAX_DEPTH)
+    throw new TdxError("JCS_TOO_DEEP", `${path.slice(0, 80)}… nests more than ${MAX_DEPTH} levels`, {
+      field: "tee-pubkey",
+      hint: "send a flat JWK (kty, crv, x, y or kty, n, e, alg)",
+    });
   if (value === null) return "null";
   switch (typeof value) {
     case "boolean":
@@ -27,11 +35,12 @@ function write(value: unknown, path: string): string {
     case "string":
       return writeString(value, path);
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(",")}]`;
+      if (Array.isArray(value))
+        return `[${value.map((v, i) => write(v, `${path}[${i}]`, depth + 1)).join(",")}]`;
       const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
       // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 requires.
       entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${writeString(k, path)}:${write(v, `${path}.${k}`)}`).join(",")}}`;
+      return `{${entries.map(([k, v]) => `${writeString(k, path)}:${write(v, `${path}.${k}`, depth + 1)}`).join(",")}}`;
     }
     default:
       throw new TdxError(

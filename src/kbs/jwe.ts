@@ -1,4 +1,12 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import {
+  createCipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 import { FlattenedEncrypt, type FlattenedJWE, flattenedDecrypt, type JWK } from "jose";
 import { TdxError } from "../errors.js";
 
@@ -63,9 +71,19 @@ function badKey(message: string, hint: string): TdxError {
  * Encrypt a secret to the TEE key as Trustee does: a random A256GCM content key wrapped with
  * ECDH-ES+A256KW (Concat KDF, empty PartyU/PartyV info) or RSA-OAEP-256; AAD is the ASCII of the
  * base64url protected header, and the tag stands apart from the ciphertext (protocol >= 0.2.0).
+ *
+ * The protected header is written exactly as Trustee's server writes it, `{"alg","enc","epk":{"crv",
+ * "kty","x","y"}}`, because guest-components' Rust client does not use the received string as AAD:
+ * it re-serialises the parsed header (kbs-types ProtectedHeader::generate_aad, serde_json), `alg` and
+ * `enc` first, then the other members sorted (or, with serde_json's preserve_order, as received). With
+ * the members already in sorted order both builds reproduce the same bytes. jose writes the epk as
+ * {x, crv, kty, y}, which only the preserve_order build reproduces, so the EC case is assembled here
+ * from node:crypto (ECDH, RFC 7518 §4.6 Concat KDF, AES key wrap, AES-GCM); jose still decrypts it
+ * (test/kbs/jwe.test.ts) and still builds the RSA-OAEP-256 case, whose header is just {alg, enc}.
  */
 export async function encryptToTeeKey(plaintext: Uint8Array, teePubkey: unknown): Promise<KbsResponse> {
-  const { key, alg } = importTeePubkey(teePubkey);
+  const { key, alg, jwk } = importTeePubkey(teePubkey);
+  if (alg === "ECDH-ES+A256KW") return encryptEcdhEs(plaintext, key, String(jwk.crv));
   const jwe = await new FlattenedEncrypt(plaintext).setProtectedHeader({ alg, enc: "A256GCM" }).encrypt(key);
   if (!jwe.protected || !jwe.encrypted_key || !jwe.tag)
     throw new TdxError("KBS_JWE_FAILED", "the JWE library returned an incomplete flattened JWE");
@@ -75,6 +93,59 @@ export async function encryptToTeeKey(plaintext: Uint8Array, teePubkey: unknown)
     iv: jwe.iv ?? "",
     ciphertext: jwe.ciphertext,
     tag: jwe.tag,
+  };
+}
+
+const CURVES: Record<string, string> = { "P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1" };
+const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+
+/** RFC 7518 §4.6.2 Concat KDF with SHA-256, one round (a 256-bit key): AlgorithmID, empty PartyU/V, SuppPubInfo. */
+export function concatKdf256(z: Uint8Array, algorithm: string): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const alg = Buffer.from(algorithm, "ascii");
+  return createHash("sha256")
+    .update(u32(1))
+    .update(z)
+    .update(u32(alg.length))
+    .update(alg)
+    .update(u32(0))
+    .update(u32(0))
+    .update(u32(256))
+    .digest();
+}
+
+function encryptEcdhEs(plaintext: Uint8Array, recipient: KeyObject, crv: string): KbsResponse {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: CURVES[crv]! });
+  const epk = publicKey.export({ format: "jwk" });
+  const kek = concatKdf256(diffieHellman({ privateKey, publicKey: recipient }), "ECDH-ES+A256KW");
+  const cek = randomBytes(32);
+  // RFC 3394 AES key wrap with the default IV.
+  const wrap = createCipheriv("id-aes256-wrap", kek, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
+  const encryptedKey = Buffer.concat([wrap.update(cek), wrap.final()]);
+  // Members in sorted order at every level (see above): alg, enc, epk{crv, kty, x, y}.
+  const header = JSON.stringify({
+    alg: "ECDH-ES+A256KW",
+    enc: "A256GCM",
+    epk: { crv, kty: "EC", x: epk.x, y: epk.y },
+  });
+  const protectedB64 = b64u(Buffer.from(header, "utf8"));
+  const iv = randomBytes(12);
+  const gcm = createCipheriv("aes-256-gcm", cek, iv);
+  gcm.setAAD(Buffer.from(protectedB64, "ascii"));
+  const ciphertext = Buffer.concat([gcm.update(plaintext), gcm.final()]);
+  const tag = gcm.getAuthTag();
+  cek.fill(0);
+  kek.fill(0);
+  return {
+    protected: protectedB64,
+    encrypted_key: b64u(encryptedKey),
+    iv: b64u(iv),
+    ciphertext: b64u(ciphertext),
+    tag: b64u(tag),
   };
 }
 

@@ -1,5 +1,5 @@
 import { TdxError } from "../errors.js";
-import { CLAIM_NAMES, claimValue } from "./claims.js";
+import { CLAIM_NAMES, claimPointer, claimValue } from "./claims.js";
 import type { PolicyDenial } from "./evidence.js";
 
 /**
@@ -67,7 +67,7 @@ function checkRule(r: unknown, i: number): ResourceRule {
     if (k !== "name" && k !== "claim" && !(OPERATORS as readonly string[]).includes(k))
       throw bad(`${field} has unknown field ${k}`, `${field}.${k}`);
   if (typeof rule.claim !== "string") throw bad(`${field}.claim must be a string`, `${field}.claim`);
-  if (!rule.claim.startsWith("/") && !(rule.claim in CLAIM_NAMES))
+  if (!rule.claim.startsWith("/") && claimPointer(rule.claim) === undefined)
     throw bad(
       `${field}.claim ${rule.claim} is not a known claim name`,
       `${field}.claim`,

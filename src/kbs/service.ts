@@ -1,24 +1,42 @@
 import { createHash, createPrivateKey, randomBytes, randomUUID } from "node:crypto";
+import {
+  type AttestedTdxEvidence,
+  appraisalPolicyCache,
+  appraiseEvidence,
+  checkInitDataBinding,
+  DEFAULT_ATTESTATION_POLICY_TEXT,
+  type EvidenceVerifier,
+  type InitData,
+  readInitData,
+} from "../attest/index.js";
 import { TdxError } from "../errors.js";
-import { appraisalPolicyEngine } from "./attestation-policy.js";
+import { readPolicy } from "../policy/index.js";
 import {
   checkReportDataBinding,
   expectedReportData,
   negotiateHashAlgorithm,
   type RuntimeDataHashAlgorithm,
 } from "./binding.js";
-import { buildTokenClaims, claimValue, teePubkeyFromClaims } from "./claims.js";
 import {
-  type AttestationPolicyEngine,
-  type EvidenceVerdict,
-  type EvidenceVerifier,
-  type PolicyDenial,
-  readTeeEvidence,
-} from "./evidence.js";
+  buildTokenClaims,
+  claimSetOf,
+  claimValue,
+  mergeClaims,
+  splitClaims,
+  teePubkeyFromClaims,
+} from "./claims.js";
+import { type PolicyDenial, readTeeEvidence } from "./evidence.js";
 import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
-import type { AuditRecord, KbsStore, PolicyKind, PolicyRecord } from "./store/index.js";
+import type {
+  AuditEntry,
+  AuditRecord,
+  KbsStore,
+  PolicyKind,
+  PolicyRecord,
+  SessionRecord,
+} from "./store/index.js";
 import { TokenSigner } from "./token.js";
 
 /** The KBS attestation protocol version this broker speaks (exact match, as Trustee requires). */
@@ -29,7 +47,6 @@ export interface KbsServiceOptions {
   store: KbsStore;
   kek: KeyEncryptionKey;
   verifier: EvidenceVerifier;
-  policyEngine?: AttestationPolicyEngine;
   /** Seconds between /auth and /attest (Trustee: 5 minutes). */
   sessionTtlSeconds?: number;
   /** Lifetime of attestation tokens and of the attested session. */
@@ -67,7 +84,9 @@ function denied(code: string, what: string, policyId: string, denials: PolicyDen
   });
 }
 
-const RESOURCE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Longest resource path segment and policy id; the HTTP layer uses the same limit for route parameters. */
+export const MAX_SEGMENT_LENGTH = 128;
+const RESOURCE_SEGMENT = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_SEGMENT_LENGTH - 1}}$`);
 
 /** Check a repository/type/tag path; returns it normalized. */
 export function checkResourcePath(path: string): string {
@@ -78,7 +97,7 @@ export function checkResourcePath(path: string): string {
       `resource path ${JSON.stringify(path)} is not REPOSITORY/TYPE/TAG`,
       {
         field: "path",
-        hint: "use three segments of letters, digits, '.', '_' or '-', e.g. default/disk/key",
+        hint: `use three segments of 1 to ${MAX_SEGMENT_LENGTH} letters, digits, '.', '_' or '-', e.g. default/disk/key`,
       },
     );
   return parts.join("/");
@@ -92,18 +111,18 @@ export function checkResourcePath(path: string): string {
 export class KbsService {
   readonly store: KbsStore;
   readonly verifier: EvidenceVerifier;
-  readonly policyEngine: AttestationPolicyEngine;
   readonly sessionTtlSeconds: number;
   readonly attestationPolicyId: string;
   readonly #kek: KeyEncryptionKey;
   readonly #signer: TokenSigner;
   readonly #clock: () => Date;
   readonly #preferredHash: RuntimeDataHashAlgorithm | undefined;
+  /** Attestation policies parsed once per version. */
+  readonly #attestationPolicies = appraisalPolicyCache();
 
   private constructor(opts: KbsServiceOptions, signer: TokenSigner) {
     this.store = opts.store;
     this.verifier = opts.verifier;
-    this.policyEngine = opts.policyEngine ?? appraisalPolicyEngine;
     this.sessionTtlSeconds = opts.sessionTtlSeconds ?? 300;
     this.attestationPolicyId = opts.attestationPolicyId ?? DEFAULT_POLICY_ID;
     this.#kek = opts.kek;
@@ -126,12 +145,11 @@ export class KbsService {
     });
     const svc = new KbsService(opts, signer);
     const now = svc.#clock().getTime();
-    const engine = svc.policyEngine;
     if (!(await opts.store.getPolicy("attestation", DEFAULT_POLICY_ID)))
       await opts.store.putPolicy({
         kind: "attestation",
         id: DEFAULT_POLICY_ID,
-        body: engine.defaultPolicyText,
+        body: DEFAULT_ATTESTATION_POLICY_TEXT,
         now,
       });
     if (!(await opts.store.getPolicy("resource", DEFAULT_POLICY_ID)))
@@ -198,108 +216,116 @@ export class KbsService {
   ): Promise<AttestOutcome> {
     const now = this.now();
     const session = await this.#session(sessionId, now);
+    // A second /attest on an attested session returns that session's token, as Trustee does.
+    if (session.state === "attested") return this.#sessionToken(session, now);
+    // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so
+    // a session cannot retry (and fill the audit log) without asking for a new challenge.
+    const consumed =
+      session.state === "pending"
+        ? await this.store.consumeNonce(session.id, session.nonce, now.getTime())
+        : "replayed";
+    if (consumed !== "ok") {
+      // Already refused once (and audited then): count, do not write another row.
+      await this.store.countRefusal(session.id);
+      throw consumeError(consumed);
+    }
+    let evidenceSha256: string | null = null;
+    const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) => {
+      const entry: AuditEntry = {
+        at: now.getTime(),
+        event: "attest",
+        sessionId: session.id,
+        evidenceSha256,
+        verdict,
+        reason,
+        requestId: ctx.requestId ?? null,
+      };
+      return claims
+        ? this.store.appendAuditWithClaims(
+            entry,
+            claimSetOf(splitClaims(claims as Record<string, unknown>).shared),
+          )
+        : this.store.appendAudit(entry);
+    };
+    try {
+      return await this.#attestOnce(session, body, now, ctx, (sha) => {
+        evidenceSha256 = sha;
+      });
+    } catch (e) {
+      const err = e instanceof TdxError ? e : null;
+      const status = err ? auditVerdictOf(err.code) : "error";
+      await audit(
+        status,
+        err ? `${err.code}: ${err.message}` : String(e),
+        (e as { auditClaims?: unknown }).auditClaims,
+      );
+      throw e;
+    }
+  }
+
+  /** The session's one attempt: every refusal it throws is audited by the caller, once. */
+  async #attestOnce(
+    session: SessionRecord,
+    body: unknown,
+    now: Date,
+    ctx: RequestContext,
+    setEvidence: (sha256: string) => void,
+  ): Promise<AttestOutcome> {
     const att = asObject(body, "Attestation");
     const runtime = asObject(att["runtime-data"], "Attestation.runtime-data");
     if (typeof runtime.nonce !== "string")
       throw invalidRequest("runtime-data.nonce", "runtime-data.nonce is missing", "echo the challenge nonce");
     const teePubkey = runtime["tee-pubkey"];
     importTeePubkey(teePubkey);
-    if (att["init-data"] !== undefined && att["init-data"] !== null)
-      throw new TdxError("KBS_INIT_DATA_UNSUPPORTED", "init-data binding (MRCONFIGID) is not supported yet", {
-        field: "init-data",
-        hint: "send the Attestation without init-data",
-      });
+    const rawInitData = att["init-data"];
+    const initData =
+      rawInitData === undefined || rawInitData === null ? undefined : readInitData(rawInitData);
     const { evidence, additionalEvidence } = readTeeEvidence(att["tee-evidence"]);
-    const evidenceSha256 = createHash("sha256").update(evidence.quote).digest("hex");
-    const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) =>
-      this.store.appendAudit({
-        at: now.getTime(),
-        event: "attest",
-        sessionId: session.id,
-        evidenceSha256,
-        claims: claims ?? null,
-        verdict,
-        reason,
-        requestId: ctx.requestId ?? null,
-      });
-
-    if (runtime.nonce !== session.nonce) {
-      await audit("denied", "KBS_NONCE_MISMATCH");
+    // Until the quote has parsed, the audit log names the evidence by the hash of the bytes sent.
+    setEvidence(createHash("sha256").update(evidence.quote).digest("hex"));
+    if (runtime.nonce !== session.nonce)
       throw new TdxError(
         "KBS_NONCE_MISMATCH",
-        "runtime-data.nonce is not the nonce of this session's challenge",
+        "runtime-data.nonce is not the nonce of this session's challenge (the challenge is now used up)",
         {
           field: "runtime-data.nonce",
-          hint: "echo the nonce returned by /kbs/v0/auth on this same session (cookie)",
+          hint: "echo the nonce returned by /kbs/v0/auth on this same session; start again with POST /kbs/v0/auth",
         },
       );
-    }
-    const consumed = await this.store.consumeNonce(session.id, runtime.nonce, now.getTime());
-    if (consumed !== "ok") {
-      await audit("denied", consumeCode(consumed));
-      throw consumeError(consumed);
-    }
 
     const hashAlg = session.hashAlg as RuntimeDataHashAlgorithm;
-    let verdict: EvidenceVerdict;
+    let attested: AttestedTdxEvidence;
     try {
-      verdict = await this.verifier.verify({
-        quote: evidence.quote,
-        ...(evidence.ccEventlog ? { ccEventlog: evidence.ccEventlog } : {}),
-        now,
-      });
+      attested = await this.verifier.verify(evidence, now);
     } catch (e) {
-      // Missing collateral is the broker's problem (503), not the TD's: pass it through.
-      const err =
-        e instanceof TdxError && e.code !== "KBS_COLLATERAL_UNAVAILABLE"
-          ? new TdxError(
-              "KBS_EVIDENCE_REJECTED",
-              `the quote could not be verified: ${e.code}: ${e.message}`,
-              {
-                ...(e.hint ? { hint: e.hint } : {}),
-                data: { cause: e.toJSON() },
-              },
-            )
-          : e;
-      await audit("error", err instanceof TdxError ? `${err.code}: ${err.message}` : String(err));
-      throw err;
+      throw evidenceError(e);
     }
-    const quote = verdict.quote;
-    if (!quote || quote.body.kind === "sgx") {
-      await audit("denied", "KBS_EVIDENCE_REJECTED: not a TD quote");
-      throw new TdxError("KBS_EVIDENCE_REJECTED", "the evidence does not hold a TDX quote", {
-        hint: "send the TD quote from configfs-tsm (or the QGS) as tee-evidence.primary_evidence.quote",
-        data: { problems: verdict.problems },
-      });
-    }
+    setEvidence(attested.evidenceSha256);
     // Binding before genuineness so a replayed-but-genuine quote is reported as what it is.
-    try {
-      checkReportDataBinding(
-        quote.body.report.reportData,
-        expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
-        hashAlg,
-      );
-    } catch (e) {
-      await audit("denied", `${(e as TdxError).code}: ${(e as Error).message}`);
-      throw e;
-    }
-    if (!verdict.ok) {
-      const first = verdict.problems[0];
-      await audit("denied", `KBS_EVIDENCE_REJECTED: ${verdict.problems.map((p) => p.code).join(", ")}`);
+    checkReportDataBinding(
+      attested.report.reportData,
+      expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
+      hashAlg,
+    );
+    if (initData) bindInitData(attested, initData);
+    const result = attested.result;
+    if (!result.ok) {
+      const problem = result.error ?? { code: "QUOTE_NOT_VERIFIED", message: "verification failed" };
       throw new TdxError(
         "KBS_EVIDENCE_REJECTED",
-        `the quote did not verify: ${first ? `${first.code}: ${first.message}` : "unknown reason"}`,
-        { ...(first?.hint ? { hint: first.hint } : {}), data: { problems: verdict.problems } },
+        `the quote did not verify: ${problem.code}: ${problem.message}`,
+        {
+          ...(problem.hint ? { hint: problem.hint } : {}),
+          data: { problems: [problem] },
+        },
       );
     }
-    if (verdict.eventLog && !verdict.eventLog.matches) {
-      await audit("denied", `KBS_EVENTLOG_MISMATCH: ${verdict.eventLog.detail ?? ""}`);
+    if (attested.eventLog && !attested.eventLog.matches) {
+      const detail = attested.eventLog.detail;
       throw new TdxError(
         "KBS_EVENTLOG_MISMATCH",
-        `the event log does not replay to the quote's RTMRs${verdict.eventLog.detail ? `: ${verdict.eventLog.detail}` : ""}`,
-        {
-          hint: "send the complete CCEL (and runtime log) of this boot, or none",
-        },
+        `the event log does not replay to the quote's RTMRs${detail ? `: ${detail}` : ""}`,
+        { hint: "send the complete CCEL (and runtime log) of this boot, or none" },
       );
     }
     const policy = await this.store.getPolicy("attestation", this.attestationPolicyId);
@@ -311,33 +337,74 @@ export class KbsService {
           hint: "set it with: tdx-attest kbs policy set --kind attestation ID --file POLICY.json",
         },
       );
-    const appraisal = this.policyEngine.appraise(verdict, policy.body, now);
+    const appraisal = appraiseEvidence(
+      attested,
+      this.#attestationPolicies.get(policy.id, policy.updatedAt, policy.body),
+      now,
+    );
     const claims = buildTokenClaims({
-      verdict: { ...verdict, quote },
+      attested,
+      ...(initData ? { initData } : {}),
       teePubkey: teePubkey as never,
       nonce: session.nonce,
       policyId: policy.id,
       additionalEvidence,
       hashAlgorithm: hashAlg,
-      evidenceSha256,
     });
     if (!appraisal.allowed) {
       const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
-      await audit("denied", err.message, claims);
-      throw err;
+      throw Object.assign(err, { auditClaims: claims });
     }
-    const { token, expiresAt } = await this.#signer.sign(claims, now);
-    await this.store.attachToken(session.id, token, expiresAt.getTime(), expiresAt.getTime(), {
-      at: now.getTime(),
-      event: "attest",
-      sessionId: session.id,
-      evidenceSha256,
-      claims,
-      verdict: "allowed",
-      reason: null,
-      requestId: ctx.requestId ?? null,
-    });
+    const { token, expiresAt, registered } = await this.#signer.sign(claims, now);
+    // Stored small: the claim set once per distinct content, this session's own claims beside it.
+    const split = splitClaims({ ...claims, ...registered });
+    await this.store.attachClaims(
+      session.id,
+      claimSetOf(split.shared),
+      JSON.stringify(split.session),
+      expiresAt.getTime(),
+      expiresAt.getTime(),
+      {
+        at: now.getTime(),
+        event: "attest",
+        sessionId: session.id,
+        evidenceSha256: attested.evidenceSha256,
+        verdict: "allowed",
+        reason: null,
+        requestId: ctx.requestId ?? null,
+      },
+    );
     return { token, sessionExpiresAt: expiresAt, claims };
+  }
+
+  /** The token of an attested session (Trustee answers a second /attest with it). */
+  async #sessionToken(session: SessionRecord, now: Date): Promise<AttestOutcome> {
+    const full = await this.#sessionClaims(session, now);
+    const { iss: _iss, iat, nbf: _nbf, exp, jti, ...claims } = full;
+    const { token } = await this.#signer.sign(claims, now, {
+      iat: Number(iat),
+      exp: Number(exp),
+      jti: String(jti),
+    });
+    return { token, sessionExpiresAt: new Date(session.expiresAt), claims: full };
+  }
+
+  /** An attested session's token claims, from its claim set and its own claims (no token is stored). */
+  async #sessionClaims(session: SessionRecord, now: Date): Promise<Record<string, unknown>> {
+    if (session.state !== "attested" || !session.claimsRef || !session.sessionClaims)
+      throw new TdxError("KBS_NOT_ATTESTED", "this session has not attested yet", {
+        hint: "POST the evidence to /kbs/v0/attest before asking for resources",
+      });
+    if (session.tokenExpiresAt === null || session.tokenExpiresAt <= now.getTime())
+      throw new TdxError("KBS_TOKEN_EXPIRED", "the attestation token has expired", {
+        hint: "attest again (POST /kbs/v0/auth then /kbs/v0/attest) to get a fresh token",
+      });
+    const shared = await this.store.getClaimSet(session.claimsRef);
+    if (!shared)
+      throw new TdxError("KBS_NOT_ATTESTED", "this session's claims are gone", {
+        hint: "attest again (POST /kbs/v0/auth then /kbs/v0/attest)",
+      });
+    return mergeClaims(shared, JSON.parse(session.sessionClaims) as Record<string, unknown>);
   }
 
   async #session(sessionId: string | undefined, now: Date) {
@@ -367,14 +434,11 @@ export class KbsService {
   async claimsFor(
     auth: { sessionId?: string; bearer?: string },
     now: Date,
-  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null }> {
-    if (auth.bearer) return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null };
+  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null; claimsRef: string | null }> {
+    if (auth.bearer)
+      return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null, claimsRef: null };
     const s = await this.#session(auth.sessionId, now);
-    if (s.state !== "attested" || !s.token)
-      throw new TdxError("KBS_NOT_ATTESTED", "this session has not attested yet", {
-        hint: "POST the evidence to /kbs/v0/attest before asking for resources",
-      });
-    return { claims: await this.#signer.verify(s.token, now), sessionId: s.id };
+    return { claims: await this.#sessionClaims(s, now), sessionId: s.id, claimsRef: s.claimsRef };
   }
 
   async resource(
@@ -384,19 +448,24 @@ export class KbsService {
   ): Promise<KbsResponse> {
     const now = this.now();
     const resourcePath = checkResourcePath(path);
-    const { claims, sessionId } = await this.claimsFor(auth, now);
-    const audit = (verdict: "allowed" | "denied", reason: string | null) =>
-      this.store.appendAudit({
+    const { claims, sessionId, claimsRef } = await this.claimsFor(auth, now);
+    const audit = (verdict: "allowed" | "denied", reason: string | null) => {
+      const entry: AuditEntry = {
         at: now.getTime(),
         event: "release",
         resource: resourcePath,
         sessionId,
         evidenceSha256: (claimValue(claims, "evidence_sha256") as string | undefined) ?? null,
-        claims: auditClaims(claims),
+        claimsRef,
         verdict,
         reason,
         requestId: ctx.requestId ?? null,
-      });
+      };
+      // A passport-mode token names its claim set by content, stored once like a session's.
+      return claimsRef
+        ? this.store.appendAudit(entry)
+        : this.store.appendAuditWithClaims(entry, claimSetOf(splitClaims(claims).shared));
+    };
     const record = await this.store.getResource(resourcePath);
     if (!record) {
       await audit("denied", "KBS_RESOURCE_NOT_FOUND");
@@ -497,7 +566,7 @@ export class KbsService {
         hint: "use letters, digits, '.', '_' or '-'",
       });
     if (kind === "resource") parseResourcePolicy(text);
-    else if (kind === "attestation") this.policyEngine.check(text);
+    else if (kind === "attestation") readPolicy(text);
     else
       throw new TdxError(
         "KBS_POLICY_KIND_INVALID",
@@ -547,6 +616,42 @@ export class KbsService {
     return this.store.listAudit(opts);
   }
 
+  /** The claim sets an audit page references, by digest (what an export writes beside the rows). */
+  claimSets(digests: string[]): Promise<Record<string, unknown>> {
+    return this.store.getClaimSets(digests);
+  }
+
+  /**
+   * Operator retention: delete audit rows older than `before` (export them first), recorded in the
+   * audit log itself. The last hour always stays; everything newer than `before` stays append-only.
+   */
+  async pruneAudit(before: Date, ctx: RequestContext = {}): Promise<{ pruned: number; before: string }> {
+    const now = this.now().getTime();
+    const t = before.getTime();
+    if (!Number.isFinite(t))
+      throw new TdxError("KBS_AUDIT_PRUNE_INVALID", "the prune date is not a date", {
+        field: "before",
+        hint: "give an ISO 8601 date, e.g. 2026-01-01 or 2026-01-01T00:00:00Z",
+      });
+    if (t > now - 3600_000)
+      throw new TdxError(
+        "KBS_AUDIT_PRUNE_INVALID",
+        `audit rows from the last hour are kept: ${before.toISOString()} is too recent`,
+        {
+          field: "before",
+          hint: "prune only what an export already holds, up to an hour ago at the latest",
+        },
+      );
+    const pruned = await this.store.pruneAudit(t, now, ctx.actor ?? null);
+    await this.#adminAudit(
+      now,
+      `audit prune before ${before.toISOString()}: ${pruned} rows deleted`,
+      null,
+      ctx,
+    );
+    return { pruned, before: before.toISOString() };
+  }
+
   async #adminAudit(at: number, reason: string, resource: string | null, ctx: RequestContext) {
     await this.store.appendAudit({
       at,
@@ -560,22 +665,44 @@ export class KbsService {
   }
 }
 
-/** The claims worth keeping in the audit log (not the whole token): identity and verdict. */
-function auditClaims(claims: Record<string, unknown>) {
-  const pick = [
-    "ear_status",
-    "tcb_status",
-    "debug",
-    "mr_td",
-    "rtmr_0",
-    "rtmr_1",
-    "rtmr_2",
-    "rtmr_3",
-    "report_data",
-  ];
-  return Object.fromEntries(
-    pick.map((k) => [k, claimValue(claims, k) ?? null]).concat([["jti", claims.jti ?? null]]),
-  );
+/**
+ * What an evidence-pipeline failure means to a TD: collateral the broker cannot get is the broker's
+ * problem (503 KBS_COLLATERAL_UNAVAILABLE); evidence that does not parse or is not a TD quote is 401
+ * KBS_EVIDENCE_REJECTED with the pipeline's error as `cause`.
+ */
+function evidenceError(e: unknown): unknown {
+  if (!(e instanceof TdxError)) return e;
+  if (e.code === "ATTEST_COLLATERAL_UNAVAILABLE")
+    return new TdxError("KBS_COLLATERAL_UNAVAILABLE", e.message, {
+      cause: e,
+      ...(e.hint ? { hint: e.hint } : {}),
+      ...(e.data ? { data: e.data } : {}),
+    });
+  return new TdxError("KBS_EVIDENCE_REJECTED", `the quote could not be verified: ${e.code}: ${e.message}`, {
+    ...(e.hint ? { hint: e.hint } : {}),
+    data: { cause: e.toJSON() },
+  });
+}
+
+/** The init-data digest must be the TD's MRCONFIGID; a mismatch names both values. */
+function bindInitData(attested: AttestedTdxEvidence, initData: InitData): void {
+  try {
+    checkInitDataBinding(attested.report, initData);
+  } catch (e) {
+    const err = e as TdxError;
+    throw new TdxError("KBS_INIT_DATA_MISMATCH", err.message, {
+      field: "init-data",
+      ...(err.hint ? { hint: err.hint } : {}),
+      ...(err.data ? { data: err.data } : {}),
+    });
+  }
+}
+
+/** Audit verdict of a refusal: the broker's own failures (5xx) are errors, everything else denied. */
+function auditVerdictOf(code: string): "denied" | "error" {
+  return code === "KBS_COLLATERAL_UNAVAILABLE" || code === "KBS_DB_UNAVAILABLE" || code === "KBS_INTERNAL"
+    ? "error"
+    : "denied";
 }
 
 function notFound(path: string) {

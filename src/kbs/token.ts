@@ -36,9 +36,22 @@ export class TokenSigner {
     return this.#publicJwk;
   }
 
-  async sign(claims: Record<string, unknown>, now: Date): Promise<{ token: string; expiresAt: Date }> {
-    const iat = Math.floor(now.getTime() / 1000);
-    const exp = iat + this.ttlSeconds;
+  /**
+   * Sign claims issued at `now` (iss, iat, nbf, exp and a fresh jti added), or, with `registered`,
+   * re-issue a session's token with the same iat, exp and jti (a second /attest on the session).
+   */
+  async sign(
+    claims: Record<string, unknown>,
+    now: Date,
+    registered?: { iat: number; exp: number; jti: string },
+  ): Promise<{
+    token: string;
+    expiresAt: Date;
+    registered: { iss: string; iat: number; nbf: number; exp: number; jti: string };
+  }> {
+    const iat = registered?.iat ?? Math.floor(now.getTime() / 1000);
+    const exp = registered?.exp ?? iat + this.ttlSeconds;
+    const jti = registered?.jti ?? randomUUID();
     const jwk = await this.publicJwk();
     const token = await new SignJWT(claims)
       .setProtectedHeader({
@@ -50,9 +63,13 @@ export class TokenSigner {
       .setIssuedAt(iat)
       .setNotBefore(iat)
       .setExpirationTime(exp)
-      .setJti(randomUUID())
+      .setJti(jti)
       .sign(this.#privateKey);
-    return { token, expiresAt: new Date(exp * 1000) };
+    return {
+      token,
+      expiresAt: new Date(exp * 1000),
+      registered: { iss: this.issuer, iat, nbf: iat, exp, jti },
+    };
   }
 
   /** Verify a token this broker issued; `now` is an input so tests and audits can replay time. */

@@ -15,8 +15,23 @@ export const ADMIN_JWT_MAX_LIFETIME_SECONDS = 600;
 export class AdminAuth {
   readonly #tokenDigests: Buffer[];
   readonly #keys: { key: KeyObject; id: string }[];
+  /** Longest admin JWT lifetime accepted (exp - iat), seconds. */
+  readonly maxJwtLifetimeSeconds: number;
 
-  constructor(opts: { tokens?: string[]; publicKeys?: (string | KeyObject)[] } = {}) {
+  constructor(
+    opts: { tokens?: string[]; publicKeys?: (string | KeyObject)[]; maxJwtLifetimeSeconds?: number } = {},
+  ) {
+    const max = opts.maxJwtLifetimeSeconds ?? ADMIN_JWT_MAX_LIFETIME_SECONDS;
+    if (!Number.isInteger(max) || max <= 0)
+      throw new TdxError(
+        "KBS_CONFIG_INVALID",
+        `admin JWT lifetime cap ${max} is not a positive number of seconds`,
+        {
+          field: "admin.maxJwtLifetimeSeconds",
+          hint: "e.g. 600 (10 minutes, the default) or 7200 for Trustee kbs-client's 2-hour tokens",
+        },
+      );
+    this.maxJwtLifetimeSeconds = max;
     this.#tokenDigests = (opts.tokens ?? [])
       .map((t) => t.trim())
       .filter((t) => {
@@ -64,9 +79,9 @@ export class AdminAuth {
             algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
             currentDate: now,
             requiredClaims: ["exp", "iat"],
-            maxTokenAge: ADMIN_JWT_MAX_LIFETIME_SECONDS,
+            maxTokenAge: this.maxJwtLifetimeSeconds,
           });
-          if ((payload.exp ?? 0) - (payload.iat ?? 0) > ADMIN_JWT_MAX_LIFETIME_SECONDS) continue;
+          if ((payload.exp ?? 0) - (payload.iat ?? 0) > this.maxJwtLifetimeSeconds) continue;
           // Trustee's kbs-client signs {iat, exp} without an audience: accept that, but a token made
           // for another audience is not ours.
           const aud =
@@ -79,7 +94,7 @@ export class AdminAuth {
       }
     }
     throw new TdxError("KBS_ADMIN_UNAUTHENTICATED", "the admin credential was not accepted", {
-      hint: "check the admin token, or sign a fresh JWT (aud tdx-attest-kbs-admin, at most 10 minutes) with the admin key",
+      hint: `check the admin token, or sign a fresh JWT (aud tdx-attest-kbs-admin, iat and exp at most ${this.maxJwtLifetimeSeconds} s apart) with the admin key`,
     });
   }
 }

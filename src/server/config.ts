@@ -12,14 +12,24 @@ export interface BrokerConfig {
   /** postgres://... or a SQLite path (default DATA/kbs.db). */
   db?: string;
   kek?: { file?: string };
-  admin?: { tokenFile?: string; publicKeyFiles?: string[] };
+  /**
+   * maxJwtLifetimeSeconds: the longest admin JWT (exp - iat) accepted, default 600. Trustee's kbs-client
+   * signs 2-hour tokens (7200); a longer cap lets a stolen token act for longer.
+   */
+  admin?: { tokenFile?: string; publicKeyFiles?: string[]; maxJwtLifetimeSeconds?: number };
   /** PEM files of the roots to trust instead of Intel's SGX Root CA. */
   trustAnchors?: string[];
   collateral?: { urls?: string[]; cacheDir?: string; timeoutMs?: number };
   sim?: { dir?: string; scenario?: string };
   session?: { ttlSeconds?: number };
   token?: { ttlSeconds?: number; issuer?: string };
-  rateLimit?: { auth?: { max: number; windowSeconds: number } };
+  rateLimit?: {
+    auth?: { max: number; windowSeconds: number };
+    attest?: { max: number; windowSeconds: number };
+    attestPerSession?: { max: number; windowSeconds: number };
+  };
+  /** Request deadlines in seconds (request: headers and body, default 10; headers, default 5; keepAlive, default 5). */
+  http?: { requestTimeoutSeconds?: number; headersTimeoutSeconds?: number; keepAliveSeconds?: number };
   /** Set Secure on the session cookie (when a TLS proxy fronts the broker). */
   secureCookies?: boolean;
   logLevel?: string;
@@ -42,6 +52,7 @@ const KEYS: Record<string, string> = {
   session: "object",
   token: "object",
   rateLimit: "object",
+  http: "object",
   secureCookies: "boolean",
   logLevel: "string",
   explorer: "boolean",

@@ -6,9 +6,14 @@ import Fastify, {
   type FastifyServerOptions,
 } from "fastify";
 import { TdxError } from "../errors.js";
-import type { KbsService } from "../kbs/service.js";
+import { parseResourcePolicy } from "../kbs/resource-policy.js";
+import { DEFAULT_POLICY_ID, type KbsService, MAX_SEGMENT_LENGTH } from "../kbs/service.js";
 import type { PolicyKind } from "../kbs/store/index.js";
+import { decodePolicyField, regoUnsupported, resourcePolicyFromRego } from "../kbs/trustee-policies.js";
+import { readPolicy } from "../policy/index.js";
 import { AdminAuth } from "./admin-auth.js";
+import { type HttpTimeouts, httpTimeoutOptions, problemOnClientError } from "./http-limits.js";
+import { useDepthLimitedJsonParser } from "./json-depth.js";
 import { KbsMetrics } from "./metrics.js";
 import { sendProblem, statusOf } from "./problem.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -20,6 +25,12 @@ export interface KbsAppOptions {
   adminAuth?: AdminAuth;
   /** /auth requests per client address per window (default 120 per 60 s; 0 disables). */
   authRateLimit?: { max: number; windowSeconds: number };
+  /** /attest requests per client address per window (default 120 per 60 s; 0 disables). */
+  attestRateLimit?: { max: number; windowSeconds: number };
+  /** /attest requests per session per window (default 10 per 60 s; 0 disables). */
+  attestSessionRateLimit?: { max: number; windowSeconds: number };
+  /** HTTP timeouts (seconds): see httpTimeoutOptions. */
+  timeouts?: HttpTimeouts;
   /** Set the Secure attribute on the session cookie (when clients reach the broker over TLS). */
   secureCookies?: boolean;
   /** Fastify logger option: false in tests, a pino config or instance otherwise. */
@@ -37,7 +48,16 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   for (const part of header.split(";")) {
     const i = part.indexOf("=");
     if (i < 0) continue;
-    if (part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (part.slice(0, i).trim() !== name) continue;
+    const raw = part.slice(i + 1).trim();
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      throw new TdxError("KBS_COOKIE_INVALID", `the ${name} cookie is not valid percent-encoding`, {
+        field: name,
+        hint: "send the kbs-session-id cookie exactly as /kbs/v0/auth set it",
+      });
+    }
   }
   return undefined;
 }
@@ -61,7 +81,11 @@ export async function buildKbsApp(
     defaultMetrics: opts.defaultMetrics ?? false,
   });
   const rl = opts.authRateLimit ?? { max: 120, windowSeconds: 60 };
-  const limiter = new RateLimiter(rl.max, rl.windowSeconds * 1000);
+  const limiter = new RateLimiter(rl.max, rl.windowSeconds * 1000, "/auth");
+  const arl = opts.attestRateLimit ?? { max: 120, windowSeconds: 60 };
+  const attestLimiter = new RateLimiter(arl.max, arl.windowSeconds * 1000, "/attest");
+  const srl = opts.attestSessionRateLimit ?? { max: 10, windowSeconds: 60 };
+  const sessionLimiter = new RateLimiter(srl.max, srl.windowSeconds * 1000, "/attest");
   let closing = false;
 
   const app = Fastify({
@@ -71,6 +95,28 @@ export async function buildKbsApp(
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // One limit for resource path segments and policy ids (the service's rule), one error shape past it.
+    routerOptions: { maxParamLength: MAX_SEGMENT_LENGTH },
+    frameworkErrors: (error, _req, reply) => {
+      const tooLong = (error as { code?: string }).code === "FST_ERR_MAX_PARAM_LENGTH";
+      return sendProblem(
+        reply,
+        new TdxError(
+          tooLong ? "KBS_RESOURCE_PATH_INVALID" : "KBS_REQUEST_INVALID",
+          tooLong
+            ? `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters`
+            : `the request URL could not be read: ${error.message}`,
+          {
+            field: "path",
+            hint: tooLong
+              ? `use segments of at most ${MAX_SEGMENT_LENGTH} letters, digits, '.', '_' or '-'`
+              : "percent-encode the path correctly",
+          },
+        ),
+      );
+    },
+    ...httpTimeoutOptions(opts.timeouts),
+    clientErrorHandler: problemOnClientError,
   });
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
@@ -124,6 +170,7 @@ export async function buildKbsApp(
 
   await app.register(
     async (kbs) => {
+      useDepthLimitedJsonParser(kbs, "KBS_REQUEST_TOO_DEEP");
       kbs.addContentTypeParser(
         ["application/octet-stream", "text/plain"],
         { parseAs: "buffer", bodyLimit: 1024 * 1024 + 1 },
@@ -151,7 +198,12 @@ export async function buildKbsApp(
       kbs.post("/attest", async (req, reply) => {
         const end = metrics.attestDuration.startTimer();
         try {
-          const out = await svc.attest(cookieValue(req.headers.cookie, SESSION_COOKIE), req.body, ctx(req));
+          // Limits before any work: per address, and per session (a session has one real attempt;
+          // what follows is answered from the store, still not without bound).
+          attestLimiter.hit(req.ip, Date.now());
+          const sessionId = cookieValue(req.headers.cookie, SESSION_COOKIE);
+          if (sessionId) sessionLimiter.hit(`session:${sessionId}`, Date.now());
+          const out = await svc.attest(sessionId, req.body, ctx(req));
           end({ result: "allowed" });
           metrics.attestTotal.inc({ result: "allowed" });
           metrics.verdictTotal.inc({ verdict: "allowed", code: "OK" });
@@ -213,11 +265,75 @@ export async function buildKbsApp(
       // POST is Trustee's registration call; PUT is the same.
       kbs.post("/resource/:repo/:type/:tag", putResource);
       kbs.put("/resource/:repo/:type/:tag", putResource);
-      kbs.delete("/resource/:repo/:type/:tag", async (req, reply) => {
+      // 200 (not 204): Trustee's kbs-client treats any other status as a failure.
+      kbs.delete("/resource/:repo/:type/:tag", async (req) => {
         const actor = await admin(req);
-        await svc.deleteResource(resourcePath(req.params as Record<string, string>), ctx(req, actor));
-        return reply.code(204).send();
+        const path = resourcePath(req.params as Record<string, string>);
+        await svc.deleteResource(path, ctx(req, actor));
+        return { deleted: path };
       });
+
+      // ---- Trustee's admin calls (kbs-client config ...), mapped onto this broker's policies ----
+      kbs.post("/resource-policy", async (req) => {
+        const actor = await admin(req);
+        const text = decodePolicyField((req.body as Record<string, unknown> | null)?.policy, "policy");
+        let body: string;
+        let canned: string | null = null;
+        try {
+          parseResourcePolicy(text);
+          body = text;
+        } catch (e) {
+          const rego = resourcePolicyFromRego(text);
+          if (!rego) {
+            if (text.trimStart().startsWith("{")) throw e;
+            throw regoUnsupported(
+              "the resource policy is Rego other than Trustee's allow_all, deny_all, affirming and default",
+              "send this broker's JSON rules base64url-encoded in `policy` (docs/kbs.md \"Policies\"), or one of Trustee's canned policies (kbs-client set-resource-policy --allow-all|--deny-all|--affirming|--default)",
+            );
+          }
+          canned = rego.name;
+          body = `${JSON.stringify({ description: `Trustee's ${rego.name}.rego, as rules`, ...rego.policy }, null, 2)}\n`;
+        }
+        // Trustee has one resource policy: here it is the default one, which guards every resource
+        // stored without ?policy=.
+        const p = await svc.putPolicy("resource", DEFAULT_POLICY_ID, body, ctx(req, actor));
+        return { kind: p.kind, id: p.id, ...(canned ? { from: `${canned}.rego` } : {}) };
+      });
+      kbs.get("/resource-policy", async (req) => {
+        await admin(req);
+        const p = await svc.getPolicy("resource", DEFAULT_POLICY_ID);
+        return { policy: Buffer.from(p.body, "utf8").toString("base64url") };
+      });
+      kbs.post("/attestation-policy", async (req) => {
+        const actor = await admin(req);
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        const text = decodePolicyField(b.policy, "policy");
+        const id = typeof b.policy_id === "string" && b.policy_id !== "" ? b.policy_id : DEFAULT_POLICY_ID;
+        try {
+          readPolicy(text);
+        } catch (e) {
+          if (text.trimStart().startsWith("{")) throw e;
+          throw regoUnsupported(
+            "the attestation policy is Rego",
+            'send this broker\'s appraisal policy (JSON, docs/policy.md) base64url-encoded in `policy` with "type": "json", or set it with: tdx-attest kbs policy set --kind attestation ID --file POLICY.json',
+          );
+        }
+        const p = await svc.putPolicy("attestation", id, text, ctx(req, actor));
+        return { kind: p.kind, id: p.id };
+      });
+      const noReferenceValues = async (req: FastifyRequest) => {
+        await admin(req);
+        throw new TdxError(
+          "KBS_REFERENCE_VALUES_UNSUPPORTED",
+          "this broker has no reference value provider service (RVPS)",
+          {
+            hint: "put reference values in the attestation policy (mrTd, rtmr0..3, xfam allow-lists, docs/policy.md) or in resource policy rules (claim mr_td / rtmr_1 ..., docs/kbs.md), with tdx-attest kbs policy set",
+          },
+        );
+      };
+      kbs.get("/reference-value", noReferenceValues);
+      kbs.get("/reference-value/*", noReferenceValues);
+      kbs.post("/reference-value", noReferenceValues);
       kbs.get("/admin/resources", async (req) => {
         await admin(req);
         return { resources: await svc.listResources() };
@@ -257,13 +373,28 @@ export async function buildKbsApp(
       kbs.get("/admin/audit", async (req) => {
         await admin(req);
         const q = req.query as Record<string, string | undefined>;
-        return {
-          entries: await svc.audit({
-            ...(q.after ? { afterId: count(q.after, "after") } : {}),
-            ...(q.limit ? { limit: count(q.limit, "limit") } : {}),
-            ...(q.resource ? { resource: q.resource } : {}),
-          }),
-        };
+        const entries = await svc.audit({
+          ...(q.after ? { afterId: count(q.after, "after") } : {}),
+          ...(q.limit ? { limit: count(q.limit, "limit") } : {}),
+          ...(q.resource ? { resource: q.resource } : {}),
+        });
+        // ?claims=1: the claim sets the rows reference, each once (what `kbs audit export` writes).
+        if (q.claims === "1" || q.claims === "true")
+          return {
+            entries,
+            claimSets: await svc.claimSets(entries.flatMap((e) => (e.claimsRef ? [e.claimsRef] : []))),
+          };
+        return { entries };
+      });
+      kbs.post("/admin/audit/prune", async (req) => {
+        const actor = await admin(req);
+        const before = (req.body as Record<string, unknown> | null)?.before;
+        if (typeof before !== "string")
+          throw new TdxError("KBS_AUDIT_PRUNE_INVALID", "the prune request names no date", {
+            field: "before",
+            hint: 'send {"before": "2026-01-01T00:00:00Z"}',
+          });
+        return svc.pruneAudit(new Date(before), ctx(req, actor));
       });
     },
     { prefix: "/kbs/v0" },

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { TdxError } from "../errors.js";
 import type { SimCollateralBundle, SimPlatform } from "../sim/index.js";
+import { type HttpTimeouts, httpTimeoutOptions, problemOnClientError } from "./http-limits.js";
 
 /**
  * A PCS stand-in serving a simulated platform's collateral on Intel PCS v4 paths, with Intel's headers
@@ -22,6 +23,8 @@ export interface PcsServerOptions {
   platform: SimPlatform;
   /** Clock (tests pass a fixed one). */
   now?: () => Date;
+  /** Request deadlines (seconds), as every listener has them. */
+  timeouts?: HttpTimeouts;
   logger?: boolean;
 }
 
@@ -46,7 +49,11 @@ function pemCrl(der: Uint8Array): string {
 
 export function buildPcsServer(opts: PcsServerOptions): FastifyInstance {
   const now = opts.now ?? (() => new Date());
-  const app = Fastify({ logger: opts.logger ?? false });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    ...httpTimeoutOptions(opts.timeouts),
+    clientErrorHandler: problemOnClientError,
+  });
   let cached: { bundle: SimCollateralBundle; refreshAt: number } | null = null;
   let pending: Promise<SimCollateralBundle> | null = null;
 

@@ -10,6 +10,8 @@ export class RateLimiter {
   constructor(
     readonly max: number,
     readonly windowMs: number,
+    /** What is limited, for the message ("/auth", "/attest"). */
+    readonly what = "/auth",
   ) {}
 
   /** Count one request from `key` at `now` (ms); throws KBS_RATE_LIMITED past the limit. */
@@ -26,7 +28,7 @@ export class RateLimiter {
       const retryAfterSeconds = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
       throw new TdxError(
         "KBS_RATE_LIMITED",
-        `too many /auth requests from ${key}: ${this.max} per ${this.windowMs / 1000} s`,
+        `too many ${this.what} requests from ${key}: ${this.max} per ${this.windowMs / 1000} s`,
         {
           hint: `wait ${retryAfterSeconds} s before starting another attestation`,
           data: { retryAfterSeconds },

@@ -2,17 +2,16 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { INTEL_PCS_URL } from "../collateral/index.js";
+import { TdxEvidenceVerifier } from "../attest/index.js";
+import { type CollateralProvider, INTEL_PCS_URL, PcsCollateralProvider } from "../collateral/index.js";
 import { TdxError } from "../errors.js";
 import { loadKek } from "../kbs/kek.js";
 import { KbsService } from "../kbs/service.js";
 import { type KbsStore, openStore } from "../kbs/store/index.js";
-import { initSimPlatform, loadSimPlatform, type SimPlatform } from "../sim/index.js";
+import { initSimPlatform, loadSimPlatform, SimCollateralProvider, type SimPlatform } from "../sim/index.js";
 import { AdminAuth } from "./admin-auth.js";
-import { PcsCollateralProvider, SimCollateralProvider } from "./collateral-providers.js";
 import type { BrokerConfig } from "./config.js";
 import { parseListen } from "./config.js";
-import { type CollateralProvider, DcapEvidenceVerifier } from "./dcap-evidence.js";
 import { buildKbsApp } from "./kbs-app.js";
 
 /** Environment variable holding an admin bearer token (alternative to admin.tokenFile). */
@@ -91,7 +90,17 @@ export async function startBroker(
     tokens.push(readSecretFile(file, "admin token"));
     loud(`admin API token in ${file} (the kbs commands read it from there by default)`);
   }
-  const adminAuth = new AdminAuth({ tokens, publicKeys });
+  const adminAuth = new AdminAuth({
+    tokens,
+    publicKeys,
+    ...(config.admin?.maxJwtLifetimeSeconds
+      ? { maxJwtLifetimeSeconds: config.admin.maxJwtLifetimeSeconds }
+      : {}),
+  });
+  if (adminAuth.maxJwtLifetimeSeconds > 600)
+    say(
+      `admin JWTs accepted for up to ${adminAuth.maxJwtLifetimeSeconds} s (admin.maxJwtLifetimeSeconds): a leaked token stays usable that long`,
+    );
   if (!adminAuth.enabled)
     say("admin API disabled: no admin.tokenFile, admin.publicKeyFiles or $TDX_ATTEST_KBS_ADMIN_TOKEN");
 
@@ -120,7 +129,7 @@ export async function startBroker(
       `collateral from ${urls.join(", ")} (cached in ${config.collateral?.cacheDir ?? join(dataDir, "collateral-cache")})`,
     );
   }
-  const verifier = new DcapEvidenceVerifier(collateral, anchors ? { trustAnchors: anchors } : {});
+  const verifier = new TdxEvidenceVerifier(collateral, anchors ? { trustAnchors: anchors } : {});
   say(`trust anchors: ${verifier.trustAnchors.join("; ")}`);
 
   const dbUrl = config.db ?? join(dataDir, "kbs.db");
@@ -147,6 +156,23 @@ export async function startBroker(
     service,
     adminAuth,
     ...(config.rateLimit?.auth ? { authRateLimit: config.rateLimit.auth } : {}),
+    ...(config.rateLimit?.attest ? { attestRateLimit: config.rateLimit.attest } : {}),
+    ...(config.rateLimit?.attestPerSession
+      ? { attestSessionRateLimit: config.rateLimit.attestPerSession }
+      : {}),
+    ...(config.http
+      ? {
+          timeouts: {
+            ...(config.http.requestTimeoutSeconds
+              ? { requestSeconds: config.http.requestTimeoutSeconds }
+              : {}),
+            ...(config.http.headersTimeoutSeconds
+              ? { headersSeconds: config.http.headersTimeoutSeconds }
+              : {}),
+            ...(config.http.keepAliveSeconds ? { keepAliveSeconds: config.http.keepAliveSeconds } : {}),
+          },
+        }
+      : {}),
     ...(config.secureCookies ? { secureCookies: true } : {}),
     logger:
       opts.logger === false

@@ -7,6 +7,7 @@ export {
   TD_QE_MRSIGNER,
   tcbInfoText,
 } from "./collateral.js";
+export { SimCollateralProvider } from "./collateral-provider.js";
 export * from "./paravisor.js";
 export * from "./paravisor-state.js";
 export { encodeSgxExtension, INTEL_CN, OID_SGX_EXTENSION, type PckExtensionValues } from "./pki.js";

@@ -204,6 +204,19 @@ describe("az-tdx-vtpm on a simulated Azure TD through the CLI", () => {
     expect(JSON.parse(tdx.out)).toMatchObject({ quoteSize: expect.any(Number), matchesExpected: true });
     expect((await cli("demo", "--platform", "azure", "--version", "4")).err).toContain("SIM_QUOTE_VERSION");
     expect((await cli("demo", "--platform", "gcp")).err).toContain("SIM_PLATFORM");
+    // Azure binds init-data through PCR 8, not MRCONFIGID: refused before anything is written.
+    const initData = await cli(
+      "sim",
+      "init",
+      "--state",
+      join(dir, "az-init"),
+      "--platform",
+      "azure",
+      "--init-data",
+      join(dir, "coll.json"),
+    );
+    expect([initData.code, initData.err]).toEqual([2, expect.stringContaining("SIM_PLATFORM")]);
+    expect(existsSync(join(dir, "az-init"))).toBe(false);
   });
 
   it("--help explains the commands", async () => {

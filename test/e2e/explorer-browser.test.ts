@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -23,6 +24,24 @@ const ARTIFACTS = join(projectRoot, "test-artifacts", "explorer");
 function poll<T>(fn: () => T | Promise<T>) {
   return expect.poll(fn, { timeout: 15_000 });
 }
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** What the page shows of a quote's SHA-256 (the first 16 hex digits). */
+function shortHash(bytes: Uint8Array): string {
+  return sha256Hex(bytes).slice(0, 16);
+}
+
+/** The static build's files by extension, as an ordinary web server would type them. */
+const STATIC_TYPES: Record<string, string> = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".svg": "image/svg+xml",
+  ".ico": "image/x-icon",
+};
 
 describe("explorer in headless Chromium", () => {
   // Fails (never skips) under CI=true without the browser, so a CI run that forgot to install it is red;
@@ -87,6 +106,36 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
       await page.waitForSelector("html[data-ready=true]");
       await page.setInputFiles("#quote-file", join(c.dir, "quote.bin"));
       await page.waitForSelector('#tree [role="treeitem"]');
+    }
+
+    /**
+     * Each icon the page links, loaded as an image in the page: its width, 0 when it does not load. The
+     * query string is there because Playwright aborts every request whose URL ends in /favicon.ico while
+     * requests are routed (as here, to refuse foreign ones).
+     */
+    async function linkedIconSizes(): Promise<number[]> {
+      return page.evaluate(async () => {
+        const links = [...document.querySelectorAll<HTMLLinkElement>('link[rel~="icon"]')];
+        return Promise.all(
+          links.map(
+            (link) =>
+              new Promise<number>((done) => {
+                const img = new Image();
+                img.onload = () => done(img.naturalWidth);
+                img.onerror = () => done(0);
+                img.src = `${link.href}?probe`;
+              }),
+          ),
+        );
+      });
+    }
+
+    /** Whether the element lies wholly inside the viewport as it is scrolled now. */
+    async function inViewport(selector: string): Promise<boolean> {
+      const box = await page.locator(selector).first().boundingBox();
+      const size = page.viewportSize();
+      if (!box || !size) return false;
+      return box.y >= 0 && box.x >= 0 && box.y + box.height <= size.height && box.x + box.width <= size.width;
     }
 
     it("decodes a dropped binary quote and shows its MRTD; hovering a field highlights its bytes", async () => {
@@ -215,6 +264,119 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
       await page.screenshot({ path: join(ARTIFACTS, "verify-failure.png"), fullPage: true });
     });
 
+    it("a verdict belongs to the bytes it judged: another quote, even a broken one, never shows it", async () => {
+      const other = cases.find(
+        (c) => c.expected.quote.mrtd && sha256Hex(c.quote) !== sha256Hex(tdx.quote),
+      ) as VectorCase;
+      expect(other, "the vectors hold a second TDX quote").toBeDefined();
+      const verdict = page.locator("#verdict");
+      const status = page.locator("#tcb-status");
+
+      // The verdict names the bytes it judged, as the structure does.
+      await verifyInPage(tdx);
+      await poll(() => status.count()).toBe(1);
+      expect(await verdict.getAttribute("data-quote-sha256")).toBe(sha256Hex(tdx.quote));
+      expect(await page.locator("#verdict-body").textContent()).toContain(shortHash(tdx.quote));
+      expect(await page.locator("#quote-summary").textContent()).toContain(shortHash(tdx.quote));
+
+      // Decoding the same bytes again keeps it: it still judges what is shown.
+      await page.click("#decode");
+      await poll(() => page.locator("#quote-summary").textContent()).toContain(shortHash(tdx.quote));
+      expect(await status.count()).toBe(1);
+
+      // Another quote (a file): the verdict is gone, and what replaces it names the bytes it was for.
+      await page.setInputFiles("#quote-file", join(other.dir, "quote.bin"));
+      await poll(() => page.locator("#quote-summary").textContent()).toContain(shortHash(other.quote));
+      expect(await status.count()).toBe(0);
+      expect(await verdict.getAttribute("data-quote-sha256")).toBeNull();
+      expect(await verdict.textContent()).not.toMatch(/quote verified|verification failed|UpToDate/);
+      expect(await page.locator("#verdict-retired").textContent()).toContain(shortHash(tdx.quote));
+
+      // A broken quote pasted after a success never sits beside that success.
+      await verifyInPage(tdx);
+      await poll(() => status.count()).toBe(1);
+      await page.fill("#quote-text", Buffer.from(other.quote.subarray(0, 700)).toString("hex"));
+      await page.click("#decode");
+      await page.waitForSelector("#error:not([hidden])");
+      expect(await status.count()).toBe(0);
+      expect(await verdict.textContent()).not.toMatch(/quote verified|UpToDate/);
+      expect(await page.locator("#verdict-retired").textContent()).toContain(shortHash(tdx.quote));
+      // Text that is no quote at all (no bytes to show) clears it too.
+      await verifyInPage(tdx);
+      await poll(() => status.count()).toBe(1);
+      await page.fill("#quote-text", "not a quote!");
+      await page.click("#decode");
+      await poll(() => page.locator("#error-code").textContent()).toBe("INPUT_ENCODING");
+      expect(await status.count()).toBe(0);
+      expect(await verdict.textContent()).not.toMatch(/quote verified|UpToDate/);
+
+      // Changing what the verdict was judged with (here the time) marks it as judged with the old inputs.
+      await verifyInPage(tdx);
+      await poll(() => status.count()).toBe(1);
+      expect(await page.locator("#verdict-inputs-changed").count()).toBe(0);
+      await page.fill("#at", String(tdx.expected.at + 86_400 * 400));
+      await poll(() => page.locator("#verdict-inputs-changed").count()).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, "verdict-inputs-changed.png") });
+      expect(foreignRequests).toEqual([]);
+    });
+
+    it("at 1400x1000 Decode brings the structure into view, however long the verdict beside it", async () => {
+      const refused = cases.find((c) => c.expected.expect.error && c.expected.quote.mrtd) as VectorCase;
+      expect(refused, "the vectors hold a case Intel refuses").toBeDefined();
+      await page.setViewportSize({ width: 1400, height: 1000 });
+      try {
+        // A fresh page: the summary and the first rows of the tree show without scrolling.
+        await openWithQuoteFile(tdx);
+        expect(await inViewport("#quote-summary")).toBe(true);
+        expect(await inViewport('#tree [role="treeitem"] > .label')).toBe(true);
+        expect(await inViewport('[data-path="body.mr_td"] > .label')).toBe(true);
+
+        // A refused quote with a policy: every check and rule listed, a long verdict. The structure of the
+        // quote it judged stays in view beside it, and stays there when Decode runs again.
+        await verifyInPage(refused, "{}");
+        await poll(() => page.locator("#checks > li.fail").count()).toBe(1);
+        await page.evaluate(() => window.scrollTo(0, 0));
+        expect(await inViewport('#tree [role="treeitem"] > .label')).toBe(true);
+        await page.click("#decode");
+        await poll(() => page.locator("#quote-summary").textContent()).toContain(shortHash(refused.quote));
+        expect(await page.locator("#verify-error-code").count()).toBe(1);
+        expect(await inViewport("#quote-summary")).toBe(true);
+        expect(await inViewport('[data-path="body.mr_td"] > .label')).toBe(true);
+        await page.screenshot({ path: join(ARTIFACTS, "layout-1400x1000-verdict.png") });
+
+        // Then another quote: what Decode changed is in view.
+        await page.setInputFiles("#quote-file", join(tdx.dir, "quote.bin"));
+        await poll(() => page.locator("#quote-summary").textContent()).toContain(shortHash(tdx.quote));
+        expect(await inViewport("#quote-summary")).toBe(true);
+        expect(await inViewport('[data-path="body.mr_td"] > .label')).toBe(true);
+
+        // A narrow window (one column, the verdict above the structure): Decode scrolls the page to the
+        // structure rather than change nothing in view.
+        await page.setViewportSize({ width: 900, height: 800 });
+        await page.goto(base);
+        await page.waitForSelector("html[data-ready=true]");
+        await page.fill("#quote-text", Buffer.from(tdx.quote).toString("hex"));
+        await page.click("#decode");
+        await page.waitForSelector('#tree [role="treeitem"]');
+        await poll(() => inViewport("#quote-summary")).toBe(true);
+        expect(await inViewport('#tree [role="treeitem"] > .label')).toBe(true);
+      } finally {
+        await page.setViewportSize({ width: 1440, height: 1000 });
+      }
+    });
+
+    it("serves its icon: /favicon.ico answers an image and the icons the page links load", async () => {
+      await page.goto(base);
+      await page.waitForSelector("html[data-ready=true]");
+      const ico = await page.request.get(`${base}/favicon.ico`);
+      expect(ico.status()).toBe(200);
+      expect(ico.headers()["content-type"]).toMatch(/^image\//);
+      // An ICO file: reserved 0, type 1 (icon), one image.
+      expect([...(await ico.body()).subarray(0, 6)]).toEqual([0, 0, 1, 0, 1, 0]);
+      expect(await linkedIconSizes()).toEqual([16, 16]);
+      expect(foreignRequests).toEqual([]);
+    });
+
     it("a static build hosted on another origin decodes through --api (CORS)", async () => {
       const site = mkdtempSync(join(tmpdir(), "tdx-explorer-site-"));
       const api = Fastify();
@@ -222,11 +384,7 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
         const path = (req.url ?? "/").split("?")[0] === "/" ? "/index.html" : (req.url ?? "/").split("?")[0]!;
         try {
           const body = readFileSync(join(site, path));
-          const type = path.endsWith(".html")
-            ? "text/html"
-            : path.endsWith(".js")
-              ? "text/javascript"
-              : "text/css";
+          const type = STATIC_TYPES[/\.[a-z]+$/.exec(path)?.[0] ?? ""] ?? "application/octet-stream";
           res.writeHead(200, { "content-type": type }).end(body);
         } catch {
           res.writeHead(404).end();
@@ -247,6 +405,12 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
         expect(await page.locator("#quote-summary").textContent()).toContain(
           `quote v${tdx.expected.quote.version}`,
         );
+        // The static build carries its icons: /favicon.ico where browsers look by convention, and the
+        // icons the page links, each an image Chromium can draw.
+        const ico = await page.request.get(`${siteOrigin}/favicon.ico`);
+        expect(ico.status()).toBe(200);
+        expect(ico.headers()["content-type"]).toMatch(/^image\//);
+        expect(await linkedIconSizes()).toEqual([16, 16]);
       } catch (e) {
         await page.screenshot({ path: join(ARTIFACTS, "cors-failure.png"), fullPage: true }).catch(() => {});
         throw e;
@@ -274,6 +438,10 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
       // The bytes that did decode are shown, the offending offset marked.
       expect(await page.locator("#error-where").textContent()).toContain("byte offset");
       expect(await page.locator("#hex span.err").count()).toBe(1);
+      // The bytes are named by their SHA-256 (700 bytes: the padding takes a second block).
+      expect(await page.locator("#quote-summary .sha").getAttribute("title")).toBe(
+        `SHA-256 ${sha256Hex(tdx.quote.subarray(0, 700))}`,
+      );
       await page.screenshot({ path: join(ARTIFACTS, "malformed-quote.png"), fullPage: true });
 
       await page.fill("#quote-text", "not a quote!");

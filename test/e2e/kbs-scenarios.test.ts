@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TdxEvidenceVerifier } from "../../src/attest/index.js";
 import { isTdxError } from "../../src/errors.js";
 import { KbsClient } from "../../src/kbs/client.js";
 import { KeyEncryptionKey } from "../../src/kbs/kek.js";
 import { KbsService } from "../../src/kbs/service.js";
 import { type KbsStore, openStore } from "../../src/kbs/store/index.js";
-import { SimCollateralProvider } from "../../src/server/collateral-providers.js";
-import { DcapEvidenceVerifier } from "../../src/server/dcap-evidence.js";
 import { buildKbsApp } from "../../src/server/kbs-app.js";
+import { SimCollateralProvider } from "../../src/sim/collateral-provider.js";
 import { createSimPlatform, expectationFor, SCENARIOS, type ScenarioName } from "../../src/sim/index.js";
 
 /**
@@ -31,7 +31,7 @@ describe("the default policies against every simulated platform scenario", () =>
   it.each(SCENARIOS.map((s) => [s]))("%s", async (scenario: ScenarioName) => {
     const platform = await createSimPlatform({ scenario });
     store = await openStore(join(dir, `${scenario}.db`));
-    const verifier = new DcapEvidenceVerifier(new SimCollateralProvider(platform), {
+    const verifier = new TdxEvidenceVerifier(new SimCollateralProvider(platform), {
       trustAnchors: [platform.rootCaPem],
     });
     const service = await KbsService.create({

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseQuote, pckCertChainOf } from "../../src/abi/index.js";
 import type { Quote } from "../../src/abi/types.js";
+import { type CollateralProvider, TdxEvidenceVerifier } from "../../src/attest/index.js";
 import type { Collateral } from "../../src/collateral/types.js";
 import { emptyRuntimeLog, makeRuntimeLogEntry, serializeRuntimeLog } from "../../src/eventlog/index.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
@@ -12,10 +13,9 @@ import { KeyEncryptionKey } from "../../src/kbs/kek.js";
 import { KbsService } from "../../src/kbs/service.js";
 import { openStore } from "../../src/kbs/store/index.js";
 import { AdminAuth } from "../../src/server/admin-auth.js";
-import { SimCollateralProvider } from "../../src/server/collateral-providers.js";
-import { type CollateralProvider, DcapEvidenceVerifier } from "../../src/server/dcap-evidence.js";
 import { buildKbsApp } from "../../src/server/kbs-app.js";
 import { DISK_UNLOCK_POLICY } from "../../src/server/serve.js";
+import { SimCollateralProvider } from "../../src/sim/collateral-provider.js";
 import { createSimPlatform, defaultTdDescription, type SimPlatform } from "../../src/sim/index.js";
 import { rejectionOf } from "../helpers/errors.js";
 
@@ -71,7 +71,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     runtimeLog = serializeRuntimeLog(log);
     dir = mkdtempSync(join(tmpdir(), "kbs-e2e-"));
     const store = await openStore(join(dir, "kbs.db"));
-    const verifier = new DcapEvidenceVerifier(new SimPlatforms([platform, debugPlatform, loggedPlatform]), {
+    const verifier = new TdxEvidenceVerifier(new SimPlatforms([platform, debugPlatform, loggedPlatform]), {
       trustAnchors: [platform.rootCaPem, debugPlatform.rootCaPem, loggedPlatform.rootCaPem],
     });
     const service = await KbsService.create({
@@ -129,7 +129,7 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     );
   });
 
-  it("refuses a replayed nonce (the same evidence sent twice)", async () => {
+  it("answers the same evidence sent twice with the session's token, and refuses it on another session", async () => {
     const client = new KbsClient({ url });
     const { nonce } = await client.auth();
     const key = generateTeeKeyPair();
@@ -138,8 +138,15 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
       key.publicJwk,
       platform.quote(expectedReportData(nonce, key.publicJwk, "")),
     );
-    await client.attestRaw(msg);
-    expect((await rejectionOf(client.attestRaw(msg))).code).toBe("KBS_NONCE_REPLAYED");
+    const token = await client.attestRaw(msg);
+    expect(await client.attestRaw(msg)).toMatch(/^ey/);
+    expect(
+      JSON.parse(Buffer.from((await client.attestRaw(msg)).split(".")[1]!, "base64url").toString()).jti,
+    ).toBe(JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).jti);
+    // The same evidence on a new session: its nonce is not that session's.
+    const fresh = new KbsClient({ url });
+    await fresh.auth();
+    expect((await rejectionOf(fresh.attestRaw(msg))).code).toBe("KBS_NONCE_MISMATCH");
   });
 
   it("refuses an expired session", async () => {

@@ -34,7 +34,66 @@ function openContent(jwe: Record<string, string>, cek: Buffer): Buffer {
   return Buffer.concat([d.update(b64u(jwe.ciphertext!)), d.final()]);
 }
 
+/**
+ * The AAD guest-components' Rust client uses: it parses `protected` into kbs-types ProtectedHeader
+ * {alg, enc, #[flatten] other_fields} and serialises it again with serde_json. Without serde_json's
+ * preserve_order, maps are BTreeMaps (members sorted at every level); with it, they keep the order
+ * they were read in.
+ */
+function rustClientAad(protectedB64: string, preserveOrder: boolean): Buffer {
+  const parsed = JSON.parse(b64u(protectedB64).toString()) as Record<string, unknown>;
+  const order = (v: unknown): unknown => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (!preserveOrder) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([k, x]) => [k, order(x)]));
+  };
+  const { alg, enc, ...other } = parsed;
+  const header = { alg, enc, ...(order(other) as Record<string, unknown>) };
+  return Buffer.from(Buffer.from(JSON.stringify(header)).toString("base64url"), "ascii");
+}
+
 describe("JWE to the TEE key, checked by an independent decryption", () => {
+  it.each(["P-256", "P-384", "P-521"])(
+    "decrypts in both builds of guest-components' client (AAD re-serialised sorted and in order, %s)",
+    async (crv) => {
+      const names: Record<string, string> = {
+        "P-256": "prime256v1",
+        "P-384": "secp384r1",
+        "P-521": "secp521r1",
+      };
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: names[crv]! });
+      const j = publicKey.export({ format: "jwk" });
+      const secret = Buffer.from("the disk key");
+      const jwe = (await encryptToTeeKey(secret, {
+        kty: "EC",
+        crv,
+        alg: "ECDH-ES+A256KW",
+        x: j.x,
+        y: j.y,
+      })) as unknown as Record<string, string>;
+      expect(b64u(jwe.protected!).toString()).toMatch(
+        /^\{"alg":"ECDH-ES\+A256KW","enc":"A256GCM","epk":\{"crv":"P-\d+","kty":"EC","x":"[^"]+","y":"[^"]+"\}\}$/,
+      );
+      const header = JSON.parse(b64u(jwe.protected!).toString()) as { epk: Record<string, string> };
+      const z = diffieHellman({ privateKey, publicKey: createPublicKey({ key: header.epk, format: "jwk" }) });
+      const unwrap = createDecipheriv(
+        "id-aes256-wrap",
+        concatKdf(z, "ECDH-ES+A256KW"),
+        Buffer.alloc(8, 0xa6),
+      );
+      const cek = Buffer.concat([unwrap.update(b64u(jwe.encrypted_key!)), unwrap.final()]);
+      for (const preserveOrder of [false, true]) {
+        const d = createDecipheriv("aes-256-gcm", cek, b64u(jwe.iv!));
+        d.setAAD(rustClientAad(jwe.protected!, preserveOrder));
+        d.setAuthTag(b64u(jwe.tag!));
+        expect(Buffer.concat([d.update(b64u(jwe.ciphertext!)), d.final()]).toString()).toBe("the disk key");
+      }
+      // And jose, as any RFC 7516 implementation, reads it too.
+      expect(Buffer.from(await decryptKbsResponse(jwe, privateKey)).toString()).toBe("the disk key");
+    },
+  );
+
   const secret = new TextEncoder().encode("disk key: 0123456789abcdef");
 
   it("ECDH-ES+A256KW / A256GCM on P-256 follows Trustee's construction", async () => {

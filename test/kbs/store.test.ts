@@ -37,7 +37,7 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
 
   it("migrates idempotently and records the schema version", async () => {
     await store.migrate();
-    expect(await store.getMeta("schema_version")).toBe("1");
+    expect(await store.getMeta("schema_version")).toBe("2");
   });
 
   it("stores, lists, replaces and deletes policies", async () => {
@@ -93,13 +93,19 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     expect(await other.consumeNonce("s-ok", "n-ok", 60)).toBe("replayed");
     expect(await store.consumeNonce("s-old", "n-old", 100)).toBe("expired");
     expect(await store.consumeNonce("nope", "n-ok", 50)).toBe("unknown-session");
-    await store.attachToken("s-ok", "jwt", 900, 1200);
+    await store.attachClaims("s-ok", { digest: "d1", body: '{"a":1}' }, '{"jti":"j"}', 900, 1200, {
+      at: 60,
+      event: "attest",
+      verdict: "allowed",
+    });
     expect(await store.getSession("s-ok")).toMatchObject({
       state: "attested",
-      token: "jwt",
+      claimsRef: "d1",
+      sessionClaims: '{"jti":"j"}',
       tokenExpiresAt: 900,
       expiresAt: 1200,
     });
+    expect(await other.getClaimSet("d1")).toEqual({ a: 1 });
   });
 
   it("lets exactly one of many concurrent consumers on two connections win a nonce", async () => {
@@ -180,11 +186,134 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     expect((await store.listAudit({ resource: "a/b/c" })).length).toBe(1);
   });
 
+  it("stores a claim set once however many rows reference it", async () => {
+    const set = { digest: "same-set", body: '{"tcb":"UpToDate"}' };
+    for (let i = 0; i < 5; i++)
+      await (i % 2 ? store : other).appendAuditWithClaims(
+        { at: 70 + i, event: "attest", verdict: "allowed" },
+        set,
+      );
+    const { rows } = await store.db.query("SELECT COUNT(*) AS n FROM claim_sets WHERE digest = $1", [
+      set.digest,
+    ]);
+    expect(Number(rows[0]!.n)).toBe(1);
+    const refs = (await store.listAudit({ limit: 10_000 })).filter((r) => r.claimsRef === set.digest);
+    expect(refs).toHaveLength(5);
+  });
+
+  it("counts repeated refusals of a session and leaves one audit row for them when it is purged", async () => {
+    await store.createSession({
+      id: "ref",
+      nonce: "ref-n",
+      tee: "tdx",
+      hashAlg: "sha384",
+      createdAt: 0,
+      expiresAt: 500,
+    });
+    for (let i = 0; i < 7; i++) await store.countRefusal("ref");
+    expect((await store.getSession("ref"))!.refusals).toBe(7);
+    const before = (await store.listAudit({ limit: 10_000 })).length;
+    await store.purgeExpired(501);
+    const rows = await store.listAudit({ limit: 10_000 });
+    expect(rows.length).toBe(before + 1);
+    expect(rows.at(-1)).toMatchObject({ sessionId: "ref", verdict: "denied" });
+    expect(rows.at(-1)!.reason).toMatch(/7 more/);
+  });
+
+  it("prunes audit rows older than a date (recorded), and only those", async () => {
+    await store.appendAuditWithClaims(
+      { at: 1_000, event: "attest", verdict: "allowed" },
+      { digest: "old-set", body: "{}" },
+    );
+    const keep = await store.appendAudit({ at: 5_000_000, event: "admin", verdict: "ok", reason: "new" });
+    const pruned = await store.pruneAudit(2_000, 6_000_000, "test");
+    expect(pruned).toBeGreaterThan(0);
+    const rows = await other.listAudit({ limit: 10_000 });
+    expect(rows.every((r) => r.at >= 2_000)).toBe(true);
+    expect(rows.some((r) => r.id === keep)).toBe(true);
+    expect(await store.getClaimSet("old-set")).toBeUndefined();
+    // Newer rows stay append-only.
+    await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [keep])).rejects.toThrow(
+      /append-only/,
+    );
+    const { rows: prunes } = await store.db.query("SELECT before_at, pruned, actor FROM audit_prunes");
+    expect(prunes).toEqual([{ before_at: 2000, pruned, actor: "test" }]);
+  });
+
   it("converges two writers on one meta value", async () => {
     const [a, b] = await Promise.all([
       store.getOrInitMeta("signing", "A"),
       other.getOrInitMeta("signing", "B"),
     ]);
     expect(a).toBe(b);
+  });
+});
+
+/** The version-1 schema as the previous release created it (tables and append-only triggers). */
+const V1_TABLES = `
+CREATE TABLE kbs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE policies (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE resources (path TEXT PRIMARY KEY, policy_id TEXT NOT NULL, kek_id TEXT NOT NULL, iv {{BLOB}} NOT NULL,
+  ciphertext {{BLOB}} NOT NULL, tag {{BLOB}} NOT NULL, size INTEGER NOT NULL, created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE TABLE sessions (id TEXT PRIMARY KEY, nonce TEXT NOT NULL UNIQUE, tee TEXT NOT NULL, hash_alg TEXT NOT NULL,
+  state TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, consumed_at BIGINT, token TEXT,
+  token_expires_at BIGINT);
+CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, session_id TEXT NOT NULL, used_at BIGINT NOT NULL);
+CREATE TABLE audit_log (id {{ID}}, at BIGINT NOT NULL, event TEXT NOT NULL, resource TEXT, session_id TEXT,
+  evidence_sha256 TEXT, claims TEXT, verdict TEXT NOT NULL, reason TEXT, actor TEXT, request_id TEXT);
+INSERT INTO kbs_meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO audit_log (at, event, claims, verdict) VALUES (10, 'attest', '{"tcb_status":"UpToDate"}', 'allowed');
+INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at, token)
+  VALUES ('old', 'old-n', 'tdx', 'sha384', 'attested', 0, 99, 'a.b.c');
+`;
+const V1_SQLITE = `${V1_TABLES.replace(/\{\{BLOB\}\}/g, "BLOB").replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")}
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`;
+const V1_POSTGRES = `${V1_TABLES.replace(/\{\{BLOB\}\}/g, "BYTEA").replace(/\{\{ID\}\}/g, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")}
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $fn$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`;
+
+describe.each(backends)("a version-1 database on %s", (name, start) => {
+  it("is migrated to version 2 in place: old rows kept and readable, old rows prunable, new ones append-only", async () => {
+    const db = await start();
+    try {
+      if (name === "sqlite") {
+        const { default: Database } = await import("better-sqlite3");
+        const raw = new Database(db.url);
+        raw.exec(V1_SQLITE);
+        raw.close();
+      } else {
+        const { default: pg } = await import("pg");
+        const c = new pg.Client({ connectionString: db.url });
+        await c.connect();
+        await c.query(V1_POSTGRES);
+        await c.end();
+      }
+      const store = await openStore(db.url);
+      try {
+        expect(await store.getMeta("schema_version")).toBe("2");
+        const [old] = await store.listAudit({ limit: 10 });
+        expect(old).toMatchObject({ at: 10, claims: { tcb_status: "UpToDate" }, claimsRef: null });
+        expect(await store.getSession("old")).toMatchObject({
+          state: "attested",
+          claimsRef: null,
+          refusals: 0,
+        });
+        const id = await store.appendAudit({ at: 5_000, event: "admin", verdict: "ok" });
+        expect(await store.pruneAudit(1_000, 10_000, "test")).toBe(1);
+        await expect(store.db.query("DELETE FROM audit_log WHERE id = $1", [id])).rejects.toThrow(
+          /append-only/,
+        );
+        await store.migrate();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.stop();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EvidenceVerifier } from "../../src/kbs/evidence.js";
+import type { EvidenceVerifier } from "../../src/attest/index.js";
 import { KeyEncryptionKey } from "../../src/kbs/kek.js";
 import { KbsService } from "../../src/kbs/service.js";
 import { openStore } from "../../src/kbs/store/index.js";
@@ -16,7 +16,10 @@ export async function startTestBroker(opts: {
   clock?: () => Date;
   dbUrl?: string;
   authRateLimit?: { max: number; windowSeconds: number };
+  attestRateLimit?: { max: number; windowSeconds: number };
   adminPublicKeys?: string[];
+  adminJwtMaxLifetimeSeconds?: number;
+  timeouts?: { requestSeconds?: number; headersSeconds?: number };
 }) {
   const dir = mkdtempSync(join(tmpdir(), "kbs-broker-"));
   const store = await openStore(opts.dbUrl ?? join(dir, "kbs.db"));
@@ -28,8 +31,14 @@ export async function startTestBroker(opts: {
   });
   const { app, metrics } = await buildKbsApp({
     service,
-    adminAuth: new AdminAuth({ tokens: [ADMIN_TOKEN], publicKeys: opts.adminPublicKeys ?? [] }),
+    adminAuth: new AdminAuth({
+      tokens: [ADMIN_TOKEN],
+      publicKeys: opts.adminPublicKeys ?? [],
+      ...(opts.adminJwtMaxLifetimeSeconds ? { maxJwtLifetimeSeconds: opts.adminJwtMaxLifetimeSeconds } : {}),
+    }),
     ...(opts.authRateLimit ? { authRateLimit: opts.authRateLimit } : {}),
+    ...(opts.attestRateLimit ? { attestRateLimit: opts.attestRateLimit } : {}),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const addr = app.server.address();

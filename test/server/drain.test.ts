@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
+import type { AttestedTdxEvidence, EvidenceVerifier, TdxEvidence } from "../../src/attest/index.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient } from "../../src/kbs/client.js";
-import type { EvidenceVerdict, EvidenceVerifier } from "../../src/kbs/evidence.js";
 import { startTestBroker } from "./broker.js";
 import { FakeVerifier, fakeQuoteBytes } from "./fake-evidence.js";
 
@@ -23,10 +23,10 @@ class HeldVerifier implements EvidenceVerifier {
   release() {
     this.#release();
   }
-  async verify(input: { quote: Uint8Array; now: Date }): Promise<EvidenceVerdict> {
+  async verify(evidence: TdxEvidence, now: Date): Promise<AttestedTdxEvidence> {
     this.#enter();
     await this.#gate;
-    return this.inner.verify(input);
+    return this.inner.verify(evidence, now);
   }
 }
 

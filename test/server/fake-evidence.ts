@@ -1,10 +1,17 @@
-import type { Quote } from "../../src/abi/types.js";
+import { createHash } from "node:crypto";
+import type { Quote, TdReportBody } from "../../src/abi/types.js";
+import type {
+  AttestedTdxEvidence,
+  EvidenceVerifier,
+  TdxEvidence,
+  VerificationResult,
+} from "../../src/attest/index.js";
 import type { QuoteSource } from "../../src/kbs/client.js";
-import type { EvidenceVerdict, EvidenceVerifier } from "../../src/kbs/evidence.js";
 
 /**
- * A stand-in for the DCAP verifier in server tests: the "quote" is JSON naming what the verifier
- * should conclude. The real verifier and the simulated platform are exercised in test/e2e.
+ * A stand-in for the DCAP pipeline in server tests: the "quote" is JSON naming what the verifier
+ * should conclude, and the stand-in answers with a typed result as the real pipeline would. The real
+ * verifier and the simulated platform are exercised in test/e2e.
  */
 export interface FakeQuote {
   reportData: string;
@@ -12,6 +19,7 @@ export interface FakeQuote {
   genuine?: boolean;
   tcbStatus?: string;
   mrTd?: string;
+  mrConfigId?: string;
 }
 
 export function fakeQuoteBytes(q: FakeQuote): Uint8Array {
@@ -19,30 +27,31 @@ export function fakeQuoteBytes(q: FakeQuote): Uint8Array {
 }
 
 const zeros = (n: number) => new Uint8Array(n);
+const fromHex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 
 export class FakeVerifier implements EvidenceVerifier {
   calls = 0;
-  async verify(input: { quote: Uint8Array; now: Date }): Promise<EvidenceVerdict> {
+  async verify(evidence: TdxEvidence, now: Date): Promise<AttestedTdxEvidence> {
     this.calls++;
-    const q = JSON.parse(new TextDecoder().decode(input.quote)) as FakeQuote;
+    const q = JSON.parse(new TextDecoder().decode(evidence.quote)) as FakeQuote;
     const attrs = zeros(8);
     if (q.debug) attrs[0] = 1;
-    const report = {
+    const report: TdReportBody = {
       teeTcbSvn: zeros(16),
       mrSeam: zeros(48),
       mrSignerSeam: zeros(48),
       seamAttributes: zeros(8),
       tdAttributes: attrs,
       xfam: Uint8Array.from([0xe7, 0x18, 0x06, 0, 0, 0, 0, 0]),
-      mrTd: q.mrTd ? Uint8Array.from(Buffer.from(q.mrTd, "hex")) : new Uint8Array(48).fill(0x11),
-      mrConfigId: zeros(48),
+      mrTd: q.mrTd ? fromHex(q.mrTd) : new Uint8Array(48).fill(0x11),
+      mrConfigId: q.mrConfigId ? fromHex(q.mrConfigId) : zeros(48),
       mrOwner: zeros(48),
       mrOwnerConfig: zeros(48),
       rtmr: [zeros(48), zeros(48), zeros(48), zeros(48)],
-      reportData: Uint8Array.from(Buffer.from(q.reportData, "hex")),
-    };
+      reportData: fromHex(q.reportData),
+    } as TdReportBody;
     const quote = {
-      bytes: input.quote,
+      bytes: evidence.quote,
       header: {
         version: 4,
         attestationKeyType: 2,
@@ -53,19 +62,48 @@ export class FakeVerifier implements EvidenceVerifier {
         userData: zeros(20),
       },
       body: { type: 2, kind: "td10", report },
+      trailing: zeros(0),
     } as unknown as Quote;
     const genuine = q.genuine ?? true;
-    return {
+    const tcbStatus = (q.tcbStatus ?? "UpToDate") as NonNullable<VerificationResult["tcbStatus"]>;
+    const result = {
       ok: genuine,
-      problems: genuine
-        ? []
-        : [{ code: "QUOTE_SIGNATURE_INVALID", message: "the attestation key's signature does not verify" }],
-      quote,
-      tcbStatus: q.tcbStatus ?? "UpToDate",
+      tcbStatus,
       advisoryIds: [],
-      tcbDate: "2025-01-01T00:00:00Z",
       collateralExpired: false,
-      collateralExpiresAt: "2027-01-01T00:00:00.000Z",
+      earliestExpiry: { at: 1798761600, iso: "2027-01-01T00:00:00.000Z", item: "tcbInfo.nextUpdate" },
+      expiredItems: [],
+      matchedTcbLevel: {
+        tcbDate: "2025-01-01T00:00:00Z",
+        tcbStatus,
+        advisoryIds: [],
+        sgxComponents: [],
+        pceSvn: 0,
+        tdxComponents: null,
+      },
+      qeIdentityStatus: "UpToDate",
+      qeIdentityLevel: null,
+      tdxModuleStatus: "UpToDate",
+      tdxModuleIdentity: null,
+      checks: [],
+      error: genuine
+        ? null
+        : { code: "QUOTE_SIGNATURE_INVALID", message: "the attestation key's signature does not verify" },
+      at: Math.floor(now.getTime() / 1000),
+      platform: null,
+      collateral: null,
+      quote,
+    } satisfies VerificationResult;
+    return {
+      tee: "tdx",
+      quote,
+      report,
+      verifiedLength: evidence.quote.length,
+      trailingBytes: 0,
+      evidenceSha256: createHash("sha256").update(evidence.quote).digest("hex"),
+      result,
+      eventLog: null,
+      collateralSource: "fake",
     };
   }
 }

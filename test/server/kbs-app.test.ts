@@ -144,7 +144,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(e.data?.status).toBe(401);
   });
 
-  it("refuses a replayed nonce", async () => {
+  it("answers a second /attest on an attested session with that session's token, as Trustee does", async () => {
     const client = new KbsClient({ url: broker.url });
     const { nonce } = await client.auth();
     const key = generateTeeKeyPair();
@@ -155,9 +155,47 @@ describe("key broker over HTTP (fake verifier)", () => {
         reportData: Buffer.from(expectedReportData(nonce, key.publicJwk, "", "sha384")).toString("hex"),
       }),
     );
-    await client.attestRaw(msg);
-    const e = await rejectionOf(client.attestRaw(msg));
-    expect(e.code).toBe("KBS_NONCE_REPLAYED");
+    const first = await client.attestRaw(msg);
+    const second = await client.attestRaw(msg);
+    const a = decodeJwt(first);
+    const b = decodeJwt(second);
+    expect(b.jti).toBe(a.jti);
+    expect(b.exp).toBe(a.exp);
+    expect(b).toEqual(a);
+    // Even a body that would not verify gets the session's token: the session is attested.
+    expect(decodeJwt(await client.attestRaw({})).jti).toBe(a.jti);
+  });
+
+  it("refuses a second try after a refusal: the challenge is used up, and the retries are counted, not logged", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const other = Buffer.alloc(32, 8).toString("base64");
+    const wrong = attestationMessage(
+      other,
+      key.publicJwk,
+      fakeQuoteBytes({
+        reportData: Buffer.from(expectedReportData(other, key.publicJwk, "")).toString("hex"),
+      }),
+    );
+    expect((await rejectionOf(client.attestRaw(wrong))).code).toBe("KBS_NONCE_MISMATCH");
+    const right = attestationMessage(
+      nonce,
+      key.publicJwk,
+      fakeQuoteBytes({
+        reportData: Buffer.from(expectedReportData(nonce, key.publicJwk, "")).toString("hex"),
+      }),
+    );
+    const rowsBefore = (await broker.store.listAudit({ limit: 10_000 })).length;
+    for (let i = 0; i < 9; i++)
+      expect((await rejectionOf(client.attestRaw(i % 2 ? right : wrong))).code).toBe("KBS_NONCE_REPLAYED");
+    expect((await broker.store.listAudit({ limit: 10_000 })).length).toBe(rowsBefore);
+    const sid = /kbs-session-id=([^;]+)/.exec(client.cookie ?? "")![1]!;
+    expect((await broker.store.getSession(sid))!.refusals).toBe(9);
+    // The tenth /attest of the session within the minute is over the per-session limit.
+    const limited = await rejectionOf(client.attestRaw(right));
+    expect(limited.code).toBe("KBS_RATE_LIMITED");
+    expect(limited.data?.status).toBe(429);
   });
 
   it("refuses an expired session", async () => {
@@ -221,6 +259,8 @@ describe("key broker over HTTP (fake verifier)", () => {
       new KbsClient({ url: broker.url }).getResource("default/disk/pinned", fakeQuoteSource()),
     );
     expect(e.code).toBe("KBS_RESOURCE_POLICY_DENIED");
+    // 401 as Trustee (PolicyDeny): guest-components' client re-attests on 401 and gives up on anything else.
+    expect(e.data?.status).toBe(401);
     expect(e.data?.denials).toEqual([
       expect.objectContaining({ rule: "golden-mrtd", expected: ["22".repeat(48)], actual: "11".repeat(48) }),
     ]);
@@ -326,7 +366,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     ).toBe(true);
     expect(
       entries.some(
-        (e) => e.event === "attest" && e.verdict === "denied" && /KBS_NONCE_REPLAYED/.test(e.reason ?? ""),
+        (e) => e.event === "attest" && e.verdict === "denied" && /KBS_NONCE_MISMATCH/.test(e.reason ?? ""),
       ),
     ).toBe(true);
     expect(
@@ -348,7 +388,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(await (await fetch(`${broker.url}/healthz`)).json()).toEqual({ status: "ok", db: "sqlite" });
     const text = await (await fetch(`${broker.url}/metrics`)).text();
     expect(text).toMatch(/kbs_attestations_total\{result="allowed"\} [1-9]/);
-    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 1/);
+    expect(text).toMatch(/kbs_verdicts_total\{verdict="denied",code="KBS_NONCE_REPLAYED"\} 9/);
     expect(text).toMatch(/kbs_collateral_cache_hits/);
   });
 
@@ -375,6 +415,34 @@ describe("key broker over HTTP (fake verifier)", () => {
     ).toBe(404);
     expect((await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c", "{}")).status).toBe(400);
     expect(ADMIN_TOKEN.length).toBeGreaterThan(16);
+  });
+});
+
+describe("rate limit on /attest per client address", () => {
+  it("answers 429 with Retry-After past the limit, before any work", async () => {
+    const verifier = new FakeVerifier();
+    const broker = await startTestBroker({
+      verifier,
+      authRateLimit: { max: 1000, windowSeconds: 60 },
+      attestRateLimit: { max: 3, windowSeconds: 60 },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const client = new KbsClient({ url: broker.url });
+        await client.auth();
+        const r = await fetch(`${broker.url}/kbs/v0/attest`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie: client.cookie! },
+          body: "{}",
+        });
+        statuses.push(r.status);
+      }
+      expect(statuses).toEqual([400, 400, 400, 429, 429]);
+      expect(verifier.calls).toBe(0);
+    } finally {
+      await broker.close();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import {
   registerExplorerRoutes,
   writeStaticExplorer,
 } from "../../server/explorer/index.js";
+import { httpTimeoutOptions, problemOnClientError } from "../../server/http-limits.js";
 import { readInputFile } from "../io.js";
 
 interface ServeFlags {
@@ -50,7 +51,9 @@ export function registerExplorerCommands(program: Command): void {
 
   explorer
     .command("build")
-    .description("write the explorer page as static files (index.html and explorer/*) to host anywhere")
+    .description(
+      "write the explorer page as static files (index.html, favicon.ico and explorer/*) to host anywhere",
+    )
     .requiredOption("--out <dir>", "directory to write into (created if missing)")
     .option(
       "--api <url>",
@@ -98,7 +101,11 @@ export function registerExplorerCommands(program: Command): void {
         options.collateralFor = (quote, now) => service.forQuote(quote, { now });
       }
       if (opts.cors) options.corsOrigin = opts.cors;
-      const app = Fastify({ logger: false });
+      const app = Fastify({
+        logger: false,
+        ...httpTimeoutOptions(),
+        clientErrorHandler: problemOnClientError,
+      });
       registerExplorerRoutes(app, options);
       await app.listen({ host, port });
       const address = app.server.address();

@@ -32,6 +32,11 @@ export function registerKbsCommands(program: Command): void {
     .option("--kek-file <file>", "key-encryption key file (32 bytes, hex or base64); or $TDX_ATTEST_KBS_KEK")
     .option("--admin-token-file <file>", `admin bearer token file; or $${ADMIN_TOKEN_ENV}`)
     .option("--admin-public-key <pem>", "admin public key that verifies admin JWTs (repeatable)", collect)
+    .option(
+      "--admin-jwt-max-lifetime <seconds>",
+      "longest admin JWT accepted (exp - iat; default 600; Trustee's kbs-client signs 7200): longer means a leaked token works longer",
+    )
+    .option("--request-timeout <seconds>", "deadline for a whole HTTP request, headers and body (default 10)")
     .option("--pccs-url <url>", "PCCS/PCS base URL for collateral (repeatable, tried in order)", collect)
     .option(
       "--trust-anchor <pem>",
@@ -60,11 +65,16 @@ export function registerKbsCommands(program: Command): void {
       if (o.db) flags.db = String(o.db);
       if (o.data) flags.dataDir = String(o.data);
       if (o.kekFile) flags.kek = { file: String(o.kekFile) };
-      if (o.adminTokenFile || o.adminPublicKey)
+      if (o.adminTokenFile || o.adminPublicKey || o.adminJwtMaxLifetime)
         flags.admin = {
           ...(o.adminTokenFile ? { tokenFile: String(o.adminTokenFile) } : {}),
           ...(o.adminPublicKey ? { publicKeyFiles: o.adminPublicKey as string[] } : {}),
+          ...(o.adminJwtMaxLifetime
+            ? { maxJwtLifetimeSeconds: seconds(o.adminJwtMaxLifetime, "admin-jwt-max-lifetime") }
+            : {}),
         };
+      if (o.requestTimeout)
+        flags.http = { requestTimeoutSeconds: seconds(o.requestTimeout, "request-timeout") };
       if (o.pccsUrl) flags.collateral = { urls: o.pccsUrl as string[] };
       if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
       if (o.simDir) flags.sim = { dir: String(o.simDir) };
@@ -96,6 +106,10 @@ export function registerKbsCommands(program: Command): void {
       "--eventlog <file>",
       "event log to send with the quote (CCEL with runtime events, or a runtime log)",
     )
+    .option(
+      "--init-data <file>",
+      "init-data document (TOML) the TD was launched with: sent along, the broker checks it against MRCONFIGID",
+    )
     .option("--out <file>", "write the secret to this file (mode 0600) instead of stdout")
     .option("--key-type <type>", "TEE key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-OAEP-256)", "ec")
     .option("--token-out <file>", "also write the attestation token (JWT) here")
@@ -110,8 +124,12 @@ export function registerKbsCommands(program: Command): void {
         ...(o.qgs ? { qgs: o.qgs } : {}),
         ...(o.eventlog ? { eventlog: o.eventlog } : {}),
       });
+      const initData = o.initData ? Buffer.from(readInputFile(o.initData)).toString("utf8") : undefined;
       const client = new KbsClient({ url: kbsUrl(o.kbs) });
-      const { secret, token } = await client.getResource(path, source, { keyType });
+      const { secret, token } = await client.getResource(path, source, {
+        keyType,
+        ...(initData !== undefined ? { initData } : {}),
+      });
       if (o.tokenOut) writeFileAtomic(o.tokenOut, `${token}\n`, 0o600);
       if (o.out) writeFileAtomic(o.out, secret, 0o600);
       else await writeStdout(secret);
@@ -234,10 +252,13 @@ export function registerKbsCommands(program: Command): void {
     },
   );
 
+  const audit = kbs
+    .command("audit")
+    .description(
+      "Print the audit log (every release, refusal, attestation and admin change); export it, prune what was exported",
+    );
   adminOptions(
-    kbs
-      .command("audit")
-      .description("Print the audit log: every release, refusal, attestation and admin change")
+    audit
       .option("--after <id>", "only entries after this id")
       .option("--limit <n>", "at most this many entries (default 100)")
       .option("--resource <path>", "only entries about this resource"),
@@ -247,23 +268,81 @@ export function registerKbsCommands(program: Command): void {
     if (o.limit) q.set("limit", o.limit);
     if (o.resource) q.set("resource", o.resource);
     const res = await adminCall(o, "GET", `/kbs/v0/admin/audit${q.size ? `?${q}` : ""}`);
-    const { entries } = (await res.json()) as {
-      entries: {
-        id: number;
-        at: number;
-        event: string;
-        resource: string | null;
-        verdict: string;
-        reason: string | null;
-        actor: string | null;
-      }[];
-    };
+    const { entries } = (await res.json()) as { entries: AuditLine[] };
     if (o.json) return writeJson(entries);
     for (const e of entries)
       process.stdout.write(
         `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${e.resource ?? "-"}\t${e.actor ?? ""}${e.reason ? `\t${e.reason}` : ""}\n`,
       );
   });
+  adminOptions(
+    audit
+      .command("export")
+      .description(
+        "Write the audit log as JSON lines: each claim set once ({kind: claims, digest, claims}) before the rows that reference it ({kind: audit, ...})",
+      )
+      .requiredOption("--out <file>", "the .jsonl file to write (written whole, then renamed into place)")
+      .option("--after <id>", "only entries after this id (to continue an earlier export)"),
+  ).action(async (o: AdminOpts & { out: string; after?: string }) => {
+    const lines: string[] = [];
+    const seen = new Set<string>();
+    let after = o.after ? Number(o.after) : 0;
+    let rows = 0;
+    let last = after;
+    for (;;) {
+      const res = await adminCall(o, "GET", `/kbs/v0/admin/audit?after=${after}&limit=5000&claims=1`);
+      const page = (await res.json()) as { entries: AuditLine[]; claimSets: Record<string, unknown> };
+      for (const e of page.entries) {
+        if (e.claimsRef && !seen.has(e.claimsRef) && page.claimSets[e.claimsRef] !== undefined) {
+          seen.add(e.claimsRef);
+          lines.push(
+            JSON.stringify({ kind: "claims", digest: e.claimsRef, claims: page.claimSets[e.claimsRef] }),
+          );
+        }
+        lines.push(JSON.stringify({ kind: "audit", ...e }));
+        rows++;
+        last = e.id;
+      }
+      if (page.entries.length < 5000) break;
+      after = last;
+    }
+    writeFileAtomic(o.out, lines.length ? `${lines.join("\n")}\n` : "", 0o600);
+    if (o.json) writeJson({ out: o.out, rows, claimSets: seen.size, lastId: last });
+    else
+      process.stdout.write(
+        `wrote ${rows} audit rows and ${seen.size} claim sets to ${o.out} (last id ${last}; continue with --after ${last})\n`,
+      );
+  });
+  adminOptions(
+    audit
+      .command("prune")
+      .description(
+        "Delete audit rows older than a date (export them first); the prune is itself audited and newer rows stay append-only",
+      )
+      .requiredOption("--before <date>", "ISO 8601 date, e.g. 2026-01-01; at most an hour ago"),
+  ).action(async (o: AdminOpts & { before: string }) => {
+    const res = await adminCall(
+      o,
+      "POST",
+      "/kbs/v0/admin/audit/prune",
+      JSON.stringify({ before: o.before }),
+      "application/json",
+    );
+    const out = (await res.json()) as { pruned: number; before: string };
+    if (o.json) writeJson(out);
+    else process.stdout.write(`pruned ${out.pruned} audit rows older than ${out.before}\n`);
+  });
+}
+
+interface AuditLine {
+  id: number;
+  at: number;
+  event: string;
+  resource: string | null;
+  verdict: string;
+  reason: string | null;
+  actor: string | null;
+  claimsRef?: string | null;
 }
 
 interface AdminOpts {
@@ -271,6 +350,15 @@ interface AdminOpts {
   adminTokenFile?: string;
   adminKey?: string;
   json?: boolean;
+}
+
+function seconds(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new TdxError("KBS_CONFIG_INVALID", `--${flag} ${String(v)} is not a positive number of seconds`, {
+      field: flag,
+    });
+  return n;
 }
 
 function kbsUrl(flag: string | undefined): string {

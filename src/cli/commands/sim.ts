@@ -14,12 +14,14 @@ import {
   serializeAzTdxVtpmEvidence,
   toHex,
 } from "../../abi/index.js";
+import { initDataMrConfigId, readInitData } from "../../attest/index.js";
 import { TdxError } from "../../errors.js";
 import { azureTpmQuote, hclReportWithReportData, readHclReport, Tpm2Client } from "../../guest/index.js";
 import { buildPcsServer, parseListen } from "../../server/pcs.js";
 import {
   createSimAzureParavisor,
   createSimPlatform,
+  defaultTdDescription,
   expectationFor,
   initSimAzureParavisor,
   initSimPlatform,
@@ -29,7 +31,7 @@ import {
   type SimPlatform,
 } from "../../sim/index.js";
 import { verifyAzTdxVtpm, verifyQuote } from "../../verify/index.js";
-import { writeFileAtomic } from "../io.js";
+import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
 function reportDataArg(hex: string): Uint8Array {
@@ -74,6 +76,12 @@ function evidenceVersionArg(v: string): AzTdxVtpmEvidenceVersion {
   });
 }
 
+/** MRCONFIGID (hex) for an init-data document: its digest with the declared algorithm, padded to 48 bytes. */
+function initDataMrConfigIdHex(file: string): string {
+  const body = Buffer.from(readInputFile(file)).toString("utf8");
+  return toHex(initDataMrConfigId(readInitData({ format: "toml", body }).digest));
+}
+
 function requireState(dir: string | undefined): string {
   if (!dir) {
     throw new TdxError("SIM_STATE_REQUIRED", "--state DIR is required", {
@@ -116,6 +124,10 @@ export function registerSimCommands(program: Command): void {
     .option("--tdx-module <version>", "TDX module generation: 1.5 or 1.0", "1.5")
     .option("--pck-ca <ca>", "PCK certificate issuer: platform or processor", "platform")
     .option(
+      "--init-data <file>",
+      "init-data document (TOML): the TD's MRCONFIGID is its digest, as a host sets it",
+    )
+    .option(
       "--platform <kind>",
       "tdx (default), or azure: an Azure TDX confidential VM (paravisor with vTPM; the guest's sim provider then makes az-tdx-vtpm evidence)",
       "tdx",
@@ -135,16 +147,25 @@ export function registerSimCommands(program: Command): void {
         scenario: string;
         tdxModule: string;
         pckCa: string;
+        initData?: string;
         platform: string;
         json?: boolean;
       }) => {
         const kind = platformArg(o.platform);
+        if (kind === "azure" && o.initData !== undefined)
+          throw new TdxError("SIM_PLATFORM", "--init-data does not apply to --platform azure", {
+            field: "init-data",
+            hint: "on Azure the paravisor owns MRCONFIGID; Trustee binds init-data there through vTPM PCR 8, which the simulated Azure TD does not persist",
+          });
         // The AK is made before anything is written, so that a failure leaves no half-made Azure state.
         const ak = kind === "azure" ? newSimAttestationKey() : null;
         const p = await initSimPlatform(o.state, {
           scenario: o.scenario,
           tdxModule: o.tdxModule as "1.0" | "1.5",
           pckCa: o.pckCa as "platform" | "processor",
+          ...(o.initData
+            ? { td: { ...defaultTdDescription(), mrConfigId: initDataMrConfigIdHex(o.initData) } }
+            : {}),
         });
         const pv = ak ? await initSimAzureParavisor(o.state, { platform: p, attestationKey: ak }) : null;
         const azure = pv ? { akName: toHex(pv.vtpm.akName), vmUniqueId: pv.vmUniqueId } : null;

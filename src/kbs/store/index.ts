@@ -1,6 +1,6 @@
 import { TdxError } from "../../errors.js";
 import { PostgresDb } from "./postgres.js";
-import { type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
+import { ADDED_COLUMNS, type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
 import { SqliteDb } from "./sqlite.js";
 
 export { PostgresDb } from "./postgres.js";
@@ -38,8 +38,13 @@ export interface SessionRecord {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
-  token: string | null;
+  /** Digest of the session's claim set (claim_sets), once attested. */
+  claimsRef: string | null;
+  /** The claims that belong to this attestation alone (runtime data, jti, iat, exp), JSON. */
+  sessionClaims: string | null;
   tokenExpiresAt: number | null;
+  /** /attest calls refused after the session's one attempt (counted, not logged one by one). */
+  refusals: number;
 }
 
 export interface AuditEntry {
@@ -48,7 +53,10 @@ export interface AuditEntry {
   resource?: string | null;
   sessionId?: string | null;
   evidenceSha256?: string | null;
+  /** Inline claims (version-1 rows); new rows reference a claim set instead. */
   claims?: unknown;
+  /** Digest of the claim set (claim_sets) the decision was about. */
+  claimsRef?: string | null;
   verdict: "allowed" | "denied" | "error" | "ok";
   reason?: string | null;
   actor?: string | null;
@@ -74,11 +82,27 @@ export class KbsStore {
   }
 
   async migrate(): Promise<void> {
+    const before = await this.#schemaVersion();
+    if (before !== undefined && Number(before) > SCHEMA_VERSION)
+      throw new TdxError(
+        "KBS_DB_SCHEMA_MISMATCH",
+        `the database has schema version ${before}, this broker uses ${SCHEMA_VERSION}`,
+        { hint: "run the broker version that created this database (or a newer one)" },
+      );
     await this.db.exec((this.db as SqliteDb | PostgresDb).schema);
+    for (const c of ADDED_COLUMNS) {
+      if (this.dialect === "postgres")
+        await this.db.query(`ALTER TABLE ${c.table} ADD COLUMN IF NOT EXISTS ${c.column} ${c.type}`);
+      else {
+        const { rows } = await this.db.query(`SELECT name FROM pragma_table_info('${c.table}')`);
+        if (!rows.some((r) => r.name === c.column))
+          await this.db.query(`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.type}`);
+      }
+    }
     await this.db.query(
       this.dialect === "postgres"
-        ? "INSERT INTO kbs_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING"
-        : "INSERT OR IGNORE INTO kbs_meta (key, value) VALUES ('schema_version', $1)",
+        ? "INSERT INTO kbs_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        : "INSERT INTO kbs_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       [String(SCHEMA_VERSION)],
     );
     const v = await this.getMeta("schema_version");
@@ -90,6 +114,15 @@ export class KbsStore {
           hint: "run the broker version that created this database, or migrate it",
         },
       );
+  }
+
+  /** The recorded schema version, or undefined for a new database. */
+  async #schemaVersion(): Promise<string | undefined> {
+    try {
+      return await this.getMeta("schema_version");
+    } catch {
+      return undefined; // no kbs_meta table yet
+    }
   }
 
   async close(): Promise<void> {
@@ -247,27 +280,56 @@ export class KbsStore {
     }
   }
 
-  async attachToken(
+  /** Count a refused /attest on a session whose challenge is used up (no audit row each time). */
+  async countRefusal(sessionId: string): Promise<void> {
+    await this.db.query("UPDATE sessions SET refusals = refusals + 1 WHERE id = $1", [sessionId]);
+  }
+
+  /**
+   * Record a successful attestation in one commit: the claim set (stored once per distinct content),
+   * the session's own claims and expiry, and the audit row.
+   */
+  async attachClaims(
     sessionId: string,
-    token: string,
+    claimSet: { digest: string; body: string },
+    sessionClaims: string,
     tokenExpiresAt: number,
     sessionExpiresAt: number,
-    audit?: AuditEntry,
+    audit: AuditEntry,
   ): Promise<void> {
-    // One commit for the token and its audit row.
     await this.db.transaction(async (tx) => {
+      await upsertClaimSet(tx, claimSet, audit.at);
       await tx.query(
-        `UPDATE sessions SET state = 'attested', token = $1, token_expires_at = $2, expires_at = $3
-         WHERE id = $4 AND state = 'consumed'`,
-        [token, tokenExpiresAt, sessionExpiresAt, sessionId],
+        `UPDATE sessions SET state = 'attested', claims_ref = $1, session_claims = $2, token_expires_at = $3,
+           expires_at = $4
+         WHERE id = $5 AND state = 'consumed'`,
+        [claimSet.digest, sessionClaims, tokenExpiresAt, sessionExpiresAt, sessionId],
       );
-      if (audit) await insertAudit(tx, audit);
+      await insertAudit(tx, { ...audit, claimsRef: claimSet.digest });
     });
   }
 
-  /** Drop sessions and used nonces whose life is over (nonces kept for as long as their session). */
+  /** A claim set by digest (the parsed JSON), or undefined. */
+  async getClaimSet(digest: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await this.db.query("SELECT body FROM claim_sets WHERE digest = $1", [digest]);
+    return rows[0] ? (JSON.parse(String(rows[0].body)) as Record<string, unknown>) : undefined;
+  }
+
+  /**
+   * Drop sessions and used nonces whose life is over (nonces kept a day past their session). A session
+   * that had /attest refused more than once leaves one audit row saying how often, as it goes.
+   */
   async purgeExpired(now: number): Promise<number> {
-    const { changes } = await this.db.query("DELETE FROM sessions WHERE expires_at <= $1", [now]);
+    const changes = await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO audit_log (at, event, session_id, verdict, reason)
+         SELECT $1, 'attest', id, 'denied',
+           'KBS_NONCE_REPLAYED: ' || refusals || ' more /attest call(s) on this used challenge, refused and counted'
+         FROM sessions WHERE expires_at <= $1 AND refusals > 0`,
+        [now],
+      );
+      return (await tx.query("DELETE FROM sessions WHERE expires_at <= $1", [now])).changes;
+    });
     await this.db.query(
       "DELETE FROM used_nonces WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = used_nonces.session_id) AND used_at <= $1",
       [now - 24 * 3600 * 1000],
@@ -279,6 +341,50 @@ export class KbsStore {
 
   async appendAudit(e: AuditEntry): Promise<number> {
     return insertAudit(this.db, e);
+  }
+
+  /** An audit row that references a claim set, stored (once) in the same commit. */
+  async appendAuditWithClaims(e: AuditEntry, claimSet: { digest: string; body: string }): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      await upsertClaimSet(tx, claimSet, e.at);
+      return insertAudit(tx, { ...e, claimsRef: claimSet.digest });
+    });
+  }
+
+  /** Claim sets by digest, for an audit page (export resolves references with it). */
+  async getClaimSets(digests: string[]): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const d of [...new Set(digests)]) {
+      const c = await this.getClaimSet(d);
+      if (c) out[d] = c;
+    }
+    return out;
+  }
+
+  /**
+   * Delete the audit rows older than `before` (operator retention, after an export), in one commit
+   * with the record of the prune; claim sets no row or session references any more go too. Rows from
+   * `before` on stay append-only: the triggers refuse anything newer than the latest prune.
+   */
+  async pruneAudit(before: number, now: number, actor: string | null): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query("SELECT COUNT(*) AS n FROM audit_log WHERE at < $1", [before]);
+      const pruned = Number(rows[0]?.n ?? 0);
+      await tx.query("INSERT INTO audit_prunes (at, before_at, pruned, actor) VALUES ($1, $2, $3, $4)", [
+        now,
+        before,
+        pruned,
+        actor,
+      ]);
+      await tx.query("DELETE FROM audit_log WHERE at < $1", [before]);
+      await tx.query(
+        `DELETE FROM claim_sets WHERE last_used_at < $1
+           AND digest NOT IN (SELECT claims_ref FROM audit_log WHERE claims_ref IS NOT NULL)
+           AND digest NOT IN (SELECT claims_ref FROM sessions WHERE claims_ref IS NOT NULL)`,
+        [before],
+      );
+      return pruned;
+    });
   }
 
   async listAudit(
@@ -301,8 +407,8 @@ export class KbsStore {
 
 async function insertAudit(db: SqlDb, e: AuditEntry): Promise<number> {
   const { rows } = await db.query(
-    `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id, claims_ref)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
     [
       e.at,
       e.event,
@@ -314,9 +420,23 @@ async function insertAudit(db: SqlDb, e: AuditEntry): Promise<number> {
       e.reason ?? null,
       e.actor ?? null,
       e.requestId ?? null,
+      e.claimsRef ?? null,
     ] as SqlValue[],
   );
   return Number(rows[0]?.id);
+}
+
+/**
+ * Store a claim set unless it is there; touch its last use at most every 10 minutes (a prune only
+ * removes sets unused since its cutoff, so a set an attestation is about to reference stays).
+ */
+async function upsertClaimSet(db: SqlDb, c: { digest: string; body: string }, now: number): Promise<void> {
+  await db.query(
+    `INSERT INTO claim_sets (digest, body, created_at, last_used_at) VALUES ($1, $2, $3, $3)
+     ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at
+       WHERE claim_sets.last_used_at < excluded.last_used_at - 600000`,
+    [c.digest, c.body, now],
+  );
 }
 
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array());
@@ -355,8 +475,11 @@ function sessionRow(r: Row): SessionRecord {
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
     consumedAt: r.consumed_at === null ? null : Number(r.consumed_at),
-    token: r.token === null ? null : String(r.token),
+    claimsRef: r.claims_ref === null || r.claims_ref === undefined ? null : String(r.claims_ref),
+    sessionClaims:
+      r.session_claims === null || r.session_claims === undefined ? null : String(r.session_claims),
     tokenExpiresAt: r.token_expires_at === null ? null : Number(r.token_expires_at),
+    refusals: Number(r.refusals ?? 0),
   };
 }
 
@@ -369,6 +492,7 @@ function auditRow(r: Row): AuditRecord {
     sessionId: r.session_id as string | null,
     evidenceSha256: r.evidence_sha256 as string | null,
     claims: r.claims === null ? null : JSON.parse(String(r.claims)),
+    claimsRef: (r.claims_ref as string | null | undefined) ?? null,
     verdict: r.verdict as AuditEntry["verdict"],
     reason: r.reason as string | null,
     actor: r.actor as string | null,

@@ -6,16 +6,22 @@ const postgresSchema = `SELECT pg_advisory_xact_lock(7310542861);
 ${SCHEMA.replace(/\{\{BLOB\}\}/g, "BYTEA")
   .replace(/\{\{ID\}\}/g, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
   .replace(
-    /\{\{APPEND_ONLY:(\w+)\}\}/g,
-    (_, t: string) => `
-CREATE OR REPLACE FUNCTION ${t}_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN RAISE EXCEPTION '${t} is append-only'; END $fn$;
+    "{{AUDIT_TRIGGERS}}",
+    // Rows older than the latest operator prune may be deleted (by the prune); nothing else, ever.
+    `
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF OLD.at < (SELECT COALESCE(MAX(before_at), 0) FROM audit_prunes) THEN RETURN OLD; END IF;
+  END IF;
+  RAISE EXCEPTION 'audit_log is append-only';
+END $fn$;
 DO $do$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '${t}_no_change') THEN
-    CREATE TRIGGER ${t}_no_change BEFORE UPDATE OR DELETE ON ${t}
-      FOR EACH ROW EXECUTE FUNCTION ${t}_append_only();
-    CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t}
-      FOR EACH STATEMENT EXECUTE FUNCTION ${t}_append_only();
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_no_change') THEN
+    CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+      FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+      FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
   END IF;
 END $do$;`,
   )}`;

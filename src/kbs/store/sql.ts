@@ -18,11 +18,18 @@ export interface SqlDb {
 }
 
 /**
- * The schema, one text for both back ends. {{BLOB}}, {{ID}} and {{APPEND_ONLY:table}} are the only
- * dialect differences (BYTEA vs BLOB, identity column, the trigger refusing UPDATE/DELETE).
- * Times are integer milliseconds since the epoch in both.
+ * The schema, one text for both back ends. {{BLOB}}, {{ID}} and {{AUDIT_TRIGGERS}} are the only
+ * dialect differences (BYTEA vs BLOB, identity column, the triggers that keep audit_log append-only).
+ * Times are integer milliseconds since the epoch in both. Every statement is idempotent: the same
+ * text creates a new database and brings a version-1 database to version 2 (the ALTERs are added by
+ * the migration, which checks the columns first).
+ *
+ * Version 2 keeps the database small (docs/kbs.md "Storage"): a session holds a reference to its
+ * claim set and its own few claims instead of its token; the audit log references claim sets, each
+ * stored once per distinct content; audit rows older than an operator's prune are the only ones that
+ * may ever be deleted.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kbs_meta (
   key TEXT PRIMARY KEY,
@@ -56,14 +63,22 @@ CREATE TABLE IF NOT EXISTS sessions (
   created_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
   consumed_at BIGINT,
-  token TEXT,
-  token_expires_at BIGINT
+  token_expires_at BIGINT,
+  claims_ref TEXT,
+  session_claims TEXT,
+  refusals INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at);
 CREATE TABLE IF NOT EXISTS used_nonces (
   nonce TEXT PRIMARY KEY,
   session_id TEXT NOT NULL,
   used_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claim_sets (
+  digest TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   id {{ID}},
@@ -76,10 +91,26 @@ CREATE TABLE IF NOT EXISTS audit_log (
   verdict TEXT NOT NULL,
   reason TEXT,
   actor TEXT,
-  request_id TEXT
+  request_id TEXT,
+  claims_ref TEXT
 );
-{{APPEND_ONLY:audit_log}}
+CREATE TABLE IF NOT EXISTS audit_prunes (
+  id {{ID}},
+  at BIGINT NOT NULL,
+  before_at BIGINT NOT NULL,
+  pruned BIGINT NOT NULL,
+  actor TEXT
+);
+{{AUDIT_TRIGGERS}}
 `;
+
+/** Columns version 2 added to version-1 tables (the migration adds those a database lacks). */
+export const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
+  { table: "sessions", column: "claims_ref", type: "TEXT" },
+  { table: "sessions", column: "session_claims", type: "TEXT" },
+  { table: "sessions", column: "refusals", type: "INTEGER NOT NULL DEFAULT 0" },
+  { table: "audit_log", column: "claims_ref", type: "TEXT" },
+];
 
 /** Rewrite $1..$n to SQLite's positional ? while keeping parameter order (and repeats). */
 export function toPositional(sql: string, params: SqlValue[]): { sql: string; params: SqlValue[] } {

@@ -7,12 +7,14 @@ import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional } from "./sql
 const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
   .replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")
   .replace(
-    /\{\{APPEND_ONLY:(\w+)\}\}/g,
-    (_, t: string) => `
-CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t}
-BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t}
-BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`,
+    "{{AUDIT_TRIGGERS}}",
+    // Rows older than the latest operator prune may be deleted (by the prune); nothing else, ever.
+    `CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+DROP TRIGGER IF EXISTS audit_log_no_delete;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+WHEN OLD.at >= (SELECT COALESCE(MAX(before_at), 0) FROM audit_prunes)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`,
   );
 
 const fileLocks = new Map<string, Promise<void>>();

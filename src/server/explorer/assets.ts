@@ -2,15 +2,23 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TdxError } from "../../errors.js";
+import { faviconIco } from "./favicon.js";
 
-/** The page's files, as served under `/` (index.html) and `/explorer/…`. */
+/** The page's files, as served under `/` (index.html, favicon.ico) and `/explorer/…` (the rest). */
 export const ASSET_FILES = {
   "index.html": "text/html; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
+  "favicon.svg": "image/svg+xml",
+  "favicon.ico": "image/x-icon",
 } as const;
 
 export type AssetName = keyof typeof ASSET_FILES;
+
+/** Where an asset sits, relative to the page (and to a static build's folder). */
+export function assetPath(name: AssetName): string {
+  return name === "index.html" || name === "favicon.ico" ? name : `explorer/${name}`;
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -39,7 +47,8 @@ export function loadExplorerAssets(apiUrl = ""): ExplorerAssets {
   const dir = explorerStaticDir();
   const files = new Map<AssetName, Buffer>();
   for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
-    let content = readFileSync(join(dir, name));
+    // The ICO is drawn by code (favicon.ts); the other files are read from static/.
+    let content = name === "favicon.ico" ? faviconIco() : readFileSync(join(dir, name));
     if (name === "index.html") content = Buffer.from(withApiUrl(content.toString("utf8"), apiUrl), "utf8");
     files.set(name, content);
   }
@@ -64,7 +73,7 @@ function withApiUrl(html: string, apiUrl: string): string {
 }
 
 /**
- * Write the page as static files: `index.html` and `explorer/{app.js,style.css}`. The page calls
+ * Write the page as static files: `index.html`, `favicon.ico` and `explorer/{app.js,style.css,favicon.svg}`. The page calls
  * `<apiUrl>/api/decode` and `/api/verify`; with no apiUrl it calls the origin that serves it.
  */
 export function writeStaticExplorer(outDir: string, options: { apiUrl?: string } = {}): string[] {
@@ -79,7 +88,7 @@ export function writeStaticExplorer(outDir: string, options: { apiUrl?: string }
   const written: string[] = [];
   mkdirSync(join(outDir, "explorer"), { recursive: true });
   for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
-    const target = name === "index.html" ? join(outDir, name) : join(outDir, "explorer", name);
+    const target = join(outDir, assetPath(name));
     writeFileSync(target, assets.get(name));
     written.push(target);
   }

@@ -5,7 +5,8 @@ import { type Collateral, readCollateral } from "../../collateral/index.js";
 import { asTdxError, isTdxError, TdxError } from "../../errors.js";
 import { type Appraisal, appraise, type Policy, policyFromJson, readPolicy } from "../../policy/index.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../../verify/index.js";
-import { ASSET_FILES, type AssetName, loadExplorerAssets } from "./assets.js";
+import { checkJsonDepth, useDepthLimitedJsonParser } from "../json-depth.js";
+import { ASSET_FILES, type AssetName, assetPath, loadExplorerAssets } from "./assets.js";
 import { MAX_QUOTE_BYTES, parseAtTime } from "./input.js";
 import { type QuoteRegion, quoteRegions } from "./regions.js";
 import { type ExplorerNode, explorerTree } from "./tree.js";
@@ -332,6 +333,7 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
     },
   };
   app.register(async (scope) => {
+    useDepthLimitedJsonParser(scope, "EXPLORER_REQUEST_TOO_DEEP", bodyLimit);
     scope.addContentTypeParser(
       ["application/octet-stream", "application/x-binary"],
       { parseAs: "buffer", bodyLimit },
@@ -365,8 +367,10 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
       return reply.send(assets.get(name));
     };
     scope.get("/", sendAsset("index.html"));
-    scope.get("/explorer/app.js", sendAsset("app.js"));
-    scope.get("/explorer/style.css", sendAsset("style.css"));
+    // app.js, style.css, favicon.svg under /explorer/; favicon.ico at /favicon.ico, where browsers ask.
+    for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
+      if (name !== "index.html") scope.get(`/${assetPath(name)}`, sendAsset(name));
+    }
 
     scope.post("/api/decode", { bodyLimit }, async (request, reply) => {
       const { bytes, encoding } = quoteBytes(quoteFromBody(request.body));
@@ -381,6 +385,9 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
         });
       }
       const b = body as Record<string, unknown>;
+      // Collateral sent as JSON text is checked like a body, before anything reads it.
+      if (typeof b.collateral === "string")
+        checkJsonDepth(b.collateral, "EXPLORER_REQUEST_TOO_DEEP", "collateral");
       const request_: VerifyRequest = {
         quote: quoteFromBody(b),
         collateral: b.collateral,

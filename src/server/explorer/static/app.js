@@ -14,9 +14,20 @@ const apiBase = (() => {
 
 /** What the user gave us: pasted text or the bytes of a dropped/opened file. */
 let quoteInput = null;
-let current = null; // { bytes, layout, regions, treeItems, byteSpans, asciiSpans }
+let current = null; // { bytes, sha256, layout, regions, treeItems, byteSpans, asciiSpans }
 let highlighted = [];
 let selectedItem = null;
+
+// A verdict belongs to the bytes it judged. `verdictFor` names them ({ sha256, size }) while a verdict is on
+// screen; when other bytes are shown, or the quote input changes, the verdict goes (see retireVerdict).
+let verdictFor = null;
+/** What the verdict panel shows: "intro", "verifying", "verdict", "error" or "retired". */
+let verdictState = "intro";
+let verdictIntro = [];
+/** Bumped when the quote input changes, so an answer to a request about older input is dropped. */
+let inputGeneration = 0;
+/** The latest decode/verify request; only its answer is rendered. */
+let requestSeq = 0;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -53,6 +64,78 @@ function fmtOffset(n) {
   return `${n} (0x${n.toString(16)})`;
 }
 
+// ---------------------------------------------------------------- SHA-256
+// Names the bytes on screen (and those a verdict judged) so the two can be compared, also with
+// `sha256sum quote.bin`. Written out here (FIPS 180-4) because WebCrypto's digest exists only on secure
+// origins, and a static build may be hosted on plain http. A name, not a security check.
+
+const SHA256_K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
+]);
+
+function sha256Hex(bytes) {
+  const h = new Uint32Array([
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+  ]);
+  // Padding: 0x80, zeros, then the length in bits as a 64-bit big-endian number, to a multiple of 64 bytes.
+  const padded = new Uint8Array((bytes.length + 9 + 63) & ~63);
+  padded.set(bytes);
+  padded[bytes.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bytes.length / 0x20000000));
+  view.setUint32(padded.length - 4, (bytes.length * 8) >>> 0);
+  const w = new Uint32Array(64);
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+  for (let block = 0; block < padded.length; block += 64) {
+    for (let t = 0; t < 16; t++) w[t] = view.getUint32(block + t * 4);
+    for (let t = 16; t < 64; t++) {
+      const s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >>> 3);
+      const s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >>> 10);
+      w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    let [a, b, c, d, e, f, g, k] = h;
+    for (let t = 0; t < 64; t++) {
+      const t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[t] + w[t];
+      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      k = g;
+      g = f;
+      f = e;
+      e = (d + t1) >>> 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) >>> 0;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += k;
+  }
+  return Array.from(h, (x) => x.toString(16).padStart(8, "0")).join("");
+}
+
+/** How the page names a quote's bytes: the first 16 hex digits of their SHA-256 (the whole in a tooltip). */
+function bytesName(sha256, size) {
+  return el(
+    "span",
+    { class: "sha", title: `SHA-256 ${sha256}` },
+    "SHA-256 ",
+    el("code", { text: `${sha256.slice(0, 16)}…` }),
+    ` (${size} bytes)`,
+  );
+}
+
 // ---------------------------------------------------------------- input
 
 function isProbablyText(bytes) {
@@ -67,6 +150,7 @@ function isProbablyText(bytes) {
 
 async function loadQuoteFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
+  quoteInputChanged();
   if (isProbablyText(bytes)) {
     $("quote-text").value = new TextDecoder().decode(bytes);
     quoteInput = { kind: "text", text: $("quote-text").value };
@@ -83,6 +167,7 @@ async function loadQuoteFile(file) {
 
 async function loadTextFile(file, target) {
   $(target).value = await file.text();
+  verificationInputChanged();
 }
 
 function quotePayload() {
@@ -134,19 +219,31 @@ function setBusy(busy) {
 
 async function decode() {
   clearError();
+  const seq = ++requestSeq;
   setBusy(true);
   try {
     const payload = quotePayload();
     const res = await post("api/decode", JSON.stringify(payload));
+    if (seq !== requestSeq) return false; // a later decode or verify owns the page now
     if (!res.ok) {
       showDecodeFailure(res);
       return false;
     }
     renderDecoded(res);
+    bringStructureIntoView();
     return true;
   } finally {
-    setBusy(false);
+    if (seq === requestSeq) setBusy(false);
   }
+}
+
+/**
+ * Decoding must change something the user sees: when the structure starts (almost) below the fold, as in
+ * a short window or the one-column layout, scroll it up to the top of the window.
+ */
+function bringStructureIntoView() {
+  const top = $("explorer").getBoundingClientRect().top;
+  if (top > window.innerHeight - 200) $("explorer").scrollIntoView({ block: "start" });
 }
 
 /** A quote that failed to parse: show the error, and the bytes (with the offending one marked) when we have them. */
@@ -159,12 +256,15 @@ function showDecodeFailure(res) {
   } else {
     $("explorer").hidden = true;
     current = null;
+    retireVerdict();
   }
   showError(res.error);
 }
 
 async function verify() {
   clearError();
+  const seq = ++requestSeq;
+  const generation = inputGeneration;
   const body = { ...quotePayload() };
   // Collateral and policy go as the text given: the signed JSON inside collateral must not be re-serialised.
   const collateral = $("collateral-text").value;
@@ -174,20 +274,87 @@ async function verify() {
   const at = $("at").value.trim();
   if (at !== "") body.at = at;
   setBusy(true);
-  $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Verifying…" }));
+  verdictFor = null;
+  setVerdict("verifying", el("p", { class: "muted", text: "Verifying…" }));
   try {
     const res = await post("api/verify", JSON.stringify(body));
+    if (seq !== requestSeq || generation !== inputGeneration) {
+      // The quote changed (or was decoded again) while this one was being judged: its verdict is not for
+      // what is on screen now.
+      if (verdictState === "verifying") {
+        setVerdict(
+          "retired",
+          el("p", {
+            id: "verdict-retired",
+            class: "notice",
+            text: "The quote changed while the previous one was being verified. Verify judges the one shown now.",
+          }),
+        );
+      }
+      return;
+    }
     if (res.decode) renderDecoded(res.decode);
     if (!res.verification) {
-      $("verdict-body").replaceChildren(el("p", { class: "muted", text: "Not verified: see the error." }));
+      setVerdict("error", el("p", { class: "muted", text: "Not verified: see the error." }));
       if (res.decode) showError(res.error);
       else showDecodeFailure(res);
       return;
     }
     renderVerdict(res);
   } finally {
-    setBusy(false);
+    if (seq === requestSeq) setBusy(false);
   }
+}
+
+// ---------------------------------------------------------------- verdict lifecycle
+
+function setVerdict(state, ...nodes) {
+  verdictState = state;
+  $("verdict").dataset.state = state;
+  if (state !== "verdict") $("verdict").removeAttribute("data-quote-sha256");
+  $("verdict-body").replaceChildren(...nodes);
+}
+
+/**
+ * The quote shown is no longer the one the verdict judged: take the verdict down, and say whose it was so
+ * nobody reads it as this quote's. Without a verdict on screen, a leftover "Verifying…" or "see the error"
+ * goes back to the introduction.
+ */
+function retireVerdict() {
+  const old = verdictFor;
+  verdictFor = null;
+  if (old) {
+    setVerdict(
+      "retired",
+      el(
+        "p",
+        { id: "verdict-retired", class: "notice" },
+        "Not verified: the quote shown has not been judged. The verdict shown before was for other bytes, ",
+        bytesName(old.sha256, old.size),
+        ". Verify judges the quote shown now.",
+      ),
+    );
+  } else if (verdictState !== "intro" && verdictState !== "retired") {
+    setVerdict("intro", ...verdictIntro.map((n) => n.cloneNode(true)));
+  }
+}
+
+/** The quote text or file changed: nothing judged so far is about it. */
+function quoteInputChanged() {
+  inputGeneration++;
+  retireVerdict();
+}
+
+/** The collateral, policy or time changed: a verdict on screen was judged with the previous ones. */
+function verificationInputChanged() {
+  if (verdictState !== "verdict" || $("verdict-inputs-changed")) return;
+  $("verdict-body").prepend(
+    el("p", {
+      id: "verdict-inputs-changed",
+      class: "notice",
+      text: "The collateral, policy or time changed after this verdict, which was judged with the previous ones. Verify again to judge with them.",
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- errors
@@ -219,7 +386,9 @@ function renderDecoded(res) {
   const bytes = hexToBytes(res.hex);
   const layout = res.layout ?? [];
   const regions = res.regions ?? [];
-  current = { bytes, layout, regions, treeItems: [], byteSpans: [], asciiSpans: [] };
+  const sha256 = sha256Hex(bytes);
+  current = { bytes, sha256, layout, regions, treeItems: [], byteSpans: [], asciiSpans: [] };
+  if (verdictFor && verdictFor.sha256 !== sha256) retireVerdict();
   highlighted = [];
   selectedItem = null;
   $("explorer").hidden = false;
@@ -230,7 +399,7 @@ function renderDecoded(res) {
   if (s.bodyType) parts.splice(2, 0, `body ${s.bodyType}`);
   if (s.trailingBytes) parts.push(`${s.trailingBytes} trailing`);
   if (s.unparsed) parts.push("not a valid quote");
-  $("quote-summary").textContent = parts.join(" · ");
+  $("quote-summary").replaceChildren(`${parts.join(" · ")} · `, bytesName(sha256, bytes.length));
   renderLegend(regions);
   renderHex(bytes, regions);
   renderTree(res.tree);
@@ -689,7 +858,7 @@ function renderVerdict(res) {
   const parts = [];
   const status = v.tcbStatus ?? null;
   const err = v.error;
-  const head = el("div", { class: "verdict-status" });
+  const head = el("div", { class: "verdict-status verdict-head" });
   if (status)
     head.append(el("span", { class: `badge big ${statusClass(status)}`, id: "tcb-status", text: status }));
   if (err) head.append(el("span", { class: "badge big bad", id: "verify-error-code", text: err.code }));
@@ -702,6 +871,10 @@ function renderVerdict(res) {
   if (v.collateralExpired)
     head.append(el("span", { class: "badge warn", id: "collateral-expired", text: "collateral expired" }));
   parts.push(head);
+  // The bytes judged: those the server decoded for this answer, now in the structure below.
+  const judged = current ? { sha256: current.sha256, size: current.bytes.length } : null;
+  if (judged)
+    parts.push(el("p", { class: "judged" }, "Judged: quote ", bytesName(judged.sha256, judged.size)));
   if (err) {
     parts.push(
       el(
@@ -765,7 +938,9 @@ function renderVerdict(res) {
       ),
     );
   }
-  $("verdict-body").replaceChildren(...parts);
+  setVerdict("verdict", ...parts);
+  verdictFor = judged;
+  if (judged) $("verdict").dataset.quoteSha256 = judged.sha256;
 }
 
 // ---------------------------------------------------------------- wiring
@@ -798,6 +973,8 @@ function setupDrop() {
 }
 
 function init() {
+  verdictIntro = [...$("verdict-body").childNodes].map((n) => n.cloneNode(true));
+  $("verdict").dataset.state = verdictState;
   setupTree();
   setupHex();
   setupDrop();
@@ -818,7 +995,11 @@ function init() {
   $("quote-text").addEventListener("input", () => {
     quoteInput = null;
     $("quote-source").textContent = "";
+    quoteInputChanged();
   });
+  for (const id of ["collateral-text", "policy-text", "at"]) {
+    $(id).addEventListener("input", () => verificationInputChanged());
+  }
   $("quote-text").addEventListener("paste", () => setTimeout(() => decode(), 0));
   $("quote-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {

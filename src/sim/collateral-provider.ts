@@ -1,32 +1,7 @@
 import type { Quote } from "../abi/types.js";
-import { CollateralService } from "../collateral/index.js";
+import type { CollateralProvider } from "../collateral/provider.js";
 import type { Collateral } from "../collateral/types.js";
-import type { SimPlatform } from "../sim/index.js";
-import type { CollateralProvider } from "./dcap-evidence.js";
-
-/** Production: collateral from PCCS/PCS URLs (tried in order) through the expiry-driven cache. */
-export class PcsCollateralProvider implements CollateralProvider {
-  readonly service: CollateralService;
-  readonly description: string;
-
-  constructor(opts: { urls: string[]; cacheDir?: string; timeoutMs?: number }) {
-    this.service = new CollateralService({
-      urls: opts.urls,
-      ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
-      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-    });
-    this.description = opts.urls.join(", ");
-  }
-
-  async forQuote(quote: Quote, now: Date): Promise<Collateral> {
-    return (await this.service.fetchForQuote(quote, { now })).collateral;
-  }
-
-  stats() {
-    const s = this.service.stats();
-    return { hits: s.hits, misses: s.misses + s.refreshes };
-  }
-}
+import type { SimPlatform } from "./platform.js";
 
 /**
  * Development: the simulated platform issues the collateral for its own quotes. Issued once and
