@@ -15,7 +15,8 @@ export interface GuestFile {
 }
 
 export interface GuestFs {
-  open(path: string, mode: "r" | "w"): Promise<GuestFile>;
+  /** "rw" is a character device both written and read through one descriptor (the TPM's). */
+  open(path: string, mode: "r" | "w" | "rw"): Promise<GuestFile>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
@@ -25,7 +26,10 @@ export interface GuestFs {
 
 export const nodeGuestFs: GuestFs = {
   async open(path, mode) {
-    const fh = await open(path, mode === "r" ? constants.O_RDONLY : constants.O_WRONLY);
+    const fh = await open(
+      path,
+      mode === "r" ? constants.O_RDONLY : mode === "w" ? constants.O_WRONLY : constants.O_RDWR,
+    );
     return {
       read: async (buf) => (await fh.read(buf, 0, buf.length, null)).bytesRead,
       write: async (buf) => (await fh.write(buf, 0, buf.length, null)).bytesWritten,

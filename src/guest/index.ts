@@ -1,4 +1,23 @@
-/** What runs inside a TD: TDREPORTs, quotes, RTMR extend and reads, behind one provider interface. */
+/**
+ * What runs inside a TD: TDREPORTs, quotes, RTMR extend and reads, behind one provider interface; on an Azure TDX
+ * confidential VM, az-tdx-vtpm evidence from the vTPM and IMDS.
+ */
+export {
+  type AzEvidenceOptions,
+  type AzTdxVtpmEvidenceResult,
+  AzTdxVtpmProvider,
+  type AzVtpmBackend,
+  azureTpmDevice,
+  isAzTdxVtpmProvider,
+  probeAzureVtpm,
+} from "./az-provider.js";
+export {
+  AZURE_IMDS_TD_QUOTE_URL,
+  type CollectAzTdxVtpmOptions,
+  collectAzTdxVtpmEvidence,
+  imdsTdQuote,
+  type TdQuoteSource,
+} from "./az-tdx-vtpm.js";
 export {
   type ConfigfsQuote,
   type ConfigfsQuoteOptions,
@@ -59,6 +78,7 @@ export {
   FallbackQuoteProvider,
   type GuestProvider,
   type GuestProviderOptions,
+  type GuestTee,
   guestQgsAddress,
   LegacyProvider,
   PROVIDER_NAMES,
@@ -84,3 +104,26 @@ export {
   type RetryPolicy,
   realClock,
 } from "./result.js";
+export {
+  type AzureTpmQuote,
+  type AzureVtpmOptions,
+  azureTpmQuote,
+  hclReportWithReportData,
+  marshalCommand,
+  type NvPublicInfo,
+  type PcrReadResult,
+  type ReadPublicResult,
+  readHclReport,
+  Tpm2Client,
+  type Tpm2ClientOptions,
+  type Tpm2Response,
+  type Tpm2Transport,
+  type TpmQuoteResult,
+  unmarshalResponse,
+} from "./tpm2-commands.js";
+export {
+  TPM_DEVICE,
+  TPM_RESOURCE_MANAGER_DEVICE,
+  Tpm2DeviceTransport,
+  tpmDeviceError,
+} from "./tpm2-device.js";

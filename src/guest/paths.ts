@@ -17,6 +17,10 @@ export interface GuestPaths {
   cpuinfo: string;
   /** The running kernel's release string (what its errnos mean depends on it). */
   osrelease: string;
+  /** The TPM through the kernel's resource manager (Azure's vTPM holds the HCL report). */
+  tpmrm: string;
+  /** The raw TPM device (one user at a time). */
+  tpm: string;
 }
 
 export function guestPaths(root = "/"): GuestPaths {
@@ -29,5 +33,7 @@ export function guestPaths(root = "/"): GuestPaths {
     attestConf: join(root, "etc/tdx-attest.conf"),
     cpuinfo: join(root, "proc/cpuinfo"),
     osrelease: join(root, "proc/sys/kernel/osrelease"),
+    tpmrm: join(root, "dev/tpmrm0"),
+    tpm: join(root, "dev/tpm0"),
   };
 }

@@ -4,7 +4,14 @@
  */
 import { readFile } from "node:fs/promises";
 import { TdxError } from "../errors.js";
-import { formatQgsAddress, openQgsStream, simStateDir, simStateExists } from "../qgs/index.js";
+import {
+  formatQgsAddress,
+  openQgsStream,
+  simAzureStateExists,
+  simStateDir,
+  simStateExists,
+} from "../qgs/index.js";
+import { openAzureProvider, openSimAzureProvider, probeAzureVtpm } from "./az-provider.js";
 import {
   configfsProviderOf,
   createInstance,
@@ -19,6 +26,7 @@ import {
   FallbackQuoteProvider,
   type GuestProvider,
   type GuestProviderOptions,
+  type GuestTee,
   guestQgsAddress,
   LegacyProvider,
   type ProviderName,
@@ -30,6 +38,8 @@ import {
 
 export interface ProviderStatus {
   name: ProviderName;
+  /** The evidence it produces: TD quotes (`tdx`) or Azure's `az-tdx-vtpm` (a simulated state may be either). */
+  tee: GuestTee;
   available: boolean;
   /** Why it is (un)available, in one sentence. */
   reason: string;
@@ -59,6 +69,7 @@ async function configfsStatus(ctx: ResolvedContext): Promise<ProviderStatus> {
   if (!(await ctx.fs.exists(root)))
     return {
       name: "configfs",
+      tee: "tdx",
       available: false,
       reason: `${root} does not exist (needs Linux 6.7+ in a TD, configfs mounted; ${describeKernel(await ctx.kernel())})`,
     };
@@ -66,23 +77,35 @@ async function configfsStatus(ctx: ResolvedContext): Promise<ProviderStatus> {
   try {
     dir = await createInstance(ctx.fs, root);
   } catch (e) {
-    if (!(e instanceof TdxError)) return { name: "configfs", available: false, reason: String(e) };
+    if (!(e instanceof TdxError))
+      return { name: "configfs", tee: "tdx", available: false, reason: String(e) };
     const hint = e.code === "GUEST_NO_TSM_PROVIDER" && e.hint ? ` (${e.hint})` : "";
-    return { name: "configfs", available: false, reason: `${e.message}${hint}` };
+    return { name: "configfs", tee: "tdx", available: false, reason: `${e.message}${hint}` };
   }
   let status: ProviderStatus;
   try {
     const provider = await configfsProviderOf(ctx.fs, dir);
     status =
       provider === TSM_PROVIDER_TDX
-        ? { name: "configfs", available: true, reason: `${root} with provider ${TSM_PROVIDER_TDX}` }
+        ? {
+            name: "configfs",
+            tee: "tdx",
+            available: true,
+            reason: `${root} with provider ${TSM_PROVIDER_TDX}`,
+          }
         : {
             name: "configfs",
+            tee: "tdx",
             available: false,
             reason: `configfs-tsm provider is "${provider}", not ${TSM_PROVIDER_TDX}`,
           };
   } catch (e) {
-    status = { name: "configfs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+    status = {
+      name: "configfs",
+      tee: "tdx",
+      available: false,
+      reason: e instanceof TdxError ? e.message : String(e),
+    };
   }
   const left = await removeInstance(ctx.fs, dir);
   if (left) status.reason += `; ${left}`;
@@ -103,14 +126,17 @@ async function nodeStatus(
   name: "device" | "legacy",
   path: string,
 ): Promise<ProviderStatus> {
-  if (!(await ctx.fs.exists(path))) return { name, available: false, reason: `${path} does not exist` };
+  if (!(await ctx.fs.exists(path)))
+    return { name, tee: "tdx", available: false, reason: `${path} does not exist` };
   const ffi = await ffiProblem(ctx);
-  if (ffi) return { name, available: false, reason: `${path} exists but ioctl is unavailable: ${ffi}` };
-  return { name, available: true, reason: `${path} present` };
+  if (ffi)
+    return { name, tee: "tdx", available: false, reason: `${path} exists but ioctl is unavailable: ${ffi}` };
+  return { name, tee: "tdx", available: true, reason: `${path} present` };
 }
 
-async function tdEvidence(ctx: ResolvedContext): Promise<string[]> {
+async function tdEvidence(ctx: ResolvedContext, azure: string | null): Promise<string[]> {
   const out: string[] = [];
+  if (azure) out.push(azure);
   for (const p of [ctx.paths.device, ctx.paths.legacyDevice, ctx.paths.miscDevice])
     if (await ctx.fs.exists(p)) out.push(p);
   if (await ctx.fs.exists(ctx.paths.configfsReport)) {
@@ -131,7 +157,14 @@ async function tdEvidence(ctx: ResolvedContext): Promise<string[]> {
 export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> {
   const ctx = resolveContext(opts);
   const instancesBefore = (await listInstances(ctx.fs, ctx.paths.configfsReport)).map((i) => i.name);
-  const evidence = await tdEvidence(ctx);
+  const az = await probeAzureVtpm(ctx);
+  const azure: ProviderStatus = {
+    name: "az-tdx-vtpm",
+    tee: "az-tdx-vtpm",
+    available: az.available,
+    reason: az.reason,
+  };
+  const evidence = await tdEvidence(ctx, az.tdEvidence);
   const configfs = await configfsStatus(ctx);
   const device = await nodeStatus(ctx, "device", ctx.paths.device);
   const legacy = await nodeStatus(ctx, "legacy", ctx.paths.legacyDevice);
@@ -141,6 +174,7 @@ export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> 
   if (!device.available && !legacy.available)
     qgs = {
       name: "qgs",
+      tee: "tdx",
       available: false,
       reason: `no TDREPORT source (/dev/tdx_guest or /dev/tdx-attest) to send to the QGS at ${where}`,
     };
@@ -148,25 +182,40 @@ export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> 
     try {
       const s = await openQgsStream(address, opts.qgsProbeTimeoutMs ?? 2000);
       s.destroy();
-      qgs = { name: "qgs", available: true, reason: `QGS answers at ${where}` };
+      qgs = { name: "qgs", tee: "tdx", available: true, reason: `QGS answers at ${where}` };
     } catch (e) {
-      qgs = { name: "qgs", available: false, reason: e instanceof TdxError ? e.message : String(e) };
+      qgs = {
+        name: "qgs",
+        tee: "tdx",
+        available: false,
+        reason: e instanceof TdxError ? e.message : String(e),
+      };
     }
   } else
     qgs = {
       name: "qgs",
+      tee: "tdx",
       available: true,
       reason: `TDREPORTs from the driver, QGS at ${where} (not contacted)`,
     };
   const simDir = simStateDir(opts.simState);
+  const simAzure = simStateExists(simDir) && simAzureStateExists(simDir);
   const sim: ProviderStatus = simStateExists(simDir)
-    ? { name: "sim", available: true, reason: `simulated platform at ${simDir}` }
+    ? {
+        name: "sim",
+        tee: simAzure ? "az-tdx-vtpm" : "tdx",
+        available: true,
+        reason: simAzure
+          ? `simulated Azure TDX confidential VM (paravisor with vTPM) at ${simDir}`
+          : `simulated platform at ${simDir}`,
+      }
     : {
         name: "sim",
+        tee: "tdx",
         available: false,
         reason: `no simulated platform at ${simDir} (create one with \`tdx-attest sim init --state ${simDir}\`)`,
       };
-  const providers = [configfs, device, legacy, qgs, sim];
+  const providers = [configfs, device, legacy, azure, qgs, sim];
   const auto = chooseAuto(providers, evidence, opts, simDir);
   if (auto.chosen === "configfs" && device.available && opts.fallback !== false) {
     auto.fallback = "device";
@@ -190,7 +239,8 @@ function chooseAuto(
   simDir: string,
 ): GuestStatus["auto"] {
   const by = (n: ProviderName) => providers.find((p) => p.name === n)!;
-  for (const n of ["configfs", "device", "legacy"] as const)
+  // An Azure TDX VM has none of the first three (its TDREPORT is the paravisor's, in the vTPM).
+  for (const n of ["configfs", "device", "legacy", "az-tdx-vtpm"] as const)
     if (by(n).available) return { chosen: n, reason: `${n}: ${by(n).reason}` };
   if (evidence.length > 0)
     return {
@@ -199,9 +249,10 @@ function chooseAuto(
     };
   if (by("sim").available) {
     const explicit = opts.simState !== undefined || process.env.TDX_SIM_STATE !== undefined;
+    const what = by("sim").tee === "az-tdx-vtpm" ? "Azure TDX confidential VM" : "platform";
     return {
       chosen: "sim",
-      reason: `not a TD; using the simulated platform at ${simDir}${explicit ? "" : " (found at the default location)"}`,
+      reason: `not a TD; using the simulated ${what} at ${simDir}${explicit ? "" : " (found at the default location)"}`,
     };
   }
   return {
@@ -225,6 +276,8 @@ export async function openProvider(
       return new LegacyProvider(ctx);
     case "qgs":
       return new QgsProvider(ctx);
+    case "az-tdx-vtpm":
+      return openAzureProvider(ctx);
     case "sim": {
       const dir = simStateDir(opts.simState);
       if (!simStateExists(dir))
@@ -232,6 +285,7 @@ export async function openProvider(
           hint: `create one with \`tdx-attest sim init --state ${dir}\`, or point --sim-state / $TDX_SIM_STATE at one`,
           data: { stateDir: dir },
         });
+      if (simAzureStateExists(dir)) return openSimAzureProvider(ctx, dir);
       return SimProvider.open(ctx, dir);
     }
     case "auto": {
@@ -255,7 +309,7 @@ export async function openProvider(
     default:
       throw new TdxError("GUEST_UNKNOWN_PROVIDER", `unknown provider "${String(name)}"`, {
         field: "provider",
-        hint: "use auto, configfs, device, legacy, qgs or sim",
+        hint: "use auto, configfs, device, legacy, az-tdx-vtpm, qgs or sim",
       });
   }
 }

@@ -34,11 +34,26 @@ import type { QuoteChildHost } from "./quote-child.js";
 import { trimQuote } from "./quote-length.js";
 import { DEFAULT_RETRY, type GuestClock, type QuoteResult, type RetryPolicy, realClock } from "./result.js";
 
-export type ProviderName = "configfs" | "device" | "legacy" | "qgs" | "sim";
-export const PROVIDER_NAMES: readonly ProviderName[] = ["configfs", "device", "legacy", "qgs", "sim"];
+export type ProviderName = "configfs" | "device" | "legacy" | "az-tdx-vtpm" | "qgs" | "sim";
+export const PROVIDER_NAMES: readonly ProviderName[] = [
+  "configfs",
+  "device",
+  "legacy",
+  "az-tdx-vtpm",
+  "qgs",
+  "sim",
+];
+
+/**
+ * The evidence a provider produces, in Trustee's tee names: `tdx` (a TD quote over the caller's REPORTDATA) or
+ * `az-tdx-vtpm` (an Azure TDX confidential VM: HCL report, TD quote and vTPM quote; see az-provider.ts).
+ */
+export type GuestTee = "tdx" | "az-tdx-vtpm";
 
 export interface ProviderDescription {
   name: ProviderName;
+  /** What evidence it produces: TD quotes over the caller's REPORTDATA, or Azure's az-tdx-vtpm evidence. */
+  tee: GuestTee;
   /** True for the simulated platform: its quotes chain to the simulated root CA, never to Intel's. */
   simulated: boolean;
   /** One line for humans. */
@@ -94,6 +109,16 @@ export interface GuestProviderOptions {
   clock?: GuestClock;
   /** Tests: the ioctl layer of the GET_QUOTE child process (a fake VMM). */
   quoteHost?: QuoteChildHost;
+  /** az-tdx-vtpm: the TPM device (default /dev/tpmrm0, else /dev/tpm0, under `root`). */
+  tpmDevice?: string;
+  /** az-tdx-vtpm: Azure's IMDS TD quote endpoint (default http://169.254.169.254/acc/tdquote). */
+  imdsUrl?: string;
+  /** az-tdx-vtpm: how long to wait for IMDS (default 30 s). */
+  imdsTimeoutMs?: number;
+  /** az-tdx-vtpm: wait after writing report data before reading the HCL report (default 3000 ms, as kinvolk). */
+  azureReportWaitMs?: number;
+  /** Tests: the HTTP client for IMDS (a fake Azure host). */
+  fetch?: typeof fetch;
 }
 
 export interface ResolvedContext {
@@ -222,6 +247,7 @@ export class ConfigfsProvider implements GuestProvider {
   describe(): ProviderDescription {
     return {
       name: this.name,
+      tee: "tdx",
       simulated: false,
       summary: "Linux configfs-tsm (kernel 6.7+): the kernel asks the host for the quote",
       report: `${this.ctx.paths.device} ioctl TDX_CMD_GET_REPORT0`,
@@ -273,6 +299,7 @@ export class DeviceProvider implements GuestProvider {
     const qgs = this.ctx.opts.qgs;
     return {
       name: this.name,
+      tee: "tdx",
       simulated: false,
       summary: "Linux tdx_guest driver ioctl for TDREPORTs, quotes from the host's QGS",
       report: `${this.ctx.paths.device} ioctl TDX_CMD_GET_REPORT0 (0xC4405401)`,
@@ -426,6 +453,7 @@ export class LegacyProvider implements GuestProvider {
   describe(): ProviderDescription {
     return {
       name: this.name,
+      tee: "tdx",
       simulated: false,
       summary: "2022 seed driver /dev/tdx-attest (pre-mainline kernels)",
       report: `${this.ctx.paths.legacyDevice} ioctl TDX_CMD_GET_REPORT (0xC4005401)`,
@@ -518,6 +546,7 @@ export class SimProvider implements GuestProvider {
     const qgs = this.ctx.opts.qgs;
     return {
       name: this.name,
+      tee: "tdx",
       simulated: true,
       summary: `simulated TD (state ${this.stateDir}, scenario ${this.current.scenario}); quotes chain to the simulated root CA, not Intel's`,
       report: "simulated TDX module (TDG.MR.REPORT)",

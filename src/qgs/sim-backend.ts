@@ -5,12 +5,21 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { FMSPC, loadSimPlatform, type SimCollateralBundle, type SimPlatform } from "../sim/index.js";
+import {
+  FMSPC,
+  loadSimAzureParavisor,
+  loadSimPlatform,
+  type SimAzureParavisor,
+  type SimCollateralBundle,
+  type SimPlatform,
+  simAzureStateExists,
+} from "../sim/index.js";
 import type { PckCaName, QgsCollateralParts } from "./collateral-message.js";
 import { nulTerminated } from "./collateral-parts.js";
 import type { QuotingBackend } from "./server.js";
 
-export type { SimPlatform };
+export type { SimAzureParavisor, SimPlatform };
+export { simAzureStateExists };
 
 /** Default state directory of the simulated platform (where the key broker's `npm start` puts it). */
 export const DEFAULT_SIM_STATE_DIR = "./data/sim";
@@ -87,4 +96,12 @@ export async function openSimQuotingBackend(
 ): Promise<{ platform: SimPlatform; backend: QuotingBackend }> {
   const platform = await loadSimPlatform(simStateDir(stateDir));
   return { platform, backend: simQuotingBackend(platform, opts) };
+}
+
+/**
+ * The simulated Azure paravisor of a state directory made with `sim init --platform azure`: its vTPM (the guest's
+ * TPM device) and its IMDS TD quotes (Azure's host-side quoting path), for the guest's `sim` provider.
+ */
+export function openSimAzureParavisor(stateDir?: string): Promise<SimAzureParavisor> {
+  return loadSimAzureParavisor(simStateDir(stateDir));
 }

@@ -9,6 +9,7 @@ export {
 } from "./collateral.js";
 export { SimCollateralProvider } from "./collateral-provider.js";
 export * from "./paravisor.js";
+export * from "./paravisor-state.js";
 export { encodeSgxExtension, INTEL_CN, OID_SGX_EXTENSION, type PckExtensionValues } from "./pki.js";
 export {
   createSimPlatform,

@@ -43,6 +43,8 @@ export interface SimAzureParavisorOptions extends SimPlatformOptions {
   vtpm?: SimVtpmOptions;
   /** vm-configuration.vmUniqueId (default a random UUID, upper case as Azure shows it). */
   vmUniqueId?: string;
+  /** The endorsement key's public JWK for the var data (default: a new RSA-2048 key's). */
+  ek?: { kty: "RSA"; n: string; e: string };
   /** Measure a simulated boot into PCRs 0..7, 9..14 at start (default true). */
   measureBoot?: boolean;
   /**
@@ -90,10 +92,7 @@ export class SimAzureParavisor {
     this.vtpm = new SimVtpm(opts.vtpm);
     this.vmUniqueId = opts.vmUniqueId ?? randomUUID().toUpperCase();
     // The endorsement key only appears in the var data here (Trustee does not use it).
-    const ek = createPublicKey(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey).export({
-      format: "jwk",
-    });
-    this.#ek = { kty: "RSA", n: ek.n!, e: ek.e! };
+    this.#ek = opts.ek ?? newRsaPublicJwk();
     this.#edit = opts.editVarData;
     if (opts.measureBoot !== false) {
       for (const [pcr, event] of BOOT_EVENTS) this.vtpm.measure(pcr, new TextEncoder().encode(event));
@@ -108,6 +107,11 @@ export class SimAzureParavisor {
   static async create(opts: SimAzureParavisorOptions = {}): Promise<SimAzureParavisor> {
     const platform = opts.platform ?? (await createSimPlatform(opts));
     return new SimAzureParavisor(platform, opts);
+  }
+
+  /** The endorsement key's public JWK (HCLEkPub in the var data). */
+  get ekJwk(): { kty: "RSA"; n: string; e: string } {
+    return { ...this.#ek };
   }
 
   /** PEM of the simulated root CA: the TD quote's trust anchor. */
@@ -266,6 +270,14 @@ export class SimAzureParavisor {
     this.vtpm.defineNvIndex(this.vtpm.nvIndex(AZ_VTPM_REPORT_DATA_NV_INDEX)!.pub, data);
     this.refreshReport();
   }
+}
+
+/** The public JWK of a new RSA-2048 key (the simulated EK). */
+export function newRsaPublicJwk(): { kty: "RSA"; n: string; e: string } {
+  const jwk = createPublicKey(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey).export({
+    format: "jwk",
+  });
+  return { kty: "RSA", n: jwk.n!, e: jwk.e! };
 }
 
 /** A simulated Azure TDX confidential VM: platform, paravisor and vTPM in memory. */

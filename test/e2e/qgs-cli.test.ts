@@ -157,6 +157,7 @@ describe("tdx-attest qgs serve + guest CLI", () => {
       "configfs",
       "device",
       "legacy",
+      "az-tdx-vtpm",
       "qgs",
       "sim",
     ]);

@@ -337,10 +337,10 @@ export class FakeTdxKernel {
     };
   }
 
-  private openAttribute(attr: string, inst: Instance, mode: "r" | "w"): GuestFile {
+  private openAttribute(attr: string, inst: Instance, mode: "r" | "w" | "rw"): GuestFile {
     const text = (s: string) => new TextEncoder().encode(s);
     if (attr === "provider" || attr === "generation" || attr === "outblob") {
-      if (mode === "w") throw new ErrnoError("EACCES", `${attr} is read-only`);
+      if (mode !== "r") throw new ErrnoError("EACCES", `${attr} is read-only`);
       if (attr === "provider")
         return this.snapshotFile(() => {
           if (this.tsmProvider === null)
@@ -356,7 +356,7 @@ export class FakeTdxKernel {
       });
     }
     if (attr === "inblob") {
-      if (mode === "r") throw new ErrnoError("EACCES", "inblob is write-only");
+      if (mode !== "w") throw new ErrnoError("EACCES", "inblob is write-only");
       // configfs buffers binary writes per open file and hands them to the driver on close().
       let buffer = new Uint8Array(0);
       let pos = 0;
@@ -392,7 +392,7 @@ export class FakeTdxKernel {
     throw new ErrnoError("ENOENT", attr);
   }
 
-  private openMeasurement(name: string, mode: "r" | "w"): GuestFile {
+  private openMeasurement(name: string, mode: "r" | "w" | "rw"): GuestFile {
     const td = this.platform.tdState;
     const m = /^rtmr([0-3]):sha384$/.exec(name);
     const fixed: Record<string, Uint8Array> = {
@@ -401,7 +401,7 @@ export class FakeTdxKernel {
       mrowner: td.mrOwner,
       mrownerconfig: td.mrOwnerConfig,
     };
-    if (mode === "w") {
+    if (mode !== "r") {
       if (!m) throw new ErrnoError("EACCES", `${name} is read-only`);
       let pos = 0;
       // sysfs delivers each write() at once: exactly 48 bytes at offset 0 extends.

@@ -206,6 +206,7 @@ describe("auto and status", () => {
       ["configfs", true],
       ["device", true],
       ["legacy", true],
+      ["az-tdx-vtpm", false],
       ["qgs", true],
       ["sim", false],
     ]);

@@ -1,12 +1,21 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { parseTdReport, toHex } from "../../abi/index.js";
+import {
+  type AzTdxVtpmEvidenceVersion,
+  parseHclReport,
+  parseQuote,
+  parseTdReport,
+  parseTpmsAttest,
+  toHex,
+} from "../../abi/index.js";
 import { TdxError } from "../../errors.js";
 import { appendRuntimeEvent, DEFAULT_RUNTIME_LOG_PATH } from "../../eventlog/index.js";
 import {
+  type AzTdxVtpmProvider,
   type GuestProvider,
   type GuestProviderOptions,
+  isAzTdxVtpmProvider,
   type Measurements,
   openProvider,
   PROVIDER_NAMES,
@@ -23,6 +32,8 @@ interface ProviderFlags {
   qgs?: string;
   simState?: string;
   quoteVersion?: string;
+  tpmDevice?: string;
+  imds?: string;
   json?: boolean;
 }
 
@@ -51,6 +62,8 @@ function providerOptions(o: ProviderFlags): GuestProviderOptions {
     ...(o.qgs !== undefined ? { qgs: o.qgs } : {}),
     ...(o.simState !== undefined ? { simState: o.simState } : {}),
     ...(qv !== undefined ? { quoteVersion: qv } : {}),
+    ...(o.tpmDevice !== undefined ? { tpmDevice: o.tpmDevice } : {}),
+    ...(o.imds !== undefined ? { imdsUrl: o.imds } : {}),
   };
 }
 
@@ -65,14 +78,29 @@ async function open(o: ProviderFlags): Promise<GuestProvider> {
   return p;
 }
 
-function withProviderOptions(cmd: Command): Command {
+function withAzureOptions(cmd: Command): Command {
   return cmd
-    .option("--provider <name>", `auto, ${PROVIDER_NAMES.join(", ")}`, "auto")
+    .option("--tpm-device <path>", "az-tdx-vtpm: the TPM device (default /dev/tpmrm0, else /dev/tpm0)")
     .option(
-      "--qgs <address>",
-      "QGS for the device/qgs/sim providers: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT",
-    )
-    .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)");
+      "--imds <url>",
+      "az-tdx-vtpm: the IMDS TD quote endpoint (default http://169.254.169.254/acc/tdquote)",
+    );
+}
+
+function withProviderOptions(cmd: Command): Command {
+  return withAzureOptions(
+    cmd
+      .option(
+        "--provider <name>",
+        `auto, ${PROVIDER_NAMES.join(", ")} (az-tdx-vtpm: an Azure TDX confidential VM's vTPM)`,
+        "auto",
+      )
+      .option(
+        "--qgs <address>",
+        "QGS for the device/qgs/sim providers: unix:PATH, tcp:HOST:PORT, vsock:[CID:]PORT",
+      )
+      .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)"),
+  );
 }
 
 function hexArg(text: string, field: string, max: number): Uint8Array {
@@ -99,6 +127,54 @@ export function reportDataFromFlags(o: { reportData?: string; nonce?: string }):
     out.set(createHash("sha512").update(nonce).digest());
   }
   return out;
+}
+
+/** PCR values keyed as Trustee's claims and `verify --tee az-tdx-vtpm` key them (`pcr00`..`pcr23`). */
+function pcrsJson(pcrs: Uint8Array[]): Record<string, string> {
+  return Object.fromEntries(pcrs.map((v, i) => [`pcr${String(i).padStart(2, "0")}`, toHex(v)]));
+}
+
+/** az-tdx-vtpm report data from --nonce TEXT (its UTF-8 bytes) or --nonce-hex HEX, as `verify --tee az-tdx-vtpm`. */
+export function azNonceFromFlags(o: { nonce?: string; nonceHex?: string }): Uint8Array {
+  if (o.nonce !== undefined && o.nonceHex !== undefined)
+    throw new TdxError("GUEST_REPORT_DATA_CONFLICT", "give either --nonce or --nonce-hex, not both", {
+      field: "nonce",
+      hint: "--nonce takes text (its UTF-8 bytes are the nonce), --nonce-hex bytes",
+    });
+  if (o.nonceHex !== undefined) return hexArg(o.nonceHex, "nonce-hex", 64);
+  if (o.nonce !== undefined) return new TextEncoder().encode(o.nonce);
+  throw new TdxError("GUEST_BAD_NONCE", "az-tdx-vtpm evidence needs the relying party's nonce", {
+    field: "nonce",
+    hint: "give --nonce TEXT or --nonce-hex HEX (1 to 64 bytes): the TPM quote's qualifying data",
+  });
+}
+
+function evidenceVersionArg(v: string | undefined): AzTdxVtpmEvidenceVersion | undefined {
+  if (v === undefined) return undefined;
+  if (v === "0" || v === "1" || v === "2") return Number(v) as AzTdxVtpmEvidenceVersion;
+  throw new TdxError("GUEST_EVIDENCE_VERSION", `--evidence-version ${v} is not 0, 1 or 2`, {
+    field: "evidence-version",
+    hint: "2 (default, Trustee's current attester: the nonce also goes into the HCL report), or 1 / 0 for older verifiers",
+  });
+}
+
+/** The provider as an az-tdx-vtpm one, or a coded refusal that says what this provider does instead. */
+function azureProvider(p: GuestProvider, tee: string): AzTdxVtpmProvider {
+  if (tee !== "az-tdx-vtpm")
+    throw new TdxError("GUEST_UNKNOWN_TEE", `--tee ${tee}: evidence supports az-tdx-vtpm`, {
+      field: "tee",
+      hint: "TDX quotes (tee tdx) come from `tdx-attest quote`",
+    });
+  if (!isAzTdxVtpmProvider(p))
+    throw new TdxError(
+      "GUEST_EVIDENCE_UNSUPPORTED",
+      `provider ${p.name} makes TD quotes (tee tdx), not az-tdx-vtpm evidence`,
+      {
+        field: "provider",
+        hint: "use `tdx-attest quote` on this TD; az-tdx-vtpm evidence comes from an Azure TDX confidential VM (--provider az-tdx-vtpm) or a simulated one (`sim init --platform azure`, --provider sim)",
+      },
+    );
+  return p;
 }
 
 function measurementsJson(m: Measurements): Record<string, unknown> {
@@ -262,6 +338,8 @@ export function registerGuestCommands(program: Command): void {
           });
         const data = eventDataArg(o);
         const p = await open(o);
+        // Refused before the runtime log is touched: on Azure the paravisor owns the RTMRs.
+        if (isAzTdxVtpmProvider(p)) await p.extendRtmr(Number(o.rtmr), new Uint8Array(48));
         const logPath =
           o.log ??
           (p.name === "sim" ? join(simStateDir(o.simState), "runtime-log.json") : DEFAULT_RUNTIME_LOG_PATH);
@@ -293,31 +371,39 @@ export function registerGuestCommands(program: Command): void {
       },
     );
 
-  program
-    .command("status")
-    .description(
-      "what this machine offers for attestation, which provider auto picks, and why the others are unavailable",
+  withAzureOptions(
+    program
+      .command("status")
+      .description(
+        "what this machine offers for attestation, which provider auto picks, and why the others are unavailable",
+      )
+      .option("--qgs <address>", "QGS address to report (and probe with --probe-qgs)")
+      .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)")
+      .option("--probe-qgs", "try to connect to the QGS")
+      .option("--json", "print JSON"),
+  )
+    .addHelpText(
+      "after",
+      "\nOn an Azure TDX confidential VM (no /dev/tdx_guest, no configfs-tsm report) the az-tdx-vtpm provider is\n" +
+        "found when /dev/tpmrm0 (or /dev/tpm0) holds a TDX HCL report at NV 0x01400001; status then also prints the\n" +
+        "vTPM's SHA-256 PCRs. IMDS is not contacted.\n",
     )
-    .option("--qgs <address>", "QGS address to report (and probe with --probe-qgs)")
-    .option("--sim-state <dir>", "simulated platform state (default $TDX_SIM_STATE, else ./data/sim)")
-    .option("--probe-qgs", "try to connect to the QGS")
-    .option("--json", "print JSON")
-    .action(async (o: { qgs?: string; simState?: string; probeQgs?: boolean; json?: boolean }) => {
-      const s = await probeGuest({
-        ...(o.qgs !== undefined ? { qgs: o.qgs } : {}),
-        ...(o.simState !== undefined ? { simState: o.simState } : {}),
-        probeQgs: o.probeQgs === true,
-      });
+    .action(async (o: ProviderFlags & { probeQgs?: boolean }) => {
+      const opts = providerOptions(o);
+      const s = await probeGuest({ ...opts, probeQgs: o.probeQgs === true });
       let measurements: Record<string, unknown> | null = null;
+      let pcrs: Record<string, string> | null = null;
       if (s.auto.chosen !== null) {
         try {
-          measurements = measurementsJson(await (await openProvider(s.auto.chosen, o)).readMeasurements());
+          const p = await openProvider(s.auto.chosen, opts);
+          measurements = measurementsJson(await p.readMeasurements());
+          if (isAzTdxVtpmProvider(p)) pcrs = pcrsJson(await p.readPcrs());
         } catch (e) {
           measurements = { error: e instanceof TdxError ? e.toJSON() : String(e) };
         }
       }
       if (o.json) {
-        writeJson({ ok: true, ...s, measurements });
+        writeJson({ ok: true, ...s, measurements, ...(pcrs ? { pcrs } : {}) });
         return;
       }
       const out: string[] = [];
@@ -331,14 +417,113 @@ export function registerGuestCommands(program: Command): void {
         out.push(
           `configfs-tsm report instances present: ${s.configfsInstances.join(", ")} (while any remains, tdx_guest cannot re-register after an unload)`,
         );
-      for (const p of s.providers) out.push(`  ${p.available ? "+" : "-"} ${p.name.padEnd(8)} ${p.reason}`);
+      for (const p of s.providers) out.push(`  ${p.available ? "+" : "-"} ${p.name.padEnd(11)} ${p.reason}`);
       out.push(s.auto.chosen ? `auto: ${s.auto.chosen} (${s.auto.reason})` : `auto: none (${s.auto.reason})`);
       if (measurements && !("error" in measurements)) {
         out.push(`MRTD   ${measurements.mrTd}`);
         (measurements.rtmr as string[]).forEach((r, i) => {
           out.push(`RTMR${i}  ${r}`);
         });
+      } else if (measurements) {
+        const err = measurements.error as { code?: string; message?: string } | string;
+        out.push(`measurements: ${typeof err === "string" ? err : `${err.code}: ${err.message}`}`);
+      }
+      if (pcrs) {
+        out.push("vTPM PCRs (SHA-256):");
+        for (const [k, v] of Object.entries(pcrs)) out.push(`  ${k.toUpperCase()}  ${v}`);
       }
       process.stdout.write(`${out.join("\n")}\n`);
     });
+
+  withProviderOptions(
+    program
+      .command("evidence")
+      .description(
+        "az-tdx-vtpm evidence of an Azure TDX confidential VM (HCL report, TD quote, vTPM quote over the nonce) as Trustee's JSON",
+      )
+      .option(
+        "--tee <name>",
+        "evidence type: az-tdx-vtpm (TDX quotes come from `tdx-attest quote`)",
+        "az-tdx-vtpm",
+      )
+      .option(
+        "--nonce <text>",
+        "the relying party's nonce as text: its UTF-8 bytes (1 to 64) are the report data",
+      )
+      .option(
+        "--nonce-hex <hex>",
+        "or the report data as hex (1 to 64 bytes), e.g. a KBS runtime-data digest",
+      )
+      .option(
+        "--evidence-version <n>",
+        "0, 1 or 2 (default 2: the nonce also goes into the HCL report's user-data)",
+      )
+      .option("--out <file>", "write the evidence JSON here (atomically) instead of stdout")
+      .option("--json", "print a JSON summary (with the evidence inline when there is no --out)"),
+  )
+    .addHelpText(
+      "after",
+      "\nOn an Azure TDX VM the paravisor, not the guest, chooses the TD's REPORTDATA (SHA-256 of its HCL var data,\n" +
+        "which carries the vTPM attestation key), so `quote --nonce` cannot work there. This command does what\n" +
+        "Trustee's az-tdx-vtpm attester does, with raw TPM 2.0 commands on /dev/tpmrm0 (root or the tss group):\n" +
+        "  v2: write the nonce to NV 0x01400002 and wait 3 s for the paravisor's new HCL report,\n" +
+        "  read the HCL report (NV 0x01400001), POST its TDREPORT to IMDS /acc/tdquote for the TD quote,\n" +
+        "  TPM2_Quote the SHA-256 PCRs 0..23 with the AK 0x81000003 and the nonce, read the PCRs.\n" +
+        "The nonce is used as is (not hashed, not padded): pass the same --nonce to `verify --tee az-tdx-vtpm`.\n" +
+        '\nExamples:\n  sudo tdx-attest evidence --nonce "$NONCE" --out evidence.json\n' +
+        "  tdx-attest sim init --state ./az --platform azure\n" +
+        "  tdx-attest evidence --provider sim --sim-state ./az --nonce challenge --out evidence.json\n" +
+        "  tdx-attest sim collateral --state ./az --out coll.json\n" +
+        "  tdx-attest verify evidence.json --tee az-tdx-vtpm --collateral coll.json --trust-root ./az/root-ca.pem --nonce challenge\n",
+    )
+    .action(
+      async (
+        o: ProviderFlags & {
+          tee: string;
+          nonce?: string;
+          nonceHex?: string;
+          evidenceVersion?: string;
+          out?: string;
+        },
+      ) => {
+        const nonce = azNonceFromFlags(o);
+        const version = evidenceVersionArg(o.evidenceVersion);
+        const p = azureProvider(await open(o), o.tee);
+        const r = await p.getAzTdxVtpmEvidence(nonce, version !== undefined ? { version } : {});
+        if (o.out) writeFileAtomic(o.out, `${r.json}\n`);
+        const hcl = parseHclReport(r.evidence.hclReport);
+        const tdQuote = parseQuote(r.evidence.tdQuote);
+        const attest = parseTpmsAttest(r.evidence.tpmQuote.message);
+        if (o.json) {
+          writeJson({
+            ok: true,
+            provider: p.describe(),
+            tee: r.tee,
+            evidenceVersion: r.evidence.version,
+            reportData: toHex(r.reportData),
+            via: r.via,
+            hclReport: { size: hcl.bytes.length, variableDataSize: hcl.variableData.length },
+            tdQuote: { version: tdQuote.header.version, size: r.evidence.tdQuote.length },
+            tpmQuote: {
+              extraData: toHex(attest.extraData),
+              pcrDigest: toHex(attest.quote?.pcrDigest ?? new Uint8Array(0)),
+            },
+            pcrs: pcrsJson(r.evidence.tpmQuote.pcrs),
+            ...(o.out ? { out: o.out } : { evidence: JSON.parse(r.json) }),
+          });
+          return;
+        }
+        process.stderr.write(
+          [
+            `HCL report: ${hcl.bytes.length} bytes from ${r.via.hclReport}`,
+            `TD quote: v${tdQuote.header.version}, ${r.evidence.tdQuote.length} bytes from ${r.via.tdQuote}`,
+            `TPM quote: nonce ${toHex(attest.extraData)} over ${r.evidence.tpmQuote.pcrs.length} PCRs, ${r.via.tpmQuote}`,
+            o.out
+              ? `wrote az-tdx-vtpm evidence v${r.evidence.version} to ${o.out}`
+              : `az-tdx-vtpm evidence v${r.evidence.version} on stdout`,
+          ].join("\n") + "\n",
+        );
+        if (!o.out) process.stdout.write(`${r.json}\n`);
+      },
+    );
 }

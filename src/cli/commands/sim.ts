@@ -1,19 +1,36 @@
 import { createHash } from "node:crypto";
 import type { Command } from "commander";
-import { parseQuote, toHex } from "../../abi/index.js";
+import {
+  type AzTdxVtpmEvidence,
+  type AzTdxVtpmEvidenceVersion,
+  HCL_HW_REPORT_OFFSET,
+  hclHashTypeName,
+  hclReportTypeName,
+  parseHclReport,
+  parseHclVarData,
+  parseQuote,
+  parseTdReport,
+  parseTpmsAttest,
+  serializeAzTdxVtpmEvidence,
+  toHex,
+} from "../../abi/index.js";
 import { initDataMrConfigId, readInitData } from "../../attest/index.js";
 import { TdxError } from "../../errors.js";
+import { azureTpmQuote, hclReportWithReportData, readHclReport, Tpm2Client } from "../../guest/index.js";
 import { buildPcsServer, parseListen } from "../../server/pcs.js";
 import {
+  createSimAzureParavisor,
   createSimPlatform,
   defaultTdDescription,
   expectationFor,
+  initSimAzureParavisor,
   initSimPlatform,
   loadSimPlatform,
+  newSimAttestationKey,
   SCENARIOS,
   type SimPlatform,
 } from "../../sim/index.js";
-import { verifyQuote } from "../../verify/index.js";
+import { verifyAzTdxVtpm, verifyQuote } from "../../verify/index.js";
 import { hexOption, readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
 
@@ -30,6 +47,25 @@ function versionArg(v: string): 4 | 5 {
   throw new TdxError("SIM_QUOTE_VERSION", `--version ${v} is not supported`, {
     field: "version",
     hint: "use --version 4 or --version 5",
+  });
+}
+
+type PlatformKind = "tdx" | "azure";
+
+function platformArg(v: string | undefined): PlatformKind {
+  if (v === undefined || v === "tdx") return "tdx";
+  if (v === "azure") return "azure";
+  throw new TdxError("SIM_PLATFORM", `--platform ${v} is not tdx or azure`, {
+    field: "platform",
+    hint: "tdx: a TD with the TDX guest interfaces; azure: an Azure TDX confidential VM (paravisor with vTPM, az-tdx-vtpm evidence)",
+  });
+}
+
+function evidenceVersionArg(v: string): AzTdxVtpmEvidenceVersion {
+  if (v === "0" || v === "1" || v === "2") return Number(v) as AzTdxVtpmEvidenceVersion;
+  throw new TdxError("SIM_EVIDENCE_VERSION", `--evidence-version ${v} is not 0, 1 or 2`, {
+    field: "evidence-version",
+    hint: "az-tdx-vtpm evidence versions are 0, 1 and 2 (Trustee's current attester: 2)",
   });
 }
 
@@ -84,11 +120,19 @@ export function registerSimCommands(program: Command): void {
       "--init-data <file>",
       "init-data document (TOML): the TD's MRCONFIGID is its digest, as a host sets it",
     )
+    .option(
+      "--platform <kind>",
+      "tdx (default), or azure: an Azure TDX confidential VM (paravisor with vTPM; the guest's sim provider then makes az-tdx-vtpm evidence)",
+      "tdx",
+    )
     .option("--json", "print JSON")
     .addHelpText(
       "after",
       "\nExamples:\n  tdx-attest sim init --state ./sim\n  tdx-attest sim init --state ./sim-ood --scenario out-of-date\n" +
-        "\nThe root CA to trust is written to DIR/root-ca.pem.",
+        "  tdx-attest sim init --state ./az --platform azure\n" +
+        "\nThe root CA to trust is written to DIR/root-ca.pem. With --platform azure the vTPM's attestation key is\n" +
+        "DIR/azure-ak.key and the VM's identity DIR/azure.json; `tdx-attest evidence --provider sim --sim-state DIR`\n" +
+        "then collects az-tdx-vtpm evidence as on an Azure TDX VM.",
     )
     .action(
       async (o: {
@@ -97,8 +141,17 @@ export function registerSimCommands(program: Command): void {
         tdxModule: string;
         pckCa: string;
         initData?: string;
+        platform: string;
         json?: boolean;
       }) => {
+        const kind = platformArg(o.platform);
+        if (kind === "azure" && o.initData !== undefined)
+          throw new TdxError("SIM_PLATFORM", "--init-data does not apply to --platform azure", {
+            field: "init-data",
+            hint: "on Azure the paravisor owns MRCONFIGID; Trustee binds init-data there through vTPM PCR 8, which the simulated Azure TD does not persist",
+          });
+        // The AK is made before anything is written, so that a failure leaves no half-made Azure state.
+        const ak = kind === "azure" ? newSimAttestationKey() : null;
         const p = await initSimPlatform(o.state, {
           scenario: o.scenario,
           tdxModule: o.tdxModule as "1.0" | "1.5",
@@ -107,11 +160,18 @@ export function registerSimCommands(program: Command): void {
             ? { td: { ...defaultTdDescription(), mrConfigId: initDataMrConfigIdHex(o.initData) } }
             : {}),
         });
-        if (o.json) return writeJson({ state: o.state, ...describe(p) });
+        const pv = ak ? await initSimAzureParavisor(o.state, { platform: p, attestationKey: ak }) : null;
+        const azure = pv ? { akName: toHex(pv.vtpm.akName), vmUniqueId: pv.vmUniqueId } : null;
+        if (o.json)
+          return writeJson({ state: o.state, platform: kind, ...describe(p), ...(azure ? { azure } : {}) });
         process.stdout.write(
           `created simulated platform in ${o.state} (scenario ${p.scenario}, TDX module ${p.tdxModuleVersion})\n` +
             `  trust anchor: ${o.state}/root-ca.pem\n  MRTD: ${toHex(p.tdState.mrTd)}\n` +
-            `  expected verdict: ${p.expectation.tcbStatus ?? `failure (${p.expectation.error})`}\n`,
+            `  expected verdict: ${p.expectation.tcbStatus ?? `failure (${p.expectation.error})`}\n` +
+            (azure
+              ? `  Azure TDX confidential VM: paravisor with vTPM, AK 0x81000003 (TPM name ${azure.akName}), vmUniqueId ${azure.vmUniqueId}\n` +
+                `  evidence: tdx-attest evidence --provider sim --sim-state ${o.state} --nonce TEXT --out evidence.json\n`
+              : ""),
         );
       },
     );
@@ -227,11 +287,39 @@ export function registerSimCommands(program: Command): void {
     .command("demo")
     .description("create a simulated TD, take a report, make a quote and its collateral, and verify it")
     .option("--scenario <name>", `TCB scenario: ${SCENARIOS.join(", ")}`, "up-to-date")
-    .option("--version <n>", "quote version 4 or 5", "5")
+    .option("--version <n>", "quote version 4 or 5 (default 5; tdx only)")
+    .option(
+      "--platform <kind>",
+      "tdx (default), or azure: the az-tdx-vtpm flow of an Azure TDX confidential VM on a simulated paravisor",
+      "tdx",
+    )
+    .option("--evidence-version <n>", "azure: az-tdx-vtpm evidence version 0, 1 or 2", "2")
     .option("--json", "print JSON")
-    .action(async (o: { scenario: string; version: string; json?: boolean }) => {
-      await runDemo(o.scenario, versionArg(o.version), o.json === true);
-    });
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tdx-attest demo\n  tdx-attest demo --scenario revoked-pck --version 4\n" +
+        "  tdx-attest demo --platform azure        # HCL report, AK binding, TD quote, TPM quote, PCRs, verdict\n",
+    )
+    .action(
+      async (o: {
+        scenario: string;
+        version?: string;
+        platform: string;
+        evidenceVersion: string;
+        json?: boolean;
+      }) => {
+        if (platformArg(o.platform) === "azure") {
+          if (o.version !== undefined)
+            throw new TdxError("SIM_QUOTE_VERSION", "--version does not apply to --platform azure", {
+              field: "version",
+              hint: "on Azure the TD quote comes from IMDS, whose Quoting Enclave picks its version; leave --version out",
+            });
+          await runAzureDemo(o.scenario, evidenceVersionArg(o.evidenceVersion), o.json === true);
+          return;
+        }
+        await runDemo(o.scenario, versionArg(o.version ?? "5"), o.json === true);
+      },
+    );
 }
 
 async function runDemo(scenario: string, version: 4 | 5, json: boolean): Promise<void> {
@@ -299,6 +387,167 @@ async function runDemo(scenario: string, version: 4 | 5, json: boolean): Promise
       : result.tcbStatus === exp.tcbStatus && result.collateralExpired === exp.collateralExpired;
   out.matchesExpected = matches;
   say(`   ${matches ? "matches" : "DOES NOT match"} the verdict Intel's rules give for this scenario`);
+  if (!matches) process.exitCode = 1;
+  if (json) writeJson(out);
+}
+
+/** `demo --platform azure`: the az-tdx-vtpm flow on a simulated Azure paravisor, step by step, in this process. */
+async function runAzureDemo(
+  scenario: string,
+  version: AzTdxVtpmEvidenceVersion,
+  json: boolean,
+): Promise<void> {
+  const out: Record<string, unknown> = { platform: "azure", evidenceVersion: version };
+  const say = (s: string) => {
+    if (!json) process.stdout.write(`${s}\n`);
+  };
+  const short = (b: Uint8Array, n = 16) => `${toHex(b).slice(0, n * 2)}${b.length > n ? "..." : ""}`;
+  say(
+    `1. Creating a simulated TDX platform (scenario ${scenario}) and an Azure-like paravisor with a vTPM ...`,
+  );
+  const pv = await createSimAzureParavisor({ scenario });
+  const p = pv.platform;
+  say(`   TDX module ${p.tdxModuleVersion}, TEE_TCB_SVN ${toHex(p.module.teeTcbSvn)}, FMSPC 90C06F000000`);
+  say(`   the paravisor's TD: MRTD ${toHex(p.tdState.mrTd)} (RTMRs zero, as on Azure)`);
+  say(`   vTPM: RSA-2048 attestation key at 0x81000003, TPM name ${toHex(pv.vtpm.akName)}`);
+  say("   simulated measured boot extended PCRs 0-7, 9, 10, 12 and 14 (SHA-1 and SHA-256 banks)");
+  out.scenario = p.scenario;
+  out.mrTd = toHex(p.tdState.mrTd);
+  out.akName = toHex(pv.vtpm.akName);
+
+  // The guest's side runs the project's raw TPM 2.0 client over the vTPM's command interface, as over /dev/tpmrm0.
+  const tpm = new Tpm2Client({ transmit: async (cmd) => pv.vtpm.execute(cmd) });
+  const nonce = new Uint8Array(createHash("sha384").update(`demo challenge ${Date.now()}`).digest());
+  say(
+    `2. The relying party's nonce: SHA-384 of a challenge (48 bytes, like a KBS runtime-data digest): ${short(nonce)}`,
+  );
+  let hclBytes: Uint8Array;
+  if (version >= 2) {
+    say(
+      "   guest: TPM2_NV_DefineSpace + TPM2_NV_Write of the nonce to NV 0x01400002 (owner auth, raw TPM 2.0 commands)",
+    );
+    hclBytes = await hclReportWithReportData(tpm, nonce, { settleMs: 0 });
+    say(
+      "   paravisor: regenerates the HCL report with the nonce in its var data's user-data (Azure takes ~3 s)",
+    );
+  } else {
+    say(
+      `   evidence v${version}: the HCL report is read as it is (no report data written; the nonce is bound only by the TPM quote)`,
+    );
+    hclBytes = await readHclReport(tpm);
+  }
+  const hcl = parseHclReport(hclBytes);
+  const varData = parseHclVarData(hcl.variableData);
+  say(`   guest: TPM2_NV_Read of NV 0x01400001 in chunks: the HCL report, ${hclBytes.length} bytes`);
+  say(
+    `   HCL report: signature HCLA, version ${hcl.header.version}, report type ${hclReportTypeName(hcl.requestData.reportType)}, ` +
+      `hash ${hclHashTypeName(hcl.requestData.reportDataHashType)}, var data ${hcl.variableData.length} bytes of JSON`,
+  );
+  say(`   var data user-data: ${varData.userDataHex ? `${varData.userDataHex.slice(0, 32)}...` : "(none)"}`);
+  out.hclReport = {
+    size: hclBytes.length,
+    reportType: hclReportTypeName(hcl.requestData.reportType),
+    variableDataSize: hcl.variableData.length,
+    userData: varData.userDataHex,
+  };
+
+  say("3. AK binding: the var data carries the vTPM's attestation key, and the TD report binds the var data");
+  const ak = varData.akPub;
+  say(
+    `   var data key "HCLAkPub": ${ak?.kty} ${ak?.n ? Buffer.from(ak.n, "base64url").length * 8 : "?"} bits, n = ${ak?.n?.slice(0, 24)}...`,
+  );
+  const varHash = new Uint8Array(createHash("sha256").update(hcl.variableData).digest());
+  const tdReportBytes = hclBytes.slice(HCL_HW_REPORT_OFFSET, HCL_HW_REPORT_OFFSET + 1024);
+  const reportData = parseTdReport(tdReportBytes).reportMacStruct.reportData;
+  const bound = toHex(varHash) === toHex(reportData.subarray(0, 32));
+  say(`   SHA-256(var data)           = ${toHex(varHash)}`);
+  say(
+    `   TDREPORT REPORTDATA[0..32]  = ${toHex(reportData.subarray(0, 32))} ${bound ? "(equal)" : "(DIFFERENT)"}`,
+  );
+  out.akBinding = { varDataSha256: toHex(varHash), reportData: toHex(reportData), equal: bound };
+
+  say(
+    '4. IMDS: POST {"report": base64url(TDREPORT)} to /acc/tdquote -> the TD quote from the Quoting Enclave',
+  );
+  const imdsAnswer = JSON.parse(
+    pv.imdsTdQuote(JSON.stringify({ report: Buffer.from(tdReportBytes).toString("base64url") })),
+  ) as { quote: string };
+  const tdQuote = new Uint8Array(Buffer.from(imdsAnswer.quote, "base64url"));
+  const q = parseQuote(tdQuote);
+  say(
+    `   TD quote v${q.header.version}, ${tdQuote.length} bytes; its REPORTDATA is the paravisor's (not the nonce)`,
+  );
+  out.tdQuote = { version: q.header.version, size: tdQuote.length };
+
+  say("5. TPM2_Quote with the AK over SHA-256 PCRs 0..23, qualifying data = the nonce; then TPM2_PCR_Read");
+  const tq = await azureTpmQuote(tpm, nonce);
+  const attest = parseTpmsAttest(tq.message);
+  say(
+    `   TPMS_ATTEST: ${tq.message.length} bytes, type QUOTE, extraData ${short(attest.extraData)}, ` +
+      `pcrDigest ${short(attest.quote!.pcrDigest)}`,
+  );
+  say(`   signature: RSASSA-PKCS1-v1_5 / SHA-256, ${tq.signature.length} bytes`);
+  const pcrs = Object.fromEntries(tq.pcrs.map((v, i) => [`pcr${String(i).padStart(2, "0")}`, toHex(v)]));
+  say("   PCRs (SHA-256):");
+  for (const [k, v] of Object.entries(pcrs)) say(`     ${k.toUpperCase()} ${v}`);
+  out.nonce = toHex(nonce);
+  out.pcrs = pcrs;
+
+  const evidence: AzTdxVtpmEvidence = { version, hclReport: hclBytes, tdQuote, tpmQuote: tq };
+  const evidenceJson = serializeAzTdxVtpmEvidence(evidence);
+  say(`   az-tdx-vtpm evidence v${version} (Trustee's JSON): ${evidenceJson.length} characters`);
+
+  say(
+    "6. Verifying: the TD quote by Intel's DCAP rules with the simulated root CA as the only trust anchor,",
+  );
+  say("   then the HCL report, the AK, the TPM quote signature, the nonce and the PCR digest");
+  const now = new Date();
+  const collateral = await pv.collateral({ now });
+  const exp = p.expectation;
+  const result = verifyAzTdxVtpm(evidenceJson, collateral, { now, nonce, trustAnchors: [pv.rootCaPem] });
+  const mark = (c: { passed: boolean; nonFatal?: boolean }) =>
+    c.passed ? "ok  " : c.nonFatal ? "note" : "FAIL";
+  // The TD quote's DCAP checks in one line when they all passed (`verify --tee az-tdx-vtpm` lists each).
+  const dcap = result.checks.filter((c) => c.name.startsWith("tdQuote."));
+  if (dcap.length > 0 && dcap.every((c) => c.passed))
+    say(
+      `   ok   tdQuote: ${dcap.length} DCAP checks (PCK chain and CRLs, TCB Info, QE Identity, QE report, quote signature, TCB level)`,
+    );
+  else for (const c of dcap) say(`   ${mark(c)} ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
+  for (const c of result.checks.filter((x) => !x.name.startsWith("tdQuote.")))
+    say(`   ${mark(c)} ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
+  out.checks = result.checks.map((c) => ({
+    name: c.name,
+    passed: c.passed,
+    ...(c.nonFatal ? { nonFatal: true } : {}),
+  }));
+  out.expected = exp;
+  out.verdict = {
+    ok: result.ok,
+    tcbStatus: result.tcbStatus,
+    advisoryIds: result.advisoryIds,
+    collateralExpired: result.collateralExpired,
+    error: result.error ?? null,
+  };
+  if (result.ok) {
+    const adv = result.advisoryIds?.length ? `, advisories ${result.advisoryIds.join(" ")}` : "";
+    say(
+      `   verified: TCB status ${result.tcbStatus}${adv}${result.collateralExpired ? " (collateral EXPIRED)" : ""}; the PCRs above are proven for this nonce`,
+    );
+  } else {
+    say(`   REJECTED: ${result.error?.code ?? "unknown"}: ${result.error?.message ?? ""}`);
+  }
+  // The scenario's verdict is about the TD quote; every Azure check must pass whatever it is.
+  const azureFailed = result.checks.some((c) => !c.passed && !c.nonFatal && !c.name.startsWith("tdQuote."));
+  const matches =
+    !azureFailed &&
+    (exp.tcbStatus === null
+      ? result.ok === false
+      : result.tcbStatus === exp.tcbStatus && result.collateralExpired === exp.collateralExpired);
+  out.matchesExpected = matches;
+  say(
+    `   ${matches ? "matches" : "DOES NOT match"} the verdict Intel's rules give for this scenario (${exp.tcbStatus ?? `failure (${exp.error})`})${azureFailed ? ", and an Azure check failed" : ""}`,
+  );
   if (!matches) process.exitCode = 1;
   if (json) writeJson(out);
 }
