@@ -9,6 +9,7 @@ import { registerKbsCommands } from "./commands/kbs.js";
 import { registerQgsCommands } from "./commands/qgs.js";
 import { registerSimCommands } from "./commands/sim.js";
 import { registerVerifyCommands } from "./commands/verify.js";
+import { withCurrentOptionNames } from "./legacy-options.js";
 import { printError } from "./output.js";
 
 export function buildProgram(): Command {
@@ -38,7 +39,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withCurrentOptionNames(argv));
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -30,7 +30,7 @@ function mappingFor(errno: string, op: GuestOp): Mapping {
       return {
         code: op === "device-open" ? "GUEST_NOT_IN_TD" : "GUEST_INTERFACE_MISSING",
         meaning: "the interface does not exist on this machine",
-        hint: "not inside a TD, or the kernel lacks this interface; run `tdx-attest status` to see what is available, or use --provider sim for development",
+        hint: "not inside a TD, or the kernel lacks this interface; run `tdx-attest status` to see what is available. For development use --provider sim (--provider sim --qgs ADDR has a QGS sign the simulated TDREPORT; --provider qgs needs a TD's /dev/tdx_guest)",
       };
     case "EACCES":
     case "EPERM":

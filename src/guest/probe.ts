@@ -213,7 +213,7 @@ export async function probeGuest(opts: ProbeOptions = {}): Promise<GuestStatus> 
         name: "sim",
         tee: "tdx",
         available: false,
-        reason: `no simulated platform at ${simDir} (create one with \`tdx-attest sim init --state ${simDir}\`)`,
+        reason: `no simulated platform at ${simDir} (the development broker's is DATA/sim where \`tdx-attest serve\` runs; pass --sim-state)`,
       };
   const providers = [configfs, device, legacy, azure, qgs, sim];
   const auto = chooseAuto(providers, evidence, opts, simDir);
@@ -282,7 +282,10 @@ export async function openProvider(
       const dir = simStateDir(opts.simState);
       if (!simStateExists(dir))
         throw new TdxError("GUEST_SIM_STATE_MISSING", `no simulated platform at ${dir}`, {
-          hint: `create one with \`tdx-attest sim init --state ${dir}\`, or point --sim-state / $TDX_SIM_STATE at one`,
+          hint:
+            "the development broker (`npm start` / `tdx-attest serve`) keeps its simulated platform in DATA/sim " +
+            "(./data/sim in the folder it was started from): pass --sim-state <that folder> or set TDX_SIM_STATE; " +
+            `\`tdx-attest sim init --sim-state ${dir}\` makes a new platform instead, which that broker does not trust`,
           data: { stateDir: dir },
         });
       if (simAzureStateExists(dir)) return openSimAzureProvider(ctx, dir);
@@ -298,7 +301,7 @@ export async function openProvider(
             hint:
               status.tdEvidence.length > 0
                 ? "run `tdx-attest status` to see why each interface is unavailable (permissions, kernel version, koffi)"
-                : "not inside a TD: /dev/tdx_guest missing; use --provider sim for development (tdx-attest sim init first)",
+                : "not inside a TD: /dev/tdx_guest missing; for development use --provider sim with --sim-state pointing at the broker's DATA/sim (add --qgs ADDR to have a QGS sign the simulated TDREPORT)",
             data: { providers: status.providers },
           },
         );

@@ -217,7 +217,7 @@ export async function startBroker(
   );
   if (dev && sim)
     say(
-      `try: tdx-attest get-resource ${DEMO_RESOURCE} --kbs ${url} --provider sim${config.sim?.dir ? ` --sim-dir ${config.sim.dir}` : ""}`,
+      `try: tdx-attest get-resource ${DEMO_RESOURCE} --kbs ${url} --provider sim${config.sim?.dir ? ` --sim-state ${config.sim.dir}` : ""}`,
     );
   let closed: Promise<void> | undefined;
   return {

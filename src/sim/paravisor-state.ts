@@ -107,7 +107,7 @@ export async function loadSimAzureParavisor(
   if (!simAzureStateExists(dir)) {
     throw new TdxError("SIM_STATE_MISSING", `no simulated Azure paravisor in ${dir}`, {
       field: "state",
-      hint: `create a simulated Azure TD with \`tdx-attest sim init --state DIR --platform azure\``,
+      hint: `create a simulated Azure TD with \`tdx-attest sim init --sim-state DIR --platform azure\``,
     });
   }
   let record: Partial<AzureRecord>;

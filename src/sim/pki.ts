@@ -71,7 +71,7 @@ export function simKeyFromPkcs8(pkcs8: Uint8Array, name = "key"): SimKey {
     throw new TdxError("SIM_KEY_INVALID", `${name} is not a PKCS#8 private key`, {
       field: name,
       cause: e,
-      hint: "re-create the simulated platform with `tdx-attest sim init --state DIR`",
+      hint: "re-create the simulated platform with `tdx-attest sim init --sim-state DIR`",
     });
   }
   const details = privateKey.asymmetricKeyDetails;

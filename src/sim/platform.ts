@@ -578,7 +578,7 @@ export class SimPlatform {
     if (!existsSync(recordPath)) {
       throw new TdxError("SIM_STATE_MISSING", `no simulated platform in ${dir}`, {
         field: "state",
-        hint: `create one with \`tdx-attest sim init --state ${dir}\``,
+        hint: `create one with \`tdx-attest sim init --sim-state ${dir}\``,
       });
     }
     const record = readJson<PlatformRecord>(recordPath);

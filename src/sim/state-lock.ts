@@ -59,7 +59,7 @@ function assertStateDir(dir: string): void {
     throw new TdxError("SIM_STATE_MISSING", `the state directory ${dir} does not exist`, {
       field: "state",
       cause: e,
-      hint: `create a platform with \`tdx-attest sim init --state ${dir}\``,
+      hint: `create a platform with \`tdx-attest sim init --sim-state ${dir}\``,
     });
   }
 }

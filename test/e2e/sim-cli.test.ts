@@ -63,6 +63,14 @@ describe("tdx-attest sim / demo", () => {
   it("quote without --out prints hex; bad report data is a coded error", async () => {
     const q = await cli("sim", "quote", "--state", state, "--report-data", "ff");
     expect(q.out.trim()).toMatch(/^0400020081000000/);
+    const j = JSON.parse(
+      (await cli("sim", "quote", "--sim-state", state, "--report-data", "ff", "--json")).out,
+    );
+    expect([j.version, j.size, j.reportData.slice(0, 4)]).toEqual([4, j.quote.length / 2, "ff00"]);
+    const r = JSON.parse(
+      (await cli("sim", "report", "--sim-state", state, "--report-data", "ff", "--json")).out,
+    );
+    expect([r.size, r.out]).toEqual([1024, null]);
     const bad = await cli("sim", "quote", "--state", state, "--report-data", "xyz");
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("HEX_OPTION_NOT_HEX");

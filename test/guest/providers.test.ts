@@ -243,8 +243,14 @@ describe("auto and status", () => {
     // and with neither, a clear error
     const none = await rejectionOf(openProvider("auto", { root: plain, simState: noSim }));
     expect(none.code).toBe("GUEST_NOT_IN_TD");
-    expect(none.hint).toMatch(/use --provider sim/);
+    expect(none.hint).toMatch(/use --provider sim with --sim-state pointing at the broker's DATA\/sim/);
+    expect(none.hint).toMatch(/--qgs ADDR/);
     expect(existsSync(join(simDir, "platform.json"))).toBe(true);
+    // --provider sim without a platform points at the development broker's, not at a new untrusted one
+    const missing = await rejectionOf(openProvider("sim", { root: plain, simState: noSim }));
+    expect(missing.code).toBe("GUEST_SIM_STATE_MISSING");
+    expect(missing.hint).toMatch(/development broker .* DATA\/sim/);
+    expect(missing.hint).toMatch(/does not trust/);
   });
 });
 

@@ -471,9 +471,9 @@ export function registerGuestCommands(program: Command): void {
         "  TPM2_Quote the SHA-256 PCRs 0..23 with the AK 0x81000003 and the nonce, read the PCRs.\n" +
         "The nonce is used as is (not hashed, not padded): pass the same --nonce to `verify --tee az-tdx-vtpm`.\n" +
         '\nExamples:\n  sudo tdx-attest evidence --nonce "$NONCE" --out evidence.json\n' +
-        "  tdx-attest sim init --state ./az --platform azure\n" +
+        "  tdx-attest sim init --sim-state ./az --platform azure\n" +
         "  tdx-attest evidence --provider sim --sim-state ./az --nonce challenge --out evidence.json\n" +
-        "  tdx-attest sim collateral --state ./az --out coll.json\n" +
+        "  tdx-attest sim collateral --sim-state ./az --out coll.json\n" +
         "  tdx-attest verify evidence.json --tee az-tdx-vtpm --collateral coll.json --trust-root ./az/root-ca.pem --nonce challenge\n",
     )
     .action(

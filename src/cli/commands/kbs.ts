@@ -43,7 +43,7 @@ export function registerKbsCommands(program: Command): void {
       "root CA PEM to trust instead of Intel's SGX Root CA (repeatable)",
       collect,
     )
-    .option("--sim-dir <dir>", "development: simulated platform state (default DATA/sim)")
+    .option("--sim-state <dir>", "development: simulated platform state (default DATA/sim)")
     .option("--log-level <level>", "pino log level (default info)")
     .option("--no-explorer", "do not serve the quote explorer page at /")
     .action(async (o: Record<string, unknown>) => {
@@ -77,7 +77,7 @@ export function registerKbsCommands(program: Command): void {
         flags.http = { requestTimeoutSeconds: seconds(o.requestTimeout, "request-timeout") };
       if (o.pccsUrl) flags.collateral = { urls: o.pccsUrl as string[] };
       if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
-      if (o.simDir) flags.sim = { dir: String(o.simDir) };
+      if (o.simState) flags.sim = { dir: String(o.simState) };
       if (o.logLevel) flags.logLevel = String(o.logLevel);
       if (o.explorer === false) flags.explorer = false;
       const config = resolveConfig(file, configFromEnv(process.env), flags);
@@ -95,7 +95,7 @@ export function registerKbsCommands(program: Command): void {
     .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
     .option("--provider <name>", "quote provider: auto, configfs, device, legacy, qgs or sim", "auto")
     .option(
-      "--sim-dir <dir>",
+      "--sim-state <dir>",
       "simulated platform state for --provider sim (default $TDX_SIM_STATE, else ./data/sim)",
     )
     .option(
@@ -120,7 +120,7 @@ export function registerKbsCommands(program: Command): void {
           field: "key-type",
         });
       const source = await quoteSourceFor(o.provider ?? "auto", {
-        ...(o.simDir ? { simDir: o.simDir } : {}),
+        ...(o.simState ? { simDir: o.simState } : {}),
         ...(o.qgs ? { qgs: o.qgs } : {}),
         ...(o.eventlog ? { eventlog: o.eventlog } : {}),
       });

@@ -69,7 +69,10 @@ export function registerQgsCommands(program: Command): void {
     .description(
       "serve quotes, collateral and platform info of the simulated platform over a unix socket, TCP or vsock",
     )
-    .requiredOption("--state <dir>", "simulated platform state directory (tdx-attest sim init --state DIR)")
+    .requiredOption(
+      "--sim-state <dir>",
+      "simulated platform state directory (tdx-attest sim init --sim-state DIR)",
+    )
     .option("--listen <address>", "unix:PATH, tcp:HOST:PORT or vsock:PORT (default unix:STATE/qgs.socket)")
     .option("--quote-version <n>", "quote version: 4 (default) or 5")
     .option("--timeout-ms <ms>", "per-connection deadline", "30000")
@@ -78,12 +81,12 @@ export function registerQgsCommands(program: Command): void {
       "after",
       "\nAnswers GET_QUOTE_REQ (and the bare 1024-byte TDREPORT), GET_COLLATERAL_REQ (the platform's FMSPC, either\n" +
         "PCK CA) and GET_PLATFORM_INFO_REQ; closes the connection on any other message type, as Intel's QGS does.\n" +
-        "\nExamples:\n  tdx-attest qgs serve --state ./data/sim\n  tdx-attest qgs serve --state ./data/sim --listen vsock:4050\n" +
-        "  tdx-attest qgs serve --state ./data/sim --listen tcp:127.0.0.1:4050\n",
+        "\nExamples:\n  tdx-attest qgs serve --sim-state ./data/sim\n  tdx-attest qgs serve --sim-state ./data/sim --listen vsock:4050\n" +
+        "  tdx-attest qgs serve --sim-state ./data/sim --listen tcp:127.0.0.1:4050\n",
     )
     .action(
       async (o: {
-        state: string;
+        simState: string;
         listen?: string;
         quoteVersion?: string;
         timeoutMs: string;
@@ -91,8 +94,8 @@ export function registerQgsCommands(program: Command): void {
       }) => {
         const qv = quoteVersionArg(o.quoteVersion);
         const timeoutMs = timeoutArg(o.timeoutMs);
-        const { backend } = await openSimQuotingBackend(o.state, qv ? { quoteVersion: qv } : {});
-        const listen = o.listen ?? `unix:${join(o.state, "qgs.socket")}`;
+        const { backend } = await openSimQuotingBackend(o.simState, qv ? { quoteVersion: qv } : {});
+        const listen = o.listen ?? `unix:${join(o.simState, "qgs.socket")}`;
         const log = (e: QgsServerEvent) => {
           if (!o.quiet) process.stderr.write(`${new Date().toISOString()} ${serveLogLine(e)}\n`);
         };

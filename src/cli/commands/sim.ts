@@ -44,9 +44,9 @@ function reportDataArg(hex: string): Uint8Array {
 function versionArg(v: string): 4 | 5 {
   if (v === "4") return 4;
   if (v === "5") return 5;
-  throw new TdxError("SIM_QUOTE_VERSION", `--version ${v} is not supported`, {
+  throw new TdxError("SIM_QUOTE_VERSION", `--quote-version ${v} is not supported`, {
     field: "version",
-    hint: "use --version 4 or --version 5",
+    hint: "use --quote-version 4 or --quote-version 5",
   });
 }
 
@@ -77,9 +77,9 @@ function initDataMrConfigIdHex(file: string): string {
 
 function requireState(dir: string | undefined): string {
   if (!dir) {
-    throw new TdxError("SIM_STATE_REQUIRED", "--state DIR is required", {
-      field: "state",
-      hint: "create a platform with `tdx-attest sim init --state DIR` and pass the same --state to every sim command",
+    throw new TdxError("SIM_STATE_REQUIRED", "--sim-state DIR is required", {
+      field: "sim-state",
+      hint: "create a platform with `tdx-attest sim init --sim-state DIR` and pass the same --sim-state to every sim command",
     });
   }
   return dir;
@@ -102,7 +102,7 @@ function describe(p: SimPlatform): Record<string, unknown> {
 
 /** Registers `sim init|report|quote|collateral|extend|scenarios`, `pcs serve` and `demo`. */
 export function registerSimCommands(program: Command): void {
-  // `sim quote --version 5` and `demo --version 5` name the quote version: program options (the
+  // `sim quote --quote-version 5` and `demo --version 5` name the quote version: program options (the
   // program's own --version) are then only recognised before the subcommand.
   program.enablePositionalOptions();
   const sim = program
@@ -112,7 +112,7 @@ export function registerSimCommands(program: Command): void {
   sim
     .command("init")
     .description("create a simulated platform (keys, certificates, a TD) in a state directory")
-    .requiredOption("--state <dir>", "state directory to create")
+    .requiredOption("--sim-state <dir>", "state directory to create")
     .option("--scenario <name>", `TCB scenario: ${SCENARIOS.join(", ")}`, "up-to-date")
     .option("--tdx-module <version>", "TDX module generation: 1.5 or 1.0", "1.5")
     .option("--pck-ca <ca>", "PCK certificate issuer: platform or processor", "platform")
@@ -128,15 +128,15 @@ export function registerSimCommands(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  tdx-attest sim init --state ./sim\n  tdx-attest sim init --state ./sim-ood --scenario out-of-date\n" +
-        "  tdx-attest sim init --state ./az --platform azure\n" +
+      "\nExamples:\n  tdx-attest sim init --sim-state ./sim\n  tdx-attest sim init --sim-state ./sim-ood --scenario out-of-date\n" +
+        "  tdx-attest sim init --sim-state ./az --platform azure\n" +
         "\nThe root CA to trust is written to DIR/root-ca.pem. With --platform azure the vTPM's attestation key is\n" +
         "DIR/azure-ak.key and the VM's identity DIR/azure.json; `tdx-attest evidence --provider sim --sim-state DIR`\n" +
         "then collects az-tdx-vtpm evidence as on an Azure TDX VM.",
     )
     .action(
       async (o: {
-        state: string;
+        simState: string;
         scenario: string;
         tdxModule: string;
         pckCa: string;
@@ -152,7 +152,7 @@ export function registerSimCommands(program: Command): void {
           });
         // The AK is made before anything is written, so that a failure leaves no half-made Azure state.
         const ak = kind === "azure" ? newSimAttestationKey() : null;
-        const p = await initSimPlatform(o.state, {
+        const p = await initSimPlatform(o.simState, {
           scenario: o.scenario,
           tdxModule: o.tdxModule as "1.0" | "1.5",
           pckCa: o.pckCa as "platform" | "processor",
@@ -160,17 +160,22 @@ export function registerSimCommands(program: Command): void {
             ? { td: { ...defaultTdDescription(), mrConfigId: initDataMrConfigIdHex(o.initData) } }
             : {}),
         });
-        const pv = ak ? await initSimAzureParavisor(o.state, { platform: p, attestationKey: ak }) : null;
+        const pv = ak ? await initSimAzureParavisor(o.simState, { platform: p, attestationKey: ak }) : null;
         const azure = pv ? { akName: toHex(pv.vtpm.akName), vmUniqueId: pv.vmUniqueId } : null;
         if (o.json)
-          return writeJson({ state: o.state, platform: kind, ...describe(p), ...(azure ? { azure } : {}) });
+          return writeJson({
+            state: o.simState,
+            platform: kind,
+            ...describe(p),
+            ...(azure ? { azure } : {}),
+          });
         process.stdout.write(
-          `created simulated platform in ${o.state} (scenario ${p.scenario}, TDX module ${p.tdxModuleVersion})\n` +
-            `  trust anchor: ${o.state}/root-ca.pem\n  MRTD: ${toHex(p.tdState.mrTd)}\n` +
+          `created simulated platform in ${o.simState} (scenario ${p.scenario}, TDX module ${p.tdxModuleVersion})\n` +
+            `  trust anchor: ${o.simState}/root-ca.pem\n  MRTD: ${toHex(p.tdState.mrTd)}\n` +
             `  expected verdict: ${p.expectation.tcbStatus ?? `failure (${p.expectation.error})`}\n` +
             (azure
               ? `  Azure TDX confidential VM: paravisor with vTPM, AK 0x81000003 (TPM name ${azure.akName}), vmUniqueId ${azure.vmUniqueId}\n` +
-                `  evidence: tdx-attest evidence --provider sim --sim-state ${o.state} --nonce TEXT --out evidence.json\n`
+                `  evidence: tdx-attest evidence --provider sim --sim-state ${o.simState} --nonce TEXT --out evidence.json\n`
               : ""),
         );
       },
@@ -179,43 +184,70 @@ export function registerSimCommands(program: Command): void {
   sim
     .command("report")
     .description("TDG.MR.REPORT: a 1024-byte TDREPORT for REPORTDATA")
-    .requiredOption("--state <dir>", "state directory from `sim init`")
+    .requiredOption("--sim-state <dir>", "state directory from `sim init`")
     .requiredOption("--report-data <hex>", "up to 64 bytes of hex (zero-padded)")
     .option("--out <file>", "write the binary TDREPORT here (default: hex on stdout)")
-    .action(async (o: { state: string; reportData: string; out?: string }) => {
-      const p = await loadSimPlatform(requireState(o.state));
-      const r = p.report(reportDataArg(o.reportData));
+    .option("--json", "print {tdReport (hex), size, reportData, out} as JSON")
+    .action(async (o: { simState: string; reportData: string; out?: string; json?: boolean }) => {
+      const p = await loadSimPlatform(requireState(o.simState));
+      const reportData = reportDataArg(o.reportData);
+      const r = p.report(reportData);
       if (o.out) writeFileAtomic(o.out, r);
-      else process.stdout.write(`${toHex(r)}\n`);
+      if (o.json)
+        return writeJson({
+          tdReport: toHex(r),
+          size: r.length,
+          reportData: toHex(reportData),
+          out: o.out ?? null,
+        });
+      if (!o.out) process.stdout.write(`${toHex(r)}\n`);
     });
 
   sim
     .command("quote")
     .description("take a TDREPORT and have the Quoting Enclave sign a quote")
-    .requiredOption("--state <dir>", "state directory from `sim init`")
+    .requiredOption("--sim-state <dir>", "state directory from `sim init`")
     .requiredOption("--report-data <hex>", "up to 64 bytes of hex (zero-padded)")
     .option(
-      "--version <n>",
+      "--quote-version <n>",
       "quote version 4 or 5 (default: the TD QE's choice: 4, or 5 after a TD-preserving module update)",
     )
     .option("--out <file>", "write the binary quote here (default: hex on stdout)")
-    .action(async (o: { state: string; reportData: string; version?: string; out?: string }) => {
-      const p = await loadSimPlatform(requireState(o.state));
-      const q = p.quote(
-        reportDataArg(o.reportData),
-        o.version === undefined ? {} : { version: versionArg(o.version) },
-      );
-      if (o.out) writeFileAtomic(o.out, q);
-      else process.stdout.write(`${toHex(q)}\n`);
-    });
+    .option("--json", "print {quote (hex), size, version, reportData, out} as JSON")
+    .action(
+      async (o: {
+        simState: string;
+        reportData: string;
+        quoteVersion?: string;
+        out?: string;
+        json?: boolean;
+      }) => {
+        const p = await loadSimPlatform(requireState(o.simState));
+        const reportData = reportDataArg(o.reportData);
+        const q = p.quote(
+          reportData,
+          o.quoteVersion === undefined ? {} : { version: versionArg(o.quoteVersion) },
+        );
+        if (o.out) writeFileAtomic(o.out, q);
+        if (o.json)
+          return writeJson({
+            quote: toHex(q),
+            size: q.length,
+            version: q[0]! | (q[1]! << 8),
+            reportData: toHex(reportData),
+            out: o.out ?? null,
+          });
+        if (!o.out) process.stdout.write(`${toHex(q)}\n`);
+      },
+    );
 
   sim
     .command("collateral")
     .description("issue the collateral for the platform's quotes (JSON format of the shared vectors)")
-    .requiredOption("--state <dir>", "state directory from `sim init`")
+    .requiredOption("--sim-state <dir>", "state directory from `sim init`")
     .option("--out <file>", "output file (default: stdout)")
-    .action(async (o: { state: string; out?: string }) => {
-      const p = await loadSimPlatform(requireState(o.state));
+    .action(async (o: { simState: string; out?: string }) => {
+      const p = await loadSimPlatform(requireState(o.simState));
       const json = await p.collateralJson();
       if (o.out) writeFileAtomic(o.out, json);
       else process.stdout.write(json);
@@ -224,12 +256,12 @@ export function registerSimCommands(program: Command): void {
   sim
     .command("extend")
     .description("TDG.MR.RTMR.EXTEND: extend an RTMR with a 48-byte digest (persisted in the state)")
-    .requiredOption("--state <dir>", "state directory from `sim init`")
+    .requiredOption("--sim-state <dir>", "state directory from `sim init`")
     .requiredOption("--rtmr <index>", "RTMR index 0..3")
     .option("--digest <hex>", "48-byte digest in hex")
     .option("--data <text>", "or: text whose SHA-384 is extended")
-    .action(async (o: { state: string; rtmr: string; digest?: string; data?: string }) => {
-      const p = await loadSimPlatform(requireState(o.state));
+    .action(async (o: { simState: string; rtmr: string; digest?: string; data?: string }) => {
+      const p = await loadSimPlatform(requireState(o.simState));
       let digest: Uint8Array;
       if (o.digest !== undefined) digest = Uint8Array.from(Buffer.from(o.digest.replace(/^0x/i, ""), "hex"));
       else if (o.data !== undefined) digest = new Uint8Array(createHash("sha384").update(o.data).digest());
@@ -262,19 +294,19 @@ export function registerSimCommands(program: Command): void {
   pcs
     .command("serve")
     .description("serve a simulated platform's collateral on Intel PCS v4 paths")
-    .requiredOption("--state <dir>", "state directory from `sim init`")
+    .requiredOption("--sim-state <dir>", "state directory from `sim init`")
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8081")
     .addHelpText(
       "after",
       "\nPaths: /sgx/certification/v4/pckcrl?ca=platform|processor[&encoding=der], /tdx/certification/v4/tcb?fmspc=90C06F000000,\n" +
         "       /tdx/certification/v4/qe/identity, /sgx/certification/v4/rootcacrl, /IntelSGXRootCA.der",
     )
-    .action(async (o: { state: string; listen: string }) => {
-      const p = await loadSimPlatform(requireState(o.state));
+    .action(async (o: { simState: string; listen: string }) => {
+      const p = await loadSimPlatform(requireState(o.simState));
       const { host, port } = parseListen(o.listen);
       const app = buildPcsServer({ platform: p, logger: true });
       const address = await app.listen({ host, port });
-      process.stderr.write(`simulated PCS for ${o.state} (scenario ${p.scenario}) on ${address}\n`);
+      process.stderr.write(`simulated PCS for ${o.simState} (scenario ${p.scenario}) on ${address}\n`);
       const stop = () => {
         void app.close().then(() => process.exit(0));
       };
@@ -287,7 +319,7 @@ export function registerSimCommands(program: Command): void {
     .command("demo")
     .description("create a simulated TD, take a report, make a quote and its collateral, and verify it")
     .option("--scenario <name>", `TCB scenario: ${SCENARIOS.join(", ")}`, "up-to-date")
-    .option("--version <n>", "quote version 4 or 5 (default 5; tdx only)")
+    .option("--quote-version <n>", "quote version 4 or 5 (default 5; tdx only)")
     .option(
       "--platform <kind>",
       "tdx (default), or azure: the az-tdx-vtpm flow of an Azure TDX confidential VM on a simulated paravisor",
@@ -297,27 +329,27 @@ export function registerSimCommands(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  tdx-attest demo\n  tdx-attest demo --scenario revoked-pck --version 4\n" +
+      "\nExamples:\n  tdx-attest demo\n  tdx-attest demo --scenario revoked-pck --quote-version 4\n" +
         "  tdx-attest demo --platform azure        # HCL report, AK binding, TD quote, TPM quote, PCRs, verdict\n",
     )
     .action(
       async (o: {
         scenario: string;
-        version?: string;
+        quoteVersion?: string;
         platform: string;
         evidenceVersion: string;
         json?: boolean;
       }) => {
         if (platformArg(o.platform) === "azure") {
-          if (o.version !== undefined)
-            throw new TdxError("SIM_QUOTE_VERSION", "--version does not apply to --platform azure", {
-              field: "version",
-              hint: "on Azure the TD quote comes from IMDS, whose Quoting Enclave picks its version; leave --version out",
+          if (o.quoteVersion !== undefined)
+            throw new TdxError("SIM_QUOTE_VERSION", "--quote-version does not apply to --platform azure", {
+              field: "quote-version",
+              hint: "on Azure the TD quote comes from IMDS, whose Quoting Enclave picks its version; leave --quote-version out",
             });
           await runAzureDemo(o.scenario, evidenceVersionArg(o.evidenceVersion), o.json === true);
           return;
         }
-        await runDemo(o.scenario, versionArg(o.version ?? "5"), o.json === true);
+        await runDemo(o.scenario, versionArg(o.quoteVersion ?? "5"), o.json === true);
       },
     );
 }
