@@ -6,7 +6,7 @@ import type { TdxError } from "./errors.js";
 
 /**
  * An exclusive lock file next to some state, shared by the simulated platform's state directory
- * (src/sim/state-lock.ts, synchronous) and the runtime event log (src/eventlog/runtime.ts, asynchronous).
+ * (src/sim/state-lock.ts, synchronous) and the runtime event log (src/guest/runtime-log-file.ts, asynchronous).
  *
  * The lock is the file PATH, created with O_CREAT|O_EXCL and holding the owner's pid, host, process start
  * time and a per-thread token. A waiter polls with a short jittered back-off up to a bounded time, then

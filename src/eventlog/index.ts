@@ -48,9 +48,6 @@ export {
   replayEventLogs,
 } from "./replay.js";
 export {
-  type AppendRuntimeEventOptions,
-  appendRuntimeEvent,
-  DEFAULT_RUNTIME_LOG_PATH,
   emptyRuntimeLog,
   makeRuntimeLogEntry,
   parseRuntimeLog,
@@ -61,7 +58,6 @@ export {
   type RuntimeEventInput,
   type RuntimeLog,
   type RuntimeLogEntry,
-  readRuntimeLog,
   runtimeEntryData,
   runtimeEventDigest,
   serializeRuntimeLog,

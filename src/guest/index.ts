@@ -105,6 +105,12 @@ export {
   realClock,
 } from "./result.js";
 export {
+  type AppendRuntimeEventOptions,
+  appendRuntimeEvent,
+  DEFAULT_RUNTIME_LOG_PATH,
+  readRuntimeLog,
+} from "./runtime-log-file.js";
+export {
   type AzureTpmQuote,
   type AzureVtpmOptions,
   azureTpmQuote,

@@ -9,12 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseQuote } from "../../src/abi/index.js";
-import {
-  appendRuntimeEvent,
-  parseTcgLog,
-  replayEventLogs,
-  sha384DigestOf,
-} from "../../src/eventlog/index.js";
+import { parseTcgLog, replayEventLogs, sha384DigestOf } from "../../src/eventlog/index.js";
+import { appendRuntimeEvent } from "../../src/guest/index.js";
 import { createSimPlatform, type SimPlatform } from "../../src/sim/index.js";
 import { concat, encodeEvent2, encodeSpecIdHeader } from "../eventlog/helpers.js";
 import { runCli } from "../helpers/cli.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { appendRuntimeEvent } from "../../src/eventlog/index.js";
+import { appendRuntimeEvent } from "../../src/guest/index.js";
 import { runCli } from "../helpers/cli.js";
 import {
   concat,

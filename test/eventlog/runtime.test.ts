@@ -4,14 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TdxError } from "../../src/errors.js";
-import {
-  appendRuntimeEvent,
-  DEFAULT_RUNTIME_LOG_PATH,
-  parseRuntimeLog,
-  readRuntimeLog,
-  runtimeEventDigest,
-  serializeRuntimeLog,
-} from "../../src/eventlog/index.js";
+import { parseRuntimeLog, runtimeEventDigest, serializeRuntimeLog } from "../../src/eventlog/index.js";
+// The log's file (reading, locking, appending) is the guest's edge; the format above is pure.
+import { appendRuntimeEvent, DEFAULT_RUNTIME_LOG_PATH, readRuntimeLog } from "../../src/guest/index.js";
 
 const T = new Date("2026-11-26T12:00:00.000Z");
 

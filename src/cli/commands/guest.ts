@@ -10,9 +10,10 @@ import {
   toHex,
 } from "../../abi/index.js";
 import { TdxError } from "../../errors.js";
-import { appendRuntimeEvent, DEFAULT_RUNTIME_LOG_PATH } from "../../eventlog/index.js";
 import {
   type AzTdxVtpmProvider,
+  appendRuntimeEvent,
+  DEFAULT_RUNTIME_LOG_PATH,
   type GuestProvider,
   type GuestProviderOptions,
   isAzTdxVtpmProvider,

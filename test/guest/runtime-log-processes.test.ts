@@ -5,10 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { readRuntimeLog, runtimeEventDigest } from "../../src/eventlog/index.js";
+import { runtimeEventDigest } from "../../src/eventlog/index.js";
+import { readRuntimeLog } from "../../src/guest/index.js";
 import { projectRoot } from "../helpers/vectors.js";
 
-const built = join(projectRoot, "dist", "eventlog", "index.js");
+const built = join(projectRoot, "dist", "guest", "index.js");
 
 function appender(log: string, name: string, count: number): Promise<number> {
   const script = `

@@ -1,0 +1,43 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+
+/**
+ * The static import graph of a built ES module (dist/…/*.js): every file it reaches through relative
+ * `import`/`export … from`, and the bare specifiers (`node:fs`, packages) each file names. Dynamic
+ * `import()` calls are listed apart: they load only when called.
+ */
+export function moduleGraph(entry: string): { files: string[]; imports: Map<string, string[]> } {
+  const imports = new Map<string, string[]>();
+  const todo = [resolve(entry)];
+  const seen = new Set<string>();
+  const STATIC =
+    /(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|(?:^|[;\s])import\s*["']([^"']+)["']/g;
+  while (todo.length > 0) {
+    const file = todo.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    const bare: string[] = [];
+    for (const m of text.matchAll(STATIC)) {
+      const spec = (m[1] ?? m[2]) as string;
+      if (spec.startsWith(".")) {
+        const target = resolve(dirname(file), spec);
+        if (existsSync(target)) todo.push(target);
+        else throw new Error(`${file} imports ${spec}, which does not exist`);
+      } else bare.push(spec);
+    }
+    imports.set(file, bare);
+  }
+  return { files: [...seen], imports };
+}
+
+/** The files of the graph that import one of `specifiers` (exact, or a prefix ending in "/" or ":"). */
+export function importersOf(entry: string, specifiers: string[]): string[] {
+  const { imports } = moduleGraph(entry);
+  const hits: string[] = [];
+  for (const [file, bare] of imports)
+    for (const b of bare)
+      if (specifiers.some((s) => b === s || ((s.endsWith("/") || s.endsWith(":")) && b.startsWith(s))))
+        hits.push(`${file} → ${b}`);
+  return hits;
+}
