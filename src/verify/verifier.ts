@@ -18,11 +18,13 @@ import {
   verifyRawP256,
 } from "../crypto/ecdsa.js";
 import { type PckCaType, type PckExtensions, pckCaType, pckExtensionsOf } from "../crypto/pck.js";
+import { qvlPemCertificates } from "../crypto/pem.js";
 import {
   type Certificate,
   type Crl,
   commonName,
   formatName,
+  type NameAttribute,
   OID_AUTHORITY_KEY_ID,
   OID_CRL_NUMBER,
   OID_EC_PUBLIC_KEY,
@@ -31,12 +33,15 @@ import {
   parseCertificate,
   parseCrl,
   pemToDers,
+  QVL_REQUIRED_CERT_EXTENSIONS,
+  qvlNamesEqual,
 } from "../crypto/x509.js";
 import { isTdxError, TdxError } from "../errors.js";
 import {
-  parseQeIdentity,
-  parseTcbInfo,
   type QeIdentity,
+  readSignedQeIdentity,
+  readSignedTcbInfo,
+  type SignedJson,
   type TcbInfo,
   type TcbLevel,
   type TcbLevelStatus,
@@ -102,6 +107,8 @@ function subjectOf(e: CertEntry): string {
 interface Memo<T> {
   id: number;
   value: T;
+  /** The bytes Intel's signature covers: QVL's compact re-serialisation of the parsed text (UTF-8). */
+  message: Uint8Array;
 }
 
 /** Per-collateral-object memo of the parsed pieces (validated against a snapshot on every use). */
@@ -109,9 +116,7 @@ interface CollateralMemo {
   snapshot: Collateral;
   rootCrl?: CrlEntry;
   pckCrl?: CrlEntry;
-  pckCrlIssuerChain?: CertEntry[];
   tcbChain?: CertEntry[];
-  qeChain?: CertEntry[];
   tcbInfo?: Memo<TcbInfo>;
   qeIdentity?: Memo<QeIdentity>;
   /** Verified steps 2-4 per PCK chain (the cached chain array is the key). */
@@ -126,9 +131,18 @@ interface Prefix {
   qeIdentity: QeIdentity;
   collateralInfo: CollateralInfo;
   checks: VerificationCheck[];
-  expiries: { item: string; at: number }[];
-  /** The CRLs' latest thisUpdate: before it, the steps must run again (and fail with CRL_NOT_YET_VALID). */
-  notBefore: number;
+  expiries: ValidityBound[];
+}
+
+/**
+ * One end of a collateral item's validity window. `until`: the item is expired after `at` (certificate
+ * notAfter, CRL nextUpdate, TCB Info / QE Identity nextUpdate). `from`: the item is not valid before `at`
+ * (CRL thisUpdate, which Intel's `CrlStore::expired` checks too: `Validity::isValid`).
+ */
+interface ValidityBound {
+  item: string;
+  at: number;
+  kind: "until" | "from";
 }
 
 /** The outcome of step 5 around the quote signature for one (prefix, quote TCB fields, QE part). */
@@ -170,21 +184,6 @@ function hex(b: Uint8Array): string {
 /** A private copy (from Node's buffer pool for small inputs: cheaper than a fresh ArrayBuffer). */
 function copy(b: Uint8Array): Uint8Array {
   return Buffer.from(b);
-}
-
-/**
- * Intel's QVL verifies the signature over its compact re-serialisation of the parsed object (rapidjson
- * Writer, member order kept), so re-indented collateral still verifies there. Tried only when the exact
- * text fails; Intel's own responses are compact, so this never runs for them.
- */
-function compactSigned(text: string, verifyText: (message: Uint8Array) => boolean): boolean {
-  let compact: string;
-  try {
-    compact = JSON.stringify(JSON.parse(text));
-  } catch {
-    return false;
-  }
-  return compact !== text && verifyText(Buffer.from(compact, "utf8"));
 }
 
 /** A short cache key for signed DER: its length and last 64 bytes (inside the signature). */
@@ -367,7 +366,7 @@ function inputState(quote: unknown, collateral: unknown, options: unknown): (() 
 /** Verification time state of one run: the checks, the expiry candidates, the findings. */
 class Run {
   readonly checks: VerificationCheck[] = [];
-  readonly expiries: { item: string; at: number }[] = [];
+  readonly expiries: ValidityBound[] = [];
   constructor(
     readonly now: number,
     readonly crypto: SignatureBackend,
@@ -412,8 +411,14 @@ class Run {
     throw new Stop(err);
   }
 
+  /** The item is expired after `at` (Intel: `now > notAfter` / `now > nextUpdate`). */
   expires(item: string, at: number): void {
-    this.expiries.push({ item, at });
+    this.expiries.push({ item, at, kind: "until" });
+  }
+
+  /** The item is not valid before `at` (a CRL's thisUpdate; Intel reports it as expired, SGX_CRL_EXPIRED). */
+  validFrom(item: string, at: number): void {
+    this.expiries.push({ item, at, kind: "from" });
   }
 }
 
@@ -478,6 +483,15 @@ function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
           },
         );
       }
+      // QVL parses the trusted root as any certificate: the standard extensions must be there.
+      const missing = QVL_REQUIRED_CERT_EXTENSIONS.filter((oid) => !cert.extensions.has(oid));
+      if (missing.length > 0) {
+        throw new TdxError("TRUST_ANCHOR_INVALID", `${field} lacks the extensions ${missing.join(", ")}`, {
+          field,
+          hint: "a trust anchor must carry the extensions of Intel's SGX Root CA (authority and subject key ids, CRL distribution points, key usage, basic constraints), as Intel's QVL requires",
+          data: { subject: formatName(cert.subject) },
+        });
+      }
       out.push(entry);
     }
   });
@@ -516,7 +530,6 @@ export class Verifier {
   readonly #max: number;
   /** Keyed by length and the last 64 bytes (the signature), confirmed by comparing the whole DER. */
   readonly #certs = new Map<string, CertEntry[]>();
-  readonly #strictChains = new Map<string, CertEntry[]>();
   readonly #tails = new Map<string, Tail>();
   readonly #quoteChains = new Map<string, { bytes: Uint8Array; chain: CertEntry[] }[]>();
   readonly #chains = new Map<string, CertEntry[]>();
@@ -569,7 +582,7 @@ export class Verifier {
   > {
     return {
       certificates: entriesIn(this.#certs),
-      chains: this.#chains.size + this.#strictChains.size + entriesIn(this.#quoteChains),
+      chains: this.#chains.size + entriesIn(this.#quoteChains),
       crls: entriesIn(this.#crls),
       verifiedSignatures: this.#verified.size,
       signedTexts: entriesIn(this.#signedTexts),
@@ -584,7 +597,6 @@ export class Verifier {
   clearCaches(): void {
     this.#certs.clear();
     this.#chains.clear();
-    this.#strictChains.clear();
     this.#quoteChains.clear();
     this.#tails.clear();
     this.#signedTexts.clear();
@@ -674,8 +686,14 @@ export class Verifier {
         run.checks.push({ name: "input", passed: false, detail: result.error?.message ?? "" });
     }
     // Expiry is reported beside the verdict (Intel's collateral_expiration_status), never instead of it.
+    // Intel's windows (QVL PckCertVerifier, TCBInfoVerifier, EnclaveIdentityVerifier): expired when
+    // now > notAfter / nextUpdate, and for CRLs also when now < thisUpdate (CrlStore::expired).
     let earliest: CollateralExpiry | null = null;
     for (const e of run.expiries) {
+      if (e.kind === "from") {
+        if (now < e.at) result.expiredItems.push(e.item);
+        continue;
+      }
       if (earliest === null || e.at < earliest.at) earliest = { at: e.at, iso: "", item: e.item };
       if (now > e.at) result.expiredItems.push(e.item);
     }
@@ -690,7 +708,7 @@ export class Verifier {
         expected: earliest ? `now <= ${earliest.iso} (${earliest.item})` : undefined,
         actual: iso(now),
         detail: result.collateralExpired
-          ? `expired: ${result.expiredItems.join(", ")} (reported as collateralExpired, not a failure)`
+          ? `outside its validity: ${result.expiredItems.join(", ")} (reported as collateralExpired, not a failure)`
           : "every certificate, CRL, TCB Info and QE Identity is within its validity",
       });
     }
@@ -725,20 +743,20 @@ export class Verifier {
     if (known) for (const k of known) if (bytesEqual(k.bytes, data)) return k.chain;
     // Past 8 chains per probe, fall back to the text-keyed map; below, a miss here is a miss there too, so
     // the 4 KB text is not hashed for nothing.
-    if (known && known.length >= 8) return this.#chain(latin1(data), "pckCertChain", true);
-    const chain = pemToDers(latin1(data), "pckCertChain", true).map((d) => this.#certEntry(d, true));
+    if (known && known.length >= 8) return this.#chain(latin1(data), "pckCertChain");
+    const chain = qvlPemCertificates(latin1(data), "pckCertChain").map((d) => this.#certEntry(d, true));
     const list = known ?? [];
     if (!known) this.#bounded(this.#quoteChains).set(probe, list);
     list.push({ bytes: copy(data), chain });
     return chain;
   }
 
-  #chain(pem: string, field: string, strict: boolean): CertEntry[] {
-    const map = strict ? this.#strictChains : this.#chains;
-    let c = map.get(pem);
+  /** A PEM chain, split and read as Intel's QVL does (crypto/pem.ts). */
+  #chain(pem: string, field: string): CertEntry[] {
+    let c = this.#chains.get(pem);
     if (!c) {
-      c = pemToDers(pem, field, strict).map((d) => this.#certEntry(d, true));
-      this.#bounded(map).set(pem, c);
+      c = qvlPemCertificates(pem, field).map((d) => this.#certEntry(d, true));
+      this.#bounded(this.#chains).set(pem, c);
     }
     return c;
   }
@@ -880,7 +898,7 @@ export class Verifier {
       if (inner.type === CERT_TYPE_PCK_CERT_CHAIN) {
         chain = this.#quoteChain(inner.data);
       } else if (collateral.pckCertificateChain) {
-        chain = this.#chain(collateral.pckCertificateChain, "collateral.pckCertificateChain", false);
+        chain = this.#chain(collateral.pckCertificateChain, "collateral.pckCertificateChain");
       } else {
         throw new TdxError(
           "PCK_CHAIN_MISSING",
@@ -893,7 +911,7 @@ export class Verifier {
     }
     // Steps 2-4 depend only on (PCK chain, collateral): replay them from the cache when only the time changed.
     let prefix = memo.prefixes?.get(chain);
-    if (prefix && run.now >= prefix.notBefore) {
+    if (prefix) {
       for (const c of prefix.checks) run.checks.push(c);
       for (const e of prefix.expiries) run.expiries.push(e);
     } else {
@@ -1055,28 +1073,30 @@ export class Verifier {
     }
     run.pass("qeReport.signature", { detail: "ECDSA P-256 by the PCK key over the 384-byte QE report" });
 
-    // 4.1.2.4.13: QE report data binds the attestation key and QE auth data.
+    // 4.1.2.4.13: QE report data binds the attestation key and QE auth data. QVL compares the 32 bytes of
+    // the hash with REPORTDATA[0..32) (QuoteVerifier.cpp std::equal over the digest); bytes 32..64 are not
+    // read (Intel's QE writes zeros there, and the QE identity check already pins Intel's QE).
     // Remembered per (PCK, QE report, attestation key, auth data): the same binding needs no second hash.
     const bindingKey = `${qeKey}${latin1(sd.attestationKey)}${latin1(qe.qeAuthData)}`;
-    const expectedReportData = new Uint8Array(64);
+    let expectedHash: Uint8Array | undefined;
     const bound = this.#verifiedBy(run, pck, bindingKey, () => {
-      expectedReportData.set(sha256(sd.attestationKey, qe.qeAuthData), 0);
-      return bytesEqual(expectedReportData, qe.qeReport.reportData);
+      expectedHash = sha256(sd.attestationKey, qe.qeAuthData);
+      return bytesEqual(expectedHash, qe.qeReport.reportData.subarray(0, 32));
     });
     if (!bound) {
       run.fail(
         "qeReport.reportData",
         "QE_REPORT_DATA_MISMATCH",
-        "the QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes",
+        "the QE report data does not start with SHA-256(attestation key || QE auth data)",
         HINT_TAMPERED,
         {
-          expected: hex(expectedReportData),
-          actual: hex(qe.qeReport.reportData),
+          expected: expectedHash ? hex(expectedHash) : undefined,
+          actual: hex(qe.qeReport.reportData.subarray(0, 32)),
           field: "qeReport.reportData",
         },
       );
     }
-    run.pass("qeReport.reportData", { expected: "SHA-256(attestationKey || qeAuthData) || 0^32" });
+    run.pass("qeReport.reportData", { expected: "SHA-256(attestationKey || qeAuthData) in bytes 0..32" });
 
     // 4.1.2.4.14-15: QE identity.
     const { qeStatus, qeLevel } = this.#qeIdentityCheck(
@@ -1117,12 +1137,14 @@ export class Verifier {
     run.pass("quote.signature", { detail: `ECDSA P-256 over bytes [0, ${quote.signedLength})` });
   }
 
-  /** Steps 2-4: PCK chain, CRLs and revocation, TCB Info and QE Identity (signing chains, signatures, format). */
+  /** Steps 2-4: PCK chain, CRLs and revocation, TCB Info and QE Identity (signing chain, format, signatures). */
   #chainAndCollateral(run: Run, chain: CertEntry[], collateral: Collateral, memo: CollateralMemo): Prefix {
+    // 2. QVL PckCertVerifier::verify: roles, the chain's signatures, the trusted root.
     const { leaf: pck, intermediate, root } = this.#pckChainRoles(run, chain);
     const trusted = this.#trustedRoot(run, "pckChain.root", root);
     this.#signed(run, "pckChain.intermediate", intermediate, trusted, "PCK_CHAIN_INVALID_SIGNATURE");
     this.#signed(run, "pckChain.pck", pck, intermediate, "PCK_CHAIN_INVALID_SIGNATURE");
+    // Only notAfter counts (PckCertVerifier: `expirationDate > getNotAfterTime()`); notBefore is not checked.
     for (const [name, e] of [
       ["pck", pck],
       ["intermediate", intermediate],
@@ -1136,56 +1158,43 @@ export class Verifier {
     const pckCrl = this.#checkedCrl(run, "pckCrl", memo, "pckCrl", collateral.pckCrl, intermediate);
     this.#notRevoked(run, "revocation.intermediate", intermediate, rootCrl, "INTERMEDIATE_CA_REVOKED");
     this.#notRevoked(run, "revocation.pck", pck, pckCrl, "PCK_REVOKED");
+    // Intel checks the PCK CRL against the quote's PCK chain and never reads pck_crl_issuer_chain (QVL
+    // QuoteVerification.cpp passes the PCK chain and the CRLs only); when it is given, say whether it agrees.
+    if (collateral.pckCrlIssuerChain !== undefined) {
+      this.#sameCertificates(run, "pckCrlIssuerChain.matchesPckChain", collateral.pckCrlIssuerChain, [
+        intermediate,
+        root,
+      ]);
+    }
 
-    // The PCK CRL issuer chain of the collateral: Intel only reads its dates; we also require it to be genuine.
-    memo.pckCrlIssuerChain ??= this.#collateralChain(run, "pckCrlIssuerChain", collateral.pckCrlIssuerChain);
-    this.#issuerChain(run, "pckCrlIssuerChain", memo.pckCrlIssuerChain, rootCrl, pckCrl.crl.issuerRaw, null);
-
-    // 4. TCB Info and QE Identity: signing chain, revocation of the signer, signature, format.
-    memo.tcbChain ??= this.#collateralChain(run, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
-    const tcbSigner = this.#issuerChain(
-      run,
-      "tcbInfo.issuerChain",
-      memo.tcbChain,
-      rootCrl,
-      null,
-      "TCB Signing",
-    );
+    // 4. TCB Info and QE Identity (QVL sgxAttestationVerifyTCBInfo / ...EnclaveIdentity, each: parse, then
+    // TCBSigningChain::verify, then the signature). Both are checked with the TCB Info issuer chain.
     const tcbInfo = this.#signedJson(
       run,
       "tcbInfo",
-      tcbSigner,
       collateral.tcbInfo,
       collateral.tcbInfoSignature,
-      () =>
-        memo.tcbInfo ??
-        this.#parsedMemo(run, this.#tcbInfos, collateral.tcbInfo, parseTcbInfo, (m) => {
-          memo.tcbInfo = m;
-        }),
+      memo,
+      () => {
+        memo.tcbChain ??= this.#collateralChain(run, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
+        return this.#tcbSigningChain(run, "tcbInfo.issuerChain", memo.tcbChain, rootCrl);
+      },
     ).value;
     run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
-
-    memo.qeChain ??= this.#collateralChain(run, "qeIdentity.issuerChain", collateral.qeIdentityIssuerChain);
-    const qeSigner = this.#issuerChain(
-      run,
-      "qeIdentity.issuerChain",
-      memo.qeChain,
-      rootCrl,
-      null,
-      "TCB Signing",
-    );
-    const qeIdentity = this.#signedJson(
-      run,
-      "qeIdentity",
-      qeSigner,
-      collateral.qeIdentity,
-      collateral.qeIdentitySignature,
-      () =>
-        memo.qeIdentity ??
-        this.#parsedMemo(run, this.#qeIdentities, collateral.qeIdentity, parseQeIdentity, (m) => {
-          memo.qeIdentity = m;
-        }),
-    ).value;
+    const tcbSigner = this.#tcbSigner(memo);
+    const qe = collateral.qeIdentity;
+    const qeIdentity = this.#signedJson(run, "qeIdentity", qe, collateral.qeIdentitySignature, memo, () => {
+      // EnclaveIdentityVerifier repeats TCBSigningChain::verify over the same chain: the same checks.
+      if (collateral.qeIdentityIssuerChain !== undefined) {
+        this.#sameCertificates(
+          run,
+          "qeIdentity.issuerChain.matchesTcbChain",
+          collateral.qeIdentityIssuerChain,
+          memo.tcbChain!,
+        );
+      }
+      return tcbSigner;
+    }).value;
     run.expires("qeIdentity.nextUpdate", qeIdentity.nextUpdate);
     const collateralInfo: CollateralInfo = deepFreeze({
       tcbInfo: {
@@ -1212,20 +1221,38 @@ export class Verifier {
       collateralInfo,
       checks: [],
       expiries: [],
-      notBefore: Math.max(rootCrl.crl.thisUpdate, pckCrl.crl.thisUpdate),
     };
   }
 
+  /** The TCB Signing certificate of the verified TCB Info issuer chain (set by #tcbSigningChain). */
+  #tcbSigner(memo: CollateralMemo): CertEntry {
+    const chain = memo.tcbChain!;
+    const root = rootOf(chain);
+    return chain.find((e) => e !== root)!;
+  }
+
+  /**
+   * The PCK chain's roles as QVL's CertificateChain finds them (CertVerification/CertificateChain.cpp): the
+   * root is the last self-issued certificate, the PCK certificate the last whose CN contains "SGX PCK
+   * Certificate", the intermediate the first other certificate whose CN contains "CA"; exactly 3
+   * certificates (QuoteVerification.cpp EXPECTED_CERTIFICATE_COUNT_IN_PCK_CHAIN), in any order.
+   */
   #pckChainRoles(
     run: Run,
     chain: CertEntry[],
   ): { leaf: CertEntry; intermediate: CertEntry; root: CertEntry } {
-    // QVL finds the three certificates by their CNs; the chain is PCK || intermediate CA || root CA.
     const cns = chain.map((c) => commonName(c.cert.subject));
-    const root = chain.find((_c, i) => cns[i]!.includes("SGX Root CA"));
-    const leaf = chain.find((_c, i) => cns[i]!.includes("SGX PCK Certificate"));
-    const intermediate = chain.find((c, i) => c !== root && c !== leaf && cns[i]!.includes("CA"));
-    if (!root || !intermediate || !leaf || chain.length !== 3) {
+    const root = rootOf(chain);
+    let leaf: CertEntry | undefined;
+    for (let i = 0; i < chain.length; i++) if (cns[i]!.includes("SGX PCK Certificate")) leaf = chain[i];
+    const intermediate = chain.find((c, i) => !selfIssued(c) && c !== leaf && cns[i]!.includes("CA"));
+    if (
+      chain.length !== 3 ||
+      !root ||
+      !commonName(root.cert.subject).includes("SGX Root CA") ||
+      !intermediate ||
+      !leaf
+    ) {
       run.fail(
         "pckChain.parse",
         "PCK_CHAIN_INCOMPLETE",
@@ -1234,12 +1261,31 @@ export class Verifier {
         { expected: ["SGX PCK Certificate", "SGX PCK Platform/Processor CA", "SGX Root CA"], actual: cns },
       );
     }
+    this.#requiredExtensions(run, "pckChain.parse", chain);
     run.pass("pckChain.parse", { actual: cns });
     return { leaf, intermediate, root };
   }
 
+  /** QVL's x509::Certificate refuses a certificate without the standard extensions Intel's PKI carries. */
+  #requiredExtensions(run: Run, name: string, chain: CertEntry[]): void {
+    for (const e of chain) {
+      const missing = QVL_REQUIRED_CERT_EXTENSIONS.filter((oid) => !e.cert.extensions.has(oid));
+      if (missing.length > 0) {
+        run.fail(
+          name,
+          "CERT_EXTENSION_MISSING",
+          `"${subjectOf(e)}" lacks the certificate extensions ${missing.join(", ")} that Intel's QVL requires`,
+          "the certificate is not an Intel SGX PKI certificate; obtain the chain again",
+          { expected: [...QVL_REQUIRED_CERT_EXTENSIONS], actual: [...e.cert.extensions.keys()] },
+        );
+      }
+    }
+  }
+
   #trustedRoot(run: Run, name: string, root: CertEntry): CertEntry {
     // Compare with the anchors byte for byte: the root inside the quote or collateral is never trusted itself.
+    // (QVL compares the root's signature bytes with the trusted root's: for a root that verifies its own
+    // signature this is the same test, and comparing the whole certificate leaves no doubt.)
     const anchor = this.#anchorsByDer.get(latin1(root.cert.der));
     if (!anchor) {
       run.fail(
@@ -1255,7 +1301,8 @@ export class Verifier {
   }
 
   #signed(run: Run, name: string, subject: CertEntry, issuer: CertEntry, code: string): void {
-    if (!bytesEqual(subject.cert.issuerRaw, issuer.cert.subjectRaw)) {
+    // QVL compares names with DistinguishedName::operator== (CN, C, O, L, ST).
+    if (!namesEqual(subject.cert.issuerRaw, () => subject.cert.issuer, issuer)) {
       run.fail(name, code, `"${subjectOf(subject)}" is not issued by "${subjectOf(issuer)}"`, HINT_FETCH, {
         expected: subjectOf(issuer),
         actual: formatName(subject.cert.issuer),
@@ -1294,8 +1341,9 @@ export class Verifier {
       memo[slot] = entry;
     }
     const crl = entry.crl;
-    // PckCrlVerifier: issuer must be the issuing certificate's subject (Intel's SGX_CRL_UNKNOWN_ISSUER).
-    if (!bytesEqual(crl.issuerRaw, issuer.cert.subjectRaw)) {
+    // PckCrlVerifier: the issuer's name as printed and its CN, C, O, L, ST must be the certificate's
+    // subject's (Intel's SGX_CRL_UNKNOWN_ISSUER); QuoteVerifier compares the PCK CRL's with the PCK's issuer.
+    if (!crlIssuedBy(crl, issuer)) {
       run.fail(
         name,
         "CRL_UNKNOWN_ISSUER",
@@ -1334,18 +1382,13 @@ export class Verifier {
         HINT_FETCH,
       );
     }
-    if (run.now < crl.thisUpdate) {
-      run.fail(
-        name,
-        "CRL_NOT_YET_VALID",
-        `the ${name} is not valid before ${iso(crl.thisUpdate)} (thisUpdate); verification time is ${iso(run.now)}`,
-        "check the verification time, or use the CRL that was current at that time",
-        { expected: `thisUpdate <= ${iso(run.now)}`, actual: iso(crl.thisUpdate) },
-      );
-    }
+    // QVL's CRL parser needs nextUpdate (PckParser.cpp getValidity: no nextUpdate is a format error).
     if (crl.nextUpdate === null) {
       run.fail(name, "CRL_MALFORMED", `the ${name} has no nextUpdate`, HINT_FETCH);
     }
+    // Outside [thisUpdate, nextUpdate] the CRL is expired for Intel (CrlStore::expired, SGX_CRL_EXPIRED):
+    // a collateral-time finding, verification goes on.
+    run.validFrom(`${name}.thisUpdate`, crl.thisUpdate);
     run.expires(`${name}.nextUpdate`, crl.nextUpdate);
     run.pass(name, {
       actual: {
@@ -1377,57 +1420,84 @@ export class Verifier {
 
   #collateralChain(run: Run, name: string, pem: string): CertEntry[] {
     try {
-      return this.#chain(pem, `collateral.${name}`, false);
+      return this.#chain(pem, `collateral.${name}`);
     } catch (e) {
       run.failWith(name, e);
     }
   }
 
   /**
-   * An issuer chain of the collateral (leaf || root): root trusted, leaf signed by it, leaf not revoked by
-   * the Root CA CRL. `expectSubject`: the leaf must be this issuer (the PCK CRL's); `leafCn`: Intel's CN rule.
+   * An issuer chain Intel does not use (pck_crl_issuer_chain, qe_identity_issuer_chain), compared with the
+   * certificates Intel uses instead: a non-fatal check that says whether they are the same certificates.
    */
-  #issuerChain(
-    run: Run,
-    name: string,
-    chain: CertEntry[],
-    rootCrl: CrlEntry,
-    expectSubject: Uint8Array | null,
-    leafCn: string | null,
-  ): CertEntry {
-    // Either order (signer || root, as Intel sends it, or root || signer): roles come from the certificates.
-    const selfIssued = (e: CertEntry) => bytesEqual(e.cert.issuerRaw, e.cert.subjectRaw);
-    const root = chain.find(selfIssued) ?? chain[chain.length - 1]!;
-    const leaf = chain.find((e) => e !== root) ?? chain[0]!;
-    if (chain.length !== 2) {
-      run.fail(
+  #sameCertificates(run: Run, name: string, pem: string, used: CertEntry[]): void {
+    let given: CertEntry[];
+    try {
+      given = this.#chain(pem, name);
+    } catch (e) {
+      run.checks.push({
         name,
-        "ISSUER_CHAIN_INVALID",
-        `the ${name} must hold 2 certificates (signer, root), got ${chain.length}`,
-        HINT_FETCH,
-        {
-          expected: 2,
-          actual: chain.length,
-        },
-      );
+        passed: false,
+        nonFatal: true,
+        detail: `unusable (${isTdxError(e) ? e.message : String(e)}); Intel does not read it, so it is not used`,
+      });
+      return;
     }
-    if (leafCn && !commonName(leaf.cert.subject).includes(leafCn)) {
-      run.fail(
+    const same =
+      given.length === used.length &&
+      used.every((u) => given.some((g) => bytesEqual(g.cert.der, u.cert.der))) &&
+      given.every((g) => used.some((u) => bytesEqual(g.cert.der, u.cert.der)));
+    if (same) {
+      run.pass(name, {
+        actual: given.map(subjectOf),
+        detail: "the same certificates as the chain Intel uses",
+      });
+    } else {
+      run.checks.push({
         name,
-        "ISSUER_CHAIN_INVALID",
-        `the ${name} signer is "${commonName(leaf.cert.subject)}", not ${leafCn}`,
-        HINT_FETCH,
-        {
-          expected: leafCn,
-          actual: commonName(leaf.cert.subject),
-        },
-      );
-    }
-    if (expectSubject && !bytesEqual(leaf.cert.subjectRaw, expectSubject)) {
-      run.fail(name, "ISSUER_CHAIN_INVALID", `the ${name} does not start with the CRL's issuer`, HINT_FETCH, {
-        actual: subjectOf(leaf),
+        passed: false,
+        nonFatal: true,
+        expected: used.map(subjectOf),
+        actual: given.map(describeUnverified),
+        detail: "differs from the chain Intel uses for this step; Intel does not read it, so it is not used",
       });
     }
+  }
+
+  /**
+   * QVL TCBSigningChain::verify over a TCB Info issuer chain: exactly 2 certificates (QuoteVerification.cpp
+   * EXPECTED_CERTIFICATE_COUNT_IN_TCB_CHAIN) in any order; the root (last self-issued) names "SGX Root CA"
+   * and is a trust anchor, the other one ("topmost") names "SGX TCB Signing", is signed by the root and not
+   * on the Root CA CRL.
+   */
+  #tcbSigningChain(run: Run, name: string, chain: CertEntry[], rootCrl: CrlEntry): CertEntry {
+    const root = rootOf(chain);
+    const leaf = chain.find((e) => e !== root);
+    if (chain.length !== 2 || !root || !leaf) {
+      run.fail(
+        name,
+        "ISSUER_CHAIN_INVALID",
+        `the ${name} must hold 2 certificates (TCB Signing, root), got ${chain.length}`,
+        HINT_FETCH,
+        { expected: 2, actual: chain.length },
+      );
+    }
+    if (!commonName(root.cert.subject).includes("SGX Root CA")) {
+      run.fail(name, "ISSUER_CHAIN_INVALID", `the ${name} has no SGX Root CA`, HINT_FETCH, {
+        expected: "SGX Root CA",
+        actual: subjectOf(root),
+      });
+    }
+    if (!commonName(leaf.cert.subject).includes("SGX TCB Signing")) {
+      run.fail(
+        name,
+        "ISSUER_CHAIN_INVALID",
+        `the ${name} signer is "${commonName(leaf.cert.subject)}", not SGX TCB Signing`,
+        HINT_FETCH,
+        { expected: "SGX TCB Signing", actual: commonName(leaf.cert.subject) },
+      );
+    }
+    this.#requiredExtensions(run, name, chain);
     const anchor = this.#anchorsByDer.get(latin1(root.cert.der));
     if (!anchor) {
       run.fail(
@@ -1441,56 +1511,59 @@ export class Verifier {
         },
       );
     }
-    if (!bytesEqual(rootCrl.crl.issuerRaw, anchor.cert.subjectRaw)) {
+    if (!crlIssuedBy(rootCrl.crl, anchor)) {
       run.fail(name, "CRL_UNKNOWN_ISSUER", `the Root CA CRL is not issued by the ${name} root`, HINT_FETCH);
     }
     this.#signed(run, `${name}.signer`, leaf, anchor, "ISSUER_CHAIN_INVALID_SIGNATURE");
-    if (leafCn) {
-      this.#notRevoked(run, `revocation.${name}`, leaf, rootCrl, "TCB_SIGNING_CERT_REVOKED");
-    } else {
-      this.#notRevoked(run, `revocation.${name}`, leaf, rootCrl, "INTERMEDIATE_CA_REVOKED");
-    }
+    this.#notRevoked(run, `revocation.${name}`, leaf, rootCrl, "TCB_SIGNING_CERT_REVOKED");
     run.expires(`${name}.signer.notAfter`, leaf.cert.notAfter);
     run.expires(`${name}.root.notAfter`, anchor.cert.notAfter);
     return leaf;
   }
 
   /**
-   * Signed JSON text, parsed once its signature is verified; kept in `cache` (and by `keep`, in the
-   * collateral's memo) once the run is confirmed (see `Run.commit`).
+   * A signed JSON text (TCB Info / QE Identity) as QVL handles it: parse (first of duplicate members,
+   * QVL's field rules), then the signing chain (`signer`), then the ECDSA signature over QVL's compact
+   * re-serialisation of what was parsed. The parse is kept in the verifier's cache and in the collateral's
+   * memo once the run is confirmed (see `Run.commit`); the values are used only once the signature holds.
    */
-  #parsedMemo<T>(
+  #signedJson<K extends "tcbInfo" | "qeIdentity">(
     run: Run,
-    cache: Map<string, Memo<T>>,
-    text: string,
-    parse: (text: string) => T,
-    keep: (m: Memo<T>) => void,
-  ): Memo<T> {
-    const known = cache.get(text);
-    const parsed = known ?? { id: nextId++, value: parse(text) };
-    run.commit(() => {
-      if (!known) this.#bounded(cache).set(text, parsed);
-      keep(parsed);
-    });
-    return parsed;
-  }
-
-  #signedJson<T>(
-    run: Run,
-    name: "tcbInfo" | "qeIdentity",
-    signer: CertEntry,
+    name: K,
     text: string,
     signature: Uint8Array,
-    parse: () => Memo<T>,
-  ): Memo<T> {
-    // Signature first (over the exact bytes Intel signed), then parse what is now known to be Intel's.
+    memo: CollateralMemo,
+    signer: () => CertEntry,
+  ): Memo<K extends "tcbInfo" ? TcbInfo : QeIdentity> {
+    type T = K extends "tcbInfo" ? TcbInfo : QeIdentity;
+    let m = memo[name] as Memo<T> | undefined;
+    if (!m) {
+      const cache = (name === "tcbInfo" ? this.#tcbInfos : this.#qeIdentities) as Map<string, Memo<T>>;
+      const known = cache.get(text);
+      if (known) m = known;
+      else {
+        try {
+          const read = (
+            name === "tcbInfo" ? readSignedTcbInfo(text) : readSignedQeIdentity(text)
+          ) as SignedJson<T>;
+          m = { id: nextId++, value: read.value, message: utf8(read.signedMessage) };
+        } catch (e) {
+          run.failWith(`${name}.parse`, e);
+        }
+      }
+      const parsed = m;
+      run.commit(() => {
+        if (!known) this.#bounded(cache).set(text, parsed);
+        (memo as unknown as Record<K, Memo<T>>)[name] = parsed;
+      });
+    }
+    run.pass(`${name}.parse`);
+    const key = signer();
     const known = this.#signedTexts.get(text);
-    let ok = known?.some((k) => k.signerId === signer.id && bytesEqual(k.signature, signature)) ?? false;
-    const signedBy = (message: Uint8Array) =>
-      run.crypto.verify({ src: { entry: signer }, message, signature, der: false });
-    if (!ok && (signedBy(Buffer.from(text, "utf8")) || compactSigned(text, signedBy))) {
+    let ok = known?.some((k) => k.signerId === key.id && bytesEqual(k.signature, signature)) ?? false;
+    if (!ok && run.crypto.verify({ src: { entry: key }, message: m.message, signature, der: false })) {
       ok = true;
-      const own = { signature: copy(signature), signerId: signer.id };
+      const own = { signature: copy(signature), signerId: key.id };
       run.commit(() => {
         let list = this.#signedTexts.get(text);
         if (!list) {
@@ -1513,15 +1586,8 @@ export class Verifier {
       );
     }
     run.pass(`${name}.signature`, {
-      detail: `ECDSA P-256 by ${commonName(signer.cert.subject)} over the exact signed text`,
+      detail: `ECDSA P-256 by ${commonName(key.cert.subject)} over QVL's compact form of the signed text`,
     });
-    let m: Memo<T>;
-    try {
-      m = parse();
-    } catch (e) {
-      run.failWith(`${name}.parse`, e);
-    }
-    run.pass(`${name}.parse`);
     return m;
   }
 
@@ -1903,6 +1969,52 @@ export class Verifier {
   }
 }
 
+/** The subject of a certificate nobody verified (its names may not even decode). */
+function describeUnverified(e: CertEntry): string {
+  try {
+    return subjectOf(e);
+  } catch {
+    return "(a certificate whose subject does not decode)";
+  }
+}
+
+/** QVL's root of a chain: the last self-issued certificate (CertificateChain::parse). */
+function rootOf(chain: CertEntry[]): CertEntry | undefined {
+  let root: CertEntry | undefined;
+  for (const e of chain) if (selfIssued(e)) root = e;
+  return root;
+}
+
+function selfIssued(e: CertEntry): boolean {
+  return qvlNamesEqual(
+    e.cert.issuerRaw,
+    () => e.cert.issuer,
+    e.cert.subjectRaw,
+    () => e.cert.subject,
+  );
+}
+
+/** QVL's issuer == subject test (DistinguishedName::operator==: CN, C, O, L, ST). */
+function namesEqual(raw: Uint8Array, name: () => NameAttribute[], subjectOfIssuer: CertEntry): boolean {
+  return qvlNamesEqual(raw, name, subjectOfIssuer.cert.subjectRaw, () => subjectOfIssuer.cert.subject);
+}
+
+/**
+ * QVL PckCrlVerifier::verify's issuer test: the CRL issuer's printed name (X509_NAME_print_ex, RFC 2253)
+ * and its CN, C, O, L, ST equal the certificate subject's. Equal printed names have equal attributes.
+ */
+function crlIssuedBy(crl: Crl, issuer: CertEntry): boolean {
+  return (
+    bytesEqual(crl.issuerRaw, issuer.cert.subjectRaw) ||
+    formatName(crl.issuer) === formatName(issuer.cert.subject)
+  );
+}
+
+const textEncoder = new TextEncoder();
+function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
 function errorOf(e: TdxError): VerificationResult["error"] {
   const out: NonNullable<VerificationResult["error"]> = { code: e.code, message: e.message };
   if (e.hint !== undefined) out.hint = e.hint;
@@ -2030,13 +2142,9 @@ function failedResult(err: TdxError, at: number, check: string): VerificationRes
 
 /** TypeScript callers can still pass anything at run time: refuse a collateral object of the wrong shape. */
 function checkCollateralShape(run: Run, c: Collateral): void {
-  const strings = [
-    "pckCrlIssuerChain",
-    "tcbInfoIssuerChain",
-    "tcbInfo",
-    "qeIdentityIssuerChain",
-    "qeIdentity",
-  ] as const;
+  const strings = ["tcbInfoIssuerChain", "tcbInfo", "qeIdentity"] as const;
+  // Intel needs neither issuer chain (see #sameCertificates); when present they must be text.
+  const optionalStrings = ["pckCrlIssuerChain", "qeIdentityIssuerChain", "pckCertificateChain"] as const;
   const bytes = ["rootCaCrl", "pckCrl", "tcbInfoSignature", "qeIdentitySignature"] as const;
   const bad =
     c === null || typeof c !== "object"
@@ -2044,9 +2152,7 @@ function checkCollateralShape(run: Run, c: Collateral): void {
       : [
           ...strings.filter((k) => typeof c[k] !== "string"),
           ...bytes.filter((k) => !(c[k] instanceof Uint8Array)),
-          ...(c.pckCertificateChain !== undefined && typeof c.pckCertificateChain !== "string"
-            ? ["pckCertificateChain"]
-            : []),
+          ...optionalStrings.filter((k) => c[k] !== undefined && typeof c[k] !== "string"),
         ];
   if (bad.length > 0) {
     run.fail(
