@@ -24,8 +24,21 @@ export interface QvlDate {
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
+const dateCache = new Map<string, QvlDate | null>();
+
 /** QVL's date grammar; null when QVL's `isValidTimeString` refuses the text. */
 export function qvlDate(text: string): QvlDate | null {
+  // TCB levels repeat a handful of dates: remember them (the result is a pure function of the text).
+  let d = dateCache.get(text);
+  if (d === undefined) {
+    d = parseQvlDate(text);
+    if (dateCache.size >= 1024) dateCache.clear();
+    dateCache.set(text, d);
+  }
+  return d;
+}
+
+function parseQvlDate(text: string): QvlDate | null {
   const m = DATE_RE.exec(text);
   if (!m) return null;
   const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [
@@ -51,6 +64,11 @@ export function cString(s: string): string {
 }
 
 const HEX_DIGIT = /^[0-9A-Fa-f]*$/;
+
+/** The value of one hex digit (already validated). */
+function nibble(c: number): number {
+  return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
+}
 
 /** Reads the fields of one signed JSON document, failing with its code and the field's path. */
 export class QvlFields {
@@ -114,7 +132,8 @@ export class QvlFields {
       throw this.fail(field, `must be ${hexLength / 2} bytes of hex`);
     }
     const out = new Uint8Array(hexLength / 2);
-    for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+    for (let i = 0; i < out.length; i++)
+      out[i] = (nibble(s.charCodeAt(2 * i)) << 4) | nibble(s.charCodeAt(2 * i + 1));
     return out;
   }
 

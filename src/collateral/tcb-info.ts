@@ -130,12 +130,28 @@ function compareLevelsDescending(x: TcbLevel, y: TcbLevel): number {
 function parseComponents(r: QvlFields, v: JsonValue | undefined, field: string): number[] {
   const a = r.arr(v, field);
   if (a.length !== 16) throw r.fail(field, "must have 16 components");
+  // The checks of r.obj / r.uint / r.optionalStr, inline: field names are built only for an error
+  // (32 components per TCB level).
   const out: number[] = [];
   for (let i = 0; i < 16; i++) {
-    const c = r.obj(a[i], `${field}[${i}]`);
-    out.push(r.uint(c, "svn", `${field}[${i}].svn`) & 0xff);
-    r.optionalStr(c, "category", `${field}[${i}].category`);
-    r.optionalStr(c, "type", `${field}[${i}].type`);
+    const c = a[i]!;
+    if (c.kind !== "object") throw r.fail(`${field}[${i}]`, "must be an object");
+    let svn: JsonValue | undefined;
+    let category: JsonValue | undefined;
+    let type: JsonValue | undefined;
+    for (const [k, m] of c.members) {
+      if (k === "svn") svn ??= m;
+      else if (k === "category") category ??= m;
+      else if (k === "type") type ??= m;
+    }
+    if (svn?.kind !== "number" || !svn.isUint) {
+      throw r.fail(`${field}[${i}].svn`, "must be an integer 0..4294967295");
+    }
+    if (category !== undefined && category.kind !== "string") {
+      throw r.fail(`${field}[${i}].category`, "must be a string");
+    }
+    if (type !== undefined && type.kind !== "string") throw r.fail(`${field}[${i}].type`, "must be a string");
+    out.push(svn.value & 0xff);
   }
   return out;
 }
