@@ -16,8 +16,10 @@ export type JsonValue = JsonObject | JsonArray | JsonString | JsonNumber | JsonL
 
 export interface JsonObject {
   kind: "object";
-  /** Every member in document order; a name may occur more than once. */
-  members: [string, JsonValue][];
+  /** Every member's name in document order; a name may occur more than once. */
+  keys: string[];
+  /** The members' values, in the same order. */
+  values: JsonValue[];
 }
 export interface JsonArray {
   kind: "array";
@@ -133,11 +135,12 @@ class Parser {
 
   object(depth: number): JsonObject {
     this.i++; // {
-    const members: [string, JsonValue][] = [];
+    const keys: string[] = [];
+    const values: JsonValue[] = [];
     this.ws();
     if (this.s.charCodeAt(this.i) === 0x7d) {
       this.i++;
-      return { kind: "object", members };
+      return { kind: "object", keys, values };
     }
     for (;;) {
       if (this.s.charCodeAt(this.i) !== 0x22) throw this.fail("expected a member name");
@@ -146,11 +149,12 @@ class Parser {
       if (this.s.charCodeAt(this.i) !== 0x3a) throw this.fail("expected ':'");
       this.i++;
       this.ws();
-      members.push([key, this.value(depth + 1)]);
+      keys.push(key);
+      values.push(this.value(depth + 1));
       this.ws();
       const c = this.s.charCodeAt(this.i);
       this.i++;
-      if (c === 0x7d) return { kind: "object", members };
+      if (c === 0x7d) return { kind: "object", keys, values };
       if (c !== 0x2c) throw this.fail("expected ',' or '}'", this.i - 1);
       this.ws();
     }
@@ -320,6 +324,16 @@ class Parser {
     }
     this.i = i;
     const text = s.slice(start, i);
+    const nDigits = intEnd - intStart;
+    if (!isDouble && nDigits <= 9) {
+      // The usual case (SVNs, versions): a small integer, exact without Number().
+      let v = 0;
+      for (let k = intStart; k < intEnd; k++) v = v * 10 + (s.charCodeAt(k) - 0x30);
+      if (minus && v === 0) this.canonical = false;
+      if (!minus && v < SMALL_INTS.length) return SMALL_INTS[v]!;
+      const value = minus ? -v : v;
+      return { kind: "number", text, isUint: !minus || v === 0, isInt: true, value, isDouble: false };
+    }
     const digits = s.slice(intStart, intEnd);
     // Integer literals up to 64 bits stay integers in rapidjson; beyond, it switches to a double.
     if (!isDouble && digits.length > 19) {
@@ -342,6 +356,11 @@ class Parser {
     return num;
   }
 }
+
+/** Shared (frozen) nodes of the small non-negative integers: TCB levels are made of them. */
+const SMALL_INTS: readonly JsonNumber[] = Array.from({ length: 1024 }, (_, v) =>
+  Object.freeze({ kind: "number", text: String(v), isUint: true, isInt: true, value: v, isDouble: false }),
+);
 
 /** The index after the run of ASCII digits starting at `i`. */
 function digitsEnd(s: string, i: number): number {
@@ -442,10 +461,9 @@ export function compactJson(v: JsonValue, maxDecimalPlaces = RAPIDJSON_DEFAULT_D
   switch (v.kind) {
     case "object": {
       let out = "{";
-      for (let i = 0; i < v.members.length; i++) {
-        const [k, m] = v.members[i]!;
+      for (let i = 0; i < v.keys.length; i++) {
         if (i > 0) out += ",";
-        out += `${writeString(k)}:${compactJson(m, maxDecimalPlaces)}`;
+        out += `${writeString(v.keys[i]!)}:${compactJson(v.values[i]!, maxDecimalPlaces)}`;
       }
       return `${out}}`;
     }
@@ -469,23 +487,15 @@ export function compactJson(v: JsonValue, maxDecimalPlaces = RAPIDJSON_DEFAULT_D
 
 /** The first member named `key` (rapidjson `FindMember`/`operator[]`), or undefined. */
 export function memberOf(o: JsonObject, key: string): JsonValue | undefined {
-  const m = o.members;
-  for (let i = 0; i < m.length; i++) if (m[i]![0] === key) return m[i]![1];
-  return undefined;
-}
-
-/** How many members are named `key` (to report duplicates). */
-export function countMembers(o: JsonObject, key: string): number {
-  let n = 0;
-  for (const [k] of o.members) if (k === key) n++;
-  return n;
+  const i = o.keys.indexOf(key);
+  return i < 0 ? undefined : o.values[i];
 }
 
 /** Names that occur more than once in an object. */
 export function duplicateNames(o: JsonObject): string[] {
   const seen = new Set<string>();
   const dup = new Set<string>();
-  for (const [k] of o.members) {
+  for (const k of o.keys) {
     if (seen.has(k)) dup.add(k);
     seen.add(k);
   }

@@ -139,10 +139,11 @@ function parseComponents(r: QvlFields, v: JsonValue | undefined, field: string):
     let svn: JsonValue | undefined;
     let category: JsonValue | undefined;
     let type: JsonValue | undefined;
-    for (const [k, m] of c.members) {
-      if (k === "svn") svn ??= m;
-      else if (k === "category") category ??= m;
-      else if (k === "type") type ??= m;
+    for (let k = 0; k < c.keys.length; k++) {
+      const key = c.keys[k];
+      if (key === "svn") svn ??= c.values[k];
+      else if (key === "category") category ??= c.values[k];
+      else if (key === "type") type ??= c.values[k];
     }
     if (svn?.kind !== "number" || !svn.isUint) {
       throw r.fail(`${field}[${i}].svn`, "must be an integer 0..4294967295");

@@ -93,12 +93,12 @@ function oidValueEntries(
     const [oidNode, value] = parts as [DerNode, DerNode];
     if (oidNode.tag !== TAG_OID) throw bad(`${field} entry must start with an OID`, field);
     const c = contentOf(buf, oidNode);
-    decodeOid(c); // a malformed OID is refused, as OpenSSL's decoder refuses it
     let ours = c.length === prefixLength + 1 && c[prefixLength]! < 0x80;
     for (let i = 0; ours && i < SGX_OID_BYTES.length; i++) if (c[i] !== SGX_OID_BYTES[i]) ours = false;
     for (let i = 0; ours && i < parentArcs.length; i++)
       if (c[SGX_OID_BYTES.length + i] !== parentArcs[i]) ours = false;
     if (ours) byArc.set(c[prefixLength]!, value);
+    else decodeOid(c); // an unknown entry is ignored, but a malformed OID is refused as OpenSSL refuses it
   }
   return { count: items.length, byArc };
 }

@@ -155,6 +155,26 @@ function decodeString(buf: Uint8Array, node: DerNode): string {
   return node.tag === 0x1e ? b.swap16().toString("utf16le") : b.toString("utf8");
 }
 
+const nameCache = new Map<string, NameAttribute[]>();
+
+/**
+ * A Name, decoded once per process for each distinct encoding (frozen: shared by every certificate that
+ * carries it). Intel's CA names repeat in every chain, like the OIDs `decodeOid` memoises.
+ */
+function decodedName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
+  let key = "";
+  for (let i = node.start; i < node.end; i++) key += String.fromCharCode(buf[i]!);
+  let name = nameCache.get(key);
+  if (name === undefined) {
+    name = parseName(buf, node, field);
+    for (const a of name) Object.freeze(a);
+    Object.freeze(name);
+    if (nameCache.size >= 256) nameCache.clear();
+    nameCache.set(key, name);
+  }
+  return name;
+}
+
 function parseName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
   if (node.tag !== TAG_SEQUENCE) throw derError(`${field}: Name is not a SEQUENCE`, node.start, field);
   const out: NameAttribute[] = [];
@@ -281,11 +301,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
     subjectRaw: tlvOf(der, subjectNode),
     // Names are decoded on first read (most verifications only need the subject CN of a few certificates).
     get issuer(): NameAttribute[] {
-      issuer ??= parseName(der, issuerNode, "issuer");
+      issuer ??= decodedName(der, issuerNode, "issuer");
       return issuer;
     },
     get subject(): NameAttribute[] {
-      subject ??= parseName(der, subjectNode, "subject");
+      subject ??= decodedName(der, subjectNode, "subject");
       return subject;
     },
     notBefore: decodeTime(der, nb, "notBefore"),
@@ -364,7 +384,7 @@ export function parseCrl(input: Uint8Array): Crl {
     version,
     signatureAlgorithm,
     issuerRaw: tlvOf(der, issuerNode),
-    issuer: parseName(der, issuerNode, "crl.issuer"),
+    issuer: decodedName(der, issuerNode, "crl.issuer"),
     thisUpdate: decodeTime(der, thisUpdateNode, "thisUpdate"),
     nextUpdate,
     revokedCount: entries.length,
