@@ -27,6 +27,13 @@ function readString(obj: Record<string, unknown>, field: CollateralJsonField): s
   return v;
 }
 
+/** An optional PEM field: absent, null or "" mean not given. */
+function readOptionalString(obj: Record<string, unknown>, field: CollateralJsonField): string | undefined {
+  const v = obj[field];
+  if (v === undefined || v === null || v === "") return undefined;
+  return readString(obj, field);
+}
+
 function readBytes(obj: Record<string, unknown>, field: CollateralJsonField): Uint8Array {
   const v = obj[field];
   if (v === undefined || v === null) throw malformed(field, "missing");
@@ -105,16 +112,20 @@ export function readCollateral(jsonText: string): Collateral {
     }
   }
   const c: Collateral = {
-    pckCrlIssuerChain: readString(obj, "pck_crl_issuer_chain"),
     rootCaCrl: readBytes(obj, "root_ca_crl"),
     pckCrl: readBytes(obj, "pck_crl"),
     tcbInfoIssuerChain: readString(obj, "tcb_info_issuer_chain"),
     tcbInfo: readSignedJson(obj, "tcb_info"),
     tcbInfoSignature: readBytes(obj, "tcb_info_signature"),
-    qeIdentityIssuerChain: readString(obj, "qe_identity_issuer_chain"),
     qeIdentity: readSignedJson(obj, "qe_identity"),
     qeIdentitySignature: readBytes(obj, "qe_identity_signature"),
   };
+  // Intel's QVL needs neither issuer chain (the PCK CRL is checked against the quote's PCK chain, the QE
+  // Identity with the TCB Info issuer chain): they may be absent.
+  const pckCrlIssuerChain = readOptionalString(obj, "pck_crl_issuer_chain");
+  if (pckCrlIssuerChain !== undefined) c.pckCrlIssuerChain = pckCrlIssuerChain;
+  const qeIdentityIssuerChain = readOptionalString(obj, "qe_identity_issuer_chain");
+  if (qeIdentityIssuerChain !== undefined) c.qeIdentityIssuerChain = qeIdentityIssuerChain;
   const pck = obj.pck_certificate_chain;
   if (pck !== undefined && pck !== null) c.pckCertificateChain = readString(obj, "pck_certificate_chain");
   return c;
@@ -126,17 +137,16 @@ function hex(b: Uint8Array): string {
 
 /** Serialise collateral to the same JSON format (lowercase hex bytes, signed bodies verbatim). */
 export function writeCollateral(c: Collateral): string {
-  const out: Record<string, string> = {
-    pck_crl_issuer_chain: c.pckCrlIssuerChain,
-    root_ca_crl: hex(c.rootCaCrl),
-    pck_crl: hex(c.pckCrl),
-    tcb_info_issuer_chain: c.tcbInfoIssuerChain,
-    tcb_info: c.tcbInfo,
-    tcb_info_signature: hex(c.tcbInfoSignature),
-    qe_identity_issuer_chain: c.qeIdentityIssuerChain,
-    qe_identity: c.qeIdentity,
-    qe_identity_signature: hex(c.qeIdentitySignature),
-  };
+  const out: Record<string, string> = {};
+  if (c.pckCrlIssuerChain !== undefined) out.pck_crl_issuer_chain = c.pckCrlIssuerChain;
+  out.root_ca_crl = hex(c.rootCaCrl);
+  out.pck_crl = hex(c.pckCrl);
+  out.tcb_info_issuer_chain = c.tcbInfoIssuerChain;
+  out.tcb_info = c.tcbInfo;
+  out.tcb_info_signature = hex(c.tcbInfoSignature);
+  if (c.qeIdentityIssuerChain !== undefined) out.qe_identity_issuer_chain = c.qeIdentityIssuerChain;
+  out.qe_identity = c.qeIdentity;
+  out.qe_identity_signature = hex(c.qeIdentitySignature);
   if (c.pckCertificateChain !== undefined) out.pck_certificate_chain = c.pckCertificateChain;
   return `${JSON.stringify(out, null, 2)}\n`;
 }

@@ -4,8 +4,12 @@
  * never re-serialised, because a single re-formatted byte breaks the signature.
  */
 export interface Collateral {
-  /** PEM: the PCK CRL issuer (Platform or Processor CA) followed by the Root CA. */
-  pckCrlIssuerChain: string;
+  /**
+   * PEM: the PCK CRL issuer (Platform or Processor CA) followed by the Root CA. Optional: Intel's QVL checks
+   * the PCK CRL against the quote's PCK chain and never reads it; when given, the verifier reports whether
+   * it agrees (a non-fatal check).
+   */
+  pckCrlIssuerChain?: string;
   /** DER of the Root CA CRL (revokes intermediate CAs and the TCB signing certificate). */
   rootCaCrl: Uint8Array;
   /** DER of the PCK CRL issued by the PCK certificate's CA (revokes PCK certificates). */
@@ -16,8 +20,12 @@ export interface Collateral {
   tcbInfo: string;
   /** ECDSA P-256 signature over `tcbInfo` (raw r||s, 64 bytes). */
   tcbInfoSignature: Uint8Array;
-  /** PEM: the signer of the QE identity (TCB Signing certificate) followed by the Root CA. */
-  qeIdentityIssuerChain: string;
+  /**
+   * PEM: the signer of the QE identity (TCB Signing certificate) followed by the Root CA. Optional: the QE
+   * Identity is checked with the TCB Info issuer chain (the same TCB Signing certificate); when given, the
+   * verifier reports whether it agrees (a non-fatal check).
+   */
+  qeIdentityIssuerChain?: string;
   /** The `enclaveIdentity` JSON object exactly as signed. */
   qeIdentity: string;
   /** ECDSA P-256 signature over `qeIdentity` (raw r||s, 64 bytes). */

@@ -4,7 +4,6 @@ import {
   contentOf,
   type DerNode,
   decodeOid,
-  decodeSmallUint,
   readNode,
   TAG_BOOLEAN,
   TAG_ENUMERATED,
@@ -44,7 +43,10 @@ export interface PckExtensions {
   pceId: string;
   /** Lowercase hex (6 bytes). */
   fmspc: string;
-  sgxType: SgxType;
+  /** "Unknown" for a value QVL accepts but does not name (it casts any ENUMERATED). */
+  sgxType: SgxType | "Unknown";
+  /** The ENUMERATED value of the SGX type. */
+  sgxTypeValue: number;
   /** Platform-CA certificates only; lowercase hex (16 bytes). */
   platformInstanceId?: string;
   /** Platform-CA certificates only. */
@@ -62,46 +64,43 @@ function hexOf(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
 
-function octets(buf: Uint8Array, node: DerNode, size: number, field: string): Uint8Array {
-  if (node.tag !== TAG_OCTET_STRING) throw bad(`${field} must be an OCTET STRING`, field);
-  const c = contentOf(buf, node);
-  if (c.length !== size) throw bad(`${field} must be ${size} bytes, got ${c.length}`, field);
-  return c;
-}
-
 // DER content of the OID 1.2.840.113741.1.13.1 (the SGX extension); every entry inside extends it.
 const SGX_OID_BYTES = [0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01];
 
 /**
- * Entries of a SEQUENCE OF SEQUENCE { OID, value } whose OIDs are the SGX extension OID, `parentArcs` and
- * one more arc, keyed by that last arc. Any other OID is refused: Intel defines every entry (QVL counts them).
+ * Entries of a SEQUENCE OF SEQUENCE { OID, value }, as QVL walks them (`X509/PckCertificate.cpp`,
+ * `X509/Tcb.cpp`): every entry must be a SEQUENCE of exactly two elements, the first an OID. The value of an
+ * entry whose OID is the SGX extension OID + `parentArcs` + one arc is kept under that arc; a later entry
+ * with the same OID replaces an earlier one (QVL overwrites its member); other OIDs are ignored (QVL only
+ * counts them).
  */
-function oidValuePairs(
+function oidValueEntries(
   buf: Uint8Array,
   seq: DerNode,
   field: string,
   parentArcs: number[],
-): Map<number, DerNode> {
+): { count: number; byArc: Map<number, DerNode> } {
   if (seq.tag !== TAG_SEQUENCE) throw bad(`${field} must be a SEQUENCE`, field);
-  const out = new Map<number, DerNode>();
+  const byArc = new Map<number, DerNode>();
+  const items = childrenOf(buf, seq);
   const prefixLength = SGX_OID_BYTES.length + parentArcs.length;
-  for (const item of childrenOf(buf, seq)) {
+  for (const item of items) {
     if (item.tag !== TAG_SEQUENCE) throw bad(`${field} entry must be a SEQUENCE`, field);
-    const [oidNode, value, extra] = childrenOf(buf, item);
-    if (!oidNode || !value || extra || oidNode.tag !== TAG_OID) {
-      throw bad(`${field} entry must be SEQUENCE { OID, value }`, field);
+    const parts = childrenOf(buf, item);
+    if (parts.length !== 2) {
+      throw bad(`${field} entry must hold 2 elements (OID, value), got ${parts.length}`, field);
     }
+    const [oidNode, value] = parts as [DerNode, DerNode];
+    if (oidNode.tag !== TAG_OID) throw bad(`${field} entry must start with an OID`, field);
     const c = contentOf(buf, oidNode);
     let ours = c.length === prefixLength + 1 && c[prefixLength]! < 0x80;
     for (let i = 0; ours && i < SGX_OID_BYTES.length; i++) if (c[i] !== SGX_OID_BYTES[i]) ours = false;
     for (let i = 0; ours && i < parentArcs.length; i++)
       if (c[SGX_OID_BYTES.length + i] !== parentArcs[i]) ours = false;
-    if (!ours) throw bad(`unexpected entry ${decodeOid(c)}`, field);
-    const arc = c[prefixLength]!;
-    if (out.has(arc)) throw bad(`duplicate entry ${decodeOid(c)}`, field);
-    out.set(arc, value);
+    if (ours) byArc.set(c[prefixLength]!, value);
+    else decodeOid(c); // an unknown entry is ignored, but a malformed OID is refused as OpenSSL refuses it
   }
-  return out;
+  return { count: items.length, byArc };
 }
 
 function required(map: Map<number, DerNode>, arc: number, field: string): DerNode {
@@ -110,14 +109,31 @@ function required(map: Map<number, DerNode>, arc: number, field: string): DerNod
   return n;
 }
 
-function uint(buf: Uint8Array, node: DerNode, field: string, tag = TAG_INTEGER): number {
-  if (node.tag !== tag)
+/**
+ * ASN1_INTEGER_get / ASN1_ENUMERATED_get, keeping the low 32 bits (two's complement) as QVL's casts to
+ * uint8_t / uint32_t / int do; a value wider than a long reads as -1. DER rules (minimal, non-empty) hold.
+ */
+function low32(buf: Uint8Array, node: DerNode, field: string, tag: number): number {
+  if (node.tag !== tag) {
     throw bad(`${field} must be an ${tag === TAG_INTEGER ? "INTEGER" : "ENUMERATED"}`, field);
-  try {
-    return decodeSmallUint(contentOf(buf, node), field);
-  } catch {
-    throw bad(`${field} is not a small non-negative integer`, field);
   }
+  const c = contentOf(buf, node);
+  if (c.length === 0) throw bad(`${field} is an empty integer`, field);
+  if (c.length > 1 && ((c[0] === 0 && !(c[1]! & 0x80)) || (c[0] === 0xff && c[1]! & 0x80))) {
+    throw bad(`${field} is not minimally encoded`, field);
+  }
+  if (c.length > 8) return 0xffffffff;
+  const fill = c[0]! & 0x80 ? 0xff : 0;
+  let v = 0;
+  for (let i = 4; i >= 1; i--) v = v * 256 + (c.length - i >= 0 ? c[c.length - i]! : fill);
+  return v >>> 0;
+}
+
+function octets(buf: Uint8Array, node: DerNode, size: number, field: string): Uint8Array {
+  if (node.tag !== TAG_OCTET_STRING) throw bad(`${field} must be an OCTET STRING`, field);
+  const c = contentOf(buf, node);
+  if (c.length !== size) throw bad(`${field} must be ${size} bytes, got ${c.length}`, field);
+  return c;
 }
 
 /**
@@ -146,46 +162,74 @@ export function pckExtensionsOf(cert: Certificate): PckExtensions {
   return parseSgxExtensionValue(ext.value);
 }
 
+/** QVL's PROCESSOR_CA_EXTENSION_COUNT / PLATFORM_CA_EXTENSION_COUNT (SgxEcdsaAttestation/AttestationParsers.h). */
+const SGX_EXTENSION_COUNTS = [5, 7];
+/** QVL's TCB_SEQUENCE_LEN (X509Constants.h): 16 component SVNs, PCESVN, CPUSVN. */
+const TCB_SEQUENCE_LENGTH = 18;
+
+/**
+ * The SGX extension as QVL's `PckCertificate::setMembers` and `Tcb::Tcb` read it: one TLV (bytes after it
+ * are ignored, as `d2i_ASN1_TYPE` ignores them) holding 5 or 7 entries (a Processor-CA PCK has 5, a
+ * Platform-CA PCK 7: PlatformInstanceID and Configuration come on top; any other count, 6 included, is
+ * refused), among them PPID (16 bytes), TCB, PCE-ID (2), FMSPC (6) and SGX type (ENUMERATED); the TCB
+ * holds exactly 18 entries: the 16 component SVNs (INTEGERs kept as uint8_t), PCESVN (kept as uint32_t)
+ * and CPUSVN (16 bytes). PlatformInstanceID and Configuration are reported when well formed; QVL's quote
+ * verification does not read them.
+ */
 function parseSgxExtensionValue(buf: Uint8Array): PckExtensions {
   const top = readNode(buf, 0, buf.length);
-  if (top.end !== buf.length) throw bad("trailing bytes after the extension", "sgxExtension");
-  const map = oidValuePairs(buf, top, "sgxExtension", []);
-
-  const tcbMap = oidValuePairs(buf, required(map, 2, "tcb"), "tcb", [2]);
+  const entries = oidValueEntries(buf, top, "sgxExtension", []);
+  if (!SGX_EXTENSION_COUNTS.includes(entries.count)) {
+    throw bad(
+      `the extension must hold 5 (Processor CA) or 7 (Platform CA) entries, got ${entries.count}`,
+      "sgxExtension",
+    );
+  }
+  const map = entries.byArc;
+  const tcbNode = required(map, 2, "tcb");
+  const tcbEntries = oidValueEntries(buf, tcbNode, "tcb", [2]);
+  if (tcbEntries.count !== TCB_SEQUENCE_LENGTH) {
+    throw bad(`the TCB must hold ${TCB_SEQUENCE_LENGTH} entries, got ${tcbEntries.count}`, "tcb");
+  }
+  const tcbMap = tcbEntries.byArc;
   const sgxTcbComponents: number[] = [];
   for (let i = 1; i <= 16; i++) {
     const field = `tcb.sgxTcbComp${String(i).padStart(2, "0")}Svn`;
-    const svn = uint(buf, required(tcbMap, i, field), field);
-    if (svn > 255) throw bad(`${field} is out of range 0..255`, field);
-    sgxTcbComponents.push(svn);
+    sgxTcbComponents.push(low32(buf, required(tcbMap, i, field), field, TAG_INTEGER) & 0xff);
   }
-  const pceSvn = uint(buf, required(tcbMap, 17, "tcb.pceSvn"), "tcb.pceSvn");
-  if (pceSvn > 0xffff) throw bad("tcb.pceSvn is out of range 0..65535", "tcb.pceSvn");
+  const pceSvn = low32(buf, required(tcbMap, 17, "tcb.pceSvn"), "tcb.pceSvn", TAG_INTEGER);
   const cpuSvn = hexOf(octets(buf, required(tcbMap, 18, "tcb.cpuSvn"), 16, "tcb.cpuSvn"));
 
-  const sgxTypeValue = uint(buf, required(map, 5, "sgxType"), "sgxType", TAG_ENUMERATED);
-  const sgxType = SGX_TYPES[sgxTypeValue];
-  if (!sgxType) throw bad(`unknown SGX type ${sgxTypeValue}`, "sgxType");
-
+  const sgxTypeValue = low32(buf, required(map, 5, "sgxType"), "sgxType", TAG_ENUMERATED) | 0;
   const out: PckExtensions = {
     ppid: hexOf(octets(buf, required(map, 1, "ppid"), 16, "ppid")),
     tcb: { sgxTcbComponents, pceSvn, cpuSvn },
     pceId: hexOf(octets(buf, required(map, 3, "pceId"), 2, "pceId")),
     fmspc: hexOf(octets(buf, required(map, 4, "fmspc"), 6, "fmspc")),
-    sgxType,
+    sgxType: SGX_TYPES[sgxTypeValue] ?? "Unknown",
+    sgxTypeValue,
   };
   const pii = map.get(6);
-  if (pii) out.platformInstanceId = hexOf(octets(buf, pii, 16, "platformInstanceId"));
+  if (pii && pii.tag === TAG_OCTET_STRING && pii.end - pii.contentStart === 16) {
+    out.platformInstanceId = hexOf(contentOf(buf, pii));
+  }
   const conf = map.get(7);
   if (conf) {
-    const confMap = oidValuePairs(buf, conf, "configuration", [7]);
+    const configuration = configurationOf(buf, conf);
+    if (configuration) out.configuration = configuration;
+  }
+  return out;
+}
+
+/** The Configuration entry (.7: .7.1 DynamicPlatform, .7.2 CachedKeys, .7.3 SMTEnabled), or null if malformed. */
+function configurationOf(buf: Uint8Array, node: DerNode): PckExtensions["configuration"] | null {
+  try {
+    const confMap = oidValueEntries(buf, node, "configuration", [7]).byArc;
     const flag = (n: number): boolean | undefined => {
-      const node = confMap.get(n);
-      if (!node) return undefined;
-      if (node.tag !== TAG_BOOLEAN || node.end - node.contentStart !== 1) {
-        throw bad(`configuration.${n} must be a BOOLEAN`, "configuration");
-      }
-      return buf[node.contentStart] !== 0;
+      const f = confMap.get(n);
+      if (!f) return undefined;
+      if (f.tag !== TAG_BOOLEAN || f.end - f.contentStart !== 1) throw bad("not a BOOLEAN", "configuration");
+      return buf[f.contentStart] !== 0;
     };
     const configuration: NonNullable<PckExtensions["configuration"]> = {};
     const d = flag(1);
@@ -194,9 +238,10 @@ function parseSgxExtensionValue(buf: Uint8Array): PckExtensions {
     if (d !== undefined) configuration.dynamicPlatform = d;
     if (c !== undefined) configuration.cachedKeys = c;
     if (s !== undefined) configuration.smtEnabled = s;
-    out.configuration = configuration;
+    return configuration;
+  } catch {
+    return null;
   }
-  return out;
 }
 
 export type PckCaType = "processor" | "platform";

@@ -32,6 +32,26 @@ export const OID_CN = "2.5.4.3";
 export const OID_BASIC_CONSTRAINTS = "2.5.29.19";
 export const OID_AUTHORITY_KEY_ID = "2.5.29.35";
 export const OID_CRL_NUMBER = "2.5.29.20";
+export const OID_SUBJECT_KEY_ID = "2.5.29.14";
+export const OID_KEY_USAGE = "2.5.29.15";
+export const OID_CRL_DISTRIBUTION_POINTS = "2.5.29.31";
+export const OID_C = "2.5.4.6";
+export const OID_O = "2.5.4.10";
+export const OID_L = "2.5.4.7";
+export const OID_ST = "2.5.4.8";
+
+/**
+ * Extensions every certificate must carry for Intel's QVL (`AttestationParsers/src/X509Constants.h`
+ * REQUIRED_X509_EXTENSIONS, checked by `x509::Certificate` when it parses any certificate of a chain or
+ * the trusted root): authority key id, CRL distribution points, subject key id, key usage, basic constraints.
+ */
+export const QVL_REQUIRED_CERT_EXTENSIONS = [
+  OID_AUTHORITY_KEY_ID,
+  OID_CRL_DISTRIBUTION_POINTS,
+  OID_SUBJECT_KEY_ID,
+  OID_KEY_USAGE,
+  OID_BASIC_CONSTRAINTS,
+] as const;
 
 export interface NameAttribute {
   oid: string;
@@ -133,6 +153,26 @@ function decodeString(buf: Uint8Array, node: DerNode): string {
   const b = Buffer.from(buf.subarray(node.contentStart, node.end));
   // UTF8String and the legacy string types decode as UTF-8; BMPString is UTF-16BE.
   return node.tag === 0x1e ? b.swap16().toString("utf16le") : b.toString("utf8");
+}
+
+const nameCache = new Map<string, NameAttribute[]>();
+
+/**
+ * A Name, decoded once per process for each distinct encoding (frozen: shared by every certificate that
+ * carries it). Intel's CA names repeat in every chain, like the OIDs `decodeOid` memoises.
+ */
+function decodedName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
+  let key = "";
+  for (let i = node.start; i < node.end; i++) key += String.fromCharCode(buf[i]!);
+  let name = nameCache.get(key);
+  if (name === undefined) {
+    name = parseName(buf, node, field);
+    for (const a of name) Object.freeze(a);
+    Object.freeze(name);
+    if (nameCache.size >= 256) nameCache.clear();
+    nameCache.set(key, name);
+  }
+  return name;
 }
 
 function parseName(buf: Uint8Array, node: DerNode, field: string): NameAttribute[] {
@@ -261,11 +301,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
     subjectRaw: tlvOf(der, subjectNode),
     // Names are decoded on first read (most verifications only need the subject CN of a few certificates).
     get issuer(): NameAttribute[] {
-      issuer ??= parseName(der, issuerNode, "issuer");
+      issuer ??= decodedName(der, issuerNode, "issuer");
       return issuer;
     },
     get subject(): NameAttribute[] {
-      subject ??= parseName(der, subjectNode, "subject");
+      subject ??= decodedName(der, subjectNode, "subject");
       return subject;
     },
     notBefore: decodeTime(der, nb, "notBefore"),
@@ -279,10 +319,18 @@ export function parseCertificate(der: Uint8Array): Certificate {
   };
 }
 
-/** Parse one DER CRL. */
-export function parseCrl(der: Uint8Array): Crl {
-  const top = expectNode(der, 0, TAG_SEQUENCE, der.length, "crl");
-  if (top.end !== der.length) throw derError("trailing bytes after CRL", top.end, "crl");
+/**
+ * Parse one DER CRL. Zero bytes after the CRL are ignored (the C-string terminator of Intel's
+ * `sgx_ql_qve_collateral_t`, which QVL's `d2i_X509_CRL_bio` reads past); `der` of the result is the CRL
+ * without them. Any other trailing byte is refused: QVL would ignore it too, but bytes that are not the
+ * CRL (a second CRL appended, say) must not pass unseen, since revocations in them would be ignored.
+ */
+export function parseCrl(input: Uint8Array): Crl {
+  const top = expectNode(input, 0, TAG_SEQUENCE, input.length, "crl");
+  for (let i = top.end; i < input.length; i++) {
+    if (input[i] !== 0) throw derError("trailing bytes after CRL (only zero bytes may follow it)", i, "crl");
+  }
+  const der = top.end === input.length ? input : input.subarray(0, top.end);
   const [tbsNode, sigAlgNode, sigNode, extra] = childrenOf(der, top);
   if (!tbsNode || !sigAlgNode || !sigNode || extra || tbsNode.tag !== TAG_SEQUENCE) {
     throw derError("CRL must be SEQUENCE{tbs, algorithm, signature}", 0, "crl");
@@ -336,7 +384,7 @@ export function parseCrl(der: Uint8Array): Crl {
     version,
     signatureAlgorithm,
     issuerRaw: tlvOf(der, issuerNode),
-    issuer: parseName(der, issuerNode, "crl.issuer"),
+    issuer: decodedName(der, issuerNode, "crl.issuer"),
     thisUpdate: decodeTime(der, thisUpdateNode, "thisUpdate"),
     nextUpdate,
     revokedCount: entries.length,
@@ -360,6 +408,25 @@ export function parseCrl(der: Uint8Array): Crl {
     signature: parseBitString(der, sigNode, "crl.signatureValue"),
     extensions,
   };
+}
+
+/**
+ * Intel's QVL name equality (`X509/DistinguishedName.cpp` operator==): the first CN, C, O, L and ST values
+ * are equal; the raw encoding and any other attribute are not compared. DER-identical names are equal.
+ */
+export function qvlNamesEqual(
+  aRaw: Uint8Array,
+  a: () => NameAttribute[],
+  bRaw: Uint8Array,
+  b: () => NameAttribute[],
+): boolean {
+  if (bytesEqualTo(aRaw, bRaw)) return true;
+  const x = a();
+  const y = b();
+  for (const oid of [OID_CN, OID_C, OID_O, OID_L, OID_ST]) {
+    if ((nameAttribute(x, oid) ?? "") !== (nameAttribute(y, oid) ?? "")) return false;
+  }
+  return true;
 }
 
 /** The first CN of a Name, or "" when absent. */

@@ -6,6 +6,7 @@
 import { tdAttributeNames, toHex } from "../abi/index.js";
 import type { QuoteBody } from "../abi/types.js";
 import { TdxError } from "../errors.js";
+import type { TcbStatus } from "../verify/result.js";
 import { ALLOW_LIST_RULES, type AllowListRule, DEFAULT_POLICY, type Policy } from "./schema.js";
 
 /** A value shown in a rule outcome (JSON-friendly). */
@@ -36,7 +37,8 @@ export interface Appraisal {
 export interface AppraisalInput {
   /** The quote verified (signatures, chain, CRLs, collateral signatures). */
   ok: boolean;
-  tcbStatus: string | null;
+  /** Verify's `TcbStatus` (a string here, so that hand-built inputs need no cast). */
+  tcbStatus: TcbStatus | (string & {}) | null;
   advisoryIds: readonly string[];
   collateralExpired: boolean;
   /** The matched TCB level (its tcbDate is what minTcbDate compares). */

@@ -5,8 +5,12 @@
  */
 import { TD_ATTRIBUTE_BITS } from "../abi/index.js";
 import { TdxError } from "../errors.js";
+import type { TcbStatus } from "../verify/result.js";
 
-/** TCB statuses a verifier can report for a platform that verified (Intel's names). */
+/** The TCB statuses a policy may accept: every status the verifier reports for a platform that verified. */
+export type AcceptableTcbStatus = Exclude<TcbStatus, "Revoked">;
+
+/** The same, as the list the policy schema enumerates (checked against verify's `TcbStatus` below). */
 export const ACCEPTABLE_TCB_STATUSES = [
   "UpToDate",
   "SWHardeningNeeded",
@@ -16,8 +20,11 @@ export const ACCEPTABLE_TCB_STATUSES = [
   "OutOfDateConfigurationNeeded",
   "TDRelaunchAdvised",
   "TDRelaunchAdvisedConfigurationNeeded",
-] as const;
-export type AcceptableTcbStatus = (typeof ACCEPTABLE_TCB_STATUSES)[number];
+] as const satisfies readonly AcceptableTcbStatus[];
+// Every status verify can report but Revoked is listed: a status added to verify's TcbStatus fails here.
+type UnlistedTcbStatus = Exclude<AcceptableTcbStatus, (typeof ACCEPTABLE_TCB_STATUSES)[number]>;
+const everyStatusListed: [UnlistedTcbStatus] extends [never] ? true : UnlistedTcbStatus = true;
+void everyStatusListed;
 
 /** TD attribute names a policy may require or forbid (the abi's table), plus BITn for the other bits. */
 export const TD_ATTRIBUTE_NAMES: readonly string[] = Object.keys(TD_ATTRIBUTE_BITS);

@@ -1,6 +1,6 @@
 import type { Quote } from "../abi/types.js";
+import type { TcbLevelStatus } from "../collateral/tcb-info.js";
 import type { PckCaType } from "../crypto/pck.js";
-import type { TcbLevelStatus } from "./collateral-json.js";
 
 /** Intel's final TCB statuses (TCB Info level statuses plus the TD relaunch advice of TDX 1.5). */
 export type TcbStatus = TcbLevelStatus | "TDRelaunchAdvised" | "TDRelaunchAdvisedConfigurationNeeded";

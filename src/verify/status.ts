@@ -1,4 +1,4 @@
-import { TCB_STATUSES, type TcbLevelStatus } from "./collateral-json.js";
+import { TCB_STATUSES, type TcbLevelStatus } from "../collateral/tcb-info.js";
 import type { QeIdentityStatus, TcbStatus, TdxModuleStatus } from "./result.js";
 
 /**

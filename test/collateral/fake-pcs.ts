@@ -83,7 +83,7 @@ export class FakePcs {
         const der = u.searchParams.get("encoding") === "der" && !this.options.pckCrlPem;
         res.writeHead(200, {
           "Content-Type": der ? "application/pkix-crl" : "application/x-pem-file",
-          "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(c.pckCrlIssuerChain),
+          "SGX-PCK-CRL-Issuer-Chain": encodeURIComponent(c.pckCrlIssuerChain ?? ""),
         });
         res.end(der ? Buffer.from(c.pckCrl) : pem(c.pckCrl, "X509 CRL"));
         return;
@@ -121,7 +121,7 @@ export class FakePcs {
         }
         res.writeHead(200, {
           "Content-Type": "application/json",
-          "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(c.qeIdentityIssuerChain),
+          "SGX-Enclave-Identity-Issuer-Chain": encodeURIComponent(c.qeIdentityIssuerChain ?? ""),
         });
         res.end(`{"enclaveIdentity":${c.qeIdentity},"signature":"${sig(c.qeIdentitySignature)}"}`);
         return;

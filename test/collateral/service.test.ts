@@ -37,10 +37,12 @@ function same(a: Collateral, b: Collateral): void {
   expect(hex(a.qeIdentitySignature)).toBe(hex(b.qeIdentitySignature));
   expect(hex(a.pckCrl)).toBe(hex(b.pckCrl));
   expect(hex(a.rootCaCrl)).toBe(hex(b.rootCaCrl));
-  expect(splitPemCertificates(a.pckCrlIssuerChain)).toEqual(splitPemCertificates(b.pckCrlIssuerChain));
+  expect(splitPemCertificates(a.pckCrlIssuerChain ?? "")).toEqual(
+    splitPemCertificates(b.pckCrlIssuerChain ?? ""),
+  );
   expect(splitPemCertificates(a.tcbInfoIssuerChain)).toEqual(splitPemCertificates(b.tcbInfoIssuerChain));
-  expect(splitPemCertificates(a.qeIdentityIssuerChain)).toEqual(
-    splitPemCertificates(b.qeIdentityIssuerChain),
+  expect(splitPemCertificates(a.qeIdentityIssuerChain ?? "")).toEqual(
+    splitPemCertificates(b.qeIdentityIssuerChain ?? ""),
   );
 }
 

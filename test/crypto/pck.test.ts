@@ -49,6 +49,7 @@ describe.skipIf(!vectorsDir())("PCK extension detail", () => {
       pceId: "0000",
       fmspc: "b0c06f000000",
       sgxType: "Scalable",
+      sgxTypeValue: 1,
       platformInstanceId: "07828474603e7019dc930775ffe8cdd2",
       configuration: { dynamicPlatform: true, cachedKeys: true, smtEnabled: true },
     });

@@ -207,7 +207,7 @@ describe("signed collateral", () => {
   });
 
   it("the chains in the collateral are PCK CA || root and TCB Signing || root", () => {
-    expect(pemToDers(c.pckCrlIssuerChain).length).toBe(2);
+    expect(pemToDers(c.pckCrlIssuerChain ?? "").length).toBe(2);
     expect(c.pckCrlIssuerChain).toBe(p.certs.platformCa.pem + p.certs.root.pem);
     expect(c.tcbInfoIssuerChain).toBe(p.certs.tcbSigning.pem + p.certs.root.pem);
   });

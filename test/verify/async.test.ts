@@ -137,7 +137,7 @@ describe.skipIf(!vectorsDir())(`verifyAsync equals verify on real quotes (${VECT
       }
       for (const field of ["tcbInfo", "qeIdentity", "tcbInfoIssuerChain", "pckCrlIssuerChain"] as const) {
         for (let k = 0; k < 3; k++) {
-          const text = collateral[field];
+          const text = collateral[field] ?? "";
           const at = pick(text.length);
           const changed = { ...collateral, [field]: flipChar(text, at, 1 + pick(3)) };
           const r = await cmp.same(c.quote, changed, { now }, `${c.name} ${field} @${at}`);

@@ -93,12 +93,14 @@ describe("error codes (simulated PKI)", () => {
     expect(r.error?.code).toBe("CRL_SIGNATURE_INVALID");
   });
 
-  it("CRL issued after the verification time: CRL_NOT_YET_VALID", async () => {
+  it("CRL issued after the verification time: expired collateral as Intel reports it (SGX_CRL_EXPIRED), verdict kept", async () => {
     const { p, quote, collateral, keys, verifier } = await sim();
     const future = await rootCrl(p, keys, [], new Date(now.getTime() + 7 * 86400_000));
     const r = verifier.verify(quote, { ...collateral, rootCaCrl: future }, { now });
-    expect(r.error?.code).toBe("CRL_NOT_YET_VALID");
-    expect(r.ok).toBe(false);
+    expect(r.ok).toBe(true);
+    expect(r.tcbStatus).toBe("UpToDate");
+    expect(r.collateralExpired).toBe(true);
+    expect(r.expiredItems).toEqual(["rootCaCrl.thisUpdate"]);
   });
 
   it("TCB Info / QE Identity signed by the wrong key: *_SIGNATURE_INVALID", async () => {
@@ -157,6 +159,25 @@ describe("error codes (simulated PKI)", () => {
     const sigAt = parseQuote(quote).signatureDataOffset;
     badSig[sigAt + 3]! ^= 1;
     expect(verifier.verify(badSig, c, { now }).error?.code).toBe("QUOTE_SIGNATURE_INVALID");
+  });
+
+  it("a TCB Info signed over its pretty-printed bytes fails: Intel checks the compact form only", async () => {
+    const { quote, collateral, keys, verifier } = await sim();
+    const pretty = JSON.stringify(JSON.parse(collateral.tcbInfo), null, 2);
+    const c = { ...collateral, tcbInfo: pretty, tcbInfoSignature: signText(pretty, keys.tcbSigning) };
+    expect(verifier.verify(quote, c, { now }).error?.code).toBe("TCB_INFO_SIGNATURE_INVALID");
+  });
+
+  it("a duplicate member inserted before a signed one breaks the signature (it is part of what QVL signs)", async () => {
+    const { quote, collateral, verifier } = await sim();
+    const forged = collateral.tcbInfo.replace('"fmspc":', '"tcbType":5,"fmspc":');
+    const r = verifier.verify(quote, { ...collateral, tcbInfo: forged }, { now });
+    expect(r.ok).toBe(false);
+    expect(["TCB_INFO_SIGNATURE_INVALID", "TCB_INFO_MALFORMED"]).toContain(r.error?.code);
+    const dupStatus = collateral.tcbInfo.replace('"tcbLevels":[{', '"tcbLevels":[{"tcbStatus":"UpToDate",');
+    expect(verifier.verify(quote, { ...collateral, tcbInfo: dupStatus }, { now }).error?.code).toBe(
+      "TCB_INFO_SIGNATURE_INVALID",
+    );
   });
 
   it("trust anchors that are not self-signed roots are refused up front", async () => {
@@ -243,14 +264,17 @@ describe.skipIf(!vectorsDir())(`error codes (real Intel data; ${VECTORS_SKIP_REA
     expect(r.error?.hint).toMatch(/ca=platform/);
   });
 
-  it("before the PCK CRL's thisUpdate: CRL_NOT_YET_VALID", () => {
+  it("before the PCK CRL's thisUpdate: collateralExpired (Intel's CrlStore::expired), the TCB status still computed", () => {
     const c = byName("dcapqvl_tdx_v4_b0c06f_2025-06");
     // Root CA CRL thisUpdate 2025-03-20, PCK CRL thisUpdate 2025-06-19.
     const r = new Verifier().verify(c.quote, readCollateral(c.collateralText), {
       now: new Date("2025-06-01T00:00:00Z"),
     });
-    expect(r.error?.code).toBe("CRL_NOT_YET_VALID");
-    expect(r.checks.at(-1)).toMatchObject({ name: "pckCrl", passed: false });
+    expect(r.ok).toBe(true);
+    expect(r.tcbStatus).toBe(c.expected.expect.tcbStatus);
+    expect(r.collateralExpired).toBe(true);
+    expect(r.expiredItems).toContain("pckCrl.thisUpdate");
+    expect(r.checks.at(-1)).toMatchObject({ name: "collateral.validity", passed: false, nonFatal: true });
   });
 
   it("a TDX quote with another platform's TCB Info: TCB_INFO_MISMATCH; with the SGX QE identity: QE_IDENTITY_MISMATCH", () => {
@@ -300,12 +324,57 @@ describe.skipIf(!vectorsDir())(`error codes (real Intel data; ${VECTORS_SKIP_REA
     };
     const reversed = {
       ...col,
-      pckCrlIssuerChain: flip(col.pckCrlIssuerChain),
+      pckCrlIssuerChain: flip(col.pckCrlIssuerChain!),
       tcbInfoIssuerChain: flip(col.tcbInfoIssuerChain),
-      qeIdentityIssuerChain: flip(col.qeIdentityIssuerChain),
+      qeIdentityIssuerChain: flip(col.qeIdentityIssuerChain!),
     };
     expect(reversed.tcbInfoIssuerChain).not.toBe(col.tcbInfoIssuerChain);
     expect(new Verifier().verify(c.quote, reversed, { now: c.expected.at }).ok).toBe(true);
+  });
+
+  it("without pck_crl_issuer_chain / qe_identity_issuer_chain the verdict is Intel's (QVL reads neither)", () => {
+    const c = byName("dcapqvl_tdx_v4_b0c06f_2025-06");
+    const { pckCrlIssuerChain: _p, qeIdentityIssuerChain: _q, ...rest } = readCollateral(c.collateralText);
+    const r = new Verifier().verify(c.quote, rest, { now: c.expected.at });
+    expect([r.ok, r.tcbStatus]).toEqual([true, c.expected.expect.tcbStatus]);
+    expect(r.checks.map((x) => x.name)).not.toContain("pckCrlIssuerChain.matchesPckChain");
+    const json = JSON.parse(c.collateralText) as Record<string, unknown>;
+    delete json.pck_crl_issuer_chain;
+    json.qe_identity_issuer_chain = "";
+    expect(
+      new Verifier().verify(c.quote, readCollateral(JSON.stringify(json)), { now: c.expected.at }).ok,
+    ).toBe(true);
+  });
+
+  it("issuer chains that disagree with the ones Intel uses: named non-fatal checks, not a refusal", () => {
+    const c = byName("dcapqvl_tdx_v4_b0c06f_2025-06");
+    const col = readCollateral(c.collateralText);
+    const other = readCollateral(byName("dcapqvl_sgx_v3_00a06711_2025-06").collateralText);
+    const swapped = {
+      ...col,
+      pckCrlIssuerChain: col.tcbInfoIssuerChain,
+      qeIdentityIssuerChain: "not a chain",
+    };
+    const r = new Verifier().verify(c.quote, swapped, { now: c.expected.at });
+    expect([r.ok, r.tcbStatus]).toEqual([true, c.expected.expect.tcbStatus]);
+    expect(r.checks.find((x) => x.name === "pckCrlIssuerChain.matchesPckChain")).toMatchObject({
+      passed: false,
+      nonFatal: true,
+    });
+    expect(r.checks.find((x) => x.name === "qeIdentity.issuerChain.matchesTcbChain")).toMatchObject({
+      passed: false,
+      nonFatal: true,
+    });
+    const agreeing = new Verifier().verify(
+      c.quote,
+      { ...col, qeIdentityIssuerChain: other.tcbInfoIssuerChain },
+      {
+        now: c.expected.at,
+      },
+    );
+    expect(agreeing.checks.find((x) => x.name === "qeIdentity.issuerChain.matchesTcbChain")?.passed).toBe(
+      true,
+    );
   });
 
   it("collateral expiry is a flag with the earliest expiry, not a failure", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TCB_STATUSES } from "../../src/verify/collateral-json.js";
+import { TCB_STATUSES } from "../../src/collateral/tcb-info.js";
 import { convergeWithModule, convergeWithQe, relaunchAdvice } from "../../src/verify/status.js";
 
 /** Intel's merge tables (QVL TcbLevelCheck.cpp / TdxModuleCheck.cpp / TDRelaunchCheck.cpp), quote-verify.md §2.6. */

@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import { verifyDerEcdsa } from "../crypto/ecdsa.js";
+import {
+  type Certificate,
+  formatName,
+  OID_ECDSA_SHA256,
+  parseCertificate,
+  pemToDers,
+  QVL_REQUIRED_CERT_EXTENSIONS,
+} from "../crypto/x509.js";
+import { TdxError } from "../errors.js";
+import { bytesEqual, latin1, newId } from "./bytes.js";
+import { type CertEntry, isP256, keyOf } from "./entries.js";
+import { INTEL_SGX_ROOT_CA_PEM } from "./intel-root.js";
+
+/**
+ * Trust anchors: the roots a chain must end in, byte for byte. Intel's SGX Root CA unless the caller passes
+ * others; each must be a self-signed ECDSA P-256 root with the extensions QVL requires of any certificate.
+ */
+
+/** A trust anchor: PEM text (one or more certificates) or DER bytes of a self-signed root. */
+export type TrustAnchorInput = string | Uint8Array;
+
+/** Trust anchors and their DER (latin1) index: a pure function of the anchors, shared by verifiers. */
+export interface AnchorSet {
+  list: CertEntry[];
+  byDer: Map<string, CertEntry>;
+}
+
+/** The Intel root, parsed and self-signature-checked once per process (it is a constant of the library). */
+let intelAnchors: AnchorSet | undefined;
+
+/** The anchors for `inputs` (Intel's root when undefined); TRUST_ANCHOR_INVALID for a bad one. */
+export function trustAnchorsFor(inputs: TrustAnchorInput[] | undefined): AnchorSet {
+  if (inputs === undefined) {
+    intelAnchors ??= anchorSet(prepareAnchors([INTEL_SGX_ROOT_CA_PEM]));
+    return intelAnchors;
+  }
+  return anchorSet(prepareAnchors(inputs));
+}
+
+/** Each anchor as "subject (sha256 of the DER)": the fingerprint tells apart roots with equal names. */
+export function describeAnchors(anchors: AnchorSet): string[] {
+  return anchors.list.map(
+    (a) => `${formatName(a.cert.subject)} (sha256 ${createHash("sha256").update(a.cert.der).digest("hex")})`,
+  );
+}
+
+function anchorSet(list: CertEntry[]): AnchorSet {
+  const byDer = new Map<string, CertEntry>();
+  for (const a of list) byDer.set(latin1(a.cert.der), a);
+  return { list, byDer };
+}
+
+const HINT = "pass each trust anchor as PEM text or DER bytes of a self-signed root CA certificate";
+
+function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
+  const out: CertEntry[] = [];
+  inputs.forEach((input, i) => {
+    const field = `trustAnchors[${i}]`;
+    let ders: Uint8Array[];
+    try {
+      ders = typeof input === "string" ? pemToDers(input, field) : [input];
+    } catch (e) {
+      throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a PEM or DER certificate`, {
+        field,
+        hint: HINT,
+        cause: e,
+      });
+    }
+    for (const der of ders) out.push(anchorOf(der, field));
+  });
+  if (out.length === 0) {
+    throw new TdxError("TRUST_ANCHOR_INVALID", "no trust anchor given", {
+      field: "trustAnchors",
+      hint: "omit trustAnchors to trust Intel's SGX Root CA, or pass at least one root certificate",
+    });
+  }
+  return out;
+}
+
+function anchorOf(der: Uint8Array, field: string): CertEntry {
+  let cert: Certificate;
+  try {
+    cert = parseCertificate(new Uint8Array(der));
+  } catch (e) {
+    throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a valid X.509 certificate`, {
+      field,
+      hint: HINT,
+      cause: e,
+    });
+  }
+  const entry: CertEntry = { id: newId(), cert };
+  const selfSigned =
+    bytesEqual(cert.issuerRaw, cert.subjectRaw) &&
+    isP256(cert) &&
+    cert.signatureAlgorithm === OID_ECDSA_SHA256 &&
+    verifyDerEcdsa(keyOf(entry), cert.tbs, cert.signature);
+  if (!selfSigned) {
+    throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a self-signed ECDSA P-256 root certificate`, {
+      field,
+      hint: "a trust anchor must be a root CA certificate that signs itself (e.g. Intel's SGX Root CA)",
+      data: { subject: formatName(cert.subject) },
+    });
+  }
+  // QVL parses the trusted root as any certificate (X509/Certificate.cpp): the standard extensions must be there.
+  const missing = QVL_REQUIRED_CERT_EXTENSIONS.filter((oid) => !cert.extensions.has(oid));
+  if (missing.length > 0) {
+    throw new TdxError("TRUST_ANCHOR_INVALID", `${field} lacks the extensions ${missing.join(", ")}`, {
+      field,
+      hint: "a trust anchor must carry the extensions of Intel's SGX Root CA (authority and subject key ids, CRL distribution points, key usage, basic constraints), as Intel's QVL requires",
+      data: { subject: formatName(cert.subject) },
+    });
+  }
+  return entry;
+}

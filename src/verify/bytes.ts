@@ -1,0 +1,85 @@
+import { TdxError } from "../errors.js";
+
+/** Small byte, text and time helpers shared by the verification steps. */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lowercase hex. */
+export function hex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+/** "TDX_%02X" of a module major version (QVL TdxModuleCheck.cpp findTdxModuleIdentity). */
+export function moduleIdName(major: number): string {
+  return `TDX_${HEX[major & 0xff]!.toUpperCase()}`;
+}
+
+/** A private copy (from Node's buffer pool for small inputs: cheaper than a fresh ArrayBuffer). */
+export function copy(b: Uint8Array): Uint8Array {
+  return Buffer.from(b);
+}
+
+/** The bytes as a latin1 string: a compact, exact map key. */
+export function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+}
+
+/** A short cache key for signed DER: its length and last 64 bytes (inside the signature). */
+export function tailKey(der: Uint8Array): string {
+  return `${der.length}:${latin1(der.subarray(Math.max(0, der.length - 64)))}`;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** UTF-8 bytes of a text. */
+export function utf8(text: string): Uint8Array {
+  return Buffer.from(text, "utf8");
+}
+
+const isoCache = new Map<number, string>();
+
+/** Unix seconds as "2025-07-19T10:00:35Z" (memoised: results repeat the same few dates). */
+export function iso(seconds: number): string {
+  let s = isoCache.get(seconds);
+  if (s === undefined) {
+    const d = new Date(seconds * 1000);
+    s = Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace(".000Z", "Z");
+    if (isoCache.size >= 4096) isoCache.clear();
+    isoCache.set(seconds, s);
+  }
+  return s;
+}
+
+/** The verification time in whole unix seconds; VERIFY_TIME_INVALID for anything else. */
+export function toSeconds(now: number | Date): number {
+  const s = now instanceof Date ? now.getTime() / 1000 : now;
+  if (typeof s !== "number" || !Number.isFinite(s)) {
+    throw new TdxError("VERIFY_TIME_INVALID", "the verification time is not a valid time", {
+      field: "now",
+      hint: "pass now as unix seconds or a Date (verification never reads the clock itself)",
+    });
+  }
+  return Math.floor(s);
+}
+
+/** Cached check records are shared between results: freeze them so no caller can alter another's. */
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    // Indexes for arrays, for-in for the plain objects of results (no key arrays allocated).
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
+    else for (const k in v) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+let lastId = 0;
+
+/** A process-wide unique id (cache entries are told apart by id, never by object identity alone). */
+export function newId(): number {
+  return ++lastId;
+}
