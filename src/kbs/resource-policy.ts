@@ -71,7 +71,7 @@ function checkRule(r: unknown, i: number): ResourceRule {
     throw bad(
       `${field}.claim ${rule.claim} is not a known claim name`,
       `${field}.claim`,
-      Object.keys(CLAIM_NAMES),
+      [...Object.keys(CLAIM_NAMES), "init_data_claims/<entry>", "pcrs/pcrNN"],
     );
   const ops = OPERATORS.filter((o) => o in rule);
   if (ops.length !== 1) throw bad(`${field} needs exactly one of ${OPERATORS.join(", ")}`, field);
