@@ -101,7 +101,7 @@ describe("reading az-tdx-vtpm tee-evidence", async () => {
   ])("refuses %s as KBS_EVIDENCE_INVALID with the parser's code", (_what, teeEvidence, cause) => {
     const e = tdxErrorOf(() => readAzTdxVtpmTeeEvidence(teeEvidence));
     expect(e.code).toBe("KBS_EVIDENCE_INVALID");
-    expect((e.data?.cause as { code: string }).code).toBe(cause);
+    expect(e.data?.cause).toMatchObject({ code: cause });
     expect(e.hint).toMatch(/tee is az-tdx-vtpm/);
   });
 
