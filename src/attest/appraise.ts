@@ -1,5 +1,5 @@
 import { type Appraisal, appraise, DEFAULT_POLICY, type Policy, readPolicy } from "../policy/index.js";
-import type { AttestedTdxEvidence } from "./verifier.js";
+import type { AttestedTeeEvidence } from "./tee.js";
 
 /** The default attestation policy as stored text (empty lists left out: the reader wants them non-empty). */
 export const DEFAULT_ATTESTATION_POLICY_TEXT = `${JSON.stringify(
@@ -9,7 +9,7 @@ export const DEFAULT_ATTESTATION_POLICY_TEXT = `${JSON.stringify(
 )}\n`;
 
 /** Appraise verified evidence: the verifier's typed result goes to src/policy as it is. */
-export function appraiseEvidence(attested: AttestedTdxEvidence, policy: Policy, now: Date): Appraisal {
+export function appraiseEvidence(attested: AttestedTeeEvidence, policy: Policy, now: Date): Appraisal {
   return appraise(attested.result, policy, { now });
 }
 

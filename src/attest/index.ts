@@ -1,7 +1,8 @@
 /**
  * The evidence pipeline: TDX evidence in (a quote with its event log), parsed once, verified with the
  * DCAP verifier against collateral from a provider it is handed, the event log replayed, init-data
- * bound to MRCONFIGID, appraised with src/policy; typed results out for the claims.
+ * bound to MRCONFIGID, appraised with src/policy; typed results out for the claims. Azure TDX
+ * confidential VMs' az-tdx-vtpm evidence goes the same way (az-tdx-vtpm.ts), dispatched by tee (tee.ts).
  */
 
 export type { CollateralProvider } from "../collateral/provider.js";
@@ -12,6 +13,13 @@ export {
   DEFAULT_ATTESTATION_POLICY_TEXT,
   PolicyCache,
 } from "./appraise.js";
+export {
+  type AttestedAzTdxVtpmEvidence,
+  AZ_TDX_VTPM_TEE,
+  type AzTdxVtpmEvidenceIn,
+  azTdxVtpmEvidenceSha256,
+  verifyAzTdxVtpmEvidence,
+} from "./az-tdx-vtpm.js";
 export { type EventLogOutcome, replayEvidenceLog } from "./eventlog.js";
 export { type ParsedTdxEvidence, parseTdxEvidence, type TdxEvidence } from "./evidence.js";
 export {
@@ -22,5 +30,15 @@ export {
   initDataMrConfigId,
   readInitData,
 } from "./init-data.js";
+export {
+  type AttestedTeeEvidence,
+  isSupportedTee,
+  SUPPORTED_TEES,
+  type SupportedTee,
+  TEE_DESCRIPTIONS,
+  type TeeEvidence,
+  verifierSupports,
+  verifyTeeEvidence,
+} from "./tee.js";
 export { parseInitDataToml, type TomlTable } from "./toml.js";
 export { type AttestedTdxEvidence, type EvidenceVerifier, TdxEvidenceVerifier } from "./verifier.js";

@@ -2,6 +2,11 @@ import type { CollateralProvider } from "../collateral/provider.js";
 import type { Collateral } from "../collateral/types.js";
 import { TdxError } from "../errors.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../verify/index.js";
+import {
+  type AttestedAzTdxVtpmEvidence,
+  type AzTdxVtpmEvidenceIn,
+  verifyAzTdxVtpmEvidence,
+} from "./az-tdx-vtpm.js";
 import { type EventLogOutcome, replayEvidenceLog } from "./eventlog.js";
 import { type ParsedTdxEvidence, parseTdxEvidence, type TdxEvidence } from "./evidence.js";
 
@@ -18,6 +23,8 @@ export interface AttestedTdxEvidence extends ParsedTdxEvidence {
 /** Verifies TDX evidence at a time `now`. The broker is handed one; tests may hand it a stand-in. */
 export interface EvidenceVerifier {
   verify(evidence: TdxEvidence, now: Date): Promise<AttestedTdxEvidence>;
+  /** Azure TDX confidential VM evidence (az-tdx-vtpm), when the verifier knows it; see src/attest/tee.ts. */
+  verifyAzTdxVtpm?(evidence: AzTdxVtpmEvidenceIn, now: Date): Promise<AttestedAzTdxVtpmEvidence>;
   /** Collateral cache counters for /metrics, when there is a cache. */
   cacheStats?(): { hits: number; misses: number };
 }
@@ -76,5 +83,10 @@ export class TdxEvidenceVerifier implements EvidenceVerifier {
       eventLog: parsed.ccEventlog ? replayEvidenceLog(parsed.ccEventlog, parsed.quote) : null,
       collateralSource: this.collateral.description,
     };
+  }
+
+  /** az-tdx-vtpm evidence with the same collateral provider and DCAP verifier (src/attest/az-tdx-vtpm.ts). */
+  verifyAzTdxVtpm(evidence: AzTdxVtpmEvidenceIn, now: Date): Promise<AttestedAzTdxVtpmEvidence> {
+    return verifyAzTdxVtpmEvidence(evidence, now, { collateral: this.collateral, verifier: this.#verifier });
   }
 }

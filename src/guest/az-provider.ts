@@ -86,7 +86,7 @@ function reportDataOwned(what: string): TdxError {
     `an Azure TDX confidential VM cannot make ${what} over REPORTDATA of its choosing: the paravisor sets REPORTDATA to SHA-256 of its HCL var data`,
     {
       field: "reportData",
-      hint: "attest with az-tdx-vtpm evidence (`tdx-attest evidence --tee az-tdx-vtpm --nonce ...`), which binds your data through the vTPM quote; get-resource does not send az-tdx-vtpm evidence yet",
+      hint: "attest with az-tdx-vtpm evidence, which binds your data through the vTPM quote: `tdx-attest evidence --tee az-tdx-vtpm --nonce ...`, or `tdx-attest get-resource`, which sends it to the key broker",
     },
   );
 }

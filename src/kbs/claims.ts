@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { JWK } from "jose";
 import type { Quote, TdReportBody } from "../abi/types.js";
-import type { AttestedTdxEvidence, InitData } from "../attest/index.js";
+import type { AttestedTeeEvidence, InitData } from "../attest/index.js";
 import { TdxError } from "../errors.js";
 import { canonicalJson } from "./jcs.js";
 
@@ -82,7 +82,7 @@ export function trusteeQuoteClaims(q: Quote) {
 
 export interface TokenClaimsInput {
   /** The verified evidence (its typed verification result, event-log replay and parsed quote). */
-  attested: AttestedTdxEvidence;
+  attested: AttestedTeeEvidence;
   /** The init-data document bound to MRCONFIGID, when the Attestation carried one. */
   initData?: InitData;
   teePubkey: JWK;
@@ -94,7 +94,7 @@ export interface TokenClaimsInput {
 }
 
 /** The AR4SI trust vector and EAR status for a TD the attestation policy let through. */
-export function appraisalStatus(attested: AttestedTdxEvidence, debug: boolean) {
+export function appraisalStatus(attested: AttestedTeeEvidence, debug: boolean) {
   const r = attested.result;
   const upToDate = r.tcbStatus === "UpToDate" && !r.collateralExpired;
   const vector = {
@@ -241,6 +241,8 @@ export const CLAIM_NAMES: Record<string, string> = {
   evidence_sha256: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/evidence_sha256`,
   init_data: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/init_data`,
   init_data_claims: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/init_data_claims`,
+  // az-tdx-vtpm: the vTPM's SHA-256 PCRs ({pcr00: hex, ...}); one PCR is pcrs/pcr07 (see claimPointer).
+  pcrs: `/submods/${CPU_SUBMOD}/${ANNOTATED_EVIDENCE}/az-tdx-vtpm/tpm`,
 };
 for (const f of [
   "mr_td",
@@ -264,7 +266,7 @@ for (const f of [
 
 /**
  * The JSON pointer of a stable claim name; `init_data_claims/<entry>` names one init-data entry
- * (e.g. init_data_claims/policy.rego).
+ * (e.g. init_data_claims/policy.rego), `pcrs/pcrNN` one PCR of an az-tdx-vtpm token (e.g. pcrs/pcr07).
  */
 export function claimPointer(name: string): string | undefined {
   const slash = name.indexOf("/");
@@ -275,6 +277,11 @@ export function claimPointer(name: string): string | undefined {
       .replace(/\//g, "~1");
     return `${CLAIM_NAMES.init_data_claims}/${entry}`;
   }
+  // One PCR: two decimal digits as Trustee names them (pcr00 .. pcr23 on Azure); anything else is unknown.
+  if (slash > 0 && name.slice(0, slash) === "pcrs")
+    return /^pcr\d{2}$/.test(name.slice(slash + 1))
+      ? `${CLAIM_NAMES.pcrs}/${name.slice(slash + 1)}`
+      : undefined;
   return CLAIM_NAMES[name];
 }
 

@@ -1,6 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
 import { TdxError } from "../errors.js";
+import { type AzTdxVtpmEvidenceSource, azAttestationMessage, isAzTdxVtpmSource } from "./az-client.js";
+import { runtimeDataDigest } from "./az-tdx-vtpm.js";
 import { DEFAULT_RUNTIME_DATA_HASH, expectedReportData, type RuntimeDataHashAlgorithm } from "./binding.js";
 import { decryptKbsResponse } from "./jwe.js";
 import { KBS_PROTOCOL_VERSION } from "./service.js";
@@ -91,10 +93,10 @@ export class KbsClient {
   }
 
   /** POST /kbs/v0/auth: the challenge nonce and the hash algorithm the broker selected. */
-  async auth(): Promise<{ nonce: string; hashAlgorithm: RuntimeDataHashAlgorithm; raw: unknown }> {
+  async auth(tee = "tdx"): Promise<{ nonce: string; hashAlgorithm: RuntimeDataHashAlgorithm; raw: unknown }> {
     const res = await this.#call("POST", "/kbs/v0/auth", {
       version: KBS_PROTOCOL_VERSION,
-      tee: "tdx",
+      tee,
       "extra-params": { "supported-hash-algorithms": this.#hashes },
     });
     const challenge = (await res.json()) as { nonce?: unknown; "extra-params"?: unknown };
@@ -137,14 +139,25 @@ export class KbsClient {
     return res.json();
   }
 
-  /** The whole flow: key, challenge, REPORTDATA binding, quote, attest, fetch, decrypt. */
+  /**
+   * The whole flow: key, challenge, REPORTDATA binding, quote, attest, fetch, decrypt. On Azure (an
+   * az-tdx-vtpm source) the challenge is asked with tee az-tdx-vtpm and the raw runtime-data digest
+   * (unpadded, as guest-components' client hands it to its attester) is the vTPM quote's nonce.
+   */
   async getResource(
     path: string,
-    source: QuoteSource,
+    source: QuoteSource | AzTdxVtpmEvidenceSource,
     opts: { keyType?: "ec" | "rsa"; initData?: string } = {},
   ): Promise<{ secret: Uint8Array; token: string }> {
     const key = generateTeeKeyPair(opts.keyType);
-    const { nonce, hashAlgorithm } = await this.auth();
+    const { nonce, hashAlgorithm } = await this.auth(isAzTdxVtpmSource(source) ? source.tee : "tdx");
+    if (isAzTdxVtpmSource(source)) {
+      const evidence = await source.getAzTdxVtpmEvidence(
+        runtimeDataDigest(nonce, key.publicJwk, "", hashAlgorithm),
+      );
+      const token = await this.attestRaw(azAttestationMessage(nonce, key.publicJwk, evidence, opts.initData));
+      return { secret: await decryptKbsResponse(await this.resourceRaw(path), key.privateKey), token };
+    }
     const reportData = expectedReportData(nonce, key.publicJwk, "", hashAlgorithm);
     const { quote, ccEventlog } = await source.getQuote(reportData);
     const token = await this.attestRaw(

@@ -12,11 +12,14 @@ export interface PolicyDenial {
 }
 
 /**
- * Read `tee-evidence`: the 0.3+/0.4 composite form {primary_evidence, additional_evidence} or the bare
- * TDX evidence object {quote, cc_eventlog}. Returns the TDX evidence and the additional-evidence
- * string that takes part in the REPORTDATA binding.
+ * Unwrap `tee-evidence`: the 0.3+/0.4 composite form {primary_evidence, additional_evidence} or the bare
+ * primary evidence (either may come as JSON text). Returns the primary evidence and the
+ * additional-evidence string that takes part in the runtime-data binding.
  */
-export function readTeeEvidence(teeEvidence: unknown): { evidence: TdxEvidence; additionalEvidence: string } {
+export function readCompositeEvidence(teeEvidence: unknown): {
+  primary: unknown;
+  additionalEvidence: string;
+} {
   let primary: unknown = teeEvidence;
   let additionalEvidence = "";
   if (typeof primary === "string") primary = parseJsonField(primary, "tee-evidence");
@@ -32,6 +35,15 @@ export function readTeeEvidence(teeEvidence: unknown): { evidence: TdxEvidence; 
     primary = primary.primary_evidence;
     if (typeof primary === "string") primary = parseJsonField(primary, "tee-evidence.primary_evidence");
   }
+  return { primary, additionalEvidence };
+}
+
+/**
+ * Read `tee-evidence` for tee `tdx` (composite or the bare TDX evidence object {quote, cc_eventlog}).
+ * Returns the TDX evidence and the additional-evidence string.
+ */
+export function readTeeEvidence(teeEvidence: unknown): { evidence: TdxEvidence; additionalEvidence: string } {
+  const { primary, additionalEvidence } = readCompositeEvidence(teeEvidence);
   if (!isObject(primary))
     throw invalid(
       "tee-evidence",

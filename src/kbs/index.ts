@@ -1,4 +1,12 @@
 /** Key broker: the KBS attestation protocol 0.4.0 (RCAR), evidence binding, tokens, JWE release, policies, stores. */
+export { AZ_CLAIMS_KEY, addAzTdxVtpmClaims, pcrClaimName } from "./az-claims.js";
+export { type AzTdxVtpmEvidenceSource, azAttestationMessage, isAzTdxVtpmSource } from "./az-client.js";
+export {
+  checkAzTdxVtpmOutcome,
+  readAzTdxVtpmTeeEvidence,
+  readSessionEvidence,
+  runtimeDataDigest,
+} from "./az-tdx-vtpm.js";
 export {
   checkReportDataBinding,
   DEFAULT_RUNTIME_DATA_HASH,
@@ -34,7 +42,13 @@ export {
   type QuoteSource,
   type TeeKeyPair,
 } from "./client.js";
-export { type EvidenceVerifier, type PolicyDenial, readTeeEvidence, type TdxEvidence } from "./evidence.js";
+export {
+  type EvidenceVerifier,
+  type PolicyDenial,
+  readCompositeEvidence,
+  readTeeEvidence,
+  type TdxEvidence,
+} from "./evidence.js";
 export { canonicalJson } from "./jcs.js";
 export {
   decryptKbsResponse,

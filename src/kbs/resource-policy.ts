@@ -68,11 +68,7 @@ function checkRule(r: unknown, i: number): ResourceRule {
       throw bad(`${field} has unknown field ${k}`, `${field}.${k}`);
   if (typeof rule.claim !== "string") throw bad(`${field}.claim must be a string`, `${field}.claim`);
   if (!rule.claim.startsWith("/") && claimPointer(rule.claim) === undefined)
-    throw bad(
-      `${field}.claim ${rule.claim} is not a known claim name`,
-      `${field}.claim`,
-      Object.keys(CLAIM_NAMES),
-    );
+    throw bad(`${field}.claim ${rule.claim} is not a known claim name`, `${field}.claim`, knownClaimNames());
   const ops = OPERATORS.filter((o) => o in rule);
   if (ops.length !== 1) throw bad(`${field} needs exactly one of ${OPERATORS.join(", ")}`, field);
   for (const o of ["in", "notIn", "excludes"] as const)
@@ -88,6 +84,11 @@ function checkRule(r: unknown, i: number): ResourceRule {
   if ("atLeast" in rule && typeof rule.atLeast !== "number" && typeof rule.atLeast !== "string")
     throw bad(`${field}.atLeast must be a number or an ISO date`, `${field}.atLeast`);
   return rule as unknown as ResourceRule;
+}
+
+/** The stable claim names, and the forms that name one entry of a map claim, for hints. */
+function knownClaimNames(): string[] {
+  return [...Object.keys(CLAIM_NAMES), "init_data_claims/<entry>", "pcrs/pcrNN"];
 }
 
 function bad(message: string, field: string, known?: string[]): TdxError {

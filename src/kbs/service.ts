@@ -1,6 +1,8 @@
-import { createHash, createPrivateKey, randomBytes, randomUUID } from "node:crypto";
+import { createPrivateKey, randomBytes, randomUUID } from "node:crypto";
 import {
   type AttestedTdxEvidence,
+  type AttestedTeeEvidence,
+  AZ_TDX_VTPM_TEE,
   appraisalPolicyCache,
   appraiseEvidence,
   checkInitDataBinding,
@@ -8,9 +10,15 @@ import {
   type EvidenceVerifier,
   type InitData,
   readInitData,
+  SUPPORTED_TEES,
+  TEE_DESCRIPTIONS,
+  verifierSupports,
+  verifyTeeEvidence,
 } from "../attest/index.js";
 import { TdxError } from "../errors.js";
 import { readPolicy } from "../policy/index.js";
+import { addAzTdxVtpmClaims } from "./az-claims.js";
+import { checkAzTdxVtpmOutcome, readSessionEvidence } from "./az-tdx-vtpm.js";
 import {
   checkReportDataBinding,
   expectedReportData,
@@ -25,7 +33,7 @@ import {
   splitClaims,
   teePubkeyFromClaims,
 } from "./claims.js";
-import { type PolicyDenial, readTeeEvidence } from "./evidence.js";
+import type { PolicyDenial } from "./evidence.js";
 import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
@@ -187,10 +195,12 @@ export class KbsService {
         `KBS Client Protocol Version Mismatch: client speaks ${req.version}, this broker ${KBS_PROTOCOL_VERSION}`,
         { field: "version", hint: `use a client that speaks KBS protocol ${KBS_PROTOCOL_VERSION}` },
       );
-    if (req.tee !== "tdx")
+    const tees = SUPPORTED_TEES.filter((t) => verifierSupports(this.verifier, t));
+    const tee = tees.find((t) => t === req.tee);
+    if (!tee)
       throw new TdxError("KBS_TEE_UNSUPPORTED", `tee ${JSON.stringify(req.tee)} is not supported`, {
         field: "tee",
-        hint: 'this broker attests Intel TDX guests: send "tee": "tdx"',
+        hint: `send "tee": ${tees.map((t) => `"${t}" (${TEE_DESCRIPTIONS[t]})`).join(" or ")}`,
       });
     const { algorithm, negotiated } = negotiateHashAlgorithm(req["extra-params"], this.#preferredHash);
     const now = this.now().getTime();
@@ -198,7 +208,7 @@ export class KbsService {
     // 32 random bytes, standard base64 with padding (Trustee's make_nonce).
     const nonce = randomBytes(32).toString("base64");
     const expiresAt = now + this.sessionTtlSeconds * 1000;
-    await this.store.createSession({ id, nonce, tee: "tdx", hashAlg: algorithm, createdAt: now, expiresAt });
+    await this.store.createSession({ id, nonce, tee, hashAlg: algorithm, createdAt: now, expiresAt });
     return {
       sessionId: id,
       expiresAt: new Date(expiresAt),
@@ -280,9 +290,14 @@ export class KbsService {
     const rawInitData = att["init-data"];
     const initData =
       rawInitData === undefined || rawInitData === null ? undefined : readInitData(rawInitData);
-    const { evidence, additionalEvidence } = readTeeEvidence(att["tee-evidence"]);
+    const { evidence, additionalEvidence, sentSha256 } = readSessionEvidence(
+      session,
+      att["tee-evidence"],
+      teePubkey,
+      initData,
+    );
     // Until the quote has parsed, the audit log names the evidence by the hash of the bytes sent.
-    setEvidence(createHash("sha256").update(evidence.quote).digest("hex"));
+    setEvidence(sentSha256);
     if (runtime.nonce !== session.nonce)
       throw new TdxError(
         "KBS_NONCE_MISMATCH",
@@ -294,20 +309,23 @@ export class KbsService {
       );
 
     const hashAlg = session.hashAlg as RuntimeDataHashAlgorithm;
-    let attested: AttestedTdxEvidence;
+    let attested: AttestedTeeEvidence;
     try {
-      attested = await this.verifier.verify(evidence, now);
+      attested = await verifyTeeEvidence(this.verifier, evidence, now);
     } catch (e) {
       throw evidenceError(e);
     }
     setEvidence(attested.evidenceSha256);
     // Binding before genuineness so a replayed-but-genuine quote is reported as what it is.
-    checkReportDataBinding(
-      attested.report.reportData,
-      expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
-      hashAlg,
-    );
-    if (initData) bindInitData(attested, initData);
+    // (az-tdx-vtpm: the verifier checked the binding among its steps; its outcome is mapped here.)
+    if (attested.tee === AZ_TDX_VTPM_TEE) checkAzTdxVtpmOutcome(attested, { algorithm: hashAlg, initData });
+    else
+      checkReportDataBinding(
+        attested.report.reportData,
+        expectedReportData(session.nonce, teePubkey, additionalEvidence, hashAlg),
+        hashAlg,
+      );
+    if (initData && attested.tee === "tdx") bindInitData(attested, initData);
     const result = attested.result;
     if (!result.ok) {
       const problem = result.error ?? { code: "QUOTE_NOT_VERIFIED", message: "verification failed" };
@@ -351,6 +369,7 @@ export class KbsService {
       additionalEvidence,
       hashAlgorithm: hashAlg,
     });
+    if (attested.tee === AZ_TDX_VTPM_TEE) addAzTdxVtpmClaims(claims, attested, initData);
     if (!appraisal.allowed) {
       const err = denied("KBS_ATTESTATION_POLICY_DENIED", "attestation", policy.id, appraisal.denials);
       throw Object.assign(err, { auditClaims: claims });

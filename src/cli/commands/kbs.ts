@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { TdxError } from "../../errors.js";
-import { openProvider, PROVIDER_NAMES, type ProviderName } from "../../guest/index.js";
+import { isAzTdxVtpmProvider, openProvider, PROVIDER_NAMES, type ProviderName } from "../../guest/index.js";
+import type { AzTdxVtpmEvidenceSource } from "../../kbs/az-client.js";
 import { KbsClient, type QuoteSource } from "../../kbs/client.js";
 import { signAdminJwt } from "../../server/admin-auth.js";
 import { type BrokerConfig, configFromEnv, readConfigFile, resolveConfig } from "../../server/config.js";
@@ -93,7 +94,11 @@ export function registerKbsCommands(program: Command): void {
     )
     .argument("<path>", "resource path REPOSITORY/TYPE/TAG")
     .option("--kbs <url>", "key broker URL (default $TDX_ATTEST_KBS_URL or http://127.0.0.1:8080)")
-    .option("--provider <name>", "quote provider: auto, configfs, device, legacy, qgs or sim", "auto")
+    .option(
+      "--provider <name>",
+      "evidence provider: auto, configfs, device, legacy, qgs, az-tdx-vtpm (Azure TDX VM: sends az-tdx-vtpm evidence) or sim",
+      "auto",
+    )
     .option(
       "--sim-state <dir>",
       "simulated platform state for --provider sim (default $TDX_SIM_STATE, else ./data/sim)",
@@ -104,7 +109,7 @@ export function registerKbsCommands(program: Command): void {
     )
     .option(
       "--eventlog <file>",
-      "event log to send with the quote (CCEL with runtime events, or a runtime log)",
+      "event log to send with the quote (CCEL with runtime events, or a runtime log; not on Azure, whose evidence carries the PCRs)",
     )
     .option(
       "--init-data <file>",
@@ -434,11 +439,14 @@ async function adminCall(
   );
 }
 
-/** A quote source for get-resource: a guest provider (configfs-tsm, /dev/tdx_guest, QGS, or the simulator). */
+/**
+ * An evidence source for get-resource: a guest provider (configfs-tsm, /dev/tdx_guest, QGS, or the simulator);
+ * on an Azure TDX confidential VM (or a simulated one) its az-tdx-vtpm evidence, v2 as Trustee's attester sends.
+ */
 async function quoteSourceFor(
   provider: string,
   opts: { simDir?: string; qgs?: string; eventlog?: string },
-): Promise<QuoteSource> {
+): Promise<QuoteSource | AzTdxVtpmEvidenceSource> {
   if (!(provider === "auto" || (PROVIDER_NAMES as readonly string[]).includes(provider)))
     throw new TdxError("KBS_PROVIDER_INVALID", `--provider ${provider} is not a quote provider`, {
       field: "provider",
@@ -448,6 +456,21 @@ async function quoteSourceFor(
     ...(opts.simDir ? { simState: opts.simDir } : {}),
     ...(opts.qgs ? { qgs: opts.qgs } : {}),
   });
+  if (isAzTdxVtpmProvider(p)) {
+    if (opts.eventlog)
+      throw new TdxError(
+        "KBS_EVENTLOG_UNSUPPORTED",
+        "--eventlog cannot go with az-tdx-vtpm evidence: the RTMRs are the paravisor's",
+        {
+          field: "eventlog",
+          hint: "on Azure the guest's measurements are the vTPM PCRs the evidence carries; drop --eventlog",
+        },
+      );
+    return {
+      tee: "az-tdx-vtpm",
+      getAzTdxVtpmEvidence: async (reportData) => (await p.getAzTdxVtpmEvidence(reportData)).json,
+    };
+  }
   const ccEventlog = opts.eventlog ? readInputFile(opts.eventlog) : undefined;
   return {
     getQuote: async (reportData) => ({
