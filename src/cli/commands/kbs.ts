@@ -156,6 +156,7 @@ export function registerKbsCommands(program: Command): void {
   adminOptions(
     secret
       .command("put")
+      .description("store a secret (create or replace) under a resource policy")
       .argument("<path>", "REPOSITORY/TYPE/TAG")
       .requiredOption("--file <file>", "the secret's bytes (- for stdin)")
       .option("--policy <id>", "resource policy that guards it (default: default)"),
@@ -177,15 +178,25 @@ export function registerKbsCommands(program: Command): void {
   adminOptions(
     secret
       .command("get")
+      .description("read a secret back as an administrator (its bytes, or --json with them in base64)")
       .argument("<path>", "REPOSITORY/TYPE/TAG")
       .option("--out <file>", "write it here (mode 0600) instead of stdout"),
   ).action(async (path: string, o: AdminOpts & { out?: string }) => {
     const res = await adminCall(o, "GET", `/kbs/v0/admin/resource/${resourcePath(path)}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (o.out) writeFileAtomic(o.out, bytes, 0o600);
-    else await writeStdout(bytes);
+    if (o.json)
+      return writeJson({
+        path,
+        size: bytes.length,
+        out: o.out ?? null,
+        ...(o.out ? {} : { base64: Buffer.from(bytes).toString("base64") }),
+      });
+    if (!o.out) await writeStdout(bytes);
   });
-  adminOptions(secret.command("list")).action(async (o: AdminOpts) => {
+  adminOptions(
+    secret.command("list").description("list the stored secrets with their policies and sizes"),
+  ).action(async (o: AdminOpts) => {
     const res = await adminCall(o, "GET", "/kbs/v0/admin/resources");
     const { resources } = (await res.json()) as {
       resources: { path: string; policyId: string; size: number; updatedAt: number }[];
@@ -196,13 +207,13 @@ export function registerKbsCommands(program: Command): void {
         `${r.path}\t${r.size} bytes\tpolicy ${r.policyId}\tupdated ${new Date(r.updatedAt).toISOString()}\n`,
       );
   });
-  adminOptions(secret.command("delete").argument("<path>", "REPOSITORY/TYPE/TAG")).action(
-    async (path: string, o: AdminOpts) => {
-      await adminCall(o, "DELETE", `/kbs/v0/resource/${resourcePath(path)}`);
-      if (!o.json) process.stdout.write(`deleted ${path}\n`);
-      else writeJson({ deleted: path });
-    },
-  );
+  adminOptions(
+    secret.command("delete").description("delete a secret").argument("<path>", "REPOSITORY/TYPE/TAG"),
+  ).action(async (path: string, o: AdminOpts) => {
+    await adminCall(o, "DELETE", `/kbs/v0/resource/${resourcePath(path)}`);
+    if (!o.json) process.stdout.write(`deleted ${path}\n`);
+    else writeJson({ deleted: path });
+  });
 
   const policy = kbs
     .command("policy")
@@ -214,6 +225,7 @@ export function registerKbsCommands(program: Command): void {
     kindOpt(
       policy
         .command("set")
+        .description("store a policy (create or replace) from a JSON file")
         .argument("<id>", "policy id")
         .requiredOption("--file <file>", "policy JSON (- for stdin)"),
     ),
@@ -230,16 +242,19 @@ export function registerKbsCommands(program: Command): void {
     if (o.json) writeJson(p);
     else process.stdout.write(`stored ${p.kind} policy ${p.id}\n`);
   });
-  adminOptions(kindOpt(policy.command("get").argument("<id>", "policy id"))).action(
-    async (id: string, o: AdminOpts & { kind: string }) => {
-      const res = await adminCall(o, "GET", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
-      const p = (await res.json()) as { body: string };
-      if (o.json) writeJson(p);
-      else process.stdout.write(p.body.endsWith("\n") ? p.body : `${p.body}\n`);
-    },
-  );
   adminOptions(
-    policy.command("list").option("--kind <kind>", "only resource or attestation policies"),
+    kindOpt(policy.command("get").description("print a policy's JSON").argument("<id>", "policy id")),
+  ).action(async (id: string, o: AdminOpts & { kind: string }) => {
+    const res = await adminCall(o, "GET", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
+    const p = (await res.json()) as { body: string };
+    if (o.json) writeJson(p);
+    else process.stdout.write(p.body.endsWith("\n") ? p.body : `${p.body}\n`);
+  });
+  adminOptions(
+    policy
+      .command("list")
+      .description("list the policies")
+      .option("--kind <kind>", "only resource or attestation policies"),
   ).action(async (o: AdminOpts & { kind?: string }) => {
     const res = await adminCall(o, "GET", `/kbs/v0/admin/policies${o.kind ? `?kind=${kind(o.kind)}` : ""}`);
     const { policies } = (await res.json()) as {
@@ -249,13 +264,13 @@ export function registerKbsCommands(program: Command): void {
     for (const p of policies)
       process.stdout.write(`${p.kind}\t${p.id}\tupdated ${new Date(p.updatedAt).toISOString()}\n`);
   });
-  adminOptions(kindOpt(policy.command("delete").argument("<id>", "policy id"))).action(
-    async (id: string, o: AdminOpts & { kind: string }) => {
-      await adminCall(o, "DELETE", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
-      if (o.json) writeJson({ deleted: id });
-      else process.stdout.write(`deleted ${o.kind} policy ${id}\n`);
-    },
-  );
+  adminOptions(
+    kindOpt(policy.command("delete").description("delete a policy").argument("<id>", "policy id")),
+  ).action(async (id: string, o: AdminOpts & { kind: string }) => {
+    await adminCall(o, "DELETE", `/kbs/v0/admin/policy/${kind(o.kind)}/${encodeURIComponent(id)}`);
+    if (o.json) writeJson({ deleted: id });
+    else process.stdout.write(`deleted ${o.kind} policy ${id}\n`);
+  });
 
   const audit = kbs
     .command("audit")
