@@ -1,4 +1,5 @@
-import type { CollateralProvider } from "../collateral/provider.js";
+import type { CollateralProvider, CollateralProviderStats } from "../collateral/provider.js";
+import { isQuoteFault } from "../collateral/service.js";
 import type { Collateral } from "../collateral/types.js";
 import { TdxError } from "../errors.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../verify/index.js";
@@ -19,7 +20,7 @@ export interface AttestedTdxEvidence extends ParsedTdxEvidence {
 export interface EvidenceVerifier {
   verify(evidence: TdxEvidence, now: Date): Promise<AttestedTdxEvidence>;
   /** Collateral cache counters for /metrics, when there is a cache. */
-  cacheStats?(): { hits: number; misses: number };
+  cacheStats?(): CollateralProviderStats;
 }
 
 /**
@@ -48,7 +49,7 @@ export class TdxEvidenceVerifier implements EvidenceVerifier {
     return this.#verifier.trustAnchors;
   }
 
-  cacheStats() {
+  cacheStats(): CollateralProviderStats {
     return this.collateral.stats?.() ?? { hits: 0, misses: 0 };
   }
 
@@ -58,6 +59,8 @@ export class TdxEvidenceVerifier implements EvidenceVerifier {
     try {
       collateral = await this.collateral.forQuote(parsed.quote, now);
     } catch (e) {
+      // The quote's own fault (a PCK chain no trusted root vouches for): refused as evidence, not a 503.
+      if (isQuoteFault(e)) throw e;
       throw new TdxError(
         "ATTEST_COLLATERAL_UNAVAILABLE",
         `no collateral for this platform from ${this.collateral.description}: ${(e as Error).message}`,

@@ -19,7 +19,25 @@ export interface BrokerConfig {
   admin?: { tokenFile?: string; publicKeyFiles?: string[]; maxJwtLifetimeSeconds?: number };
   /** PEM files of the roots to trust instead of Intel's SGX Root CA. */
   trustAnchors?: string[];
-  collateral?: { urls?: string[]; cacheDir?: string; timeoutMs?: number };
+  /**
+   * The collateral service (PCCS/PCS) and how the broker treats it: redirects (none | same-origin),
+   * maxRequestsPerMinute (outbound, all artifacts; default 120), backoffSeconds / maxBackoffSeconds after a
+   * failure (10 / 600), notFoundSeconds (a 404 remembered, 300), refreshWaitMs (the longest an attestation
+   * waits for a refresh while valid collateral is cached, 1000), maxAgeSeconds / refreshAheadSeconds (1 day).
+   */
+  collateral?: {
+    urls?: string[];
+    cacheDir?: string;
+    timeoutMs?: number;
+    redirects?: "none" | "same-origin";
+    maxRequestsPerMinute?: number;
+    backoffSeconds?: number;
+    maxBackoffSeconds?: number;
+    notFoundSeconds?: number;
+    refreshWaitMs?: number;
+    maxAgeSeconds?: number;
+    refreshAheadSeconds?: number;
+  };
   sim?: { dir?: string; scenario?: string };
   session?: { ttlSeconds?: number };
   token?: { ttlSeconds?: number; issuer?: string };
@@ -33,8 +51,13 @@ export interface BrokerConfig {
   /** Set Secure on the session cookie (when a TLS proxy fronts the broker). */
   secureCookies?: boolean;
   logLevel?: string;
-  /** Serve the quote explorer page at / (default true). */
+  /**
+   * Serve the quote explorer page at / and its unauthenticated /api/verify (default: on in development,
+   * off in production).
+   */
   explorer?: boolean;
+  /** Serve Prometheus metrics at /metrics, unauthenticated (default: on in development, off in production). */
+  metrics?: boolean;
   /** Attestation policy id applied at /attest (default "default"). */
   attestationPolicy?: string;
 }
@@ -56,6 +79,7 @@ const KEYS: Record<string, string> = {
   secureCookies: "boolean",
   logLevel: "string",
   explorer: "boolean",
+  metrics: "boolean",
   attestationPolicy: "string",
 };
 

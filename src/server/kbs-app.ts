@@ -39,6 +39,10 @@ export interface KbsAppOptions {
   register?: (app: FastifyInstance) => void | Promise<void>;
   /** Node's default process metrics on /metrics (off in tests). */
   defaultMetrics?: boolean;
+  /** Serve /metrics (default true; the broker turns it off in production unless configured). */
+  metrics?: boolean;
+  /** Include nodejs_version_info among the default metrics (default true). */
+  nodeVersionMetric?: boolean;
   /** Largest JSON body (evidence with an event log): default 4 MiB. */
   bodyLimit?: number;
 }
@@ -79,6 +83,7 @@ export async function buildKbsApp(
   const metrics = new KbsMetrics({
     ...(svc.verifier.cacheStats ? { cacheStats: () => svc.verifier.cacheStats!() } : {}),
     defaultMetrics: opts.defaultMetrics ?? false,
+    nodeVersion: opts.nodeVersionMetric ?? true,
   });
   const rl = opts.authRateLimit ?? { max: 120, windowSeconds: 60 };
   const limiter = new RateLimiter(rl.max, rl.windowSeconds * 1000, "/auth");
@@ -141,7 +146,12 @@ export async function buildKbsApp(
     if (closing) reply.header("connection", "close");
   });
   app.setErrorHandler((error, _req, reply) => {
-    if (!(error instanceof TdxError) && !((error as { statusCode?: number }).statusCode! < 500))
+    if (error instanceof TdxError) {
+      // The broker's own failures: the client's problem document is terse (no hosts, no URLs); the
+      // log has the whole chain of causes under the request id.
+      if (statusOf(error.code) >= 500)
+        reply.log.warn({ err: error, code: error.code }, `request failed: ${error.code}`);
+    } else if (!((error as { statusCode?: number }).statusCode! < 500))
       reply.log.error({ err: error }, "request failed");
     return sendProblem(reply, error);
   });
@@ -163,10 +173,11 @@ export async function buildKbsApp(
       return reply.code(503).send({ status: "db-unavailable" });
     }
   });
-  app.get("/metrics", async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  if (opts.metrics ?? true)
+    app.get("/metrics", async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
 
   await app.register(
     async (kbs) => {

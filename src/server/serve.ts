@@ -104,6 +104,9 @@ export async function startBroker(
   if (!adminAuth.enabled)
     say("admin API disabled: no admin.tokenFile, admin.publicKeyFiles or $TDX_ATTEST_KBS_ADMIN_TOKEN");
 
+  // Collateral warnings (a refused answer, an unwritable cache) go to the request log once it exists.
+  let warn = (m: string) => say(`warning: ${m}`);
+
   // Trust anchors and collateral.
   let collateral: CollateralProvider;
   let anchors: string[] | undefined = config.trustAnchors?.map((f) => readFileSync(f, "utf8"));
@@ -119,11 +122,23 @@ export async function startBroker(
       `trusting the SIMULATED platform root in ${simDir} and its collateral; quotes from real TDX hardware will not verify`,
     );
   } else {
-    const urls = config.collateral?.urls ?? [INTEL_PCS_URL];
+    const c = config.collateral ?? {};
+    const urls = c.urls ?? [INTEL_PCS_URL];
     collateral = new PcsCollateralProvider({
       urls,
-      cacheDir: config.collateral?.cacheDir ?? join(dataDir, "collateral-cache"),
-      ...(config.collateral?.timeoutMs ? { timeoutMs: config.collateral.timeoutMs } : {}),
+      cacheDir: c.cacheDir ?? join(dataDir, "collateral-cache"),
+      // The fetcher checks what it fetches against the verifier's roots (Intel's unless configured).
+      ...(anchors ? { trustAnchors: anchors } : {}),
+      ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+      ...(c.redirects ? { redirects: c.redirects } : {}),
+      ...(c.maxRequestsPerMinute !== undefined ? { maxRequestsPerMinute: c.maxRequestsPerMinute } : {}),
+      ...(c.backoffSeconds !== undefined ? { backoffSeconds: c.backoffSeconds } : {}),
+      ...(c.maxBackoffSeconds !== undefined ? { maxBackoffSeconds: c.maxBackoffSeconds } : {}),
+      ...(c.notFoundSeconds !== undefined ? { notFoundSeconds: c.notFoundSeconds } : {}),
+      ...(c.refreshWaitMs !== undefined ? { refreshWaitMs: c.refreshWaitMs } : {}),
+      ...(c.maxAgeSeconds !== undefined ? { maxAgeSeconds: c.maxAgeSeconds } : {}),
+      ...(c.refreshAheadSeconds !== undefined ? { refreshAheadSeconds: c.refreshAheadSeconds } : {}),
+      onWarning: (m) => warn(m),
     });
     say(
       `collateral from ${urls.join(", ")} (cached in ${config.collateral?.cacheDir ?? join(dataDir, "collateral-cache")})`,
@@ -151,7 +166,9 @@ export async function startBroker(
     throw e;
   }
 
-  const registerExplorer = config.explorer ?? true;
+  // Unauthenticated extras are opt-in in production (development keeps both).
+  const registerExplorer = config.explorer ?? dev;
+  const serveMetrics = config.metrics ?? dev;
   const { app } = await buildKbsApp({
     service,
     adminAuth,
@@ -183,6 +200,9 @@ export async function startBroker(
             ...(typeof opts.logger === "object" ? opts.logger : {}),
           },
     defaultMetrics: true,
+    metrics: serveMetrics,
+    // The Node version is for the operator's dashboards, not for whoever can reach the port.
+    nodeVersionMetric: dev,
     register: registerExplorer
       ? async (a) => {
           const { registerExplorerRoutes } = await import("./explorer/index.js");
@@ -194,6 +214,7 @@ export async function startBroker(
         }
       : undefined,
   });
+  warn = (m) => app.log.warn({ collateral: true }, m);
   const purge = setInterval(() => {
     store.purgeExpired(Date.now()).catch((e) => app.log.warn({ err: e }, "session purge failed"));
   }, 60_000);

@@ -94,6 +94,7 @@ export function registerExplorerCommands(program: Command): void {
       if (opts.pccs?.length) {
         const service = new CollateralService({
           urls: opts.pccs,
+          ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
           ...(opts.collateralCache ? { cacheDir: resolve(opts.collateralCache) } : {}),
         });
         options.collateralFor = (quote, now) => service.forQuote(quote, { now });
