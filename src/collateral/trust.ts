@@ -95,7 +95,7 @@ function signedBy(subject: Certificate, issuer: Certificate, issuerKey: KeyObjec
  */
 export class CollateralTrust {
   readonly #anchors = new Map<string, Anchor>();
-  /** PCK chains already found to lead to a trusted root (leaf DER → true), bounded. */
+  /** PCK chains already found to lead to a trusted root (their DERs), bounded. */
   readonly #goodChains = new Set<string>();
 
   constructor(anchors: CollateralTrustAnchor[] = [INTEL_SGX_ROOT_CA_PEM]) {
@@ -179,8 +179,8 @@ export class CollateralTrust {
    */
   checkPckChain(chain: string[]): void {
     const ders = chain.flatMap((pem) => pemToDers(pem, "pckCertChain"));
-    const leafKey = ders[0] ? latin1(ders[0]) : "";
-    if (this.#goodChains.has(leafKey)) return;
+    const chainKey = ders.map(latin1).join("|");
+    if (this.#goodChains.has(chainKey)) return;
     const fail = (why: string) =>
       new TdxError("QUOTE_PCK_CHAIN_UNTRUSTED", `the quote's PCK certificate chain ${why}`, {
         field: "signatureData.certificationData",
@@ -202,7 +202,7 @@ export class CollateralTrust {
     if (!signedBy(leaf, ca, keyOf(ca)))
       throw fail(`has a PCK certificate its CA "${commonName(ca.subject)}" did not sign`);
     if (this.#goodChains.size >= 4096) this.#goodChains.clear();
-    this.#goodChains.add(leafKey);
+    this.#goodChains.add(chainKey);
   }
 
   /** The issuer chain of an artifact: exactly a signer and a trust anchor that signed it. */
