@@ -38,6 +38,18 @@ export interface BrokerConfig {
     maxAgeSeconds?: number;
     refreshAheadSeconds?: number;
   };
+  /**
+   * PostgreSQL deadlines and pool size: connectTimeoutMs (2000; also the wait for a pooled connection),
+   * statementTimeoutMs (5000, server side), queryTimeoutMs (statement + 1000, client side: a stalled
+   * server), idleInTransactionTimeoutMs (10000), poolSize (10).
+   */
+  database?: {
+    connectTimeoutMs?: number;
+    statementTimeoutMs?: number;
+    queryTimeoutMs?: number;
+    idleInTransactionTimeoutMs?: number;
+    poolSize?: number;
+  };
   sim?: { dir?: string; scenario?: string };
   session?: { ttlSeconds?: number };
   token?: { ttlSeconds?: number; issuer?: string };
@@ -71,6 +83,7 @@ const KEYS: Record<string, string> = {
   admin: "object",
   trustAnchors: "array",
   collateral: "object",
+  database: "object",
   sim: "object",
   session: "object",
   token: "object",
@@ -81,6 +94,37 @@ const KEYS: Record<string, string> = {
   explorer: "boolean",
   metrics: "boolean",
   attestationPolicy: "string",
+};
+
+/** The keys of the configuration's objects and their types ("count": a non-negative integer). */
+const NESTED: Record<string, Record<string, string>> = {
+  kek: { file: "string" },
+  admin: { tokenFile: "string", publicKeyFiles: "array", maxJwtLifetimeSeconds: "count" },
+  collateral: {
+    urls: "array",
+    cacheDir: "string",
+    timeoutMs: "count",
+    redirects: "one of none|same-origin",
+    maxRequestsPerMinute: "count",
+    backoffSeconds: "count",
+    maxBackoffSeconds: "count",
+    notFoundSeconds: "count",
+    refreshWaitMs: "count",
+    maxAgeSeconds: "count",
+    refreshAheadSeconds: "count",
+  },
+  database: {
+    connectTimeoutMs: "count",
+    statementTimeoutMs: "count",
+    queryTimeoutMs: "count",
+    idleInTransactionTimeoutMs: "count",
+    poolSize: "count",
+  },
+  sim: { dir: "string", scenario: "string" },
+  session: { ttlSeconds: "count" },
+  token: { ttlSeconds: "count", issuer: "string" },
+  rateLimit: { auth: "object", attest: "object", attestPerSession: "object" },
+  http: { requestTimeoutSeconds: "count", headersTimeoutSeconds: "count", keepAliveSeconds: "count" },
 };
 
 /** Read and check a JSON config file; unknown keys are errors (a typo must not silently weaken security). */
@@ -112,6 +156,32 @@ export function readConfigFile(path: string): Partial<BrokerConfig> {
           field: k,
         },
       );
+  }
+  for (const [k, fields] of Object.entries(NESTED)) {
+    const v = (doc as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    for (const [sub, val] of Object.entries(v as Record<string, unknown>)) {
+      const want = fields[sub];
+      if (!want)
+        throw new TdxError("KBS_CONFIG_INVALID", `config ${path}: unknown key ${k}.${sub}`, {
+          field: `${k}.${sub}`,
+          hint: `known keys of ${k}: ${Object.keys(fields).join(", ")}`,
+        });
+      const ok =
+        want === "array"
+          ? Array.isArray(val) && val.every((x) => typeof x === "string")
+          : want === "count"
+            ? typeof val === "number" && Number.isInteger(val) && val >= 0
+            : want.startsWith("one of ")
+              ? want.slice(7).split("|").includes(String(val))
+              : typeof val === want;
+      if (!ok)
+        throw new TdxError(
+          "KBS_CONFIG_INVALID",
+          `config ${path}: ${k}.${sub} must be ${want === "array" ? "a list of strings" : want === "count" ? "a non-negative integer" : want.startsWith("one of ") ? want.replace("|", ", ") : `a ${want}`}`,
+          { field: `${k}.${sub}` },
+        );
+    }
   }
   const c = doc as Partial<BrokerConfig>;
   if (c.mode !== undefined && c.mode !== "development" && c.mode !== "production")

@@ -164,15 +164,21 @@ export async function buildKbsApp(
     ),
   );
 
-  app.get("/healthz", async (_req, reply) => {
-    if (closing) return reply.code(503).send({ status: "shutting-down" });
+  // Readiness: can this broker serve now (database answering within a second, not draining)?
+  const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (closing) return reply.code(503).header("retry-after", "5").send({ status: "shutting-down" });
     try {
-      await svc.store.ping();
+      await svc.store.ping(1000);
       return { status: "ok", db: svc.store.dialect };
     } catch {
-      return reply.code(503).send({ status: "db-unavailable" });
+      return reply.code(503).header("retry-after", "2").send({ status: "db-unavailable" });
     }
-  });
+  };
+  app.get("/readyz", ready);
+  app.get("/healthz", ready);
+  // Liveness: the process answers; nothing it depends on is asked (a database outage must not get
+  // the broker restarted).
+  app.get("/livez", async () => ({ status: "alive" }));
   if (opts.metrics ?? true)
     app.get("/metrics", async (_req, reply) => {
       reply.type(metrics.registry.contentType);

@@ -148,7 +148,18 @@ export async function startBroker(
   say(`trust anchors: ${verifier.trustAnchors.join("; ")}`);
 
   const dbUrl = config.db ?? join(dataDir, "kbs.db");
-  const store = await openStore(dbUrl);
+  const d = config.database ?? {};
+  const store = await openStore(dbUrl, {
+    postgres: {
+      ...(d.poolSize ? { max: d.poolSize } : {}),
+      timeouts: {
+        ...(d.connectTimeoutMs ? { connectMs: d.connectTimeoutMs } : {}),
+        ...(d.statementTimeoutMs ? { statementMs: d.statementTimeoutMs } : {}),
+        ...(d.queryTimeoutMs ? { queryMs: d.queryTimeoutMs } : {}),
+        ...(d.idleInTransactionTimeoutMs ? { idleInTransactionMs: d.idleInTransactionTimeoutMs } : {}),
+      },
+    },
+  });
   let service: KbsService;
   try {
     service = await KbsService.create({

@@ -45,7 +45,13 @@ export function registerKbsCommands(program: Command): void {
     )
     .option("--sim-dir <dir>", "development: simulated platform state (default DATA/sim)")
     .option("--log-level <level>", "pino log level (default info)")
-    .option("--no-explorer", "do not serve the quote explorer page at /")
+    .option(
+      "--explorer",
+      "serve the quote explorer page at / and its /api/verify (default: development only)",
+    )
+    .option("--no-explorer", "do not serve the quote explorer page")
+    .option("--metrics", "serve Prometheus metrics at /metrics (default: development only)")
+    .option("--no-metrics", "do not serve /metrics")
     .action(async (o: Record<string, unknown>) => {
       const file = o.config ? readConfigFile(String(o.config)) : {};
       const flags: Partial<BrokerConfig> = {};
@@ -79,7 +85,8 @@ export function registerKbsCommands(program: Command): void {
       if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
       if (o.simDir) flags.sim = { dir: String(o.simDir) };
       if (o.logLevel) flags.logLevel = String(o.logLevel);
-      if (o.explorer === false) flags.explorer = false;
+      if (typeof o.explorer === "boolean") flags.explorer = o.explorer;
+      if (typeof o.metrics === "boolean") flags.metrics = o.metrics;
       const config = resolveConfig(file, configFromEnv(process.env), flags);
       await closeOnSignals(startBroker(config));
     });

@@ -1,9 +1,9 @@
 import { TdxError } from "../../errors.js";
-import { PostgresDb } from "./postgres.js";
+import { PostgresDb, type PostgresTimeouts } from "./postgres.js";
 import { ADDED_COLUMNS, type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
 import { SqliteDb } from "./sqlite.js";
 
-export { PostgresDb } from "./postgres.js";
+export { PostgresDb, type PostgresTimeouts } from "./postgres.js";
 export type { SqlDb } from "./sql.js";
 export { SqliteDb } from "./sqlite.js";
 
@@ -129,9 +129,31 @@ export class KbsStore {
     await this.db.close();
   }
 
-  /** Health probe: one round trip to the database. */
-  async ping(): Promise<void> {
-    await this.db.query("SELECT 1 AS ok");
+  /**
+   * Health probe: one round trip to the database, within `deadlineMs` (default 1000): a stalled
+   * database is reported as unavailable at once, not after the query timeout.
+   */
+  async ping(deadlineMs = 1000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TdxError("KBS_DB_UNAVAILABLE", `the database did not answer within ${deadlineMs} ms`, {
+              hint: "the database is stalled or overloaded; retry later",
+              data: { retryAfterSeconds: 2 },
+            }),
+          ),
+        deadlineMs,
+      );
+    });
+    const probe = this.db.query("SELECT 1 AS ok");
+    probe.catch(() => {});
+    try {
+      await Promise.race([probe, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- meta (e.g. the sealed token signing key) -------------------------------------------------
@@ -505,9 +527,12 @@ function auditRow(r: Row): AuditRecord {
  * file:PATH (optionally ?synchronous=normal) or a plain path for SQLite. Migrates the schema before
  * returning.
  */
-export async function openStore(url: string): Promise<KbsStore> {
+export async function openStore(
+  url: string,
+  opts: { postgres?: { max?: number; timeouts?: PostgresTimeouts } } = {},
+): Promise<KbsStore> {
   let db: SqlDb;
-  if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url);
+  if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url, opts.postgres ?? {});
   else if (/^(sqlite|file):/.test(url)) {
     // sqlite:PATH[?synchronous=normal]
     const [path, query] = url.replace(/^(sqlite|file):(\/\/)?/, "").split("?", 2) as [

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
-import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional } from "./sql.js";
+import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional, translateDbError } from "./sql.js";
 
 const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
   .replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -92,7 +92,12 @@ export class SqliteDb implements SqlDb {
   }
 
   async query(sql: string, params: SqlValue[] = []) {
-    return this.#locked(() => this.#run(sql, params));
+    try {
+      return await this.#locked(() => this.#run(sql, params));
+    } catch (e) {
+      // Busy past busy_timeout, disk full, I/O error: 503 with Retry-After, not a 500.
+      throw translateDbError(e);
+    }
   }
 
   async exec(sql: string): Promise<void> {
@@ -100,6 +105,14 @@ export class SqliteDb implements SqlDb {
   }
 
   async transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T> {
+    try {
+      return await this.#transaction(fn);
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+
+  async #transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T> {
     return this.#locked(async () => {
       // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
       this.#db.exec("BEGIN IMMEDIATE");
