@@ -55,6 +55,18 @@ export class AdminAuth {
 
   /** Check an Authorization header; returns the actor name recorded in the audit log. */
   async authenticate(authorization: string | undefined, now: Date): Promise<string> {
+    return (await this.credential(authorization, now)).actor;
+  }
+
+  /**
+   * Check an Authorization header; returns the actor and, for a JWT, what identifies that one token
+   * (its jti, else the SHA-256 of the token) and when it expires: the broker records it for write
+   * calls so that the token cannot be replayed (src/server/kbs-app.ts, the store's admin_tokens_used).
+   */
+  async credential(
+    authorization: string | undefined,
+    now: Date,
+  ): Promise<{ actor: string; jwt?: { id: string; expiresAt: number } }> {
     if (!this.enabled)
       throw new TdxError(
         "KBS_ADMIN_DISABLED",
@@ -71,7 +83,7 @@ export class AdminAuth {
     const presented = m[1]!;
     const digest = createHash("sha256").update(presented).digest();
     for (const d of this.#tokenDigests)
-      if (timingSafeEqual(d, digest)) return `token:${digest.toString("hex").slice(0, 12)}`;
+      if (timingSafeEqual(d, digest)) return { actor: `token:${digest.toString("hex").slice(0, 12)}` };
     if (this.#keys.length > 0 && presented.split(".").length === 3) {
       for (const { key, id } of this.#keys) {
         try {
@@ -87,7 +99,14 @@ export class AdminAuth {
           const aud =
             payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
           if (aud.length > 0 && !aud.includes(ADMIN_JWT_AUDIENCE)) continue;
-          return `key:${id}${payload.sub ? `:${payload.sub}` : ""}`;
+          const tokenId =
+            typeof payload.jti === "string" && payload.jti !== ""
+              ? `jti:${id}:${payload.jti}`
+              : `sha256:${digest.toString("hex")}`;
+          return {
+            actor: `key:${id}${payload.sub ? `:${payload.sub}` : ""}`,
+            jwt: { id: tokenId, expiresAt: (payload.exp ?? 0) * 1000 },
+          };
         } catch {
           // try the next key
         }
@@ -102,7 +121,7 @@ export class AdminAuth {
 /** Sign a short-lived admin JWT with a private key (what the CLI's --admin-key does). */
 export async function signAdminJwt(privateKeyPem: string, now: Date, subject = "cli"): Promise<string> {
   const { SignJWT } = await import("jose");
-  const { createPrivateKey } = await import("node:crypto");
+  const { createPrivateKey, randomUUID } = await import("node:crypto");
   const key = createPrivateKey(privateKeyPem);
   const alg =
     key.asymmetricKeyType === "ed25519"
@@ -113,11 +132,15 @@ export async function signAdminJwt(privateKeyPem: string, now: Date, subject = "
           : "ES256"
         : "RS256";
   const iat = Math.floor(now.getTime() / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg })
-    .setAudience(ADMIN_JWT_AUDIENCE)
-    .setSubject(subject)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + 120)
-    .sign(key);
+  return (
+    new SignJWT({})
+      .setProtectedHeader({ alg })
+      // One token per call: the broker refuses a second write with the same jti.
+      .setJti(randomUUID())
+      .setAudience(ADMIN_JWT_AUDIENCE)
+      .setSubject(subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 120)
+      .sign(key)
+  );
 }

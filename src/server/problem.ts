@@ -41,6 +41,7 @@ const STATUS: Record<string, number> = {
   KBS_TOKEN_INVALID: 401,
   KBS_ADMIN_UNAUTHENTICATED: 401,
   KBS_ADMIN_DISABLED: 401,
+  KBS_ADMIN_TOKEN_REPLAYED: 401,
   KBS_ATTESTATION_POLICY_DENIED: 403,
   // Trustee answers a resource-policy denial with 401 (PolicyDeny), and guest-components' client
   // re-attests only on 401: anything else is fatal to it.

@@ -26,12 +26,15 @@ export interface SqlDb {
  * text creates a new database and brings a version-1 database to version 2 (the ALTERs are added by
  * the migration, which checks the columns first).
  *
+ * Version 3 adds what brokers sharing a database must count together: request-rate windows
+ * (rate_limits) and the admin JWTs already used for a write (admin_tokens_used).
+ *
  * Version 2 keeps the database small (docs/kbs.md "Storage"): a session holds a reference to its
  * claim set and its own few claims instead of its token; the audit log references claim sets, each
  * stored once per distinct content; audit rows older than an operator's prune are the only ones that
  * may ever be deleted.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kbs_meta (
   key TEXT PRIMARY KEY,
@@ -102,6 +105,17 @@ CREATE TABLE IF NOT EXISTS audit_prunes (
   before_at BIGINT NOT NULL,
   pruned BIGINT NOT NULL,
   actor TEXT
+);
+CREATE TABLE IF NOT EXISTS rate_limits (
+  key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_limits_expires ON rate_limits (expires_at);
+CREATE TABLE IF NOT EXISTS admin_tokens_used (
+  token_id TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
 );
 {{AUDIT_TRIGGERS}}
 `;
