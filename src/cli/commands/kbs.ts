@@ -277,9 +277,11 @@ export function registerKbsCommands(program: Command): void {
     const res = await adminCall(o, "GET", `/kbs/v0/admin/audit${q.size ? `?${q}` : ""}`);
     const { entries } = (await res.json()) as { entries: AuditLine[] };
     if (o.json) return writeJson(entries);
+    // Actors (a JWT's sub) and reasons come from outside: printed with control characters escaped, so
+    // a name cannot move the cursor, clear the screen or forge a line. --json has them raw (JSON-escaped).
     for (const e of entries)
       process.stdout.write(
-        `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${e.resource ?? "-"}\t${e.actor ?? ""}${e.reason ? `\t${e.reason}` : ""}\n`,
+        `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${printable(e.resource ?? "-")}\t${printable(e.actor ?? "")}${e.reason ? `\t${printable(e.reason)}` : ""}\n`,
       );
   });
   adminOptions(
@@ -467,5 +469,18 @@ async function quoteSourceFor(
 function writeStdout(bytes: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(bytes, (e) => (e ? reject(e) : resolve()));
+  });
+}
+
+/**
+ * Text from the audit log made safe for a terminal: C0 and C1 control characters (ESC, CR, LF, TAB, ...),
+ * DEL and the Unicode bidirectional overrides are written as \xNN / \uNNNN, and a backslash as \\ so the
+ * escaped form cannot be mistaken for the raw one.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\\") return "\\\\";
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
   });
 }

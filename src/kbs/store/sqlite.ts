@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
@@ -37,7 +37,19 @@ export class SqliteDb implements SqlDb {
     readonly file: string,
     opts: { synchronous?: "full" | "normal" } = {},
   ) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    if (file !== ":memory:") {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created 0600 whatever the umask or the directory's mode: SQLite gives its -wal and -shm files
+      // the database file's permissions.
+      try {
+        closeSync(openSync(file, "wx", 0o600));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+          throw asTdxError(e, "KBS_DB_OPEN_FAILED", `cannot create SQLite database ${file}`, {
+            hint: "check that the data directory exists and is writable",
+          });
+      }
+    }
     this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     try {
       this.#db = new Database(file);
