@@ -248,7 +248,9 @@ export async function startBroker(
           // The explorer verifies with the broker's anchors, verifier caches and collateral source.
           registerExplorerRoutes(a, {
             verifier: verifier.dcapVerifier,
-            collateralFor: (quote, now) => collateral.forQuote(quote, now),
+            // Fetched and cached at the server's time, whatever `at` the caller verifies at: a caller's
+            // time must not make entries due (a fetch of its choosing) or stamp them far in the future.
+            collateralFor: (quote) => collateral.forQuote(quote, new Date()),
           });
         }
       : undefined,

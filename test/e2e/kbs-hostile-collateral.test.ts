@@ -176,6 +176,22 @@ describe("key broker against a hostile collateral service", () => {
     expect(proxy.requests).toEqual([]);
   });
 
+  it("does not let the explorer's verification time drive the collateral cache", async () => {
+    await startProxy();
+    const b = await broker(join(dir, "explorer-time"), { maxAgeSeconds: 3600 });
+    expect((await attest(b.url, sim)).status).toBe(200);
+    const before = proxy.requests.length;
+    const quote = Buffer.from(sim.quote(new Uint8Array(64))).toString("hex");
+    for (const days of [400, -400, 40_000]) {
+      const at = new Date(Date.now() + days * 86_400_000).toISOString();
+      expect((await post(b.url, "/api/verify", { quote, at })).status).toBe(200);
+    }
+    // No refresh was made for those times, and none is stamped into the future: the next one is now's.
+    expect(proxy.requests.length).toBe(before);
+    expect((await attest(b.url, sim)).status).toBe(200);
+    expect(proxy.requests.length).toBe(before);
+  });
+
   it("keeps the PCCS address out of the explorer's answers when it is down", async () => {
     await startProxy();
     const b = await broker(join(dir, "explorer-down"));

@@ -97,7 +97,8 @@ export function registerExplorerCommands(program: Command): void {
           ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
           ...(opts.collateralCache ? { cacheDir: resolve(opts.collateralCache) } : {}),
         });
-        options.collateralFor = (quote, now) => service.forQuote(quote, { now });
+        // At the server's time: a caller's `at` must not drive the cache (see src/server/serve.ts).
+        options.collateralFor = (quote) => service.forQuote(quote, { now: new Date() });
       }
       if (opts.cors) options.corsOrigin = opts.cors;
       const app = Fastify({
