@@ -31,7 +31,11 @@ writeFileSync(
     mode: "development",
     logLevel: "error",
     explorer: false,
-    rateLimit: { auth: { max: 0, windowSeconds: 60 } },
+    rateLimit: {
+      auth: { max: 0, windowSeconds: 60 },
+      attest: { max: 0, windowSeconds: 60 },
+      attestPerSession: { max: 0, windowSeconds: 60 },
+    },
   }),
 );
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */

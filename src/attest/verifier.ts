@@ -1,4 +1,5 @@
-import type { CollateralProvider } from "../collateral/provider.js";
+import type { CollateralProvider, CollateralProviderStats } from "../collateral/provider.js";
+import { isQuoteFault } from "../collateral/service.js";
 import type { Collateral } from "../collateral/types.js";
 import { TdxError } from "../errors.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../verify/index.js";
@@ -26,7 +27,7 @@ export interface EvidenceVerifier {
   /** Azure TDX confidential VM evidence (az-tdx-vtpm), when the verifier knows it; see src/attest/tee.ts. */
   verifyAzTdxVtpm?(evidence: AzTdxVtpmEvidenceIn, now: Date): Promise<AttestedAzTdxVtpmEvidence>;
   /** Collateral cache counters for /metrics, when there is a cache. */
-  cacheStats?(): { hits: number; misses: number };
+  cacheStats?(): CollateralProviderStats;
 }
 
 /**
@@ -55,7 +56,7 @@ export class TdxEvidenceVerifier implements EvidenceVerifier {
     return this.#verifier.trustAnchors;
   }
 
-  cacheStats() {
+  cacheStats(): CollateralProviderStats {
     return this.collateral.stats?.() ?? { hits: 0, misses: 0 };
   }
 
@@ -65,6 +66,8 @@ export class TdxEvidenceVerifier implements EvidenceVerifier {
     try {
       collateral = await this.collateral.forQuote(parsed.quote, now);
     } catch (e) {
+      // The quote's own fault (a PCK chain no trusted root vouches for): refused as evidence, not a 503.
+      if (isQuoteFault(e)) throw e;
       throw new TdxError(
         "ATTEST_COLLATERAL_UNAVAILABLE",
         `no collateral for this platform from ${this.collateral.description}: ${(e as Error).message}`,

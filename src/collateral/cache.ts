@@ -3,9 +3,10 @@
  * optionally in a directory so that a restarted process or an offline host keeps what it fetched.
  *
  * An entry is served as is while it is young (fetched less than `maxAgeSeconds` ago) and not yet inside its
- * refresh window before `nextUpdate`. Otherwise it is fetched again; if every endpoint fails and the old
- * entry is still valid (now < nextUpdate) the old entry is served ("stale but valid"). Concurrent callers of
- * one key share a single fetch.
+ * refresh window before `nextUpdate`. Otherwise it is fetched again; if the fetch fails, or the answer does
+ * not verify (`validate`), the old entry is kept and served while it is still valid (now < nextUpdate,
+ * "stale but valid"). Concurrent callers of one key share a single fetch; after a failure the key backs
+ * off (doubling, Retry-After honoured, a 404 remembered a while) and is not fetched again meanwhile.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
@@ -36,12 +37,19 @@ export interface CacheStats {
   misses: number;
   /** An entry existed but was due (refresh window, age or expiry): fetched again. */
   refreshes: number;
-  /** A refresh failed on every endpoint and the old, still valid entry was served. */
+  /**
+   * A still valid entry served while its refresh failed, was backing off, or took longer than
+   * `refreshWaitMs` (the refresh goes on in the background).
+   */
   staleServed: number;
   /** Callers that joined a fetch already in flight for the same key. */
   joined: number;
-  /** Fetches that failed (every endpoint). */
+  /** Fetches that failed (every endpoint, or the answer was refused). */
   fetchErrors: number;
+  /** Answers (fetched or read from the cache directory) refused because they did not verify. */
+  rejected: number;
+  /** Calls answered from a remembered failure without asking again (backoff, a remembered 404). */
+  backoffRefused: number;
   /** Entries loaded from the cache directory. */
   diskLoads: number;
   /** Unreadable, damaged or unwritable files in the cache directory (ignored, memory only). */
@@ -61,19 +69,59 @@ export interface CollateralCacheOptions {
    * (TCB recoveries, new advisories) before the old data expires. Default 1 day.
    */
   maxAgeSeconds?: number;
-  /** Problems that do not fail a call (an unwritable cache directory). */
+  /**
+   * After a failed fetch of a key, do not ask again for this long (seconds), doubling with each further
+   * failure up to `maxBackoffSeconds`; a Retry-After the service sent (429, 503) is honoured when longer
+   * (up to an hour). Meanwhile a still valid entry is served at once, and without one the remembered
+   * error is raised at once. Default 10.
+   */
+  backoffSeconds?: number;
+  /** Longest backoff (seconds). Default 600. */
+  maxBackoffSeconds?: number;
+  /** How long a 404 (PCS_NOT_FOUND: an FMSPC the service does not know) is remembered (seconds). Default 300. */
+  notFoundSeconds?: number;
+  /**
+   * When a still valid entry is due for a refresh, wait at most this long (ms) for the refresh; past it
+   * the valid entry is served and the refresh finishes in the background. Default 1000.
+   */
+  refreshWaitMs?: number;
+  /**
+   * Checks an artifact before it is kept or served (a fetched answer or a file from the cache
+   * directory); throws to refuse it. The service passes its trust gate (./trust.ts) here.
+   */
+  validate?: (a: Artifact) => void;
+  /** Problems that do not fail a call (an unwritable cache directory, a refused answer). */
   onWarning?: (message: string) => void;
 }
 
 const DAY = 86_400;
 const MIN_REFETCH_MS = 60_000;
+const MAX_RETRY_AFTER_MS = 3_600_000;
+/** Remembered failures kept at most (keys are chosen by verified quotes, but stay bounded anyway). */
+const MAX_FAILURES = 4096;
+
+/** A failed fetch, remembered: no new attempt before `retryAt`. */
+interface Failure {
+  count: number;
+  retryAt: number;
+  error: unknown;
+}
+
+type FetchOutcome = { ok: true; artifact: Artifact } | { ok: false; error: unknown };
 
 export class CollateralCache {
   private readonly entries = new Map<string, Artifact>();
-  private readonly inflight = new Map<string, Promise<Artifact>>();
+  private readonly inflight = new Map<string, Promise<FetchOutcome>>();
+  private readonly loading = new Map<string, Promise<Artifact | undefined>>();
+  private readonly failures = new Map<string, Failure>();
   private readonly dir: string | undefined;
   private readonly refreshAheadMs: number;
   private readonly maxAgeMs: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly notFoundMs: number;
+  private readonly refreshWaitMs: number;
+  private readonly validate: ((a: Artifact) => void) | undefined;
   private readonly onWarning: ((message: string) => void) | undefined;
   private readonly counters: CacheStats = {
     hits: 0,
@@ -82,6 +130,8 @@ export class CollateralCache {
     staleServed: 0,
     joined: 0,
     fetchErrors: 0,
+    rejected: 0,
+    backoffRefused: 0,
     diskLoads: 0,
     diskErrors: 0,
   };
@@ -90,6 +140,11 @@ export class CollateralCache {
     this.dir = options.dir;
     this.refreshAheadMs = (options.refreshAheadSeconds ?? DAY) * 1000;
     this.maxAgeMs = (options.maxAgeSeconds ?? DAY) * 1000;
+    this.backoffMs = (options.backoffSeconds ?? 10) * 1000;
+    this.maxBackoffMs = Math.max(this.backoffMs, (options.maxBackoffSeconds ?? 600) * 1000);
+    this.notFoundMs = (options.notFoundSeconds ?? 300) * 1000;
+    this.refreshWaitMs = options.refreshWaitMs ?? 1000;
+    this.validate = options.validate;
     this.onWarning = options.onWarning;
   }
 
@@ -109,39 +164,58 @@ export class CollateralCache {
     return Math.max(due, a.fetchedAt + Math.min(MIN_REFETCH_MS, this.maxAgeMs));
   }
 
+  /** Until when (unix ms) a key is not fetched again after failures, or undefined. */
+  retryAt(key: string): number | undefined {
+    return this.failures.get(key)?.retryAt;
+  }
+
   /**
    * The artifact for `key` at time `now` (unix ms): cached when fresh, else fetched with `fetcher`
-   * (one fetch in flight per key), else the cached one while it is still valid.
+   * (one fetch in flight per key, none while the key backs off after a failure), else the cached one
+   * while it is still valid. An answer that `validate` refuses never replaces anything.
    */
   async get(key: string, fetcher: () => Promise<Artifact>, now: number): Promise<Artifact> {
-    const running = this.inflight.get(key);
-    if (running) {
-      this.counters.joined++;
-      return running;
-    }
     let entry = this.entries.get(key);
-    if (entry === undefined && this.dir !== undefined) {
-      // Load synchronously with respect to the in-flight map: register the whole operation first.
-      const op = this.loadThenGet(key, fetcher, now);
-      this.inflight.set(key, op);
-      try {
-        return await op;
-      } finally {
-        this.inflight.delete(key);
-      }
-    }
+    if (entry === undefined && this.dir !== undefined && !this.inflight.has(key))
+      entry = await this.loadOnce(key);
     if (entry !== undefined && now < this.refreshAt(entry)) {
       this.counters.hits++;
       return entry;
     }
-    const op = this.fetchAndStore(key, fetcher, now, entry);
-    this.inflight.set(key, op);
-    try {
-      entry = await op;
-      return entry;
-    } finally {
-      this.inflight.delete(key);
+    const valid = entry !== undefined && now < entry.nextUpdate ? entry : undefined;
+    let op = this.inflight.get(key);
+    if (op) this.counters.joined++;
+    else {
+      const failure = this.failures.get(key);
+      if (failure !== undefined && now < failure.retryAt) {
+        if (valid) {
+          this.counters.staleServed++;
+          return valid;
+        }
+        this.counters.backoffRefused++;
+        throw remembered(failure, key, now);
+      }
+      op = this.fetchAndStore(key, fetcher, now, entry);
+      this.inflight.set(key, op);
+      void op.finally(() => this.inflight.delete(key));
     }
+    if (valid === undefined) {
+      const out = await op;
+      if (out.ok) return out.artifact;
+      throw expiredNote(out.error, key, entry);
+    }
+    // A valid entry is at hand: wait for the refresh only so long, then serve what is valid.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = await Promise.race([
+      op,
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), this.refreshWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (waited?.ok) return waited.artifact;
+    this.counters.staleServed++;
+    return valid;
   }
 
   /** Every entry in memory (for listings and tests). */
@@ -149,60 +223,102 @@ export class CollateralCache {
     return [...this.entries.values()].map((a) => ({ ...a }));
   }
 
-  private async loadThenGet(key: string, fetcher: () => Promise<Artifact>, now: number): Promise<Artifact> {
-    const fromDisk = await this.readDisk(key);
-    if (fromDisk !== undefined) {
-      this.entries.set(key, fromDisk);
-      if (now < this.refreshAt(fromDisk)) {
-        this.counters.hits++;
-        return fromDisk;
-      }
+  /** One read of the cache directory per key at a time; a file that does not verify is ignored. */
+  private loadOnce(key: string): Promise<Artifact | undefined> {
+    let p = this.loading.get(key);
+    if (!p) {
+      p = this.readDisk(key).then((a) => {
+        if (a === undefined) return undefined;
+        try {
+          this.validate?.(a);
+        } catch (e) {
+          this.counters.rejected++;
+          this.onWarning?.(
+            `ignoring the cached ${key} in ${this.dir}: ${e instanceof Error ? e.message : String(e)}`,
+          );
+          return undefined;
+        }
+        this.counters.diskLoads++;
+        // A fetch may have stored a newer entry meanwhile.
+        const current = this.entries.get(key);
+        if (current !== undefined) return current;
+        this.entries.set(key, a);
+        return a;
+      });
+      this.loading.set(key, p);
+      void p.finally(() => this.loading.delete(key));
     }
-    return this.fetchAndStore(key, fetcher, now, fromDisk);
+    return p;
   }
 
+  /** Fetch, check, store; never rejects: the outcome says what happened (and failures are remembered). */
   private async fetchAndStore(
     key: string,
     fetcher: () => Promise<Artifact>,
     now: number,
     previous: Artifact | undefined,
-  ): Promise<Artifact> {
+  ): Promise<FetchOutcome> {
     if (previous === undefined) this.counters.misses++;
     else this.counters.refreshes++;
     let fresh: Artifact;
     try {
       // The cache owns time: an artifact counts as fetched at the caller's `now`.
       fresh = { ...(await fetcher()), fetchedAt: now };
+      if (fresh.key !== key)
+        throw new TdxError("COLLATERAL_FORMAT", `the fetch for ${key} returned ${fresh.key}`, {
+          field: "key",
+          hint: "report this: the fetcher and the cache key disagree",
+        });
+      this.validate?.(fresh);
     } catch (e) {
       this.counters.fetchErrors++;
-      if (previous !== undefined && now < previous.nextUpdate) {
-        this.counters.staleServed++;
-        return previous;
-      }
-      if (previous !== undefined && e instanceof TdxError) {
-        throw new TdxError(
-          e.code,
-          `${e.message}; the cached ${key} expired at ${new Date(previous.nextUpdate).toISOString()}`,
-          {
-            hint: e.hint ?? "bring a collateral endpoint back, or verify offline with --collateral",
-            cause: e,
-            ...(e.data === undefined ? {} : { data: e.data }),
-          },
+      if (e instanceof TdxError && e.code === "COLLATERAL_REJECTED") {
+        // Counted and said: a service answering with collateral that does not verify is news.
+        this.counters.rejected++;
+        this.onWarning?.(
+          `refused ${key}: ${e.message}${previous ? `; keeping the entry fetched at ${new Date(previous.fetchedAt).toISOString()}, valid until ${new Date(previous.nextUpdate).toISOString()}` : "; nothing cached for it"}`,
         );
       }
-      throw e;
+      this.remember(key, e, now);
+      return { ok: false, error: e };
     }
-    if (fresh.key !== key) throw new Error(`fetcher for ${key} returned ${fresh.key}`);
-    // Never replace a newer artifact with an older one (a lagging PCCS behind a fresher PCS).
+    this.failures.delete(key);
+    // Never replace a newer artifact with an older one (a lagging PCCS behind a fresher PCS), nor a
+    // valid one with an answer that has already expired.
     if (previous !== undefined && previous.nextUpdate > fresh.nextUpdate && now < previous.nextUpdate) {
       const kept = { ...previous, fetchedAt: fresh.fetchedAt };
       this.entries.set(key, kept);
       await this.writeDisk(kept);
-      return kept;
+      return { ok: true, artifact: kept };
     }
     this.entries.set(key, fresh);
     await this.writeDisk(fresh);
-    return fresh;
+    return { ok: true, artifact: fresh };
+  }
+
+  /** Remember a failure: no new attempt for the backoff (doubling), a Retry-After, or a 404's time. */
+  private remember(key: string, error: unknown, now: number): void {
+    const count = (this.failures.get(key)?.count ?? 0) + 1;
+    const te = error instanceof TdxError ? error : undefined;
+    let wait =
+      te?.code === "PCS_NOT_FOUND"
+        ? this.notFoundMs
+        : Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(count - 1, 30));
+    const retryAfter = te?.data?.retryAfterSeconds;
+    if (typeof retryAfter === "number" && Number.isFinite(retryAfter) && retryAfter > 0)
+      wait = Math.max(wait, Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS));
+    if (!this.failures.has(key) && this.failures.size >= MAX_FAILURES) {
+      // Drop the one that ends first (the least useful to remember).
+      let first: string | undefined;
+      let at = Number.POSITIVE_INFINITY;
+      for (const [k, f] of this.failures)
+        if (f.retryAt < at) {
+          at = f.retryAt;
+          first = k;
+        }
+      if (first !== undefined) this.failures.delete(first);
+    }
+    this.failures.set(key, { count, retryAt: now + wait, error });
   }
 
   /** File name of a key inside the cache directory. */
@@ -224,7 +340,6 @@ export class CollateralCache {
       this.counters.diskErrors++;
       return undefined;
     }
-    this.counters.diskLoads++;
     return a;
   }
 
@@ -256,6 +371,37 @@ export class CollateralCache {
       );
     }
   }
+}
+
+/** The remembered error of a key that backs off, saying until when it is not asked again. */
+function remembered(f: Failure, key: string, now: number): unknown {
+  const e = f.error;
+  if (!(e instanceof TdxError)) return e;
+  const at = new Date(f.retryAt).toISOString();
+  return new TdxError(e.code, `${e.message} (remembered: ${key} is not fetched again before ${at})`, {
+    ...(e.field === undefined ? {} : { field: e.field }),
+    hint: e.hint ?? "wait, or bring a collateral endpoint back",
+    cause: e,
+    data: {
+      ...(e.data ?? {}),
+      retryAt: at,
+      retryAfterSeconds: Math.max(1, Math.ceil((f.retryAt - now) / 1000)),
+    },
+  });
+}
+
+/** A fetch error, saying that the cached entry (if any) has expired too. */
+function expiredNote(e: unknown, key: string, previous: Artifact | undefined): unknown {
+  if (previous === undefined || !(e instanceof TdxError)) return e;
+  return new TdxError(
+    e.code,
+    `${e.message}; the cached ${key} expired at ${new Date(previous.nextUpdate).toISOString()}`,
+    {
+      hint: e.hint ?? "bring a collateral endpoint back, or verify offline with --collateral",
+      cause: e,
+      ...(e.data === undefined ? {} : { data: e.data }),
+    },
+  );
 }
 
 function parseArtifactFile(text: string): Artifact | undefined {

@@ -33,13 +33,41 @@ export interface PcsClientOptions {
   fetch?: typeof fetch;
   /** Progress lines (one per request), e.g. to stderr. */
   onProgress?: (line: string) => void;
+  /**
+   * Redirects: `none` (default: a 3xx answer is a failed attempt and the next URL is tried) or
+   * `same-origin` (followed, at most 3, only to the same scheme, host and port).
+   */
+  redirects?: "none" | "same-origin";
+  /**
+   * Checks an answer before it is returned (signature, issuer chain, platform); throws to refuse it, and
+   * the next URL is tried. The collateral service passes its trust gate here.
+   */
+  validate?: (a: Artifact) => void;
+  /** Outbound requests allowed per minute over all URLs and artifacts (default 120; 0: no limit). */
+  maxRequestsPerMinute?: number;
 }
 
 interface Attempt {
   url: string;
   status?: number;
   error: string;
+  /** The error code when the answer arrived but was refused (COLLATERAL_FORMAT, COLLATERAL_REJECTED). */
+  code?: string;
+  /** Seconds, from a 429/503 Retry-After header. */
+  retryAfterSeconds?: number;
 }
+
+/** Retry-After: delta seconds or an HTTP date (RFC 9110 10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d{1,10}$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+const MAX_REDIRECTS = 3;
 
 function normaliseBase(url: string): string {
   let u: URL;
@@ -70,6 +98,10 @@ export class PcsClient {
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
   private readonly onProgress: ((line: string) => void) | undefined;
+  private readonly redirects: "none" | "same-origin";
+  private readonly validate: ((a: Artifact) => void) | undefined;
+  private readonly maxPerMinute: number;
+  private budget = { windowStart: 0, used: 0 };
 
   constructor(options: PcsClientOptions) {
     if (options.urls.length === 0)
@@ -81,6 +113,63 @@ export class PcsClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.fetchFn = options.fetch ?? fetch;
     this.onProgress = options.onProgress;
+    this.redirects = options.redirects ?? "none";
+    if (this.redirects !== "none" && this.redirects !== "same-origin")
+      throw new TdxError("PCS_URL_INVALID", `redirects must be none or same-origin, got ${this.redirects}`, {
+        field: "redirects",
+        hint: "use none (the default) or same-origin",
+      });
+    this.validate = options.validate;
+    this.maxPerMinute = options.maxRequestsPerMinute ?? 120;
+  }
+
+  /**
+   * Take one outbound request from the per-minute budget, or refuse (PCS_FETCH_LIMITED) so that callers
+   * (attacker-driven or not) can never make this process hammer the PCS. Wall-clock: it bounds network I/O.
+   */
+  private takeRequest(what: string): void {
+    if (this.maxPerMinute <= 0) return;
+    const t = Date.now();
+    if (t - this.budget.windowStart >= 60_000) this.budget = { windowStart: t, used: 0 };
+    if (this.budget.used >= this.maxPerMinute) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((this.budget.windowStart + 60_000 - t) / 1000));
+      throw new TdxError(
+        "PCS_FETCH_LIMITED",
+        `not fetching ${what}: ${this.maxPerMinute} requests to the collateral service this minute already`,
+        {
+          hint: "the outbound request budget (collateral.maxRequestsPerMinute) is spent; cached collateral is still served. Raise the budget if this is normal load",
+          data: { retryAfterSeconds },
+        },
+      );
+    }
+    this.budget.used++;
+  }
+
+  /** GET with this client's timeout; 3xx answers are followed only as `redirects` allows. */
+  private async get(url: string, signal: AbortSignal): Promise<Response> {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const res = await this.fetchFn(current, { signal, redirect: "manual" });
+      if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
+      const location = res.headers.get("location");
+      await res.body?.cancel().catch(() => {});
+      const target = location === null ? null : safeUrl(location, current);
+      const sameOrigin = target !== null && target.origin === new URL(current).origin;
+      if (this.redirects === "same-origin" && sameOrigin && hop < MAX_REDIRECTS) {
+        current = target.toString();
+        continue;
+      }
+      throw new RedirectRefused(
+        res.status,
+        target === null
+          ? "without a usable Location"
+          : this.redirects === "none"
+            ? "(redirects are not followed: collateral.redirects is none)"
+            : sameOrigin
+              ? `(more than ${MAX_REDIRECTS} redirects)`
+              : "to another origin (only same-origin redirects are followed)",
+      );
+    }
   }
 
   /** TCB Info for an FMSPC. */
@@ -185,37 +274,84 @@ export class PcsClient {
     const attempts: Attempt[] = [];
     for (const base of this.urls) {
       const url = urlOf(base);
+      this.takeRequest(what);
       this.onProgress?.(`fetching ${what} from ${url}`);
+      // One deadline for the answer and its body: a body trickled in slowly is cut off too.
+      const signal = AbortSignal.timeout(this.timeoutMs);
       let res: Response;
       try {
-        res = await this.fetchFn(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: "follow" });
+        res = await this.get(url, signal);
       } catch (e) {
         const reason =
-          e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")
-            ? `no answer within ${this.timeoutMs} ms`
-            : networkReason(e);
-        attempts.push({ url, error: reason });
+          e instanceof RedirectRefused
+            ? e.message
+            : isTimeout(e, signal)
+              ? `no answer within ${this.timeoutMs} ms`
+              : networkReason(e);
+        attempts.push({ url, error: reason, ...(e instanceof RedirectRefused ? { status: e.status } : {}) });
         this.onProgress?.(`  ${url}: ${reason}`);
         continue;
       }
       if (res.status !== 200) {
         const detail = res.headers.get("Error-Message") ?? res.headers.get("Error-Code") ?? res.statusText;
+        const retryAfterSeconds =
+          res.status === 429 || res.status === 503
+            ? parseRetryAfter(res.headers.get("Retry-After"))
+            : undefined;
         await res.body?.cancel().catch(() => {});
-        attempts.push({ url, status: res.status, error: `HTTP ${res.status}${detail ? ` ${detail}` : ""}` });
+        attempts.push({
+          url,
+          status: res.status,
+          error: `HTTP ${res.status}${detail ? ` ${detail}` : ""}`,
+          ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+        });
         this.onProgress?.(`  ${url}: HTTP ${res.status}`);
         continue;
       }
       try {
         const r = await read(res, url);
-        return { key, kind, ...r, fetchedAt: Date.now(), source: url };
+        const artifact: Artifact = { key, kind, ...r, fetchedAt: Date.now(), source: url };
+        this.validate?.(artifact);
+        return artifact;
       } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
-        attempts.push({ url, status: 200, error: reason });
-        this.onProgress?.(`  ${url}: ${reason}`);
+        if (!(e instanceof TdxError)) {
+          // The body did not arrive (deadline, reset): the endpoint failed, the data is not at fault.
+          const reason = isTimeout(e, signal)
+            ? `the body did not arrive within ${this.timeoutMs} ms`
+            : `the body could not be read: ${networkReason(e)}`;
+          attempts.push({ url, error: reason });
+          this.onProgress?.(`  ${url}: ${reason}`);
+          continue;
+        }
+        attempts.push({ url, status: 200, error: e.message, code: e.code });
+        this.onProgress?.(`  ${url}: ${e.message}`);
       }
     }
     throw failure(what, attempts);
   }
+}
+
+/** A redirect this client does not follow: a failed attempt. */
+class RedirectRefused extends Error {
+  constructor(
+    readonly status: number,
+    why: string,
+  ) {
+    super(`HTTP ${status} redirect ${why}`);
+  }
+}
+
+function safeUrl(location: string, base: string): URL | null {
+  try {
+    return new URL(location, base);
+  } catch {
+    return null;
+  }
+}
+
+function isTimeout(e: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted) return true;
+  return e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError");
 }
 
 /** Largest response body accepted (Intel's largest, a PCK CRL, is a few hundred kB). */
@@ -272,7 +408,16 @@ function networkReason(e: unknown): string {
 
 function failure(what: string, attempts: Attempt[]): TdxError {
   const tried = attempts.map((a) => `${a.url}: ${a.error}`).join("; ");
-  const data = { attempts };
+  const retryAfter = attempts.reduce<number | undefined>(
+    (m, a) => (a.retryAfterSeconds === undefined ? m : Math.max(m ?? 0, a.retryAfterSeconds)),
+    undefined,
+  );
+  const data = { attempts, ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }) };
+  if (attempts.some((a) => a.code === "COLLATERAL_REJECTED"))
+    return new TdxError("COLLATERAL_REJECTED", `no endpoint returned ${what} that verifies (${tried})`, {
+      hint: "an endpoint answered with collateral whose signature or issuer chain does not verify up to a trusted root, or for another platform; check the PCCS and its upstream (cached collateral stays in use while valid)",
+      data,
+    });
   if (attempts.length > 0 && attempts.every((a) => a.status === 404))
     return new TdxError("PCS_NOT_FOUND", `no endpoint has ${what} (${tried})`, {
       hint: what.startsWith("TCB Info")

@@ -6,6 +6,7 @@ export {
   INTEL_ROOT_CA_CRL_URL,
   PcsClient,
   type PcsClientOptions,
+  parseRetryAfter,
   type TeeKind,
   type UpdateType,
 } from "./client.js";
@@ -24,7 +25,12 @@ export {
   splitPemCertificates,
   type TcbInfoItem,
 } from "./pcs.js";
-export { type CollateralProvider, PcsCollateralProvider } from "./provider.js";
+export {
+  type CollateralProvider,
+  type CollateralProviderStats,
+  PcsCollateralProvider,
+  type PcsCollateralProviderOptions,
+} from "./provider.js";
 export {
   type CollateralRequestOptions,
   CollateralService,
@@ -32,8 +38,10 @@ export {
   type FetchCollateralOptions,
   type FetchedCollateral,
   fetchCollateralForQuote,
+  isQuoteFault,
   type PlatformCollateralKey,
   platformOfQuote,
   toUnixMs,
 } from "./service.js";
+export { CollateralTrust, type CollateralTrustAnchor } from "./trust.js";
 export { COLLATERAL_JSON_FIELDS, type Collateral, type CollateralJsonField } from "./types.js";

@@ -1,6 +1,22 @@
 import type { Quote } from "../abi/types.js";
-import { CollateralService } from "./service.js";
+import { CollateralService, type CollateralServiceOptions } from "./service.js";
 import type { Collateral } from "./types.js";
+
+/** Collateral cache counters for /metrics (the optional ones when the provider has them). */
+export interface CollateralProviderStats {
+  /** Served without a fetch. */
+  hits: number;
+  /** Fetches made (no entry, or a due one). */
+  misses: number;
+  /** Valid entries served while their refresh failed, backed off or was slow. */
+  staleServed?: number;
+  /** Fetches that failed (every endpoint down, or the answer refused). */
+  refreshFailures?: number;
+  /** Answers refused because they did not verify (signature, issuer chain, platform). */
+  rejected?: number;
+  /** Calls answered from a remembered failure (backoff, a remembered 404) without a request. */
+  backoffRefused?: number;
+}
 
 /**
  * Where an evidence verifier gets collateral for a quote: a PCCS/PCS through the cache, the simulated
@@ -9,22 +25,38 @@ import type { Collateral } from "./types.js";
 export interface CollateralProvider {
   forQuote(quote: Quote, now: Date): Promise<Collateral>;
   /** Cache counters for /metrics, when the provider caches. */
-  stats?(): { hits: number; misses: number };
+  stats?(): CollateralProviderStats;
   /** Where the collateral comes from, for messages ("https://pccs:8081/...", "the simulated platform"). */
   readonly description: string;
 }
+
+export type PcsCollateralProviderOptions = Pick<
+  CollateralServiceOptions,
+  | "urls"
+  | "cacheDir"
+  | "timeoutMs"
+  | "trustAnchors"
+  | "redirects"
+  | "maxRequestsPerMinute"
+  | "backoffSeconds"
+  | "maxBackoffSeconds"
+  | "notFoundSeconds"
+  | "refreshWaitMs"
+  | "refreshAheadSeconds"
+  | "maxAgeSeconds"
+  | "onWarning"
+  | "fetch"
+>;
 
 /** Production: collateral from PCCS/PCS URLs (tried in order) through the expiry-driven cache. */
 export class PcsCollateralProvider implements CollateralProvider {
   readonly service: CollateralService;
   readonly description: string;
 
-  constructor(opts: { urls: string[]; cacheDir?: string; timeoutMs?: number }) {
-    this.service = new CollateralService({
-      urls: opts.urls,
-      ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
-      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-    });
+  constructor(opts: PcsCollateralProviderOptions) {
+    // Options left undefined are left out (exactOptionalPropertyTypes): the service's defaults apply.
+    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.service = new CollateralService({ ...defined, urls: opts.urls } as CollateralServiceOptions);
     this.description = opts.urls.join(", ");
   }
 
@@ -32,8 +64,15 @@ export class PcsCollateralProvider implements CollateralProvider {
     return (await this.service.fetchForQuote(quote, { now })).collateral;
   }
 
-  stats() {
+  stats(): CollateralProviderStats {
     const s = this.service.stats();
-    return { hits: s.hits, misses: s.misses + s.refreshes };
+    return {
+      hits: s.hits,
+      misses: s.misses + s.refreshes,
+      staleServed: s.staleServed,
+      refreshFailures: s.fetchErrors,
+      rejected: s.rejected,
+      backoffRefused: s.backoffRefused,
+    };
   }
 }

@@ -12,6 +12,7 @@ import { TdxError } from "../errors.js";
 import { type Artifact, type CacheStats, CollateralCache, type CollateralCacheOptions } from "./cache.js";
 import { type CaType, PcsClient, type TeeKind, type UpdateType } from "./client.js";
 import { readCrl, readQeIdentityResponse, readTcbInfoResponse, splitPemCertificates } from "./pcs.js";
+import { CollateralTrust, type CollateralTrustAnchor } from "./trust.js";
 import type { Collateral } from "./types.js";
 
 /** What identifies the collateral of a platform. */
@@ -64,6 +65,17 @@ export interface CollateralServiceOptions extends CollateralCacheOptions {
   onProgress?: (line: string) => void;
   /** Clock used when a call passes no `now` (unix ms). Default Date.now. */
   clock?: () => number;
+  /**
+   * Roots the fetched collateral and the quotes' PCK chains must lead to (PEM or DER). Default: Intel's
+   * SGX Root CA only. A quote whose PCK chain does not lead to one gets nothing fetched
+   * (QUOTE_PCK_CHAIN_UNTRUSTED); an answer whose signature or issuer chain does not verify is refused
+   * (COLLATERAL_REJECTED) and never replaces a cached entry.
+   */
+  trustAnchors?: CollateralTrustAnchor[];
+  /** Redirects of the PCS/PCCS: `none` (default) or `same-origin`. */
+  redirects?: "none" | "same-origin";
+  /** Outbound requests per minute over everything this service fetches (default 120; 0: no limit). */
+  maxRequestsPerMinute?: number;
 }
 
 export interface CollateralRequestOptions {
@@ -95,14 +107,33 @@ export function toUnixMs(now: Date | number): number {
   return now * 1000;
 }
 
+const quoteFaults = new WeakSet<Error>();
+
+/**
+ * Whether an error of `fetchForQuote` is the quote's own fault (no PCK chain, a chain no trusted root
+ * vouches for, an unreadable certificate) rather than the collateral service's: a caller answers the
+ * first as a refused quote, the second as "collateral unavailable, retry later".
+ */
+export function isQuoteFault(e: unknown): boolean {
+  return e instanceof Error && quoteFaults.has(e);
+}
+
 export class CollateralService {
   readonly client: PcsClient;
   readonly cache: CollateralCache;
+  readonly trust: CollateralTrust;
   private readonly clock: () => number;
 
   constructor(options: CollateralServiceOptions) {
+    this.trust = new CollateralTrust(options.trustAnchors);
+    const validate = (a: Artifact) => this.trust.checkArtifact(a);
     this.client = new PcsClient({
       urls: options.urls,
+      validate,
+      ...(options.redirects === undefined ? {} : { redirects: options.redirects }),
+      ...(options.maxRequestsPerMinute === undefined
+        ? {}
+        : { maxRequestsPerMinute: options.maxRequestsPerMinute }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
@@ -114,6 +145,11 @@ export class CollateralService {
         ? {}
         : { refreshAheadSeconds: options.refreshAheadSeconds }),
       ...(options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds }),
+      ...(options.backoffSeconds === undefined ? {} : { backoffSeconds: options.backoffSeconds }),
+      ...(options.maxBackoffSeconds === undefined ? {} : { maxBackoffSeconds: options.maxBackoffSeconds }),
+      ...(options.notFoundSeconds === undefined ? {} : { notFoundSeconds: options.notFoundSeconds }),
+      ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
+      validate,
       ...((options.onWarning ?? options.onProgress)
         ? { onWarning: options.onWarning ?? options.onProgress }
         : {}),
@@ -136,7 +172,15 @@ export class CollateralService {
     quote: Quote | Uint8Array,
     options: CollateralRequestOptions = {},
   ): Promise<FetchedCollateral> {
-    const platform = platformOfQuote(quote, options.pckCertificateChain);
+    let platform: ReturnType<typeof platformOfQuote>;
+    try {
+      platform = platformOfQuote(quote, options.pckCertificateChain);
+      // Nothing is fetched for a chain no trusted root vouches for: outsiders do not choose the FMSPC.
+      this.trust.checkPckChain(platform.pckChain);
+    } catch (e) {
+      if (e instanceof Error) quoteFaults.add(e);
+      throw e;
+    }
     const fetched = await this.fetchForPlatform(platform, options);
     if (options.pckCertificateChain !== undefined)
       fetched.collateral.pckCertificateChain = options.pckCertificateChain;
@@ -188,6 +232,8 @@ function requireChain(a: Artifact): string {
 
 export interface FetchCollateralOptions extends CollateralRequestOptions {
   urls: string[];
+  /** Roots to trust instead of Intel's SGX Root CA (see CollateralServiceOptions.trustAnchors). */
+  trustAnchors?: CollateralTrustAnchor[];
   cacheDir?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -204,7 +250,15 @@ export async function fetchCollateralForQuote(
   quote: Quote | Uint8Array,
   options: FetchCollateralOptions,
 ): Promise<Collateral> {
-  const id = JSON.stringify([options.urls, options.cacheDir ?? null, options.timeoutMs ?? null]);
+  const anchors = options.trustAnchors?.map((a) =>
+    typeof a === "string" ? a : Buffer.from(a).toString("base64"),
+  );
+  const id = JSON.stringify([
+    options.urls,
+    options.cacheDir ?? null,
+    options.timeoutMs ?? null,
+    anchors ?? null,
+  ]);
   let service =
     options.fetch === undefined && options.onProgress === undefined ? services.get(id) : undefined;
   if (service === undefined) {

@@ -31,6 +31,18 @@ export class KeyEncryptionKey {
     this.id = createHash("sha256").update("tdx-attest kek id").update(this.#key).digest("hex").slice(0, 16);
   }
 
+  /**
+   * Why this key is weak, or null: all bytes equal (an all-zero placeholder) or so few distinct byte
+   * values that it cannot be random (32 random bytes have about 30; fewer than 12 happens by chance
+   * with probability below 10^-24). The broker refuses a weak KEK in production.
+   */
+  weakness(): string | null {
+    const distinct = new Set(this.#key).size;
+    if (distinct === 1) return `all 32 bytes are 0x${this.#key[0]!.toString(16).padStart(2, "0")}`;
+    if (distinct < 12) return `only ${distinct} distinct byte values: not random`;
+    return null;
+  }
+
   seal(plaintext: Uint8Array, aad: string): SealedBlob {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);

@@ -266,7 +266,7 @@ export class KbsService {
       const status = err ? auditVerdictOf(err.code) : "error";
       await audit(
         status,
-        err ? `${err.code}: ${err.message}` : String(e),
+        err ? `${err.code}: ${err.message}${causeDetail(err)}` : String(e),
         (e as { auditClaims?: unknown }).auditClaims,
       );
       throw e;
@@ -691,16 +691,39 @@ export class KbsService {
  */
 function evidenceError(e: unknown): unknown {
   if (!(e instanceof TdxError)) return e;
-  if (e.code === "ATTEST_COLLATERAL_UNAVAILABLE")
-    return new TdxError("KBS_COLLATERAL_UNAVAILABLE", e.message, {
-      cause: e,
-      ...(e.hint ? { hint: e.hint } : {}),
-      ...(e.data ? { data: e.data } : {}),
-    });
+  if (e.code === "ATTEST_COLLATERAL_UNAVAILABLE") {
+    // The TD gets the reason's code and when to retry; the URLs and addresses of the collateral
+    // service stay in the broker's log (the error's cause) and the audit log.
+    const inner = e.cause instanceof TdxError ? e.cause : undefined;
+    const retry = inner?.data?.retryAfterSeconds;
+    return new TdxError(
+      "KBS_COLLATERAL_UNAVAILABLE",
+      `the broker cannot get collateral for this platform right now${inner ? ` (${inner.code})` : ""}`,
+      {
+        cause: e,
+        hint: "the broker's collateral service (PCCS/PCS) is unreachable or misbehaving; retry later",
+        data: {
+          ...(inner ? { reason: inner.code } : {}),
+          retryAfterSeconds: typeof retry === "number" && retry > 0 ? Math.min(retry, 3600) : 30,
+        },
+      },
+    );
+  }
   return new TdxError("KBS_EVIDENCE_REJECTED", `the quote could not be verified: ${e.code}: ${e.message}`, {
     ...(e.hint ? { hint: e.hint } : {}),
     data: { cause: e.toJSON() },
   });
+}
+
+/** What a sanitised refusal keeps for the audit log (admins only): the message of its innermost cause. */
+function causeDetail(e: TdxError): string {
+  let inner: unknown = e.cause;
+  let last: TdxError | undefined;
+  while (inner instanceof TdxError) {
+    last = inner;
+    inner = inner.cause;
+  }
+  return last && last.message !== e.message ? ` (${last.code}: ${last.message})` : "";
 }
 
 /** The init-data digest must be the TD's MRCONFIGID; a mismatch names both values. */

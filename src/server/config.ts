@@ -19,7 +19,37 @@ export interface BrokerConfig {
   admin?: { tokenFile?: string; publicKeyFiles?: string[]; maxJwtLifetimeSeconds?: number };
   /** PEM files of the roots to trust instead of Intel's SGX Root CA. */
   trustAnchors?: string[];
-  collateral?: { urls?: string[]; cacheDir?: string; timeoutMs?: number };
+  /**
+   * The collateral service (PCCS/PCS) and how the broker treats it: redirects (none | same-origin),
+   * maxRequestsPerMinute (outbound, all artifacts; default 120), backoffSeconds / maxBackoffSeconds after a
+   * failure (10 / 600), notFoundSeconds (a 404 remembered, 300), refreshWaitMs (the longest an attestation
+   * waits for a refresh while valid collateral is cached, 1000), maxAgeSeconds / refreshAheadSeconds (1 day).
+   */
+  collateral?: {
+    urls?: string[];
+    cacheDir?: string;
+    timeoutMs?: number;
+    redirects?: "none" | "same-origin";
+    maxRequestsPerMinute?: number;
+    backoffSeconds?: number;
+    maxBackoffSeconds?: number;
+    notFoundSeconds?: number;
+    refreshWaitMs?: number;
+    maxAgeSeconds?: number;
+    refreshAheadSeconds?: number;
+  };
+  /**
+   * PostgreSQL deadlines and pool size: connectTimeoutMs (2000; also the wait for a pooled connection),
+   * statementTimeoutMs (5000, server side), queryTimeoutMs (statement + 1000, client side: a stalled
+   * server), idleInTransactionTimeoutMs (10000), poolSize (10).
+   */
+  database?: {
+    connectTimeoutMs?: number;
+    statementTimeoutMs?: number;
+    queryTimeoutMs?: number;
+    idleInTransactionTimeoutMs?: number;
+    poolSize?: number;
+  };
   sim?: { dir?: string; scenario?: string };
   session?: { ttlSeconds?: number };
   token?: { ttlSeconds?: number; issuer?: string };
@@ -33,8 +63,13 @@ export interface BrokerConfig {
   /** Set Secure on the session cookie (when a TLS proxy fronts the broker). */
   secureCookies?: boolean;
   logLevel?: string;
-  /** Serve the quote explorer page at / (default true). */
+  /**
+   * Serve the quote explorer page at / and its unauthenticated /api/verify (default: on in development,
+   * off in production).
+   */
   explorer?: boolean;
+  /** Serve Prometheus metrics at /metrics, unauthenticated (default: on in development, off in production). */
+  metrics?: boolean;
   /** Attestation policy id applied at /attest (default "default"). */
   attestationPolicy?: string;
 }
@@ -48,6 +83,7 @@ const KEYS: Record<string, string> = {
   admin: "object",
   trustAnchors: "array",
   collateral: "object",
+  database: "object",
   sim: "object",
   session: "object",
   token: "object",
@@ -56,7 +92,39 @@ const KEYS: Record<string, string> = {
   secureCookies: "boolean",
   logLevel: "string",
   explorer: "boolean",
+  metrics: "boolean",
   attestationPolicy: "string",
+};
+
+/** The keys of the configuration's objects and their types ("count": a non-negative integer). */
+const NESTED: Record<string, Record<string, string>> = {
+  kek: { file: "string" },
+  admin: { tokenFile: "string", publicKeyFiles: "array", maxJwtLifetimeSeconds: "count" },
+  collateral: {
+    urls: "array",
+    cacheDir: "string",
+    timeoutMs: "count",
+    redirects: "one of none|same-origin",
+    maxRequestsPerMinute: "count",
+    backoffSeconds: "count",
+    maxBackoffSeconds: "count",
+    notFoundSeconds: "count",
+    refreshWaitMs: "count",
+    maxAgeSeconds: "count",
+    refreshAheadSeconds: "count",
+  },
+  database: {
+    connectTimeoutMs: "count",
+    statementTimeoutMs: "count",
+    queryTimeoutMs: "count",
+    idleInTransactionTimeoutMs: "count",
+    poolSize: "count",
+  },
+  sim: { dir: "string", scenario: "string" },
+  session: { ttlSeconds: "count" },
+  token: { ttlSeconds: "count", issuer: "string" },
+  rateLimit: { auth: "object", attest: "object", attestPerSession: "object" },
+  http: { requestTimeoutSeconds: "count", headersTimeoutSeconds: "count", keepAliveSeconds: "count" },
 };
 
 /** Read and check a JSON config file; unknown keys are errors (a typo must not silently weaken security). */
@@ -88,6 +156,32 @@ export function readConfigFile(path: string): Partial<BrokerConfig> {
           field: k,
         },
       );
+  }
+  for (const [k, fields] of Object.entries(NESTED)) {
+    const v = (doc as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    for (const [sub, val] of Object.entries(v as Record<string, unknown>)) {
+      const want = fields[sub];
+      if (!want)
+        throw new TdxError("KBS_CONFIG_INVALID", `config ${path}: unknown key ${k}.${sub}`, {
+          field: `${k}.${sub}`,
+          hint: `known keys of ${k}: ${Object.keys(fields).join(", ")}`,
+        });
+      const ok =
+        want === "array"
+          ? Array.isArray(val) && val.every((x) => typeof x === "string")
+          : want === "count"
+            ? typeof val === "number" && Number.isInteger(val) && val >= 0
+            : want.startsWith("one of ")
+              ? want.slice(7).split("|").includes(String(val))
+              : typeof val === want;
+      if (!ok)
+        throw new TdxError(
+          "KBS_CONFIG_INVALID",
+          `config ${path}: ${k}.${sub} must be ${want === "array" ? "a list of strings" : want === "count" ? "a non-negative integer" : want.startsWith("one of ") ? want.replace("|", ", ") : `a ${want}`}`,
+          { field: `${k}.${sub}` },
+        );
+    }
   }
   const c = doc as Partial<BrokerConfig>;
   if (c.mode !== undefined && c.mode !== "development" && c.mode !== "production")

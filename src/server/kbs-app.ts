@@ -16,9 +16,10 @@ import { type HttpTimeouts, httpTimeoutOptions, problemOnClientError } from "./h
 import { useDepthLimitedJsonParser } from "./json-depth.js";
 import { KbsMetrics } from "./metrics.js";
 import { sendProblem, statusOf } from "./problem.js";
-import { RateLimiter } from "./rate-limit.js";
+import { SharedRateLimiter } from "./rate-limit.js";
 
 export const SESSION_COOKIE = "kbs-session-id";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface KbsAppOptions {
   service: KbsService;
@@ -39,6 +40,10 @@ export interface KbsAppOptions {
   register?: (app: FastifyInstance) => void | Promise<void>;
   /** Node's default process metrics on /metrics (off in tests). */
   defaultMetrics?: boolean;
+  /** Serve /metrics (default true; the broker turns it off in production unless configured). */
+  metrics?: boolean;
+  /** Include nodejs_version_info among the default metrics (default true). */
+  nodeVersionMetric?: boolean;
   /** Largest JSON body (evidence with an event log): default 4 MiB. */
   bodyLimit?: number;
 }
@@ -79,13 +84,13 @@ export async function buildKbsApp(
   const metrics = new KbsMetrics({
     ...(svc.verifier.cacheStats ? { cacheStats: () => svc.verifier.cacheStats!() } : {}),
     defaultMetrics: opts.defaultMetrics ?? false,
+    nodeVersion: opts.nodeVersionMetric ?? true,
   });
-  const rl = opts.authRateLimit ?? { max: 120, windowSeconds: 60 };
-  const limiter = new RateLimiter(rl.max, rl.windowSeconds * 1000, "/auth");
-  const arl = opts.attestRateLimit ?? { max: 120, windowSeconds: 60 };
-  const attestLimiter = new RateLimiter(arl.max, arl.windowSeconds * 1000, "/attest");
-  const srl = opts.attestSessionRateLimit ?? { max: 10, windowSeconds: 60 };
-  const sessionLimiter = new RateLimiter(srl.max, srl.windowSeconds * 1000, "/attest");
+  // Limits live in the store: brokers sharing it share each client's budget, restarts keep it.
+  const limits = new SharedRateLimiter(svc.store);
+  const authLimit = opts.authRateLimit ?? { max: 120, windowSeconds: 60 };
+  const attestLimit = opts.attestRateLimit ?? { max: 120, windowSeconds: 60 };
+  const sessionLimit = opts.attestSessionRateLimit ?? { max: 10, windowSeconds: 60 };
   let closing = false;
 
   const app = Fastify({
@@ -141,7 +146,12 @@ export async function buildKbsApp(
     if (closing) reply.header("connection", "close");
   });
   app.setErrorHandler((error, _req, reply) => {
-    if (!(error instanceof TdxError) && !((error as { statusCode?: number }).statusCode! < 500))
+    if (error instanceof TdxError) {
+      // The broker's own failures: the client's problem document is terse (no hosts, no URLs); the
+      // log has the whole chain of causes under the request id.
+      if (statusOf(error.code) >= 500)
+        reply.log.warn({ err: error, code: error.code }, `request failed: ${error.code}`);
+    } else if (!((error as { statusCode?: number }).statusCode! < 500))
       reply.log.error({ err: error }, "request failed");
     return sendProblem(reply, error);
   });
@@ -154,19 +164,26 @@ export async function buildKbsApp(
     ),
   );
 
-  app.get("/healthz", async (_req, reply) => {
-    if (closing) return reply.code(503).send({ status: "shutting-down" });
+  // Readiness: can this broker serve now (database answering within a second, not draining)?
+  const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (closing) return reply.code(503).header("retry-after", "5").send({ status: "shutting-down" });
     try {
-      await svc.store.ping();
+      await svc.store.ping(1000);
       return { status: "ok", db: svc.store.dialect };
     } catch {
-      return reply.code(503).send({ status: "db-unavailable" });
+      return reply.code(503).header("retry-after", "2").send({ status: "db-unavailable" });
     }
-  });
-  app.get("/metrics", async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  };
+  app.get("/readyz", ready);
+  app.get("/healthz", ready);
+  // Liveness: the process answers; nothing it depends on is asked (a database outage must not get
+  // the broker restarted).
+  app.get("/livez", async () => ({ status: "alive" }));
+  if (opts.metrics ?? true)
+    app.get("/metrics", async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
 
   await app.register(
     async (kbs) => {
@@ -184,7 +201,7 @@ export async function buildKbsApp(
       // ---- RCAR ----
       kbs.post("/auth", async (req, reply) => {
         try {
-          limiter.hit(req.ip, Date.now());
+          await limits.hit([{ what: "/auth", key: req.ip, limit: authLimit }], Date.now());
           const { sessionId, expiresAt, challenge } = await svc.auth(req.body, ctx(req));
           metrics.authTotal.inc({ result: "ok" });
           setSessionCookie(reply, sessionId, expiresAt, opts.secureCookies ?? false);
@@ -200,9 +217,17 @@ export async function buildKbsApp(
         try {
           // Limits before any work: per address, and per session (a session has one real attempt;
           // what follows is answered from the store, still not without bound).
-          attestLimiter.hit(req.ip, Date.now());
           const sessionId = cookieValue(req.headers.cookie, SESSION_COOKIE);
-          if (sessionId) sessionLimiter.hit(`session:${sessionId}`, Date.now());
+          await limits.hit(
+            [
+              { what: "/attest", key: req.ip, limit: attestLimit },
+              // Only what could be a session of ours gets a row (ours are UUIDs; anything else is refused).
+              ...(sessionId && UUID.test(sessionId)
+                ? [{ what: "/attest", key: `session:${sessionId}`, limit: sessionLimit }]
+                : []),
+            ],
+            Date.now(),
+          );
           const out = await svc.attest(sessionId, req.body, ctx(req));
           end({ result: "allowed" });
           metrics.attestTotal.inc({ result: "allowed" });
@@ -245,8 +270,17 @@ export async function buildKbsApp(
       kbs.get("/token-jwks", async () => ({ keys: [await svc.tokenPublicJwk()] }));
 
       // ---- admin ----
-      const admin = async (req: FastifyRequest) =>
-        adminAuth.authenticate(req.headers.authorization, svc.now());
+      // Admin calls: who is asking. A JWT that changes something (or reads a secret) is used once: the
+      // store remembers it until it expires, so a captured token cannot be replayed, on any broker.
+      const admin = async (req: FastifyRequest) => {
+        const { actor, jwt } = await adminAuth.credential(req.headers.authorization, svc.now());
+        const once = req.method !== "GET" || req.url.startsWith("/kbs/v0/admin/resource/");
+        if (jwt && once && !(await svc.store.useAdminTokenOnce(jwt.id, jwt.expiresAt)))
+          throw new TdxError("KBS_ADMIN_TOKEN_REPLAYED", "this admin JWT was already used for a write", {
+            hint: "sign a fresh JWT (with its own jti) for every call that changes something; tdx-attest kbs --admin-key does",
+          });
+        return actor;
+      };
       const secretBody = (req: FastifyRequest): Uint8Array => {
         const b = req.body;
         if (Buffer.isBuffer(b)) return new Uint8Array(b);

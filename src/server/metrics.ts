@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { CollateralProviderStats } from "../collateral/provider.js";
 
 /** The broker's Prometheus metrics, on a registry of its own (several brokers may share a process in tests). */
 export class KbsMetrics {
@@ -10,9 +11,18 @@ export class KbsMetrics {
   readonly attestDuration: Histogram<"result">;
   readonly resourceTotal: Counter<"result">;
 
-  constructor(opts: { cacheStats?: () => { hits: number; misses: number }; defaultMetrics?: boolean } = {}) {
+  constructor(
+    opts: {
+      cacheStats?: () => CollateralProviderStats;
+      defaultMetrics?: boolean;
+      nodeVersion?: boolean;
+    } = {},
+  ) {
     const registers = [this.registry];
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "tdx_attest_" });
+    if (opts.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: "tdx_attest_" });
+      if (opts.nodeVersion === false) this.registry.removeSingleMetric("tdx_attest_nodejs_version_info");
+    }
     this.httpDuration = new Histogram({
       name: "kbs_http_request_duration_seconds",
       help: "HTTP request latency by route",
@@ -54,7 +64,7 @@ export class KbsMetrics {
     const stats = opts.cacheStats;
     new Gauge({
       name: "kbs_collateral_cache_hits",
-      help: "Collateral cache hits since start",
+      help: "Collateral served from the cache without a fetch, since start",
       registers,
       collect() {
         this.set(stats?.().hits ?? 0);
@@ -62,11 +72,43 @@ export class KbsMetrics {
     });
     new Gauge({
       name: "kbs_collateral_cache_misses",
-      help: "Collateral cache misses (fetches) since start",
+      help: "Collateral fetches made (no entry, or a due one), since start",
       registers,
       collect() {
         this.set(stats?.().misses ?? 0);
       },
     });
+    // Counters read from the provider at scrape time (monotonic since start).
+    const counter = (name: string, help: string, read: (s: CollateralProviderStats) => number | undefined) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const s = stats?.();
+          this.reset();
+          this.inc(s ? (read(s) ?? 0) : 0);
+        },
+      });
+    counter(
+      "kbs_collateral_stale_served_total",
+      "Valid but due collateral served because its refresh failed, was backing off or was slow",
+      (s) => s.staleServed,
+    );
+    counter(
+      "kbs_collateral_refresh_failures_total",
+      "Collateral fetches that failed (every endpoint down or erroring, or the answer refused)",
+      (s) => s.refreshFailures,
+    );
+    counter(
+      "kbs_collateral_rejected_total",
+      "Collateral answers refused because they did not verify (signature, issuer chain, platform)",
+      (s) => s.rejected,
+    );
+    counter(
+      "kbs_collateral_backoff_refused_total",
+      "Calls answered from a remembered collateral failure (backoff, a remembered 404) without a request",
+      (s) => s.backoffRefused,
+    );
   }
 }

@@ -41,6 +41,7 @@ const STATUS: Record<string, number> = {
   KBS_TOKEN_INVALID: 401,
   KBS_ADMIN_UNAUTHENTICATED: 401,
   KBS_ADMIN_DISABLED: 401,
+  KBS_ADMIN_TOKEN_REPLAYED: 401,
   KBS_ATTESTATION_POLICY_DENIED: 403,
   // Trustee answers a resource-policy denial with 401 (PolicyDeny), and guest-components' client
   // re-attests only on 401: anything else is fatal to it.
@@ -137,7 +138,13 @@ function tdxProblem(e: TdxError, requestId: string): Record<string, unknown> {
 
 export function sendProblem(reply: FastifyReply, e: unknown): FastifyReply {
   const { status, body } = problemOf(e, String(reply.request.id));
-  if (status === 429 && isTdxError(e) && typeof e.data?.retryAfterSeconds === "number")
-    reply.header("retry-after", String(e.data.retryAfterSeconds));
+  // 429 and 503 say when to come back: the error's own estimate, else a few seconds (a database
+  // restarting, a collateral service recovering).
+  if (status === 429 || status === 503) {
+    const given = isTdxError(e) ? e.data?.retryAfterSeconds : undefined;
+    const seconds =
+      typeof given === "number" && given > 0 ? Math.ceil(given) : status === 503 ? 5 : undefined;
+    if (seconds !== undefined) reply.header("retry-after", String(seconds));
+  }
   return reply.code(status).type("application/problem+json").send(body);
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { TdxError } from "../errors.js";
 
 /**
@@ -40,4 +41,55 @@ export class RateLimiter {
   #sweep(now: number) {
     for (const [k, w] of this.#windows) if (w.resetAt <= now) this.#windows.delete(k);
   }
+}
+
+/** One limit: at most `max` requests per `windowSeconds`; 0 disables it. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+/** What the shared limiter needs of the store (src/kbs/store KbsStore.hitRateLimits). */
+export interface RateLimitStore {
+  hitRateLimits(
+    hits: { key: string; windowMs: number }[],
+    now: number,
+  ): Promise<{ count: number; resetAt: number }[]>;
+}
+
+/**
+ * Request limits kept in the broker's database, so that brokers behind one load balancer share a
+ * client's budget and a restart does not reset it: fixed windows aligned to the epoch, counted with
+ * one upsert per key (several keys in one commit). Keys are hashed, so what a client sends (a cookie)
+ * never grows a row past 32 hex digits.
+ */
+export class SharedRateLimiter {
+  constructor(readonly store: RateLimitStore) {}
+
+  /** Count one request against each (name, key, limit); throws KBS_RATE_LIMITED when one is past its limit. */
+  async hit(checks: { what: string; key: string; limit: RateLimit }[], now: number): Promise<void> {
+    const active = checks.filter((c) => c.limit.max > 0);
+    if (active.length === 0) return;
+    const counts = await this.store.hitRateLimits(
+      active.map((c) => ({ key: limitKey(c.what, c.key), windowMs: c.limit.windowSeconds * 1000 })),
+      now,
+    );
+    active.forEach((c, i) => {
+      const r = counts[i]!;
+      if (r.count <= c.limit.max) return;
+      const retryAfterSeconds = Math.max(1, Math.ceil((r.resetAt - now) / 1000));
+      throw new TdxError(
+        "KBS_RATE_LIMITED",
+        `too many ${c.what} requests${c.key.startsWith("session:") ? " on this session" : " from this address"}: ${c.limit.max} per ${c.limit.windowSeconds} s`,
+        {
+          hint: `wait ${retryAfterSeconds} s before starting another attestation`,
+          data: { retryAfterSeconds },
+        },
+      );
+    });
+  }
+}
+
+function limitKey(what: string, key: string): string {
+  return `${what}:${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { TdxEvidenceVerifier } from "../attest/index.js";
@@ -9,7 +9,7 @@ import { loadKek } from "../kbs/kek.js";
 import { KbsService } from "../kbs/service.js";
 import { type KbsStore, openStore } from "../kbs/store/index.js";
 import { initSimPlatform, loadSimPlatform, SimCollateralProvider, type SimPlatform } from "../sim/index.js";
-import { AdminAuth } from "./admin-auth.js";
+import { AdminAuth, readAdminPublicKey } from "./admin-auth.js";
 import type { BrokerConfig } from "./config.js";
 import { parseListen } from "./config.js";
 import { buildKbsApp } from "./kbs-app.js";
@@ -61,6 +61,16 @@ export async function startBroker(
   const { host, port } = parseListen(config.listen);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const loud = (l: string) => say(`!! DEVELOPMENT DEFAULT: ${l}`);
+  // Secrets on disk: production refuses what others can read or what is not a key; development says so.
+  const insecure = (e: TdxError) => {
+    if (!dev) throw e;
+    say(`warning: ${e.message} (refused in production)`);
+  };
+  const dataMode = statSync(dataDir).mode & 0o777;
+  if (dataMode & 0o077)
+    say(
+      `warning: the data directory ${dataDir} is open to others (mode ${dataMode.toString(8).padStart(4, "0")}); the files the broker creates there are 0600, but chmod 700 it`,
+    );
 
   const {
     kek,
@@ -71,6 +81,18 @@ export async function startBroker(
     env,
     ...(dev ? { createIfMissingAt: join(dataDir, "kek") } : {}),
   });
+  if (config.kek?.file) {
+    const e = looseSecretFile(config.kek.file, "key-encryption key");
+    if (e) insecure(e);
+  }
+  const weak = kek.weakness();
+  if (weak)
+    insecure(
+      new TdxError("KBS_KEK_WEAK", `the key-encryption key from ${kekSource} is weak: ${weak}`, {
+        field: "kek",
+        hint: "generate a random one: head -c 32 /dev/urandom > kek && chmod 600 kek",
+      }),
+    );
   if (dev && kekSource === join(dataDir, "kek"))
     loud(
       `${created ? "generated" : "using"} the key-encryption key in ${kekSource}; production reads it from kek.file or $TDX_ATTEST_KBS_KEK`,
@@ -78,9 +100,15 @@ export async function startBroker(
 
   // Admin credentials: never open by default.
   const tokens: string[] = [];
-  if (config.admin?.tokenFile) tokens.push(readSecretFile(config.admin.tokenFile, "admin token"));
+  if (config.admin?.tokenFile) {
+    const e = looseSecretFile(config.admin.tokenFile, "admin token");
+    if (e) insecure(e);
+    tokens.push(readSecretFile(config.admin.tokenFile, "admin token"));
+  }
   if (env[ADMIN_TOKEN_ENV]) tokens.push(env[ADMIN_TOKEN_ENV]!);
-  const publicKeys = (config.admin?.publicKeyFiles ?? []).map((f) => readSecretFile(f, "admin public key"));
+  const publicKeys = (config.admin?.publicKeyFiles ?? []).map((f) =>
+    readAdminPublicKey(readSecretFile(f, "admin public key"), f),
+  );
   if (dev && tokens.length === 0 && publicKeys.length === 0) {
     const file = join(dataDir, "admin-token");
     if (!existsSync(file)) {
@@ -104,6 +132,9 @@ export async function startBroker(
   if (!adminAuth.enabled)
     say("admin API disabled: no admin.tokenFile, admin.publicKeyFiles or $TDX_ATTEST_KBS_ADMIN_TOKEN");
 
+  // Collateral warnings (a refused answer, an unwritable cache) go to the request log once it exists.
+  let warn = (m: string) => say(`warning: ${m}`);
+
   // Trust anchors and collateral.
   let collateral: CollateralProvider;
   let anchors: string[] | undefined = config.trustAnchors?.map((f) => readFileSync(f, "utf8"));
@@ -119,11 +150,23 @@ export async function startBroker(
       `trusting the SIMULATED platform root in ${simDir} and its collateral; quotes from real TDX hardware will not verify`,
     );
   } else {
-    const urls = config.collateral?.urls ?? [INTEL_PCS_URL];
+    const c = config.collateral ?? {};
+    const urls = c.urls ?? [INTEL_PCS_URL];
     collateral = new PcsCollateralProvider({
       urls,
-      cacheDir: config.collateral?.cacheDir ?? join(dataDir, "collateral-cache"),
-      ...(config.collateral?.timeoutMs ? { timeoutMs: config.collateral.timeoutMs } : {}),
+      cacheDir: c.cacheDir ?? join(dataDir, "collateral-cache"),
+      // The fetcher checks what it fetches against the verifier's roots (Intel's unless configured).
+      ...(anchors ? { trustAnchors: anchors } : {}),
+      ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+      ...(c.redirects ? { redirects: c.redirects } : {}),
+      ...(c.maxRequestsPerMinute !== undefined ? { maxRequestsPerMinute: c.maxRequestsPerMinute } : {}),
+      ...(c.backoffSeconds !== undefined ? { backoffSeconds: c.backoffSeconds } : {}),
+      ...(c.maxBackoffSeconds !== undefined ? { maxBackoffSeconds: c.maxBackoffSeconds } : {}),
+      ...(c.notFoundSeconds !== undefined ? { notFoundSeconds: c.notFoundSeconds } : {}),
+      ...(c.refreshWaitMs !== undefined ? { refreshWaitMs: c.refreshWaitMs } : {}),
+      ...(c.maxAgeSeconds !== undefined ? { maxAgeSeconds: c.maxAgeSeconds } : {}),
+      ...(c.refreshAheadSeconds !== undefined ? { refreshAheadSeconds: c.refreshAheadSeconds } : {}),
+      onWarning: (m) => warn(m),
     });
     say(
       `collateral from ${urls.join(", ")} (cached in ${config.collateral?.cacheDir ?? join(dataDir, "collateral-cache")})`,
@@ -133,7 +176,18 @@ export async function startBroker(
   say(`trust anchors: ${verifier.trustAnchors.join("; ")}`);
 
   const dbUrl = config.db ?? join(dataDir, "kbs.db");
-  const store = await openStore(dbUrl);
+  const d = config.database ?? {};
+  const store = await openStore(dbUrl, {
+    postgres: {
+      ...(d.poolSize ? { max: d.poolSize } : {}),
+      timeouts: {
+        ...(d.connectTimeoutMs ? { connectMs: d.connectTimeoutMs } : {}),
+        ...(d.statementTimeoutMs ? { statementMs: d.statementTimeoutMs } : {}),
+        ...(d.queryTimeoutMs ? { queryMs: d.queryTimeoutMs } : {}),
+        ...(d.idleInTransactionTimeoutMs ? { idleInTransactionMs: d.idleInTransactionTimeoutMs } : {}),
+      },
+    },
+  });
   let service: KbsService;
   try {
     service = await KbsService.create({
@@ -151,7 +205,9 @@ export async function startBroker(
     throw e;
   }
 
-  const registerExplorer = config.explorer ?? true;
+  // Unauthenticated extras are opt-in in production (development keeps both).
+  const registerExplorer = config.explorer ?? dev;
+  const serveMetrics = config.metrics ?? dev;
   const { app } = await buildKbsApp({
     service,
     adminAuth,
@@ -183,17 +239,23 @@ export async function startBroker(
             ...(typeof opts.logger === "object" ? opts.logger : {}),
           },
     defaultMetrics: true,
+    metrics: serveMetrics,
+    // The Node version is for the operator's dashboards, not for whoever can reach the port.
+    nodeVersionMetric: dev,
     register: registerExplorer
       ? async (a) => {
           const { registerExplorerRoutes } = await import("./explorer/index.js");
           // The explorer verifies with the broker's anchors, verifier caches and collateral source.
           registerExplorerRoutes(a, {
             verifier: verifier.dcapVerifier,
-            collateralFor: (quote, now) => collateral.forQuote(quote, now),
+            // Fetched and cached at the server's time, whatever `at` the caller verifies at: a caller's
+            // time must not make entries due (a fetch of its choosing) or stamp them far in the future.
+            collateralFor: (quote) => collateral.forQuote(quote, new Date()),
           });
         }
       : undefined,
   });
+  warn = (m) => app.log.warn({ collateral: true }, m);
   const purge = setInterval(() => {
     store.purgeExpired(Date.now()).catch((e) => app.log.warn({ err: e }, "session purge failed"));
   }, 60_000);
@@ -250,6 +312,26 @@ async function seedDemo(service: KbsService, loud: (l: string) => void) {
     });
     loud(`seeded the demo resource ${DEMO_RESOURCE} (a random disk key) under policy ${DEMO_POLICY}`);
   }
+}
+
+/**
+ * A secret file that others than its owner may read or write (any group/other bit): the error to raise
+ * in production, else null. The key-encryption key and the admin token are such files.
+ */
+function looseSecretFile(path: string, what: string): TdxError | null {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return null; // reading it reports the problem
+  }
+  if ((mode & 0o077) === 0) return null;
+  const octal = mode.toString(8).padStart(4, "0");
+  return new TdxError(
+    "KBS_SECRET_FILE_MODE",
+    `the ${what} file ${path} is open to others (mode ${octal}): a secret file must be readable by its owner only`,
+    { field: path, hint: `chmod 600 ${path}`, data: { mode: octal } },
+  );
 }
 
 function readSecretFile(path: string, what: string): string {

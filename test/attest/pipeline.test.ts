@@ -42,7 +42,11 @@ describe("the evidence pipeline (src/attest)", async () => {
 
   it("says when the collateral source fails (the relying party's problem, not the TD's)", async () => {
     const offline = new TdxEvidenceVerifier(
-      new PcsCollateralProvider({ urls: ["http://127.0.0.1:9/"], timeoutMs: 500 }),
+      new PcsCollateralProvider({
+        urls: ["http://127.0.0.1:9/"],
+        timeoutMs: 500,
+        trustAnchors: [platform.rootCaPem],
+      }),
       { trustAnchors: [platform.rootCaPem] },
     );
     const e = await rejectionOf(

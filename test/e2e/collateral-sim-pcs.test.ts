@@ -27,7 +27,12 @@ describe("collateral service against the simulated PCS", () => {
 
   it("fetches collateral that verifies the platform's quote under the sim root, and the policy allows it", async () => {
     const quote = platform.quote(new Uint8Array(64).fill(7));
-    const service = new CollateralService({ urls: [url] });
+    // Intel's root is the default anchor of the fetcher too: without the sim root nothing is fetched.
+    const intelOnly = new CollateralService({ urls: [url] });
+    await expect(intelOnly.fetchForQuote(quote, { now })).rejects.toMatchObject({
+      code: "QUOTE_PCK_CHAIN_UNTRUSTED",
+    });
+    const service = new CollateralService({ urls: [url], trustAnchors: [platform.rootCaPem] });
     const fetched = await service.fetchForQuote(quote, { now });
     expect(fetched.platform.tee).toBe("tdx");
     const result = verifyQuote(quote, fetched.collateral, { now, trustAnchors: [platform.rootCaPem] });

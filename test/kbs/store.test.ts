@@ -37,7 +37,38 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
 
   it("migrates idempotently and records the schema version", async () => {
     await store.migrate();
-    expect(await store.getMeta("schema_version")).toBe("2");
+    expect(await store.getMeta("schema_version")).toBe("3");
+  });
+
+  it("counts rate-limit windows shared by every connection (broker), without a lagging clock reopening one", async () => {
+    const key = `auth:${Math.random()}`;
+    const w = 60_000;
+    const t = 10 * w + 5;
+    const counts = [];
+    for (const s of [store, other, store]) counts.push((await s.hitRateLimits([{ key, windowMs: w }], t))[0]);
+    expect(counts.map((c) => c?.count)).toEqual([1, 2, 3]);
+    expect(counts[0]?.resetAt).toBe(11 * w);
+    // A broker whose clock is a window behind counts into the current window, it does not reset it.
+    expect((await other.hitRateLimits([{ key, windowMs: w }], t - w))[0]?.count).toBe(4);
+    // The next window starts over; several keys in one commit.
+    const next = await store.hitRateLimits(
+      [
+        { key, windowMs: w },
+        { key: `${key}:s`, windowMs: w },
+      ],
+      t + w,
+    );
+    expect(next.map((c) => c.count)).toEqual([1, 1]);
+    await store.purgeExpired(13 * w);
+    expect((await store.hitRateLimits([{ key, windowMs: w }], 13 * w))[0]?.count).toBe(1);
+  });
+
+  it("lets an admin token be used for a write once, on any connection, until it expires", async () => {
+    const id = `jti:${Math.random()}`;
+    expect(await store.useAdminTokenOnce(id, 1_000_000)).toBe(true);
+    expect(await other.useAdminTokenOnce(id, 1_000_000)).toBe(false);
+    await store.purgeExpired(1_000_000 + 60_001);
+    expect(await other.useAdminTokenOnce(id, 2_000_000)).toBe(true);
   });
 
   it("stores, lists, replaces and deletes policies", async () => {
@@ -278,7 +309,7 @@ CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();`;
 
 describe.each(backends)("a version-1 database on %s", (name, start) => {
-  it("is migrated to version 2 in place: old rows kept and readable, old rows prunable, new ones append-only", async () => {
+  it("is migrated to the current version in place: old rows kept and readable, old rows prunable, new ones append-only", async () => {
     const db = await start();
     try {
       if (name === "sqlite") {
@@ -295,7 +326,7 @@ describe.each(backends)("a version-1 database on %s", (name, start) => {
       }
       const store = await openStore(db.url);
       try {
-        expect(await store.getMeta("schema_version")).toBe("2");
+        expect(await store.getMeta("schema_version")).toBe("3");
         const [old] = await store.listAudit({ limit: 10 });
         expect(old).toMatchObject({ at: 10, claims: { tcb_status: "UpToDate" }, claimsRef: null });
         expect(await store.getSession("old")).toMatchObject({

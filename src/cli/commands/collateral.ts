@@ -4,6 +4,7 @@ import { readQuoteInput } from "../../abi/index.js";
 import {
   CollateralService,
   type FetchedCollateral,
+  isQuoteFault,
   type UpdateType,
   writeCollateral,
 } from "../../collateral/index.js";
@@ -18,6 +19,7 @@ interface NetworkOptions {
   cacheDir?: string;
   timeout?: string;
   quiet?: boolean;
+  trustRoot?: string[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -56,8 +58,10 @@ function serviceFrom(opts: NetworkOptions): CollateralService {
         },
       );
   }
+  const trustAnchors = opts.trustRoot?.map(readRoot);
   return new CollateralService({
     urls,
+    ...(trustAnchors === undefined ? {} : { trustAnchors }),
     ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(opts.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
@@ -65,9 +69,26 @@ function serviceFrom(opts: NetworkOptions): CollateralService {
   });
 }
 
+function readRoot(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TdxError("INPUT_UNREADABLE", `cannot read the trust root ${path}`, {
+      field: "--trust-root",
+      hint: "give a PEM file holding the root CA certificate",
+      cause: e,
+    });
+  }
+}
+
 function networkOptions(cmd: Command): Command {
   return cmd
     .option("--pccs <url>", "PCCS or Intel PCS base URL (repeatable, tried in order)", collect)
+    .option(
+      "--trust-root <pem>",
+      "trust this root CA (PEM file) instead of Intel's SGX Root CA (repeatable): fetched collateral and the quote's PCK chain must lead to it",
+      collect,
+    )
     .option("--cache-dir <dir>", "keep fetched collateral in this directory (reused while valid)")
     .option("--timeout <ms>", "per-request timeout in milliseconds (default 10000)")
     .option("-q, --quiet", "no progress lines on stderr");
@@ -186,11 +207,6 @@ export function registerTcbStatusCommand(program: Command): void {
       )
       .argument("<quote>", "quote file (binary, hex or base64), or - for stdin"),
   )
-    .option(
-      "--trust-root <pem>",
-      "trust this root CA (PEM file) instead of Intel's SGX Root CA (repeatable)",
-      collect,
-    )
     .option("--at <time>", "judge at this time: unix seconds or ISO 8601 (default: now)")
     .option("--json", "print JSON")
     .addHelpText(
@@ -205,20 +221,30 @@ export function registerTcbStatusCommand(program: Command): void {
         const quote = readQuoteInput(readInputFile(file));
         // The CLI is the edge: the clock is read here and passed down as an input.
         const now = opts.at === undefined ? Math.floor(Date.now() / 1000) : parseTime(opts.at);
-        const trustAnchors = opts.trustRoot?.map((path) => {
-          try {
-            return readFileSync(path, "utf8");
-          } catch (e) {
-            throw new TdxError("INPUT_UNREADABLE", `cannot read the trust root ${path}`, {
-              field: "--trust-root",
-              hint: "give a PEM file holding the root CA certificate",
-              cause: e,
-            });
-          }
-        });
+        const trustAnchors = opts.trustRoot?.map(readRoot);
         const service = serviceFrom(opts);
         const verifyOpts = { now, ...(trustAnchors === undefined ? {} : { trustAnchors }) };
-        const standard = await service.fetchForQuote(quote, { update: "standard", now });
+        let standard: FetchedCollateral;
+        try {
+          standard = await service.fetchForQuote(quote, { update: "standard", now });
+        } catch (e) {
+          // A quote no trusted root vouches for gets nothing fetched: say so as an unverified result.
+          if (!isQuoteFault(e)) throw e;
+          const view: TcbView = {
+            ok: false,
+            tcbStatus: null,
+            advisoryIds: [],
+            tcbDate: null,
+            tcbEvaluationDataNumber: null,
+            collateralExpired: false,
+            error: errorView(e),
+          };
+          process.exitCode = 2;
+          if (opts.json) writeJson({ at: new Date(now * 1000).toISOString(), standard: view, early: view });
+          else process.stdout.write(`  ${line("standard", view)}\n`);
+          if (view.error?.hint) process.stderr.write(`hint: ${view.error.hint}\n`);
+          return;
+        }
         const std = verifyQuote(quote, standard.collateral, verifyOpts);
         let early: TcbView;
         try {

@@ -96,9 +96,11 @@ export function registerExplorerCommands(program: Command): void {
       if (opts.pccs?.length) {
         const service = new CollateralService({
           urls: opts.pccs,
+          ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
           ...(opts.collateralCache ? { cacheDir: resolve(opts.collateralCache) } : {}),
         });
-        options.collateralFor = (quote, now) => service.forQuote(quote, { now });
+        // At the server's time: a caller's `at` must not drive the cache (see src/server/serve.ts).
+        options.collateralFor = (quote) => service.forQuote(quote, { now: new Date() });
       }
       if (opts.cors) options.corsOrigin = opts.cors;
       const app = Fastify({

@@ -46,7 +46,13 @@ export function registerKbsCommands(program: Command): void {
     )
     .option("--sim-state <dir>", "development: simulated platform state (default DATA/sim)")
     .option("--log-level <level>", "pino log level (default info)")
-    .option("--no-explorer", "do not serve the quote explorer page at /")
+    .option(
+      "--explorer",
+      "serve the quote explorer page at / and its /api/verify (default: development only)",
+    )
+    .option("--no-explorer", "do not serve the quote explorer page")
+    .option("--metrics", "serve Prometheus metrics at /metrics (default: development only)")
+    .option("--no-metrics", "do not serve /metrics")
     .action(async (o: Record<string, unknown>) => {
       const file = o.config ? readConfigFile(String(o.config)) : {};
       const flags: Partial<BrokerConfig> = {};
@@ -80,7 +86,8 @@ export function registerKbsCommands(program: Command): void {
       if (o.trustAnchor) flags.trustAnchors = o.trustAnchor as string[];
       if (o.simState) flags.sim = { dir: String(o.simState) };
       if (o.logLevel) flags.logLevel = String(o.logLevel);
-      if (o.explorer === false) flags.explorer = false;
+      if (typeof o.explorer === "boolean") flags.explorer = o.explorer;
+      if (typeof o.metrics === "boolean") flags.metrics = o.metrics;
       const config = resolveConfig(file, configFromEnv(process.env), flags);
       await closeOnSignals(startBroker(config));
     });
@@ -290,9 +297,11 @@ export function registerKbsCommands(program: Command): void {
     const res = await adminCall(o, "GET", `/kbs/v0/admin/audit${q.size ? `?${q}` : ""}`);
     const { entries } = (await res.json()) as { entries: AuditLine[] };
     if (o.json) return writeJson(entries);
+    // Actors (a JWT's sub) and reasons come from outside: printed with control characters escaped, so
+    // a name cannot move the cursor, clear the screen or forge a line. --json has them raw (JSON-escaped).
     for (const e of entries)
       process.stdout.write(
-        `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${e.resource ?? "-"}\t${e.actor ?? ""}${e.reason ? `\t${e.reason}` : ""}\n`,
+        `${e.id}\t${new Date(e.at).toISOString()}\t${e.event}\t${e.verdict}\t${printable(e.resource ?? "-")}\t${printable(e.actor ?? "")}${e.reason ? `\t${printable(e.reason)}` : ""}\n`,
       );
   });
   adminOptions(
@@ -498,5 +507,18 @@ async function quoteSourceFor(
 function writeStdout(bytes: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(bytes, (e) => (e ? reject(e) : resolve()));
+  });
+}
+
+/**
+ * Text from the audit log made safe for a terminal: C0 and C1 control characters (ESC, CR, LF, TAB, ...),
+ * DEL and the Unicode bidirectional overrides are written as \xNN / \uNNNN, and a backslash as \\ so the
+ * escaped form cannot be mistaken for the raw one.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\\") return "\\\\";
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
   });
 }

@@ -5,7 +5,15 @@ import { appraise, DEFAULT_POLICY, type Policy, readPolicy } from "../../policy/
 import { type AzTdxVtpmResult, Verifier, verifyAzTdxVtpm } from "../../verify/index.js";
 import { readInputFile } from "../io.js";
 import { writeJson } from "../output.js";
-import { exitCodeOf, parseTime, printHuman, readText, readTrustRoot, verifyJson } from "./verify.js";
+import {
+  exitCodeOf,
+  fetchOrExplain,
+  parseTime,
+  printHuman,
+  readText,
+  readTrustRoot,
+  verifyJson,
+} from "./verify.js";
 
 export interface AzVerifyFlags {
   collateral?: string;
@@ -74,7 +82,13 @@ export async function verifyAzTdxVtpmCommand(evidencePath: string, flags: AzVeri
       // Verification below reports the evidence error in its checks.
     }
     collateral = tdQuote
-      ? await fetchCollateralForQuote(tdQuote, { urls: flags.pccs ?? [], now })
+      ? await fetchOrExplain(() =>
+          fetchCollateralForQuote(tdQuote, {
+            urls: flags.pccs ?? [],
+            now,
+            ...(anchors ? { trustAnchors: anchors } : {}),
+          }),
+        )
       : ({} as Collateral);
   }
   const result = verifyAzTdxVtpm(text, collateral, { now, verifier, ...(nonce ? { nonce } : {}) });

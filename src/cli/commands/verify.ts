@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { decodeInputBytes } from "../../abi/index.js";
 import { type Collateral, fetchCollateralForQuote, readCollateral } from "../../collateral/index.js";
-import { TdxError } from "../../errors.js";
+import { isTdxError, TdxError } from "../../errors.js";
 import { type Appraisal, appraise, DEFAULT_POLICY, type Policy, readPolicy } from "../../policy/index.js";
 import { type VerificationResult, Verifier } from "../../verify/index.js";
 import { readInputFile } from "../io.js";
@@ -241,7 +241,13 @@ export function registerVerifyCommands(program: Command): void {
       if (flags.collateral) {
         collateral = readCollateral(readText(flags.collateral, "--collateral"));
       } else {
-        collateral = await fetchCollateralForQuote(bytes, { urls: flags.pccs ?? [], now });
+        collateral = await fetchOrExplain(() =>
+          fetchCollateralForQuote(bytes, {
+            urls: flags.pccs ?? [],
+            now,
+            ...(anchors ? { trustAnchors: anchors } : {}),
+          }),
+        );
       }
       const result = verifier.verify(bytes, collateral, { now });
       const appraisal = result.ok ? appraise(result, policy, { now }) : null;
@@ -249,6 +255,19 @@ export function registerVerifyCommands(program: Command): void {
       else printHuman(result, appraisal, policySource);
       process.exitCode = exitCodeOf(result, appraisal);
     });
+}
+
+/**
+ * Collateral from the PCCS; for a quote whose PCK chain no trusted root vouches for nothing is fetched,
+ * and the verifier, given no collateral, explains the chain (UNTRUSTED_ROOT, ...) as it always did.
+ */
+export async function fetchOrExplain(fetchIt: () => Promise<Collateral>): Promise<Collateral> {
+  try {
+    return await fetchIt();
+  } catch (e) {
+    if (isTdxError(e) && e.code === "QUOTE_PCK_CHAIN_UNTRUSTED") return {} as Collateral;
+    throw e;
+  }
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -1,9 +1,9 @@
 import { TdxError } from "../../errors.js";
-import { PostgresDb } from "./postgres.js";
+import { PostgresDb, type PostgresTimeouts } from "./postgres.js";
 import { ADDED_COLUMNS, type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
 import { SqliteDb } from "./sqlite.js";
 
-export { PostgresDb } from "./postgres.js";
+export { PostgresDb, type PostgresTimeouts } from "./postgres.js";
 export type { SqlDb } from "./sql.js";
 export { SqliteDb } from "./sqlite.js";
 
@@ -129,9 +129,31 @@ export class KbsStore {
     await this.db.close();
   }
 
-  /** Health probe: one round trip to the database. */
-  async ping(): Promise<void> {
-    await this.db.query("SELECT 1 AS ok");
+  /**
+   * Health probe: one round trip to the database, within `deadlineMs` (default 1000): a stalled
+   * database is reported as unavailable at once, not after the query timeout.
+   */
+  async ping(deadlineMs = 1000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TdxError("KBS_DB_UNAVAILABLE", `the database did not answer within ${deadlineMs} ms`, {
+              hint: "the database is stalled or overloaded; retry later",
+              data: { retryAfterSeconds: 2 },
+            }),
+          ),
+        deadlineMs,
+      );
+    });
+    const probe = this.db.query("SELECT 1 AS ok");
+    probe.catch(() => {});
+    try {
+      await Promise.race([probe, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- meta (e.g. the sealed token signing key) -------------------------------------------------
@@ -334,7 +356,64 @@ export class KbsStore {
       "DELETE FROM used_nonces WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = used_nonces.session_id) AND used_at <= $1",
       [now - 24 * 3600 * 1000],
     );
+    await this.db.query("DELETE FROM rate_limits WHERE expires_at <= $1", [now]);
+    // Kept a minute past expiry: a token is refused as expired by then anyway, whatever the clock skew.
+    await this.db.query("DELETE FROM admin_tokens_used WHERE expires_at <= $1", [now - 60_000]);
     return changes;
+  }
+
+  // ---- limits shared by every broker on the database ----------------------------------------------
+
+  /**
+   * Count one request against each of `hits` (key, window length) in fixed windows aligned to the
+   * epoch, in one commit; returns each key's count in its current window and when that window ends.
+   * Brokers sharing the database share the windows (a client gets one budget, not one per broker),
+   * and a restart does not reset them. A broker whose clock lags never reopens a newer window.
+   */
+  async hitRateLimits(
+    hits: { key: string; windowMs: number }[],
+    now: number,
+  ): Promise<{ count: number; resetAt: number }[]> {
+    const max = this.dialect === "postgres" ? "GREATEST" : "MAX";
+    const one = async (db: SqlDb, h: { key: string; windowMs: number }) => {
+      const start = Math.floor(now / h.windowMs) * h.windowMs;
+      const { rows } = await db.query(
+        `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
+           window_start = ${max}(rate_limits.window_start, excluded.window_start),
+           expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
+         RETURNING count, expires_at`,
+        [h.key, start, start + h.windowMs],
+      );
+      const r = rows[0] ?? { count: 1, expires_at: start + h.windowMs };
+      return { count: Number(r.count), resetAt: Number(r.expires_at) };
+    };
+    if (hits.length === 1) return [await one(this.db, hits[0]!)];
+    return this.db.transaction(async (tx) => {
+      const out: { count: number; resetAt: number }[] = [];
+      for (const h of hits) out.push(await one(tx, h));
+      return out;
+    });
+  }
+
+  /**
+   * Record that an admin credential (a JWT's jti, or its digest) was used for a write; false when it
+   * was already used (a replay), on this broker or another one sharing the database.
+   */
+  async useAdminTokenOnce(tokenId: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.db.query("INSERT INTO admin_tokens_used (token_id, expires_at) VALUES ($1, $2)", [
+        tokenId,
+        expiresAt,
+      ]);
+      return true;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE")
+        return false;
+      throw e;
+    }
   }
 
   // ---- audit ------------------------------------------------------------------------------------
@@ -505,9 +584,12 @@ function auditRow(r: Row): AuditRecord {
  * file:PATH (optionally ?synchronous=normal) or a plain path for SQLite. Migrates the schema before
  * returning.
  */
-export async function openStore(url: string): Promise<KbsStore> {
+export async function openStore(
+  url: string,
+  opts: { postgres?: { max?: number; timeouts?: PostgresTimeouts } } = {},
+): Promise<KbsStore> {
   let db: SqlDb;
-  if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url);
+  if (/^postgres(ql)?:\/\//.test(url)) db = new PostgresDb(url, opts.postgres ?? {});
   else if (/^(sqlite|file):/.test(url)) {
     // sqlite:PATH[?synchronous=normal]
     const [path, query] = url.replace(/^(sqlite|file):(\/\/)?/, "").split("?", 2) as [

@@ -1,6 +1,6 @@
 import pg from "pg";
-import { asTdxError } from "../../errors.js";
-import { type Row, SCHEMA, type SqlDb, type SqlValue } from "./sql.js";
+import { TdxError } from "../../errors.js";
+import { type Row, SCHEMA, type SqlDb, type SqlValue, translateDbError } from "./sql.js";
 
 const postgresSchema = `SELECT pg_advisory_xact_lock(7310542861);
 ${SCHEMA.replace(/\{\{BLOB\}\}/g, "BYTEA")
@@ -34,19 +34,44 @@ const types = {
   },
 };
 
-/** PostgreSQL through a pg pool. Transactions run on one pooled client (READ COMMITTED). */
+/** Deadlines of the PostgreSQL store (milliseconds). */
+export interface PostgresTimeouts {
+  /** Opening a connection, and waiting for a free pooled one (default 2000). */
+  connectMs?: number;
+  /** Server-side statement_timeout (default 5000). */
+  statementMs?: number;
+  /** Client-side: the longest the broker waits for any answer, e.g. from a stalled server (default statementMs + 1000). */
+  queryMs?: number;
+  /** Server-side idle_in_transaction_session_timeout (default 10000). */
+  idleInTransactionMs?: number;
+}
+
+/**
+ * PostgreSQL through a pg pool. Transactions run on one pooled client (READ COMMITTED). Every call has a
+ * deadline (connect, statement, answer, idle in transaction), so a stalled or restarting server makes
+ * requests fail fast with KBS_DB_UNAVAILABLE (503, Retry-After) instead of hanging; every condition that
+ * means "the database cannot serve now" is translated, inside transactions too.
+ */
 export class PostgresDb implements SqlDb {
   readonly dialect = "postgres" as const;
   readonly #pool: pg.Pool;
 
   constructor(
     readonly url: string,
-    opts: { max?: number } = {},
+    opts: { max?: number; timeouts?: PostgresTimeouts } = {},
   ) {
+    const t = opts.timeouts ?? {};
+    const statementMs = t.statementMs ?? 5000;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: opts.max ?? 10,
       types: types as pg.CustomTypesConfig,
+      connectionTimeoutMillis: t.connectMs ?? 2000,
+      statement_timeout: statementMs,
+      query_timeout: t.queryMs ?? statementMs + 1000,
+      idle_in_transaction_session_timeout: t.idleInTransactionMs ?? 10_000,
+      idleTimeoutMillis: 10_000,
+      keepAlive: true,
     });
     // An idle client losing its server connection must not crash the broker; the next query reconnects.
     this.#pool.on("error", () => {});
@@ -61,7 +86,7 @@ export class PostgresDb implements SqlDb {
       const r = await this.#pool.query(sql, params as unknown[]);
       return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
     } catch (e) {
-      throw translate(e);
+      throw translateDbError(e);
     }
   }
 
@@ -76,43 +101,47 @@ export class PostgresDb implements SqlDb {
     try {
       client = await this.#pool.connect();
     } catch (e) {
-      throw translate(e);
+      throw translateDbError(e);
     }
+    const run = async (sql: string, params?: unknown[]) => {
+      try {
+        return await client.query(sql, params);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    };
     const tx: SqlDb = {
       dialect: "postgres",
       query: async (sql, params = []) => {
-        const r = await client.query(sql, params as unknown[]);
+        const r = await run(sql, params as unknown[]);
         return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
       },
       exec: async (sql) => {
-        await client.query(sql);
+        await run(sql);
       },
       transaction: (inner) => inner(tx),
       close: async () => {},
     };
+    let broken: unknown;
     try {
-      await client.query("BEGIN");
+      await run("BEGIN");
       const out = await fn(tx);
-      await client.query("COMMIT");
+      await run("COMMIT");
       return out;
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
+      // A connection that failed or timed out is not given back to the pool.
+      if (e instanceof TdxError && e.code === "KBS_DB_UNAVAILABLE") broken = e;
+      else
+        await client.query("ROLLBACK").catch((r: unknown) => {
+          broken = r;
+        });
       throw e;
     } finally {
-      client.release();
+      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
     }
   }
 
   async close(): Promise<void> {
     await this.#pool.end();
   }
-}
-
-function translate(e: unknown) {
-  const code = (e as { code?: string }).code;
-  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "28P01" || code === "3D000")
-    return asTdxError(e, "KBS_DB_UNAVAILABLE", "cannot reach the PostgreSQL database", {
-      hint: "check the --db URL (host, port, user, password, database) and that the server is running",
-    });
-  return e;
 }

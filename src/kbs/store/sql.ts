@@ -3,6 +3,8 @@
  * $1..$n placeholders; the SQLite driver rewrites them. Values are strings, numbers (bigint for
  * 64-bit ids/times), Uint8Array or null.
  */
+import { TdxError } from "../../errors.js";
+
 export type SqlValue = string | number | bigint | Uint8Array | null;
 export type Row = Record<string, unknown>;
 
@@ -24,12 +26,15 @@ export interface SqlDb {
  * text creates a new database and brings a version-1 database to version 2 (the ALTERs are added by
  * the migration, which checks the columns first).
  *
+ * Version 3 adds what brokers sharing a database must count together: request-rate windows
+ * (rate_limits) and the admin JWTs already used for a write (admin_tokens_used).
+ *
  * Version 2 keeps the database small (docs/kbs.md "Storage"): a session holds a reference to its
  * claim set and its own few claims instead of its token; the audit log references claim sets, each
  * stored once per distinct content; audit rows older than an operator's prune are the only ones that
  * may ever be deleted.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kbs_meta (
   key TEXT PRIMARY KEY,
@@ -101,6 +106,17 @@ CREATE TABLE IF NOT EXISTS audit_prunes (
   pruned BIGINT NOT NULL,
   actor TEXT
 );
+CREATE TABLE IF NOT EXISTS rate_limits (
+  key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_limits_expires ON rate_limits (expires_at);
+CREATE TABLE IF NOT EXISTS admin_tokens_used (
+  token_id TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
 {{AUDIT_TRIGGERS}}
 `;
 
@@ -120,4 +136,73 @@ export function toPositional(sql: string, params: SqlValue[]): { sql: string; pa
     return "?";
   });
   return { sql: text, params: out };
+}
+
+/** SQLSTATE classes and codes that mean "the database cannot serve now" (PostgreSQL appendix A). */
+const PG_UNAVAILABLE: [RegExp, string, number][] = [
+  [/^08/, "the connection to the database failed", 2],
+  [/^57P0[123]$/, "the database server is shutting down, restarting or starting up", 2],
+  [/^53/, "the database server is out of resources (connections, memory or disk)", 5],
+  [/^57014$/, "a statement took longer than the statement timeout", 2],
+  [/^25P03$/, "a transaction sat idle longer than the idle-in-transaction timeout", 1],
+  [/^(40001|40P01)$/, "a transaction conflicted with another (serialization failure or deadlock)", 1],
+  [/^58/, "the database server had an I/O error", 5],
+  [/^(28P01|28000)$/, "the database refused the credentials", 30],
+  [/^3D000$/, "the database does not exist", 30],
+];
+
+/** Node socket errors that mean the database is unreachable. */
+const NET_UNAVAILABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+
+/** What the pg driver says when a connection died, timed out or was closed under it. */
+const PG_DRIVER_UNAVAILABLE =
+  /Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|is not queryable|Connection ended/i;
+
+/** SQLite result codes that mean "cannot serve now" (busy past busy_timeout, disk full, I/O error). */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
+
+/**
+ * The database-unavailable condition an error stands for, or undefined for anything else (a constraint
+ * violation, a bug). The message names the condition, never the host, port or path: it reaches
+ * unauthenticated clients; the original error is kept as the cause for the log.
+ */
+export function unavailableReason(e: unknown): { reason: string; retryAfterSeconds: number } | undefined {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === "string" ? err.code : "";
+  const message = typeof err?.message === "string" ? err.message : "";
+  for (const [re, reason, retry] of PG_UNAVAILABLE)
+    if (/^[0-9A-Z]{5}$/.test(code) && re.test(code))
+      return { reason: `${reason} (SQLSTATE ${code})`, retryAfterSeconds: retry };
+  if (NET_UNAVAILABLE.has(code))
+    return { reason: `the database is unreachable (${code})`, retryAfterSeconds: 2 };
+  if (SQLITE_UNAVAILABLE.test(code))
+    return { reason: `the database file cannot be used now (${code})`, retryAfterSeconds: 2 };
+  if (PG_DRIVER_UNAVAILABLE.test(message))
+    return {
+      reason: `the database connection failed or timed out (${message.slice(0, 60)})`,
+      retryAfterSeconds: 2,
+    };
+  return undefined;
+}
+
+/** A database-unavailable error as KBS_DB_UNAVAILABLE (503 with Retry-After); anything else unchanged. */
+export function translateDbError(e: unknown): unknown {
+  if (e instanceof TdxError) return e;
+  const u = unavailableReason(e);
+  if (!u) return e;
+  return new TdxError("KBS_DB_UNAVAILABLE", `the database is unavailable: ${u.reason}`, {
+    cause: e,
+    hint: "retry after the time Retry-After gives; operators: check the database server and the --db URL (the broker log has the details)",
+    data: { retryAfterSeconds: u.retryAfterSeconds },
+  });
 }

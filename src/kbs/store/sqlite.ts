@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
-import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional } from "./sql.js";
+import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional, translateDbError } from "./sql.js";
 
 const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
   .replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -37,7 +37,19 @@ export class SqliteDb implements SqlDb {
     readonly file: string,
     opts: { synchronous?: "full" | "normal" } = {},
   ) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    if (file !== ":memory:") {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created 0600 whatever the umask or the directory's mode: SQLite gives its -wal and -shm files
+      // the database file's permissions.
+      try {
+        closeSync(openSync(file, "wx", 0o600));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+          throw asTdxError(e, "KBS_DB_OPEN_FAILED", `cannot create SQLite database ${file}`, {
+            hint: "check that the data directory exists and is writable",
+          });
+      }
+    }
     this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     try {
       this.#db = new Database(file);
@@ -92,7 +104,12 @@ export class SqliteDb implements SqlDb {
   }
 
   async query(sql: string, params: SqlValue[] = []) {
-    return this.#locked(() => this.#run(sql, params));
+    try {
+      return await this.#locked(() => this.#run(sql, params));
+    } catch (e) {
+      // Busy past busy_timeout, disk full, I/O error: 503 with Retry-After, not a 500.
+      throw translateDbError(e);
+    }
   }
 
   async exec(sql: string): Promise<void> {
@@ -100,6 +117,14 @@ export class SqliteDb implements SqlDb {
   }
 
   async transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T> {
+    try {
+      return await this.#transaction(fn);
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+
+  async #transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T> {
     return this.#locked(async () => {
       // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
       this.#db.exec("BEGIN IMMEDIATE");

@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FieldRange, Quote } from "../../abi/index.js";
 import { decodeInputBytes, parseQuote, toHex } from "../../abi/index.js";
-import { type Collateral, readCollateral } from "../../collateral/index.js";
-import { asTdxError, isTdxError, TdxError } from "../../errors.js";
+import { type Collateral, isQuoteFault, readCollateral } from "../../collateral/index.js";
+import { isTdxError, TdxError } from "../../errors.js";
 import { type Appraisal, appraise, type Policy, policyFromJson, readPolicy } from "../../policy/index.js";
 import { type TrustAnchorInput, type VerificationResult, Verifier } from "../../verify/index.js";
 import { checkJsonDepth, useDepthLimitedJsonParser } from "../json-depth.js";
@@ -183,6 +183,8 @@ interface VerifyContext {
   verifier: Verifier;
   collateralFor: ExplorerOptions["collateralFor"];
   clock: () => number;
+  /** Where the details of a collateral failure go (the request's log). */
+  log?: (e: unknown) => void;
 }
 
 /** Decode, verify and (when a policy is given) appraise one quote; what `POST /api/verify` does. */
@@ -202,12 +204,17 @@ export async function verifyForExplorer(req: VerifyRequest, ctx: VerifyContext):
       try {
         collateral = await ctx.collateralFor(quote, new Date(atMs));
       } catch (e) {
-        throw asTdxError(
-          e,
+        // The quote's own fault (its PCK chain) is the caller's to see; the service's failures name
+        // URLs and hosts, which stay in the server's log.
+        if (isQuoteFault(e) && isTdxError(e)) throw e;
+        ctx.log?.(e);
+        const code = isTdxError(e) ? e.code : "INTERNAL";
+        throw new TdxError(
           "EXPLORER_COLLATERAL_UNAVAILABLE",
-          "the server could not get collateral for this quote",
+          `the server could not get collateral for this quote (${code}); the server's log has the details`,
           {
-            hint: "open the quote's collateral JSON on the page, or check the server's PCCS/PCS settings",
+            hint: "open the quote's collateral JSON on the page, or retry later",
+            data: { cause: code },
           },
         );
       }
@@ -394,7 +401,12 @@ export function registerExplorerRoutes(app: FastifyInstance, options: ExplorerOp
         policy: b.policy,
         at: b.at,
       };
-      return reply.send(await verifyForExplorer(request_, ctx));
+      return reply.send(
+        await verifyForExplorer(request_, {
+          ...ctx,
+          log: (e) => request.log.warn({ err: e }, "explorer: no collateral for a quote"),
+        }),
+      );
     });
   });
 }
