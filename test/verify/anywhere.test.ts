@@ -29,6 +29,12 @@ describe("runtime-neutral module graphs", () => {
     }
   }
 
+  it("the explorer's in-page API (dist/server/explorer/local.js, copied by `explorer build`) is runtime-neutral too", () => {
+    const { files, imports } = moduleGraph(join(projectRoot, "dist", "server", "explorer", "local.js"));
+    expect([...imports.values()].flat()).toEqual([]);
+    expect(nodeGlobalsIn(files).map((h) => h.slice(projectRoot.length))).toEqual([]);
+  });
+
   it("the check finds what it is for (a Node entry point has node: imports and Buffer uses)", () => {
     const node = resolveExport(PKG, "./verify", ["node", "import"]);
     expect(node).toMatch(/verify\/node\.js$/);
