@@ -12,6 +12,8 @@
  *
  * Pure: JSON text (or the parsed value) in, bytes out; bytes in, JSON text out. Unknown fields are refused.
  */
+
+import { base64Bytes, base64UrlOf, hexBytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { toHex } from "./bytes.js";
 
@@ -79,7 +81,7 @@ function hexString(v: unknown, field: string): Uint8Array {
   if (typeof v !== "string" || v.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(v)) {
     throw malformed(field, `${field} is not a hex string (v1/v2 evidence)`);
   }
-  return Uint8Array.from(Buffer.from(v, "hex"));
+  return hexBytes(v) as Uint8Array;
 }
 
 function base64Url(v: unknown, field: string): Uint8Array {
@@ -87,7 +89,7 @@ function base64Url(v: unknown, field: string): Uint8Array {
   if (typeof v !== "string" || !/^[A-Za-z0-9_-]*={0,2}$/.test(v) || v.replace(/=+$/, "").length % 4 === 1) {
     throw malformed(field, `${field} is not base64url text (v1/v2 evidence)`);
   }
-  return Uint8Array.from(Buffer.from(v.replace(/=+$/, ""), "base64url"));
+  return base64Bytes(v);
 }
 
 /**
@@ -157,7 +159,7 @@ export function parseAzTdxVtpmEvidence(input: string | Uint8Array | unknown): Az
 }
 
 function padded(b: Uint8Array): string {
-  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+  const text = base64UrlOf(b);
   return text.padEnd(Math.ceil(b.length / 3) * 4, "=");
 }
 

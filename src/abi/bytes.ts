@@ -1,4 +1,18 @@
+import { hexBytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
+
+/** Text encodings without Buffer (any runtime): re-exported for the layouts and their callers. */
+export {
+  base64Bytes,
+  base64Of,
+  base64UrlOf,
+  hexBytes,
+  hexOf,
+  latin1Bytes,
+  latin1Of,
+  utf8Bytes,
+  utf8Of,
+} from "../encoding.js";
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
@@ -19,7 +33,7 @@ export function fromHex(hex: string, field = "hex"): Uint8Array {
       hint: "give an even number of hex digits (0-9, a-f), optionally prefixed with 0x",
     });
   }
-  return Uint8Array.from(Buffer.from(h, "hex"));
+  return hexBytes(h) as Uint8Array;
 }
 
 export function u16(b: Uint8Array, off: number): number {

@@ -1,3 +1,4 @@
+import { base64Bytes, hexBytes, latin1Of } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { u16 } from "./bytes.js";
 import { parseQuote } from "./quote.js";
@@ -28,7 +29,7 @@ export function decodeInputBytes(input: Uint8Array | string): { bytes: Uint8Arra
   if (input.length === 0)
     throw new TdxError("INPUT_EMPTY", "the input is empty (0 bytes)", { offset: 0, hint: EMPTY_HINT });
   if (typeof input !== "string" && !isTextual(input)) return { bytes: input, encoding: "binary" };
-  const raw = typeof input === "string" ? input : Buffer.from(input).toString("latin1");
+  const raw = typeof input === "string" ? input : latin1Of(input);
   const pem = raw.indexOf("-----BEGIN ");
   if (pem >= 0)
     throw new TdxError("INPUT_ENCODING", "the input is a PEM file, not a quote", {
@@ -41,7 +42,7 @@ export function decodeInputBytes(input: Uint8Array | string): { bytes: Uint8Arra
   }
   const hex = text.startsWith("0x") || text.startsWith("0X") ? text.slice(2) : text;
   if (/^[0-9a-fA-F]+$/.test(hex)) {
-    if (hex.length % 2 === 0) return { bytes: Uint8Array.from(Buffer.from(hex, "hex")), encoding: "hex" };
+    if (hex.length % 2 === 0) return { bytes: hexBytes(hex) as Uint8Array, encoding: "hex" };
     // All hex digits but odd: a hex dump that lost a digit, not base64 that happens to use only a-f.
     throw new TdxError(
       "INPUT_HEX_ODD_LENGTH",
@@ -58,9 +59,7 @@ export function decodeInputBytes(input: Uint8Array | string): { bytes: Uint8Arra
         offset: text.length,
         hint: "base64 text is cut or has a stray character: copy it again",
       });
-    const bytes = Uint8Array.from(
-      Buffer.from(text, text.includes("-") || text.includes("_") ? "base64url" : "base64"),
-    );
+    const bytes = base64Bytes(text);
     if (bytes.length > 0) return { bytes, encoding: "base64" };
   }
   const bad = firstForeignChar(raw);

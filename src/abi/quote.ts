@@ -1,3 +1,4 @@
+import { latin1Bytes, latin1Of } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { concatBytes, putBytes, putU16, putU32, u16, u32 } from "./bytes.js";
 import {
@@ -411,12 +412,13 @@ function parseQeReportCertificationData(
   return { value: new ParsedQeReportCertificationData(b, off, authLen, cert.value), end: cert.end };
 }
 
-const PEM_BEGIN = Buffer.from("-----BEGIN CERTIFICATE-----", "latin1");
-const PEM_END = Buffer.from("-----END CERTIFICATE-----", "latin1");
+const PEM_BEGIN = "-----BEGIN CERTIFICATE-----";
+const PEM_END = "-----END CERTIFICATE-----";
 
 /** Split type-5 certification data into PEM certificates, keeping what follows the last one (often NUL). */
 export function parsePckCertChainPem(data: Uint8Array, offset = 0, path = "certificationData"): PckCertChain {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // One character per byte: string positions are byte offsets.
+  const buf = latin1Of(data);
   const certificates: string[] = [];
   let pos = 0;
   for (;;) {
@@ -425,7 +427,7 @@ export function parsePckCertChainPem(data: Uint8Array, offset = 0, path = "certi
     const end = buf.indexOf(PEM_END, begin + PEM_BEGIN.length);
     if (end < 0) break;
     pos = end + PEM_END.length;
-    certificates.push(buf.toString("latin1", begin, pos));
+    certificates.push(buf.slice(begin, pos));
   }
   if (certificates.length === 0) {
     throw new TdxError("QUOTE_PCK_CHAIN_MALFORMED", "PCK certificate chain data holds no PEM certificate", {
@@ -507,7 +509,7 @@ export function encodeCertificationData(
 /** Type-5 certification data from PEM certificates (leaf first), NUL-terminated as Intel's QE writes it. */
 export function pckCertChainCertificationData(pems: string[], nulTerminated = true): CertificationData {
   const text = pems.map((p) => (p.endsWith("\n") ? p : `${p}\n`)).join("");
-  const data = Uint8Array.from(Buffer.from(nulTerminated ? `${text}\0` : text, "latin1"));
+  const data = latin1Bytes(nulTerminated ? `${text}\0` : text);
   return { type: CERT_TYPE_PCK_CERT_CHAIN, typeName: "PCK_CERT_CHAIN", size: data.length, data };
 }
 

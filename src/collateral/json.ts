@@ -1,3 +1,4 @@
+import { hexBytes, hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { COLLATERAL_JSON_FIELDS, type Collateral, type CollateralJsonField } from "./types.js";
 
@@ -40,15 +41,8 @@ function readBytes(obj: Record<string, unknown>, field: CollateralJsonField): Ui
   if (typeof v === "string") {
     let h = v.trim();
     if (h.startsWith("0x") || h.startsWith("0X")) h = h.slice(2);
-    // Buffer's hex decoder stops at the first pair that is not hex, so a short write means a bad digit; it
-    // reads only the low byte of each UTF-16 unit, so text that is not all ASCII is refused before decoding.
-    const out = new Uint8Array(h.length >>> 1);
-    if (
-      h.length === 0 ||
-      h.length % 2 !== 0 ||
-      Buffer.byteLength(h, "utf8") !== h.length ||
-      Buffer.from(out.buffer).write(h, "hex") !== out.length
-    ) {
+    const out = h.length === 0 ? null : hexBytes(h);
+    if (out === null) {
       throw malformed(field, "is not a non-empty even-length hex string", "byte fields are hex strings");
     }
     return out;
@@ -132,7 +126,7 @@ export function readCollateral(jsonText: string): Collateral {
 }
 
 function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  return hexOf(b);
 }
 
 /** Serialise collateral to the same JSON format (lowercase hex bytes, signed bodies verbatim). */

@@ -5,6 +5,7 @@
  * percent-encoded response headers.
  */
 import { parseCrl } from "../crypto/x509.js";
+import { base64Bytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** A signed JSON collateral item as Intel signed it. */
@@ -242,7 +243,7 @@ function crlDer(input: Uint8Array | string, field: string, depth: number): Uint8
   }
   const text = input.replace(/\0+$/, "").trim();
   const pem = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(text);
-  if (pem) return new Uint8Array(Buffer.from((pem[1] ?? "").replace(/\s+/g, ""), "base64"));
+  if (pem) return base64Bytes((pem[1] ?? "").replace(/\s+/g, ""));
   if (text.length > 0 && text.length % 2 === 0 && HEX_RE.test(text)) {
     const bytes = hexToBytes(text);
     return crlDer(bytes, field, depth + 1);

@@ -1,5 +1,8 @@
 import { createHash, createPublicKey, type KeyObject, verify, webcrypto } from "node:crypto";
 import { TdxError } from "../errors.js";
+import { derEcdsaToRaw } from "./backend.js";
+
+export { derEcdsaToRaw } from "./backend.js";
 
 /**
  * ECDSA P-256 over node:crypto (OpenSSL). Keys come in as raw points (the quote's 64-byte attestation
@@ -69,41 +72,6 @@ export async function p256PublicKeyAsync(
   } catch (e) {
     throw invalidPoint(field, e);
   }
-}
-
-/**
- * A DER ECDSA-Sig-Value as raw r||s (32 bytes each, left-padded) for WebCrypto, or null when OpenSSL would
- * not accept it as DER: OpenSSL re-encodes a signature and refuses it unless the bytes are identical, so
- * only canonical DER (minimal lengths, minimal positive INTEGERs, nothing trailing) passes here.
- */
-export function derEcdsaToRaw(der: Uint8Array): Uint8Array | null {
-  if (der.length < 8 || der[0] !== 0x30) return null;
-  let pos = 2;
-  let seqLen = der[1]!;
-  if (seqLen === 0x81) {
-    seqLen = der[2]!;
-    if (seqLen < 0x80) return null;
-    pos = 3;
-  } else if (seqLen > 0x7f) {
-    return null;
-  }
-  if (pos + seqLen !== der.length) return null;
-  const out = new Uint8Array(64);
-  for (let i = 0; i < 2; i++) {
-    if (pos + 2 > der.length || der[pos] !== 0x02) return null;
-    const len = der[pos + 1]!;
-    pos += 2;
-    if (len === 0 || len > 0x7f || pos + len > der.length) return null;
-    const first = der[pos]!;
-    if (first & 0x80) return null; // negative
-    if (first === 0 && len > 1 && !(der[pos + 1]! & 0x80)) return null; // non-minimal
-    let v = der.subarray(pos, pos + len);
-    if (v.length === 33 && v[0] === 0) v = v.subarray(1);
-    if (v.length > 32) return null;
-    out.set(v, i * 32 + 32 - v.length);
-    pos += len;
-  }
-  return pos === der.length ? out : null;
 }
 
 /** `verifyRawP256` through WebCrypto (runs on libuv's thread pool). Resolves false on any failure. */

@@ -1,3 +1,4 @@
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import {
   childrenOf,
@@ -58,10 +59,6 @@ function bad(message: string, field: string): TdxError {
     field,
     hint: "the PCK certificate is not a well-formed Intel PCK certificate; obtain it again from the platform or PCS",
   });
-}
-
-function hexOf(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
 
 // DER content of the OID 1.2.840.113741.1.13.1 (the SGX extension); every entry inside extends it.

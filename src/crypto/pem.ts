@@ -1,3 +1,4 @@
+import { base64Bytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { readNode, TAG_SEQUENCE } from "./der.js";
 
@@ -44,8 +45,7 @@ function decodeBody(pem: string, start: number, end: number): Uint8Array | null 
     chars++;
   }
   if (plain && pad <= 2 && chars % 4 === 0) {
-    const b = Buffer.from(pem.slice(start, end), "base64");
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return base64Bytes(pem.slice(start, end));
   }
   return decodeBodySlow(pem, start, end);
 }

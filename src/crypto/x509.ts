@@ -1,3 +1,4 @@
+import { base64Bytes, base64Of, utf8Of } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import {
   childrenOf,
@@ -150,9 +151,13 @@ function decodeString(buf: Uint8Array, node: DerNode): string {
     for (let i = node.contentStart; i < node.end; i++) out += String.fromCharCode(buf[i]!);
     return out;
   }
-  const b = Buffer.from(buf.subarray(node.contentStart, node.end));
-  // UTF8String and the legacy string types decode as UTF-8; BMPString is UTF-16BE.
-  return node.tag === 0x1e ? b.swap16().toString("utf16le") : b.toString("utf8");
+  const b = buf.subarray(node.contentStart, node.end);
+  // UTF8String and the legacy string types decode as UTF-8; BMPString is UTF-16BE (an odd last byte is
+  // dropped, as Buffer's utf16le decoder does).
+  if (node.tag !== 0x1e) return utf8Of(b);
+  let out = "";
+  for (let i = 0; i + 1 < b.length; i += 2) out += String.fromCharCode((b[i]! << 8) | b[i + 1]!);
+  return out;
 }
 
 const nameCache = new Map<string, NameAttribute[]>();
@@ -520,8 +525,7 @@ export function pemToDers(pem: string, field = "pem", strict = false): Uint8Arra
       );
     }
     // Node's base64 decoder skips the line breaks.
-    const der = Buffer.from(pem.slice(bodyStart, end), "base64");
-    out.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
+    out.push(base64Bytes(pem.slice(bodyStart, end)));
     last = end + PEM_END.length;
   }
   if (!tailOk.test(pem.slice(last))) {
@@ -544,7 +548,7 @@ export function certificateDer(cert: Uint8Array | string): Uint8Array {
 
 /** Wrap DER as PEM. */
 export function derToPem(der: Uint8Array, label = "CERTIFICATE"): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  const b64 = base64Of(der);
   const lines = b64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { verifyDerEcdsa } from "../crypto/ecdsa.js";
+import type { CryptoBackend } from "../crypto/backend.js";
+import { sha256Sync } from "../crypto/sha2.js";
 import {
   type Certificate,
   formatName,
@@ -9,7 +9,7 @@ import {
   QVL_REQUIRED_CERT_EXTENSIONS,
 } from "../crypto/x509.js";
 import { TdxError } from "../errors.js";
-import { bytesEqual, latin1, newId } from "./bytes.js";
+import { bytesEqual, hex, latin1, newId } from "./bytes.js";
 import { type CertEntry, isP256, keyOf } from "./entries.js";
 import { INTEL_SGX_ROOT_CA_PEM } from "./intel-root.js";
 
@@ -31,19 +31,17 @@ export interface AnchorSet {
 let intelAnchors: AnchorSet | undefined;
 
 /** The anchors for `inputs` (Intel's root when undefined); TRUST_ANCHOR_INVALID for a bad one. */
-export function trustAnchorsFor(inputs: TrustAnchorInput[] | undefined): AnchorSet {
+export function trustAnchorsFor(inputs: TrustAnchorInput[] | undefined, crypto: CryptoBackend): AnchorSet {
   if (inputs === undefined) {
-    intelAnchors ??= anchorSet(prepareAnchors([INTEL_SGX_ROOT_CA_PEM]));
+    intelAnchors ??= anchorSet(prepareAnchors([INTEL_SGX_ROOT_CA_PEM], crypto));
     return intelAnchors;
   }
-  return anchorSet(prepareAnchors(inputs));
+  return anchorSet(prepareAnchors(inputs, crypto));
 }
 
 /** Each anchor as "subject (sha256 of the DER)": the fingerprint tells apart roots with equal names. */
 export function describeAnchors(anchors: AnchorSet): string[] {
-  return anchors.list.map(
-    (a) => `${formatName(a.cert.subject)} (sha256 ${createHash("sha256").update(a.cert.der).digest("hex")})`,
-  );
+  return anchors.list.map((a) => `${formatName(a.cert.subject)} (sha256 ${hex(sha256Sync(a.cert.der))})`);
 }
 
 function anchorSet(list: CertEntry[]): AnchorSet {
@@ -54,7 +52,7 @@ function anchorSet(list: CertEntry[]): AnchorSet {
 
 const HINT = "pass each trust anchor as PEM text or DER bytes of a self-signed root CA certificate";
 
-function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
+function prepareAnchors(inputs: TrustAnchorInput[], crypto: CryptoBackend): CertEntry[] {
   const out: CertEntry[] = [];
   inputs.forEach((input, i) => {
     const field = `trustAnchors[${i}]`;
@@ -68,7 +66,7 @@ function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
         cause: e,
       });
     }
-    for (const der of ders) out.push(anchorOf(der, field));
+    for (const der of ders) out.push(anchorOf(der, field, crypto));
   });
   if (out.length === 0) {
     throw new TdxError("TRUST_ANCHOR_INVALID", "no trust anchor given", {
@@ -79,7 +77,7 @@ function prepareAnchors(inputs: TrustAnchorInput[]): CertEntry[] {
   return out;
 }
 
-function anchorOf(der: Uint8Array, field: string): CertEntry {
+function anchorOf(der: Uint8Array, field: string, crypto: CryptoBackend): CertEntry {
   let cert: Certificate;
   try {
     cert = parseCertificate(new Uint8Array(der));
@@ -95,7 +93,7 @@ function anchorOf(der: Uint8Array, field: string): CertEntry {
     bytesEqual(cert.issuerRaw, cert.subjectRaw) &&
     isP256(cert) &&
     cert.signatureAlgorithm === OID_ECDSA_SHA256 &&
-    verifyDerEcdsa(keyOf(entry), cert.tbs, cert.signature);
+    crypto.verifyP256(keyOf(entry, crypto), cert.tbs, cert.signature, true);
   if (!selfSigned) {
     throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a self-signed ECDSA P-256 root certificate`, {
       field,

@@ -1,3 +1,4 @@
+import { latin1Of, utf8Bytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** Small byte, text and time helpers shared by the verification steps. */
@@ -16,14 +17,14 @@ export function moduleIdName(major: number): string {
   return `TDX_${HEX[major & 0xff]!.toUpperCase()}`;
 }
 
-/** A private copy (from Node's buffer pool for small inputs: cheaper than a fresh ArrayBuffer). */
+/** A private copy. */
 export function copy(b: Uint8Array): Uint8Array {
-  return Buffer.from(b);
+  return b.slice();
 }
 
 /** The bytes as a latin1 string: a compact, exact map key. */
 export function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+  return latin1Of(b);
 }
 
 /** A short cache key for signed DER: its length and last 64 bytes (inside the signature). */
@@ -32,12 +33,14 @@ export function tailKey(der: Uint8Array): string {
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** UTF-8 bytes of a text. */
 export function utf8(text: string): Uint8Array {
-  return Buffer.from(text, "utf8");
+  return utf8Bytes(text);
 }
 
 const isoCache = new Map<number, string>();

@@ -1,8 +1,7 @@
-import type { KeyObject } from "node:crypto";
 import type { QeIdentity } from "../collateral/qe-identity.js";
 import type { TcbInfo } from "../collateral/tcb-info.js";
 import type { Collateral } from "../collateral/types.js";
-import { p256PublicKey } from "../crypto/ecdsa.js";
+import type { CryptoBackend, P256Key } from "../crypto/backend.js";
 import { qvlPemCertificates } from "../crypto/pem.js";
 import { OID_ECDSA_SHA256, parseCertificate, parseCrl } from "../crypto/x509.js";
 import { bytesEqual, copy, latin1, newId, tailKey } from "./bytes.js";
@@ -93,10 +92,13 @@ export class VerifierCaches {
   readonly qeIdentities = new Map<string, Memo<QeIdentity>>();
   readonly tails = new Map<string, Tail>();
   readonly #verified = new Set<string>();
-  readonly #attestationKeys = new Map<string, KeyObject>();
+  readonly #attestationKeys = new Map<string, P256Key>();
   #collateralMemos = new WeakMap<Collateral, CollateralMemo>();
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    readonly crypto: CryptoBackend,
+  ) {}
 
   sizes(): CacheSizes {
     return {
@@ -215,15 +217,15 @@ export class VerifierCaches {
   }
 
   /** `commits`: a deferring run's, so a new attestation key is remembered only once the run is confirmed. */
-  keyFor(src: KeySource, commits?: (() => void)[]): KeyObject {
-    return src.entry ? keyOf(src.entry) : this.#attestationKey(src.raw, commits);
+  keyFor(src: KeySource, commits?: (() => void)[]): P256Key {
+    return src.entry ? keyOf(src.entry, this.crypto) : this.#attestationKey(src.raw, commits);
   }
 
-  #attestationKey(raw: Uint8Array, commits?: (() => void)[]): KeyObject {
+  #attestationKey(raw: Uint8Array, commits?: (() => void)[]): P256Key {
     const k = latin1(raw);
     const known = this.#attestationKeys.get(k);
     if (known) return known;
-    const key = p256PublicKey(raw, "attestationKey");
+    const key = this.crypto.p256Key(raw, "attestationKey");
     const remember = () => this.bounded(this.#attestationKeys).set(k, key);
     if (commits) commits.push(remember);
     else remember();

@@ -1,5 +1,4 @@
-import type { KeyObject } from "node:crypto";
-import { p256PublicKey } from "../crypto/ecdsa.js";
+import type { CryptoBackend, P256Key } from "../crypto/backend.js";
 import type { PckExtensions } from "../crypto/pck.js";
 import {
   type Certificate,
@@ -18,7 +17,7 @@ export interface CertEntry {
   id: number;
   cert: Certificate;
   /** The imported public key, once a signature needed it. */
-  key?: KeyObject;
+  key?: P256Key;
   /** The SGX extension, once parsed (PCK certificates). */
   pck?: PckExtensions;
   /** formatName(subject), computed once. */
@@ -52,8 +51,8 @@ export function isP256(cert: Certificate): boolean {
 }
 
 /** The certificate's public key, imported once. */
-export function keyOf(entry: CertEntry): KeyObject {
-  entry.key ??= p256PublicKey(entry.cert.publicKey, "subjectPublicKeyInfo");
+export function keyOf(entry: CertEntry, crypto: CryptoBackend): P256Key {
+  entry.key ??= crypto.p256Key(entry.cert.publicKey, "subjectPublicKeyInfo");
   return entry.key;
 }
 

@@ -21,6 +21,14 @@ export {
   type TdxModuleTcbLevel,
 } from "../collateral/tcb-info.js";
 export {
+  type CryptoBackend,
+  cryptoBackend,
+  nodeCryptoBackend,
+  type P256Key,
+  setCryptoBackend,
+  webCryptoBackend,
+} from "../crypto/backend.js";
+export {
   AZ_INIT_DATA_PCR,
   AZ_MIN_AK_BITS,
   AZ_TDX_VTPM_TEE,

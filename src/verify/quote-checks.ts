@@ -9,7 +9,6 @@ import {
 } from "../abi/types.js";
 import type { TcbInfo } from "../collateral/tcb-info.js";
 import type { Collateral } from "../collateral/types.js";
-import { sha256 } from "../crypto/ecdsa.js";
 import type { PckExtensions } from "../crypto/pck.js";
 import { TdxError } from "../errors.js";
 import { bytesEqual, hex, latin1 } from "./bytes.js";
@@ -199,7 +198,7 @@ export function checkQeReport(
   const bindingKey = `${qeKey}${latin1(attestationKey)}${latin1(qe.qeAuthData)}`;
   let expectedHash: Uint8Array | undefined;
   const bound = caches.verifiedBy(run, pck, bindingKey, () => {
-    expectedHash = sha256(attestationKey, qe.qeAuthData);
+    expectedHash = caches.crypto.sha256(attestationKey, qe.qeAuthData);
     return bytesEqual(expectedHash, qe.qeReport.reportData.subarray(0, 32));
   });
   if (!bound) {

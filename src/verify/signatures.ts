@@ -1,15 +1,15 @@
-import type { KeyObject } from "node:crypto";
-import { verifyDerEcdsa, verifyP256OnThreadPool, verifyRawP256 } from "../crypto/ecdsa.js";
+import type { CryptoBackend, P256Key } from "../crypto/backend.js";
 import { bytesEqual, copy } from "./bytes.js";
 import type { CertEntry } from "./entries.js";
 
 /**
  * The crypto of one run. The algorithm is written once and asks its backend. The sync backend verifies with
- * node:crypto on the spot. The async path runs the algorithm once with a deferring backend: each signature
- * check starts on libuv's thread pool when the algorithm meets it and is assumed valid meanwhile; what the
+ * the crypto backend (src/crypto/backend.ts: node:crypto, or plain JavaScript where there is only WebCrypto)
+ * on the spot. The async path runs the algorithm once with a deferring backend: each signature check starts
+ * asynchronously (libuv's thread pool, or WebCrypto) when the algorithm meets it and is assumed valid meanwhile; what the
  * run would cache as verified waits (`Run.commit`) until every check has come back valid. If one did not
  * (or the caller changed the input meanwhile), a second run answers from the outcomes and falls back to
- * node:crypto for anything not met, so the result is always that of the sync path.
+ * the synchronous check for anything not met, so the result is always that of the sync path.
  */
 
 /** Where a signature's public key comes from: a certificate's SPKI point or the quote's attestation key. */
@@ -32,21 +32,19 @@ export interface SignatureBackend {
 }
 
 /** Imports the key of a source; `commits`: a deferring run's, for what it would cache. */
-export type KeyImport = (src: KeySource, commits?: (() => void)[]) => KeyObject;
+export type KeyImport = (src: KeySource, commits?: (() => void)[]) => P256Key;
 
-/** node:crypto, on the spot. */
-export function syncBackend(keyFor: KeyImport): SignatureBackend {
+/** The crypto backend's synchronous check, on the spot (node:crypto, or plain JavaScript elsewhere). */
+export function syncBackend(keyFor: KeyImport, crypto: CryptoBackend): SignatureBackend {
   return {
-    verify: (job) => {
-      const key = keyFor(job.src);
-      return job.der
-        ? verifyDerEcdsa(key, job.message, job.signature)
-        : verifyRawP256(key, job.message, job.signature);
-    },
+    verify: (job) => crypto.verifyP256(keyFor(job.src), job.message, job.signature, job.der),
   };
 }
 
-/** Starts every check on libuv's thread pool and takes it as valid until the outcomes are known. */
+/**
+ * Starts every check with the backend's asynchronous call (libuv's thread pool, or WebCrypto) and takes it
+ * as valid until the outcomes are known.
+ */
 export class DeferredBackend implements SignatureBackend {
   readonly jobs: SignatureJob[] = [];
   readonly outcomes: Promise<boolean>[] = [];
@@ -55,7 +53,10 @@ export class DeferredBackend implements SignatureBackend {
    * `keyFor` imports synchronously, so a bad key fails the run at the same check as the sync path; what it
    * would cache goes into `commits`.
    */
-  constructor(private readonly keyFor: KeyImport) {}
+  constructor(
+    private readonly keyFor: KeyImport,
+    private readonly crypto: CryptoBackend,
+  ) {}
   verify(job: SignatureJob): boolean {
     // A signature met twice (the TCB Signing certificate under the root for TCB Info and QE Identity) is
     // verified once.
@@ -69,7 +70,7 @@ export class DeferredBackend implements SignatureBackend {
         der: job.der,
       };
       this.jobs.push(own);
-      this.outcomes.push(verifyP256OnThreadPool(key, own.message, own.signature, own.der));
+      this.outcomes.push(this.crypto.verifyP256Async(key, own.message, own.signature, own.der));
     }
     return true;
   }

@@ -1,5 +1,6 @@
 import type { Quote } from "../abi/types.js";
 import type { Collateral } from "../collateral/types.js";
+import { type CryptoBackend, cryptoBackend } from "../crypto/backend.js";
 import { isTdxError, type TdxError } from "../errors.js";
 import { runAlgorithm } from "./algorithm.js";
 import { type AnchorSet, describeAnchors, type TrustAnchorInput, trustAnchorsFor } from "./anchors.js";
@@ -17,6 +18,11 @@ export interface VerifierOptions {
   trustAnchors?: TrustAnchorInput[];
   /** Upper bound of entries per internal cache (default 4096); a full cache is emptied, never grown. */
   maxCacheEntries?: number;
+  /**
+   * Signatures and hashes: node:crypto where the runtime has it, else WebCrypto (`verifyAsync`) and plain
+   * JavaScript (`verify`). Default: `cryptoBackend()` when the verifier is made.
+   */
+  crypto?: CryptoBackend;
 }
 
 export interface VerifyOptions {
@@ -35,11 +41,24 @@ export class Verifier {
   readonly #caches: VerifierCaches;
   readonly #syncCrypto: SignatureBackend;
 
+  readonly #crypto: CryptoBackend;
+
   constructor(options: VerifierOptions = {}) {
-    this.#anchors = trustAnchorsFor(options.trustAnchors);
-    this.#caches = new VerifierCaches(options.maxCacheEntries ?? 4096);
-    // node:crypto, on the spot: keys imported once per certificate / attestation key.
-    this.#syncCrypto = syncBackend((src, commits) => this.#caches.keyFor(src, commits));
+    this.#crypto = options.crypto ?? cryptoBackend();
+    this.#anchors = trustAnchorsFor(options.trustAnchors, this.#crypto);
+    this.#caches = new VerifierCaches(options.maxCacheEntries ?? 4096, this.#crypto);
+    // On the spot: keys imported once per certificate / attestation key.
+    this.#syncCrypto = syncBackend((src, commits) => this.#caches.keyFor(src, commits), this.#crypto);
+  }
+
+  /** The crypto backend's name: "node:crypto" or "webcrypto". */
+  get cryptoBackend(): CryptoBackend["name"] {
+    return this.#crypto.name;
+  }
+
+  /** The backend itself (for callers that verify other signatures the same way, such as az-tdx-vtpm). */
+  get crypto(): CryptoBackend {
+    return this.#crypto;
   }
 
   /** Each anchor as "subject (sha256 of the DER)": the fingerprint tells apart roots with equal names. */
@@ -66,8 +85,9 @@ export class Verifier {
   }
 
   /**
-   * `verify`, with the signatures checked on libuv's thread pool while the algorithm goes on: the same
-   * result, checks and caching as `verify`; never rejects for bad input.
+   * `verify`, with the signatures checked asynchronously (libuv's thread pool on Node, WebCrypto elsewhere)
+   * while the algorithm goes on: the same result, checks and caching as `verify`; never rejects for bad
+   * input.
    */
   async verifyAsync(
     quote: Uint8Array | Quote,
@@ -77,7 +97,7 @@ export class Verifier {
     const unchanged = inputState(quote, collateral, options);
     const keyFor = (src: Parameters<VerifierCaches["keyFor"]>[0], commits?: (() => void)[]) =>
       this.#caches.keyFor(src, commits);
-    const deferred = new DeferredBackend(keyFor);
+    const deferred = new DeferredBackend(keyFor, this.#crypto);
     const first = this.#evaluate(quote, collateral, options, deferred);
     const outcomes = await Promise.all(deferred.outcomes);
     if (outcomes.every(Boolean) && (deferred.jobs.length === 0 || unchanged?.())) {
@@ -151,9 +171,12 @@ function sharedVerifierFor(
     const anchors = options.trustAnchors;
     const key = anchors.map((a) => (typeof a === "string" ? `p${a}` : `d${latin1(a)}`)).join("\u0000");
     let v = anchorVerifiers.get(key);
+    if (v && v.crypto !== cryptoBackend()) v = undefined;
     if (!v) {
       try {
         v = new Verifier({ trustAnchors: anchors });
+        if (anchorVerifiers.size >= 16) anchorVerifiers.clear();
+        anchorVerifiers.set(key, v);
       } catch (e) {
         if (isTdxError(e)) {
           return failedResult(
@@ -164,12 +187,11 @@ function sharedVerifierFor(
         }
         throw e;
       }
-      if (anchorVerifiers.size >= 16) anchorVerifiers.clear();
-      anchorVerifiers.set(key, v);
     }
     return v;
   }
-  sharedVerifier ??= new Verifier();
+  if (sharedVerifier === undefined || sharedVerifier.crypto !== cryptoBackend())
+    sharedVerifier = new Verifier();
   return sharedVerifier;
 }
 

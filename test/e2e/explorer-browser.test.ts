@@ -425,6 +425,66 @@ describe.skipIf(!vectorsDir() || BROWSER.kind !== "run")(
       }
     }, 120_000);
 
+    it("a static build with no server decodes and verifies in the page (WebCrypto): Intel's verdict, no request out", async () => {
+      const site = mkdtempSync(join(tmpdir(), "tdx-explorer-local-"));
+      const served: string[] = [];
+      const files = createServer((req, res) => {
+        const path = (req.url ?? "/").split("?")[0] === "/" ? "/index.html" : (req.url ?? "/").split("?")[0]!;
+        served.push(path);
+        try {
+          const body = readFileSync(join(site, path));
+          const type = STATIC_TYPES[/\.[a-z]+$/.exec(path)?.[0] ?? ""] ?? "application/octet-stream";
+          res.writeHead(200, { "content-type": type }).end(body);
+        } catch {
+          res.writeHead(404).end();
+        }
+      });
+      const requests: string[] = [];
+      const onRequest = (r: { url(): string; method(): string }) => requests.push(`${r.method()} ${r.url()}`);
+      try {
+        await new Promise<void>((done) => files.listen(0, "127.0.0.1", done));
+        const siteOrigin = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+        // Only the static files' origin is reachable: no API server, every other request refused.
+        allowedOrigins.splice(0, allowedOrigins.length, siteOrigin);
+        const written = writeStaticExplorer(site);
+        expect(written.some((f) => f.endsWith("lib/server/explorer/local.js"))).toBe(true);
+        page.on("request", onRequest);
+        const expected = tdx.expected.expect;
+        await page.goto(`${siteOrigin}/`);
+        await page.waitForSelector("html[data-ready=true]");
+        await page.setInputFiles("#quote-file", join(tdx.dir, "quote.bin"));
+        await page.waitForSelector('[role="treeitem"][data-path="body.mr_td"]');
+        await page.setInputFiles("#collateral-file", join(tdx.dir, "collateral.json"));
+        await expect
+          .poll(() => page.inputValue("#collateral-text").then((v) => v.length))
+          .toBeGreaterThan(1000);
+        await page.fill("#at", String(tdx.expected.at));
+        await page.click("#verify");
+        await page.waitForSelector("#verdict-body .verdict-status");
+        expect(await page.locator("#verify-error-code").count()).toBe(0);
+        expect(await page.locator("#tcb-status").textContent()).toBe(expected.tcbStatus);
+        const facts = await page.locator("#verdict-body dl.facts").textContent();
+        expect(facts).toContain(`Matched TCB level${expected.matchedTcbLevel!.tcbDate}`);
+        expect(await page.locator("#checks > li.fail").count()).toBe(0);
+        await page.screenshot({ path: join(ARTIFACTS, "static-local-verdict.png"), fullPage: true });
+        // Nothing was posted anywhere: only GETs of the static files, all on the site's origin.
+        expect(requests.filter((r) => !r.startsWith(`GET ${siteOrigin}/`))).toEqual([]);
+        expect(served.some((p) => p.includes("/explorer/lib/verify/verifier.js"))).toBe(true);
+        expect(foreignRequests).toEqual([]);
+      } catch (e) {
+        await page
+          .screenshot({ path: join(ARTIFACTS, "static-local-failure.png"), fullPage: true })
+          .catch(() => {});
+        throw e;
+      } finally {
+        page.off("request", onRequest);
+        allowedOrigins.splice(0, allowedOrigins.length, base);
+        files.closeAllConnections();
+        await new Promise((done) => files.close(done));
+        rmSync(site, { recursive: true, force: true });
+      }
+    }, 120_000);
+
     it("shows the error code and hint for a malformed quote", async () => {
       await page.goto(base);
       await page.waitForSelector("html[data-ready=true]");

@@ -41,3 +41,33 @@ export function importersOf(entry: string, specifiers: string[]): string[] {
         hits.push(`${file} → ${b}`);
   return hits;
 }
+
+/** The file a package subpath resolves to under `conditions` (package.json `exports`, first match wins). */
+export function resolveExport(packageJson: string, subpath: string, conditions: string[]): string {
+  const pkg = JSON.parse(readFileSync(packageJson, "utf8")) as { exports: Record<string, unknown> };
+  let target: unknown = pkg.exports[subpath];
+  while (target && typeof target === "object") {
+    const entries = Object.entries(target as Record<string, unknown>);
+    const hit = entries.find(([k]) => conditions.includes(k) || k === "default");
+    if (!hit) throw new Error(`${subpath}: no export for conditions ${conditions.join(", ")}`);
+    target = hit[1];
+  }
+  if (typeof target !== "string") throw new Error(`${subpath}: not exported`);
+  return resolve(dirname(packageJson), target);
+}
+
+/**
+ * Uses of Node's globals `Buffer` and `process` in the graph's files (bare identifiers, not properties such
+ * as `globalThis.process` or `x.Buffer`, nor words in comments or strings of the form "Buffer)").
+ * A cheap textual check: comments are stripped first.
+ */
+export function nodeGlobalsIn(files: string[]): string[] {
+  const hits: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/(^|[^:])\/\/.*$/gm, "$1");
+    for (const m of text.matchAll(/(?<![.\w$"'`])(Buffer|process)\s*[.([]/g)) hits.push(`${file}: ${m[0]}`);
+  }
+  return hits;
+}

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { QeIdentity, QeTcbLevel } from "../../src/collateral/qe-identity.js";
 import { parseTcbInfo, type TcbInfo, type TcbLevel } from "../../src/collateral/tcb-info.js";
+import { cryptoBackend } from "../../src/crypto/backend.js";
 import { pemToDers } from "../../src/crypto/x509.js";
 import { trustAnchorsFor } from "../../src/verify/anchors.js";
 import { VerifierCaches } from "../../src/verify/caches.js";
@@ -26,13 +27,13 @@ let w: SimWorld;
 let caches: VerifierCaches;
 const entry = (pem: string): CertEntry => caches.certEntry(pemToDers(pem)[0]!);
 const newCtx = (): StepContext => {
-  const c = new VerifierCaches(64);
+  const c = new VerifierCaches(64, cryptoBackend());
   caches = c;
   const run = new Run(
     Math.floor(w.now.getTime() / 1000),
-    syncBackend((src) => c.keyFor(src)),
+    syncBackend((src) => c.keyFor(src), cryptoBackend()),
   );
-  return { run, caches: c, anchors: trustAnchorsFor([w.p.rootCaPem]) };
+  return { run, caches: c, anchors: trustAnchorsFor([w.p.rootCaPem], cryptoBackend()) };
 };
 /** The error code a step stops with, or null when it passes. */
 const codeOf = (f: () => unknown): string | null => {
@@ -90,7 +91,7 @@ describe("tcbSigningChain (TCBSigningChain.cpp)", () => {
   });
 
   it("an untrusted root", async () => {
-    const ctx = { ...newCtx(), anchors: trustAnchorsFor(undefined) };
+    const ctx = { ...newCtx(), anchors: trustAnchorsFor(undefined, cryptoBackend()) };
     const rootCrl = caches.crl(w.collateral.rootCaCrl);
     const chain = [w.p.certs.tcbSigning.pem, w.p.certs.root.pem].map(entry);
     expect(codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", chain, rootCrl))).toBe("UNTRUSTED_ROOT");
@@ -143,7 +144,7 @@ describe("runToResult (the validity windows judged at now)", () => {
       now,
       syncBackend(() => {
         throw new Error("no signatures here");
-      }),
+      }, cryptoBackend()),
       (run) => {
         run.expires("a", 200);
         run.validFrom("b", 50);

@@ -52,17 +52,19 @@ export function registerExplorerCommands(program: Command): void {
   explorer
     .command("build")
     .description(
-      "write the explorer page as static files (index.html, favicon.ico and explorer/*) to host anywhere",
+      "write the explorer page as static files (index.html, favicon.ico, explorer/* and the in-page verifier in explorer/lib) to host anywhere",
     )
     .requiredOption("--out <dir>", "directory to write into (created if missing)")
     .option(
       "--api <url>",
-      "base URL of the tdx-attest server the page calls for decoding and verification (default: the page's own origin)",
+      "base URL of a tdx-attest server the page calls for decoding and verification (default: none, the page decodes and verifies itself with WebCrypto)",
     )
     .addHelpText(
       "after",
-      "\nThe page decodes and verifies through a tdx-attest server's /api/decode and /api/verify. Host the\n" +
-        "files on that server's origin, or pass --api and start the server with --cors <the page's origin>.\n\n" +
+      "\nWithout --api the page decodes and verifies in the browser (WebCrypto; no server, no request leaves\n" +
+        "the page): host the folder on any static file server (browsers refuse ES modules from file://).\n" +
+        "With --api it calls that tdx-attest server's /api/decode and /api/verify instead; start the server\n" +
+        "with --cors <the page's origin>.\n\n" +
         "Examples:\n  tdx-attest explorer build --out site\n" +
         "  tdx-attest explorer build --out site --api http://127.0.0.1:8088",
     )

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TdxError } from "../../errors.js";
 import { faviconIco } from "./favicon.js";
@@ -43,13 +43,14 @@ export interface ExplorerAssets {
 }
 
 /** Read the page's files once. `apiUrl` is written into index.html for a page hosted apart from its server. */
-export function loadExplorerAssets(apiUrl = ""): ExplorerAssets {
+export function loadExplorerAssets(apiUrl = "", mode: "server" | "local" = "server"): ExplorerAssets {
   const dir = explorerStaticDir();
   const files = new Map<AssetName, Buffer>();
   for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
     // The ICO is drawn by code (favicon.ts); the other files are read from static/.
     let content = name === "favicon.ico" ? faviconIco() : readFileSync(join(dir, name));
-    if (name === "index.html") content = Buffer.from(withApiUrl(content.toString("utf8"), apiUrl), "utf8");
+    if (name === "index.html")
+      content = Buffer.from(withApiUrl(content.toString("utf8"), apiUrl, mode), "utf8");
     files.set(name, content);
   }
   return {
@@ -65,16 +66,62 @@ function escapeAttribute(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-function withApiUrl(html: string, apiUrl: string): string {
-  return html.replace(
-    /<meta name="tdx-attest-api" content="[^"]*">/,
-    `<meta name="tdx-attest-api" content="${escapeAttribute(apiUrl)}">`,
+function withApiUrl(html: string, apiUrl: string, mode: "server" | "local" = "server"): string {
+  return html
+    .replace(
+      /<meta name="tdx-attest-api" content="[^"]*">/,
+      `<meta name="tdx-attest-api" content="${escapeAttribute(apiUrl)}">`,
+    )
+    .replace(
+      /<meta name="tdx-attest-mode" content="[^"]*">/,
+      `<meta name="tdx-attest-mode" content="${mode}">`,
+    );
+}
+
+/** The built in-page API (dist/server/explorer/local.js) and the dist/ folder it sits in. */
+function builtLocalApi(): { distRoot: string; entry: string } {
+  const candidates = [here, resolve(here, "..", "..", "..", "dist", "server", "explorer")];
+  for (const c of candidates) {
+    if (existsSync(join(c, "local.js")))
+      return { distRoot: resolve(c, "..", ".."), entry: join(c, "local.js") };
+  }
+  throw new TdxError(
+    "EXPLORER_ASSETS_MISSING",
+    "the in-page verifier (dist/server/explorer/local.js) was not found",
+    {
+      data: { searched: candidates },
+      hint: "run `npm run build` (or reinstall tdx-attest), or build with --api to use a server instead",
+    },
   );
 }
 
+const RELATIVE_IMPORT =
+  /(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*["'](\.[^"']+)["']|(?:^|[;\s])import\s*["'](\.[^"']+)["']/g;
+
 /**
- * Write the page as static files: `index.html`, `favicon.ico` and `explorer/{app.js,style.css,favicon.svg}`. The page calls
- * `<apiUrl>/api/decode` and `/api/verify`; with no apiUrl it calls the origin that serves it.
+ * The ES modules the in-page verifier loads, as paths under dist/: local.js and every file it reaches through
+ * relative imports (abi, verify, collateral readers, policy, crypto; no `node:` import, no package import).
+ */
+export function localApiFiles(): { distRoot: string; files: string[] } {
+  const { distRoot, entry } = builtLocalApi();
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length > 0) {
+    const file = todo.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const m of readFileSync(file, "utf8").matchAll(RELATIVE_IMPORT)) {
+      todo.push(resolve(dirname(file), (m[1] ?? m[2]) as string));
+    }
+  }
+  return { distRoot, files: [...seen].map((f) => relative(distRoot, f)).sort() };
+}
+
+/**
+ * Write the page as static files: `index.html`, `favicon.ico` and `explorer/{app.js,style.css,favicon.svg}`.
+ * With an apiUrl the page calls `<apiUrl>/api/decode` and `/api/verify`; without one it decodes and verifies
+ * in the page: `explorer/lib/` gets the verifier's ES modules (dist/ as built, WebCrypto) and no server is
+ * needed (any static file server; browsers refuse ES modules from file://).
  */
 export function writeStaticExplorer(outDir: string, options: { apiUrl?: string } = {}): string[] {
   const apiUrl = options.apiUrl ?? "";
@@ -84,13 +131,23 @@ export function writeStaticExplorer(outDir: string, options: { apiUrl?: string }
       hint: "give the base URL of a tdx-attest server, e.g. http://127.0.0.1:8080",
     });
   }
-  const assets = loadExplorerAssets(apiUrl);
+  const local = apiUrl === "";
+  const lib = local ? localApiFiles() : null;
+  const assets = loadExplorerAssets(apiUrl, local ? "local" : "server");
   const written: string[] = [];
   mkdirSync(join(outDir, "explorer"), { recursive: true });
   for (const name of Object.keys(ASSET_FILES) as AssetName[]) {
     const target = join(outDir, assetPath(name));
     writeFileSync(target, assets.get(name));
     written.push(target);
+  }
+  if (lib) {
+    for (const f of lib.files) {
+      const target = join(outDir, "explorer", "lib", f);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, readFileSync(join(lib.distRoot, f)));
+      written.push(target);
+    }
   }
   return written;
 }

@@ -1,5 +1,6 @@
 import type { FieldRange, JsonValue, Quote } from "../../abi/index.js";
 import { quoteToJson, toHex } from "../../abi/index.js";
+import { latin1Of } from "../../encoding.js";
 
 export interface ByteRange {
   offset: number;
@@ -59,9 +60,8 @@ function span(ranges: (ByteRange | undefined)[]): ByteRange | undefined {
 
 /** Find `needle` (ASCII) inside bytes[from, to). */
 function indexOfAscii(bytes: Uint8Array, needle: string, from: number, to: number): number {
-  const n = Buffer.from(needle, "latin1");
-  const hay = Buffer.from(bytes.buffer, bytes.byteOffset + from, Math.max(0, to - from));
-  const at = hay.indexOf(n);
+  // One character per byte: string positions are byte offsets (no Buffer: this runs in the page too).
+  const at = latin1Of(bytes.subarray(from, Math.max(from, to))).indexOf(needle);
   return at < 0 ? -1 : from + at;
 }
 

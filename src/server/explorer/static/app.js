@@ -1,5 +1,7 @@
 // The quote explorer page: plain browser JavaScript, no dependencies, everything served by tdx-attest.
-// The server decodes (POST api/decode) and verifies (POST api/verify); this file only renders.
+// The server decodes (POST api/decode) and verifies (POST api/verify); this file only renders. A static build
+// (`tdx-attest explorer build` without --api) answers both calls in the page instead: lib/ holds the verifier's
+// ES modules (WebCrypto), loaded on first use, and no request leaves the page.
 
 const MAX_HEX_RENDER = 64 * 1024;
 const REGION_ORDER = ["header", "body", "signatureData", "qeReport", "certificationData", "trailing"];
@@ -11,6 +13,13 @@ const apiBase = (() => {
   const base = meta?.getAttribute("content")?.trim() ?? "";
   return base === "" ? "" : base.replace(/\/+$/, "") + "/";
 })();
+
+/** "local": decode and verify in the page (static build); "server": the tdx-attest server's API. */
+const apiMode =
+  document.querySelector('meta[name="tdx-attest-mode"]')?.getAttribute("content")?.trim() === "local"
+    ? "local"
+    : "server";
+let localModule = null;
 
 /** What the user gave us: pasted text or the bytes of a dropped/opened file. */
 let quoteInput = null;
@@ -180,6 +189,21 @@ function quotePayload() {
 // ---------------------------------------------------------------- api
 
 async function post(path, body, contentType = "application/json") {
+  if (apiMode === "local") {
+    try {
+      localModule ??= await import("./lib/server/explorer/local.js");
+      return await localModule.localApi(path, body);
+    } catch (e) {
+      return {
+        ok: false,
+        error: {
+          code: "EXPLORER_LOCAL_UNAVAILABLE",
+          message: `the in-page verifier could not load: ${e.message}`,
+          hint: "serve the static build over http(s) (browsers refuse ES modules from file://) with all of explorer/lib",
+        },
+      };
+    }
+  }
   let res;
   try {
     res = await fetch(apiBase + path, {
