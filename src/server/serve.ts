@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -9,6 +9,7 @@ import { loadKek } from "../kbs/kek.js";
 import { KbsService } from "../kbs/service.js";
 import { type KbsStore, openStore } from "../kbs/store/index.js";
 import { initSimPlatform, loadSimPlatform, SimCollateralProvider, type SimPlatform } from "../sim/index.js";
+import { INTEL_SGX_ROOT_CA_PEM } from "../verify/index.js";
 import { AdminAuth, readAdminPublicKey } from "./admin-auth.js";
 import type { BrokerConfig } from "./config.js";
 import { parseListen } from "./config.js";
@@ -144,7 +145,9 @@ export async function startBroker(
     sim = existsSync(join(simDir, "platform.json"))
       ? await loadSimPlatform(simDir)
       : await initSimPlatform(simDir, config.sim?.scenario ? { scenario: config.sim.scenario } : {});
-    anchors = [...(anchors ?? []), sim.rootCaPem];
+    // Development trusts Intel's root (so real quotes with their own collateral verify, e.g. in the
+    // explorer) and the simulated platform's root, and says so below with each root's fingerprint.
+    anchors = [...(anchors ?? [INTEL_SGX_ROOT_CA_PEM]), sim.rootCaPem];
     collateral = new SimCollateralProvider(sim);
     loud(
       `trusting the SIMULATED platform root in ${simDir} and its collateral; quotes from real TDX hardware will not verify`,
@@ -173,7 +176,18 @@ export async function startBroker(
     );
   }
   const verifier = new TdxEvidenceVerifier(collateral, anchors ? { trustAnchors: anchors } : {});
-  say(`trust anchors: ${verifier.trustAnchors.join("; ")}`);
+  const simRootSha = sim
+    ? new X509Certificate(sim.rootCaPem).fingerprint256.replace(/:/g, "").toLowerCase()
+    : "";
+  say(
+    `trust anchors: ${verifier.trustAnchors
+      .map((d) =>
+        sim && d.includes(simRootSha)
+          ? `${d} = the simulated platform's root (${join(resolve(config.sim?.dir ?? join(dataDir, "sim")), "root-ca.pem")})`
+          : d,
+      )
+      .join("; ")}`,
+  );
 
   const dbUrl = config.db ?? join(dataDir, "kbs.db");
   const d = config.database ?? {};

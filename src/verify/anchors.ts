@@ -11,7 +11,7 @@ import {
 import { TdxError } from "../errors.js";
 import { bytesEqual, hex, latin1, newId } from "./bytes.js";
 import { type CertEntry, isP256, keyOf } from "./entries.js";
-import { INTEL_SGX_ROOT_CA_PEM } from "./intel-root.js";
+import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from "./intel-root.js";
 
 /**
  * Trust anchors: the roots a chain must end in, byte for byte. Intel's SGX Root CA unless the caller passes
@@ -39,9 +39,31 @@ export function trustAnchorsFor(inputs: TrustAnchorInput[] | undefined, crypto: 
   return anchorSet(prepareAnchors(inputs, crypto));
 }
 
-/** Each anchor as "subject (sha256 of the DER)": the fingerprint tells apart roots with equal names. */
+/**
+ * A root as a user can read it: whose it is and the SHA-256 of its DER. Intel's SGX Root CA is named as
+ * Intel's; any other root says it is not Intel's, even when it carries Intel's subject name (the simulated
+ * platform's root does), because only the fingerprint tells them apart.
+ */
+export function describeRoot(cert: Certificate): string {
+  const sha = hex(sha256Sync(cert.der));
+  if (sha === INTEL_SGX_ROOT_CA_SHA256) return `Intel's SGX Root CA (sha256 ${sha})`;
+  return `${formatName(cert.subject)} (sha256 ${sha}; not Intel's SGX Root CA)`;
+}
+
+/** Each anchor as describeRoot shows it. */
 export function describeAnchors(anchors: AnchorSet): string[] {
-  return anchors.list.map((a) => `${formatName(a.cert.subject)} (sha256 ${hex(sha256Sync(a.cert.der))})`);
+  return anchors.list.map((a) => describeRoot(a.cert));
+}
+
+/** The message and hint of UNTRUSTED_ROOT for a chain (`what`) ending in `root`. */
+export function untrustedRootMessage(what: string, root: Certificate, anchors: AnchorSet): [string, string] {
+  const trusted = describeAnchors(anchors).join("; ");
+  return [
+    `${what} ends in ${describeRoot(root)}, which is not a trusted root (trusted: ${trusted})`,
+    "to trust this root, pass its certificate: `--trust-root FILE` on the command line, `trustAnchors` in the " +
+      "library, `trustAnchors` in the broker's config (only Intel's SGX Root CA is trusted by default; a simulated " +
+      "platform's root is its state's root-ca.pem)",
+  ];
 }
 
 function anchorSet(list: CertEntry[]): AnchorSet {

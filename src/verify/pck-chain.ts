@@ -1,5 +1,5 @@
 import { commonName, formatName, QVL_REQUIRED_CERT_EXTENSIONS } from "../crypto/x509.js";
-import { describeAnchors } from "./anchors.js";
+import { describeAnchors, describeRoot, untrustedRootMessage } from "./anchors.js";
 import { latin1 } from "./bytes.js";
 import type { StepContext } from "./context.js";
 import { type CertEntry, issuedBy, rootOf, selfIssued, subjectOf } from "./entries.js";
@@ -89,13 +89,11 @@ export function anchorFor(ctx: StepContext, root: CertEntry): CertEntry | undefi
 export function trustedRoot(ctx: StepContext, name: string, root: CertEntry): CertEntry {
   const anchor = anchorFor(ctx, root);
   if (!anchor) {
-    ctx.run.fail(
-      name,
-      "UNTRUSTED_ROOT",
-      `the chain ends in "${subjectOf(root)}", which is not a trusted root`,
-      "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root (e.g. a simulator's)",
-      { expected: describeAnchors(ctx.anchors), actual: subjectOf(root) },
-    );
+    const [message, hint] = untrustedRootMessage("the PCK chain", root.cert, ctx.anchors);
+    ctx.run.fail(name, "UNTRUSTED_ROOT", message, hint, {
+      expected: describeAnchors(ctx.anchors),
+      actual: describeRoot(root.cert),
+    });
   }
   ctx.run.pass(name, { actual: subjectOf(anchor), detail: "identical to a trust anchor" });
   return anchor;

@@ -3,7 +3,7 @@ import { readSignedTcbInfo, type SignedJson, type TcbInfo } from "../collateral/
 import type { Collateral } from "../collateral/types.js";
 import { commonName } from "../crypto/x509.js";
 import { isTdxError } from "../errors.js";
-import { describeAnchors } from "./anchors.js";
+import { describeAnchors, describeRoot, untrustedRootMessage } from "./anchors.js";
 import { bytesEqual, copy, newId, utf8 } from "./bytes.js";
 import type { CollateralMemo, Memo } from "./caches.js";
 import type { StepContext } from "./context.js";
@@ -148,13 +148,11 @@ export function tcbSigningChain(
   requiredExtensions(run, name, chain);
   const anchor = anchorFor(ctx, root);
   if (!anchor) {
-    run.fail(
-      name,
-      "UNTRUSTED_ROOT",
-      `the ${name} ends in "${subjectOf(root)}", which is not a trusted root`,
-      "only Intel's SGX Root CA is trusted by default; pass trustAnchors to trust another root",
-      { expected: describeAnchors(ctx.anchors), actual: subjectOf(root) },
-    );
+    const [message, hint] = untrustedRootMessage(`the ${name}`, root.cert, ctx.anchors);
+    run.fail(name, "UNTRUSTED_ROOT", message, hint, {
+      expected: describeAnchors(ctx.anchors),
+      actual: describeRoot(root.cert),
+    });
   }
   if (!crlIssuedBy(rootCrl.crl, anchor)) {
     run.fail(name, "CRL_UNKNOWN_ISSUER", `the Root CA CRL is not issued by the ${name} root`, HINT_FETCH);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSimPlatform } from "../../src/sim/index.js";
+import { INTEL_SGX_ROOT_CA_SHA256 } from "../../src/verify/index.js";
 import { runCli } from "../helpers/cli.js";
 import { type SpawnedBroker, spawnBroker } from "../kbs/spawn-broker.js";
 
@@ -29,6 +30,12 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
 
   it("says loudly that it runs on development defaults", () => {
     expect(broker.stderr()).toMatch(/DEVELOPMENT DEFAULT: trusting the SIMULATED platform root/);
+    // Whose each root is, with its fingerprint: Intel's (so real quotes verify too) and the simulated one.
+    const anchors = /trust anchors: (.*)/.exec(broker.stderr())?.[1] ?? "";
+    expect(anchors).toContain(`Intel's SGX Root CA (sha256 ${INTEL_SGX_ROOT_CA_SHA256})`);
+    expect(anchors).toMatch(
+      /sha256 [0-9a-f]{64}; not Intel's SGX Root CA\) = the simulated platform's root \(.*root-ca\.pem\)/,
+    );
     expect(broker.stderr()).toMatch(/seeded the demo resource default\/disk\/key/);
     expect(statSync(join(dir, "data", "kek")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, "data", "admin-token")).mode & 0o777).toBe(0o600);

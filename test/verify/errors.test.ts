@@ -49,6 +49,12 @@ describe("error codes (simulated PKI)", () => {
     const r = new Verifier().verify(quote, collateral, { now });
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe("UNTRUSTED_ROOT");
+    // The simulated root carries Intel's name: the message says whose it is not, with both fingerprints,
+    // and the hint names the command-line flag.
+    expect(r.error?.message).toMatch(
+      /ends in CN=Intel SGX Root CA.* \(sha256 [0-9a-f]{64}; not Intel's SGX Root CA\), which is not a trusted root \(trusted: Intel's SGX Root CA \(sha256 44a0196b/,
+    );
+    expect(r.error?.hint).toMatch(/--trust-root FILE/);
     expect(r.checks.at(-1)).toMatchObject({ name: "pckChain.root", passed: false });
     expect(verifyQuote(quote, collateral, { now, trustAnchors: [p.rootCaPem] }).ok).toBe(true);
   });
