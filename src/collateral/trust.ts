@@ -17,6 +17,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { p256PublicKey, verifyDerEcdsa, verifyRawP256 } from "../crypto/ecdsa.js";
+import { INTEL_SGX_ROOT_CA_PEM } from "../crypto/intel-root.js";
 import {
   type Certificate,
   commonName,
@@ -30,27 +31,7 @@ import { TdxError } from "../errors.js";
 import type { Artifact } from "./cache.js";
 import { readCrl, readQeIdentityResponse, readTcbInfoResponse } from "./pcs.js";
 
-/**
- * Intel SGX Root CA, the default anchor (the same bytes as src/verify/intel-root.ts, which collateral/ may
- * not import; test/collateral/trust.test.ts checks that they are equal). SHA-256 of the DER
- * 44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3.
- */
-export const INTEL_SGX_ROOT_CA_PEM = `-----BEGIN CERTIFICATE-----
-MIICjzCCAjSgAwIBAgIUImUM1lqdNInzg7SVUr9QGzknBqwwCgYIKoZIzj0EAwIw
-aDEaMBgGA1UEAwwRSW50ZWwgU0dYIFJvb3QgQ0ExGjAYBgNVBAoMEUludGVsIENv
-cnBvcmF0aW9uMRQwEgYDVQQHDAtTYW50YSBDbGFyYTELMAkGA1UECAwCQ0ExCzAJ
-BgNVBAYTAlVTMB4XDTE4MDUyMTEwNDUxMFoXDTQ5MTIzMTIzNTk1OVowaDEaMBgG
-A1UEAwwRSW50ZWwgU0dYIFJvb3QgQ0ExGjAYBgNVBAoMEUludGVsIENvcnBvcmF0
-aW9uMRQwEgYDVQQHDAtTYW50YSBDbGFyYTELMAkGA1UECAwCQ0ExCzAJBgNVBAYT
-AlVTMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEC6nEwMDIYZOj/iPWsCzaEKi7
-1OiOSLRFhWGjbnBVJfVnkY4u3IjkDYYL0MxO4mqsyYjlBalTVYxFP2sJBK5zlKOB
-uzCBuDAfBgNVHSMEGDAWgBQiZQzWWp00ifODtJVSv1AbOScGrDBSBgNVHR8ESzBJ
-MEegRaBDhkFodHRwczovL2NlcnRpZmljYXRlcy50cnVzdGVkc2VydmljZXMuaW50
-ZWwuY29tL0ludGVsU0dYUm9vdENBLmRlcjAdBgNVHQ4EFgQUImUM1lqdNInzg7SV
-Ur9QGzknBqwwDgYDVR0PAQH/BAQDAgEGMBIGA1UdEwEB/wQIMAYBAf8CAQEwCgYI
-KoZIzj0EAwIDSQAwRgIhAOW/5QkR+S9CiSDcNoowLuPRLsWGf/Yi7GSX94BgwTwg
-AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=
------END CERTIFICATE-----\n`;
+export { INTEL_SGX_ROOT_CA_PEM };
 
 /** A trust anchor: PEM text (one or more certificates) or the DER of one. */
 export type CollateralTrustAnchor = string | Uint8Array;
