@@ -73,6 +73,25 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
     expect(w.stdout).toBe("");
     expect(readFileSync(out, "utf8")).toBe(r.stdout);
     expect(statSync(out).mode & 0o777).toBe(0o600);
+    const j = runCli([
+      "get-resource",
+      "default/disk/key",
+      "--kbs",
+      broker.url,
+      "--provider",
+      "sim",
+      "--sim-state",
+      sim,
+      "--json",
+    ]);
+    expect(j.status).toBe(0);
+    const doc = JSON.parse(j.stdout);
+    expect([Buffer.from(doc.secret, "base64").toString("utf8"), doc.size, doc.out]).toEqual([
+      r.stdout,
+      64,
+      null,
+    ]);
+    expect(doc.token.split(".")).toHaveLength(3);
     const g = admin(["secret", "get", "default/disk/key"]);
     expect(g.stdout).toBe(r.stdout);
   });
@@ -105,7 +124,7 @@ describe("tdx-attest serve + get-resource + kbs (the disk-unlock story in develo
       audit.filter(
         (e) => e.event === "release" && e.verdict === "allowed" && e.resource === "default/disk/key",
       ).length,
-    ).toBe(2);
+    ).toBe(3); // stdout, --out and --json above
     expect(admin(["secret", "delete", "team/cfg/blob"]).status).toBe(0);
   });
 

@@ -125,6 +125,7 @@ export function registerKbsCommands(program: Command): void {
     .option("--out <file>", "write the secret to this file (mode 0600) instead of stdout")
     .option("--key-type <type>", "TEE key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-OAEP-256)", "ec")
     .option("--token-out <file>", "also write the attestation token (JWT) here")
+    .option("--json", "print {path, size, secret (base64) or out, token} as JSON")
     .action(async (path: string, o: Record<string, string | undefined>) => {
       const keyType = o.keyType === "rsa" ? "rsa" : o.keyType === "ec" ? "ec" : undefined;
       if (!keyType)
@@ -144,7 +145,15 @@ export function registerKbsCommands(program: Command): void {
       });
       if (o.tokenOut) writeFileAtomic(o.tokenOut, `${token}\n`, 0o600);
       if (o.out) writeFileAtomic(o.out, secret, 0o600);
-      else await writeStdout(secret);
+      if (o.json)
+        writeJson({
+          path,
+          size: secret.length,
+          out: o.out ?? null,
+          ...(o.out ? {} : { secret: Buffer.from(secret).toString("base64") }),
+          token,
+        });
+      else if (!o.out) await writeStdout(secret);
       secret.fill(0);
     });
 
