@@ -1,0 +1,30 @@
+import type { ErrorTable } from "../errors.js";
+
+/** Error codes of sim/ (docs/errors.md is generated from these tables). */
+export const SIM_ERRORS = {
+  SIM_IMDS_BAD_REQUEST: { doc: "TODO" },
+  SIM_KEY_INVALID: { doc: "TODO" },
+  SIM_PCK_CA: { doc: "TODO" },
+  SIM_QUOTE_VERSION: { doc: "TODO" },
+  SIM_REPORT_DATA_SIZE: { doc: "TODO" },
+  SIM_RTMR_EXTEND_SIZE: { doc: "TODO" },
+  SIM_RTMR_INDEX: { doc: "TODO" },
+  SIM_SCENARIO_NEEDS_TDX15: { doc: "TODO" },
+  SIM_STATE_EXISTS: { doc: "TODO" },
+  SIM_STATE_INVALID: { doc: "TODO" },
+  SIM_STATE_LOCKED: { doc: "TODO" },
+  SIM_STATE_MISSING: { doc: "TODO" },
+  SIM_STATE_UNWRITABLE: { doc: "TODO" },
+  SIM_TDREPORT_MAC_INVALID: { doc: "TODO" },
+  SIM_TDREPORT_TEE_INFO_HASH: { doc: "TODO" },
+  SIM_TDREPORT_TEE_TCB_INFO_HASH: { doc: "TODO" },
+  SIM_TDREPORT_TYPE: { doc: "TODO" },
+  SIM_TDX_MODULE_VERSION: { doc: "TODO" },
+  SIM_TD_DESCRIPTION_INVALID: { doc: "TODO" },
+  SIM_TD_IMAGE_INVALID: { doc: "TODO" },
+  SIM_UNKNOWN_SCENARIO: { doc: "TODO" },
+  SIM_VTPM_BANK: { doc: "TODO" },
+  SIM_VTPM_DIGEST_SIZE: { doc: "TODO" },
+  SIM_VTPM_KEY: { doc: "TODO" },
+  SIM_VTPM_PCR: { doc: "TODO" },
+} as const satisfies ErrorTable;
