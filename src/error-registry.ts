@@ -98,3 +98,59 @@ export function errorEntry(code: string): RegisteredError | undefined {
 export function httpStatusOf(code: string): number | undefined {
   return REGISTRY.get(code)?.http;
 }
+
+const FOLDER_TITLES: Readonly<Record<ErrorFolder, string>> = {
+  cli: "the `tdx-attest` command",
+  server: "the HTTP servers (key broker API, explorer, PCS)",
+  kbs: "the key broker and its client",
+  attest: "the evidence pipeline and init-data",
+  qgs: "the Quote Generation Service",
+  guest: "inside a TD",
+  verify: "DCAP verification and az-tdx-vtpm evidence",
+  collateral: "collateral, PCS/PCCS client and cache",
+  policy: "policies",
+  eventlog: "event logs",
+  sim: "the simulated platform",
+  abi: "byte layouts",
+  crypto: "certificates, keys, DER",
+};
+
+const cell = (s: string) => s.replace(/\|/g, "\\|");
+
+/**
+ * docs/errors.md: every code of every table, by folder. Written by `node scripts/errors-doc.mjs` (after
+ * `npm run build`); test/errors.test.ts renders it again and fails when the file differs.
+ */
+export function errorsMarkdown(): string {
+  const out: string[] = [
+    "# Error codes",
+    "",
+    "<!-- Generated from src/*/error-codes.ts: do not edit. Regenerate: npm run build && node scripts/errors-doc.mjs -->",
+    "",
+    "Every failure of tdx-attest is a `TdxError` (`src/errors.ts`) with a stable `code` (never renamed), a",
+    "`message`, the offending `field` and byte `offset` where there is one, a `hint` saying what to do, and",
+    "`data` with machine-readable details. The key broker answers it as `application/problem+json` (`code`,",
+    "`detail` = the message, `field`, `offset`, `hint`, the `data` entries), the explorer as `{ok: false, error}`,",
+    "the CLI prints it (`--json`: as JSON) and exits non-zero.",
+    "",
+    "**HTTP** is the status a server answers the code with. A code without one is not answered directly: the key",
+    "broker answers it 500 `KBS_INTERNAL` (its own codes wrap the others, e.g. a quote that does not parse is 401",
+    "`KBS_EVIDENCE_REJECTED` with the parser's `field` and `offset`), the explorer 400 (its input is the caller's).",
+    "",
+    "Each folder declares its codes in one table, `src/<folder>/error-codes.ts`; `ErrorCode` (src/errors.ts) is",
+    "their union, so a code no table declares does not compile.",
+    "",
+  ];
+  for (const [folder, table] of Object.entries(ERROR_TABLES) as [ErrorFolder, ErrorTable][]) {
+    const codes = Object.keys(table).sort();
+    out.push(`## ${folder}/: ${FOLDER_TITLES[folder]} (${codes.length})`, "");
+    out.push("| code | HTTP | meaning | more |", "|---|---|---|---|");
+    for (const code of codes) {
+      const e = table[code]!;
+      const page = e.page ? `[${e.page}](${e.page})` : "";
+      out.push(`| \`${code}\` | ${e.http ?? ""} | ${cell(e.doc)} | ${page} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}

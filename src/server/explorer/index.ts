@@ -69,10 +69,14 @@ function errorBody(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof UnparsableQuote) {
     return { status: 400, body: { ok: false, error: e.error.toJSON(), hex: toHex(e.bytes) } };
   }
+  // The status of the code's table entry (EXPLORER_COLLATERAL_UNAVAILABLE: 503, the server's source failed);
+  // the explorer's input is the caller's, so a code without one is 400.
   if (e instanceof ErrorWithDecode) {
-    return { status: 400, body: { ok: false, error: e.error.toJSON(), decode: e.decode } };
+    return {
+      status: httpStatusOf(e.error.code) ?? 400,
+      body: { ok: false, error: e.error.toJSON(), decode: e.decode },
+    };
   }
-  // The status of the code's table entry; the explorer's input is the caller's, so any other code is 400.
   if (isTdxError(e)) return { status: httpStatusOf(e.code) ?? 400, body: { ok: false, error: e.toJSON() } };
   const fe = e as Partial<FastifyError>;
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
