@@ -126,7 +126,10 @@ describe("the error registry", () => {
         files.filter((f) => f.endsWith("error-codes.js") || f.endsWith("error-registry.js")),
         entry,
       ).toEqual([]);
-      expect(files.some((f) => f.endsWith(join("dist", "errors.js"))), entry).toBe(true);
+      expect(
+        files.some((f) => f.endsWith(join("dist", "errors.js"))),
+        entry,
+      ).toBe(true);
     }
   });
 });

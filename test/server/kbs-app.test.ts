@@ -416,6 +416,18 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect((await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c", "{}")).status).toBe(400);
     expect(ADMIN_TOKEN.length).toBeGreaterThan(16);
   });
+
+  it("refuses an attestation policy with an unknown rule with 400, as documented (it was 500)", async () => {
+    const res = await admin(
+      broker.url,
+      "PUT",
+      "/kbs/v0/admin/policy/attestation/typo",
+      JSON.stringify({ mrtd: ["00".repeat(48)] }),
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ code: "POLICY_UNKNOWN_FIELD", field: "$.mrtd", status: 400 });
+  });
 });
 
 describe("rate limit on /attest per client address", () => {
