@@ -2,6 +2,10 @@ import type { ErrorTable } from "../errors.js";
 
 /** Error codes of collateral/: collateral JSON, TCB Info and QE Identity, the PCS/PCCS client and its cache. */
 export const COLLATERAL_ERRORS = {
+  COLLATERAL_FETCH_FAILED: {
+    doc: "a collateral fetcher given to the cache failed with an untyped error (the cause is kept)",
+    page: "collateral.md",
+  },
   COLLATERAL_FORMAT: {
     doc: "a PCS/PCCS answer (or cached entry) is not what PCS v4 sends: not JSON, unsigned, another FMSPC or id, no issuer chain, too large",
     page: "collateral.md",

@@ -79,6 +79,10 @@ export const QGS_ERRORS = {
     doc: "a QGS response larger than maxResponseSize (the peer is not a QGS?)",
     page: "qgs.md",
   },
+  QGS_SOCKET_PATH_TOO_LONG: {
+    doc: "a unix socket path longer than 107 bytes (sockaddr_un; Node would cut it silently); data.bytes, data.max",
+    page: "qgs.md",
+  },
   QGS_TIMEOUT: { doc: "no answer from the QGS within the timeout (the phase is named)", page: "qgs.md" },
   QGS_UNEXPECTED: {
     doc: "QGS error 0x12001: the QGS failed to produce a quote (Intel's QGS reports every backend failure so)",

@@ -2,11 +2,19 @@ import type { ErrorTable } from "../errors.js";
 
 /** Error codes of sim/: the simulated TDX module, Quoting Enclave, PKI, state folder, vTPM and paravisor. */
 export const SIM_ERRORS = {
+  SIM_DER_VALUE_INVALID: {
+    doc: "the simulated PKI's DER encoder was asked for an INTEGER that is negative or not whole",
+    page: "sim.md",
+  },
   SIM_IMDS_BAD_REQUEST: {
     doc: 'the simulated IMDS request is not {"report": base64url} of a 1024-byte TDREPORT',
     page: "sim.md",
   },
   SIM_KEY_INVALID: { doc: "a key file of the simulated platform is not a P-256 PKCS#8 key", page: "sim.md" },
+  SIM_PCK_EXTENSION_INVALID: {
+    doc: "encodeSgxExtension was given other than 16 SVNs, or an SVN, PCESVN or SGX type that is not a whole number",
+    page: "sim.md",
+  },
   SIM_PCK_CA: { doc: 'a PCK CA option other than "platform" or "processor"', page: "sim.md" },
   SIM_QUOTE_VERSION: {
     doc: "a quote version not 4/5, or a body the Quoting Enclave does not quote in that version (TD 1.5 needs v5)",

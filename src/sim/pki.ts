@@ -170,9 +170,40 @@ function sgxOid(suffix: string): Uint8Array {
   return oid(`${OID_SGX_EXTENSION}.${suffix}`);
 }
 
+function badExtension(field: string, message: string, hint: string): TdxError {
+  return new TdxError("SIM_PCK_EXTENSION_INVALID", `PCK SGX extension ${field}: ${message}`, { field, hint });
+}
+
+/**
+ * The numbers of the SGX extension must be DER INTEGERs (whole, not negative) and the TCB has 16 SVNs; past
+ * that the values are taken as given (Intel's reader takes any, see test/crypto/qvl-leniency.test.ts).
+ */
+function checkPckExtensionValues(v: PckExtensionValues): void {
+  const svns: unknown = v.sgxTcbComponents;
+  if (!Array.isArray(svns) || svns.length !== 16)
+    throw badExtension(
+      "sgxTcbComponents",
+      `${Array.isArray(svns) ? svns.length : typeof svns} SVNs given, 16 are required`,
+      "give the 16 SGX TCB component SVNs (0..255 each)",
+    );
+  const whole = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
+  svns.forEach((svn, i) => {
+    if (!whole(svn))
+      throw badExtension(`sgxTcbComponents[${i}]`, `${String(svn)} is not an SVN`, "an SVN is a whole number 0..255");
+  });
+  if (!whole(v.pceSvn))
+    throw badExtension("pceSvn", `${String(v.pceSvn)} is not a PCESVN`, "a PCESVN is a whole number 0..65535");
+  if (!whole(v.sgxType))
+    throw badExtension(
+      "sgxType",
+      `${String(v.sgxType)} is not an SGX type`,
+      "0 Standard, 1 Scalable, 2 ScalableWithIntegrity",
+    );
+}
+
 /** DER of Intel's SGX extension: SEQUENCE of SEQUENCE{OID, value}, 5 entries (Processor CA) or 7 (Platform CA). */
 export function encodeSgxExtension(v: PckExtensionValues): Uint8Array {
-  if (v.sgxTcbComponents.length !== 16) throw new RangeError("16 SGX TCB component SVNs are required");
+  checkPckExtensionValues(v);
   const tcbItems = v.sgxTcbComponents.map((svn, i) => sequence(sgxOid(`2.${i + 1}`), integer(svn)));
   tcbItems.push(sequence(sgxOid("2.17"), integer(v.pceSvn)));
   tcbItems.push(sequence(sgxOid("2.18"), octetString(v.cpuSvn)));
