@@ -164,7 +164,10 @@ export async function decryptKbsResponse(response: unknown, privateKey: KeyObjec
       throw new TdxError(
         "KBS_RESPONSE_DECRYPT_FAILED",
         `could not decrypt the resource: content encryption ${String(protectedHeader?.enc)} is not A256GCM`,
-        { field: "protected.enc", hint: "the broker must encrypt the resource with A256GCM (KBS protocol 0.4.0)" },
+        {
+          field: "protected.enc",
+          hint: "the broker must encrypt the resource with A256GCM (KBS protocol 0.4.0)",
+        },
       );
     return plaintext;
   } catch (e) {

@@ -170,11 +170,15 @@ export function connectFdSocket(libc: Libc, addr: SockAddr): Promise<FdSocket> {
 
 /** A failed socket/bind/listen/getsockname of a listener, as QGS_LISTEN_FAILED with the errno. */
 function listenError(syscall: string, errno: number): TdxError {
-  return new TdxError("QGS_LISTEN_FAILED", `cannot listen on vsock: ${syscall} failed with ${errnoName(errno)}`, {
-    cause: new SyscallError(syscall, errno),
-    data: { syscall, errno: errnoName(errno) },
-    hint: "vsock needs the vsock kernel modules (vhost_vsock on a host, vmw_vsock_virtio_transport in a guest) and a free port",
-  });
+  return new TdxError(
+    "QGS_LISTEN_FAILED",
+    `cannot listen on vsock: ${syscall} failed with ${errnoName(errno)}`,
+    {
+      cause: new SyscallError(syscall, errno),
+      data: { syscall, errno: errnoName(errno) },
+      hint: "vsock needs the vsock kernel modules (vhost_vsock on a host, vmw_vsock_virtio_transport in a guest) and a free port",
+    },
+  );
 }
 
 /** A listening socket that hands each accepted connection to `onConnection` as an FdSocket. */

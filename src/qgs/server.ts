@@ -421,7 +421,9 @@ async function unixPathLive(path: string): Promise<boolean> {
 /** Start a QGS on a unix socket, TCP or vsock address. */
 export async function startQgsServer(opts: QgsServerOptions): Promise<QgsServer> {
   const addr =
-    typeof opts.listen === "string" ? parseQgsAddress(opts.listen, VMADDR_CID_ANY) : checkQgsAddress(opts.listen);
+    typeof opts.listen === "string"
+      ? parseQgsAddress(opts.listen, VMADDR_CID_ANY)
+      : checkQgsAddress(opts.listen);
   const stats: QgsServerStats = {
     connections: 0,
     quotes: 0,

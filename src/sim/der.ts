@@ -46,11 +46,15 @@ export function boolean(v: boolean): Uint8Array {
 /** A non-negative INTEGER, minimally encoded (a leading zero byte when the top bit is set). */
 export function integer(v: number): Uint8Array {
   if (!Number.isInteger(v) || v < 0)
-    throw new TdxError("SIM_DER_VALUE_INVALID", `a DER INTEGER of ${v} was asked: only non-negative integers are encoded`, {
-      field: "integer",
-      data: { value: String(v) },
-      hint: "give whole numbers of 0 or more (SVNs, path lengths, CRL numbers)",
-    });
+    throw new TdxError(
+      "SIM_DER_VALUE_INVALID",
+      `a DER INTEGER of ${v} was asked: only non-negative integers are encoded`,
+      {
+        field: "integer",
+        data: { value: String(v) },
+        hint: "give whole numbers of 0 or more (SVNs, path lengths, CRL numbers)",
+      },
+    );
   const bytes: number[] = [];
   let x = v;
   do {

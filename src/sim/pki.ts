@@ -189,10 +189,18 @@ function checkPckExtensionValues(v: PckExtensionValues): void {
   const whole = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
   svns.forEach((svn, i) => {
     if (!whole(svn))
-      throw badExtension(`sgxTcbComponents[${i}]`, `${String(svn)} is not an SVN`, "an SVN is a whole number 0..255");
+      throw badExtension(
+        `sgxTcbComponents[${i}]`,
+        `${String(svn)} is not an SVN`,
+        "an SVN is a whole number 0..255",
+      );
   });
   if (!whole(v.pceSvn))
-    throw badExtension("pceSvn", `${String(v.pceSvn)} is not a PCESVN`, "a PCESVN is a whole number 0..65535");
+    throw badExtension(
+      "pceSvn",
+      `${String(v.pceSvn)} is not a PCESVN`,
+      "a PCESVN is a whole number 0..65535",
+    );
   if (!whole(v.sgxType))
     throw badExtension(
       "sgxType",
