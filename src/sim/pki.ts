@@ -9,6 +9,7 @@ import {
   webcrypto,
 } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { bitString, boolean, enumerated, integer, octetString, oid, sequence, tlv } from "./der.js";
 
@@ -113,10 +114,6 @@ export function randomSerial(): Uint8Array {
   const s = new Uint8Array(randomBytes(20));
   if (s[0] === 0) s[0] = 1;
   return s;
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
 }
 
 // Extension values, built to Intel's exact encodings.
@@ -281,7 +278,7 @@ async function issue(p: CertParams): Promise<IssuedCert> {
   const { pub } = await cryptoKeys(p.key);
   const { priv } = await cryptoKeys(issuerKey);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: hex(p.serial),
+    serialNumber: hexOf(p.serial),
     subject: intelName(p.cn),
     issuer: intelName(p.issuer?.cn ?? p.cn),
     notBefore: p.notBefore,
@@ -419,7 +416,7 @@ export async function issueCrl(opts: {
     signingKey: priv,
     extensions: [ext(OID_CRL_NUMBER, false, integer(1)), akiExt(opts.issuer.keyId)],
     entries: opts.revokedSerials.map((s) => ({
-      serialNumber: hex(s),
+      serialNumber: hexOf(s),
       revocationDate: thisUpdate,
       reason: x509.X509CrlReason.keyCompromise,
     })),

@@ -1,3 +1,4 @@
+import { hexOf } from "../../encoding.js";
 import { type ErrorCode, isTdxError } from "../../errors.js";
 import { Verifier } from "../../verify/index.js";
 import {
@@ -31,12 +32,6 @@ function failure(e: unknown): Record<string, unknown> {
       hint: "this is a bug in tdx-attest; please report it with the input",
     },
   };
-}
-
-function hexOf(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
 }
 
 /** Answer `path` ("api/decode" or "api/verify") for a JSON request body, as the server would. */
