@@ -138,7 +138,10 @@ export function errorsMarkdown(): string {
     "`KBS_EVIDENCE_REJECTED` with the parser's `field` and `offset`), the explorer 400 (its input is the caller's).",
     "",
     "Each folder declares its codes in one table, `src/<folder>/error-codes.ts`; `ErrorCode` (src/errors.ts) is",
-    "their union, so a code no table declares does not compile.",
+    "their union, so a code no table declares does not compile. A new code is one row in the table of the folder",
+    "that throws it (`http` where a server answers with it), then `npm run build && node scripts/errors-doc.mjs`.",
+    "Codes are never renamed. At run time `isErrorCode`, `errorEntry` and `httpStatusOf` (package root) read the",
+    "tables.",
     "",
   ];
   for (const [folder, table] of Object.entries(ERROR_TABLES) as [ErrorFolder, ErrorTable][]) {
