@@ -7,7 +7,8 @@ import type { ErrorTable } from "../errors.js";
  */
 export const KBS_ERRORS = {
   JCS_LONE_SURROGATE: {
-    doc: "a JSON string to canonicalize holds a lone UTF-16 surrogate (RFC 8785)",
+    http: 400,
+    doc: "a JSON string to canonicalize (tee-pubkey) holds a lone UTF-16 surrogate (RFC 8785)",
     page: "kbs.md",
   },
   JCS_NUMBER_NOT_FINITE: { doc: "a number to canonicalize is NaN or infinite", page: "kbs.md" },

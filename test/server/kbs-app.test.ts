@@ -125,6 +125,19 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(String(p.detail)).toMatch(/Version Mismatch/);
   });
 
+  it("refuses a tee-pubkey holding a lone UTF-16 surrogate with 400, not 500 (JCS_LONE_SURROGATE)", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    // JSON.parse accepts "\ud800"; RFC 8785 cannot canonicalize it, so REPORTDATA cannot be computed.
+    const jwk = { ...key.publicJwk, kid: "\ud800" };
+    const e = await rejectionOf(
+      client.attestRaw(attestationMessage(nonce, jwk, fakeQuoteBytes({ reportData: "00".repeat(64) }))),
+    );
+    expect(e.code).toBe("JCS_LONE_SURROGATE");
+    expect(e.data?.status).toBe(400);
+  });
+
   it("refuses a wrong nonce", async () => {
     const client = new KbsClient({ url: broker.url });
     await client.auth();
