@@ -8,6 +8,15 @@ export * from "./abi/index.js";
 export { bytesEqual } from "./abi/index.js";
 export * from "./attest/index.js";
 export * from "./collateral/index.js";
+export {
+  ERROR_CODES,
+  type ErrorFolder,
+  errorEntry,
+  httpStatusOf,
+  isErrorCode,
+  type RegisteredError,
+  registeredErrors,
+} from "./error-registry.js";
 export * from "./errors.js";
 export * from "./eventlog/index.js";
 export * from "./guest/index.js";

@@ -46,12 +46,13 @@ function opts(timeoutMs = 2000): LockFileOptions {
   return {
     timeoutMs,
     lockedError: (info) => {
-      return new TdxError("TEST_LOCKED", `locked: ${info.lockPath}`, {
+      return new TdxError("SIM_STATE_LOCKED", `locked: ${info.lockPath}`, {
         hint: "test hint",
         data: { ...info },
       });
     },
-    ioError: (cause, path, action) => new TdxError("TEST_LOCK_IO", `cannot ${action} ${path}`, { cause }),
+    ioError: (cause, path, action) =>
+      new TdxError("SIM_STATE_UNWRITABLE", `cannot ${action} ${path}`, { cause }),
   };
 }
 
@@ -126,7 +127,7 @@ describe.each(modes)("%s lock file", (mode) => {
       since: "2026-01-01T00:00:00Z",
     });
     writeFileSync(path, record);
-    await expect(acquire(mode, path, () => 1, opts(50))).rejects.toMatchObject({ code: "TEST_LOCKED" });
+    await expect(acquire(mode, path, () => 1, opts(50))).rejects.toMatchObject({ code: "SIM_STATE_LOCKED" });
     expect(readFileSync(path, "utf8")).toBe(record);
   });
 
@@ -139,7 +140,7 @@ describe.each(modes)("%s lock file", (mode) => {
       const err = await acquire(mode, path, () => "never", opts(100)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TdxError);
       expect(err).toMatchObject({
-        code: "TEST_LOCKED",
+        code: "SIM_STATE_LOCKED",
         hint: "test hint",
         data: { lockPath: path, timeoutMs: 100, owner: { pid: holder.pid, host: hostname() } },
       });
@@ -155,7 +156,7 @@ describe.each(modes)("%s lock file", (mode) => {
     const path = freshLock();
     writeFileSync(path, "");
     await expect(acquire(mode, path, () => 1, opts(50))).rejects.toMatchObject({
-      code: "TEST_LOCKED",
+      code: "SIM_STATE_LOCKED",
       data: { owner: null },
     });
     expect(existsSync(path)).toBe(true);
@@ -171,7 +172,7 @@ describe.each(modes)("%s lock file", (mode) => {
     expect(await acquire(mode, path, () => 3, opts())).toBe(3);
     writeFileSync(path, `${process.pid} held\n`);
     await expect(acquire(mode, path, () => 4, opts(30))).rejects.toMatchObject({
-      code: "TEST_LOCKED",
+      code: "SIM_STATE_LOCKED",
       data: { owner: { pid: process.pid } },
     });
     expect(readFileSync(path, "utf8")).toBe(`${process.pid} held\n`);
@@ -184,7 +185,7 @@ describe.each(modes)("%s lock file", (mode) => {
     expect(await acquire(mode, path, () => 5, opts())).toBe(5);
     const otherThread = JSON.stringify({ ...own, token: "0000000000000000" });
     writeFileSync(path, otherThread);
-    await expect(acquire(mode, path, () => 6, opts(30))).rejects.toMatchObject({ code: "TEST_LOCKED" });
+    await expect(acquire(mode, path, () => 6, opts(30))).rejects.toMatchObject({ code: "SIM_STATE_LOCKED" });
     expect(readFileSync(path, "utf8")).toBe(otherThread);
   });
 
@@ -212,7 +213,7 @@ describe.each(modes)("%s lock file", (mode) => {
       JSON.stringify(ownRecord()).replace(/"token":"[0-9a-f]+"/, '"token":"x"'),
     );
     writeFileSync(path, JSON.stringify({ pid: deadPid(), host: hostname(), since: "2026-11-26T00:00:00Z" }));
-    await expect(acquire(mode, path, () => 1, opts(50))).rejects.toMatchObject({ code: "TEST_LOCKED" });
+    await expect(acquire(mode, path, () => 1, opts(50))).rejects.toMatchObject({ code: "SIM_STATE_LOCKED" });
     expect(existsSync(path)).toBe(true);
   });
 
@@ -233,7 +234,7 @@ describe.each(modes)("%s lock file", (mode) => {
 
   it("a missing directory is the caller's I/O error", async () => {
     await expect(acquire(mode, join(root, "absent", "x.lock"), () => 1, opts())).rejects.toMatchObject({
-      code: "TEST_LOCK_IO",
+      code: "SIM_STATE_UNWRITABLE",
     });
   });
 });
@@ -272,7 +273,7 @@ describe("re-entrancy", () => {
   it("without reentrant, a nested synchronous call waits for the outer hold (and times out)", () => {
     const path = freshLock();
     expect(() => withLockFileSync(path, () => withLockFileSync(path, () => 1, opts(30)), opts())).toThrow(
-      expect.objectContaining({ code: "TEST_LOCKED" }),
+      expect.objectContaining({ code: "SIM_STATE_LOCKED" }),
     );
     expect(existsSync(path)).toBe(false);
   });
@@ -281,10 +282,10 @@ describe("re-entrancy", () => {
     const path = freshLock();
     await expect(
       withLockFile(path, () => withLockFile(path, () => 1, opts(30)), opts()),
-    ).rejects.toMatchObject({ code: "TEST_LOCKED" });
+    ).rejects.toMatchObject({ code: "SIM_STATE_LOCKED" });
     await expect(
       withLockFile(path, () => withLockFileSync(path, () => 1, { ...opts(30), reentrant: true }), opts()),
-    ).rejects.toMatchObject({ code: "TEST_LOCKED" });
+    ).rejects.toMatchObject({ code: "SIM_STATE_LOCKED" });
     expect(existsSync(path)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { hexBytes } from "../encoding.js";
+import { hexBytes, hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** Text encodings without Buffer (any runtime): re-exported for the layouts and their callers. */
@@ -14,13 +14,9 @@ export {
   utf8Of,
 } from "../encoding.js";
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lowercase hex of the bytes. */
+/** Lowercase hex of the bytes (src/encoding.ts's hexOf, under the name the layouts export). */
 export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
-  return s;
+  return hexOf(bytes);
 }
 
 /** Decode hex (either case, optional 0x prefix, whitespace ignored) into bytes. */

@@ -7,7 +7,7 @@
  * `az-cvm-vtpm/src/tdx/mod.rs`; offsets checked against the real capture in ../shared/vectors/az-tdx-vtpm.
  * Pure and zero-copy: every byte field is a view into the caller's buffer.
  */
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 import { concatBytes, putU32, u32 } from "./bytes.js";
 import { parseTdReport, tdReportLayout } from "./tdreport.js";
 import type { FieldRange, TdReport } from "./types.js";
@@ -313,7 +313,13 @@ export interface HclVarData {
   vmConfiguration: Record<string, unknown> | null;
 }
 
-function varDataError(code: string, message: string, field: string, offset: number, hint: string): TdxError {
+function varDataError(
+  code: ErrorCode,
+  message: string,
+  field: string,
+  offset: number,
+  hint: string,
+): TdxError {
   return new TdxError(code, message, { field, offset, hint });
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 /** Read a file, or stdin for "-" or no path. File errors become TdxErrors with a hint. */
 export function readInputFile(path: string | undefined): Uint8Array {
@@ -42,7 +42,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
  * wrong gets its own code and names the option: a character that is no hex digit (with its offset), an odd
  * number of digits, or more than `maxBytes` (`tooLongCode`: the option's code from before this split).
  */
-export function hexOption(text: string, field: string, maxBytes: number, tooLongCode: string): Uint8Array {
+export function hexOption(text: string, field: string, maxBytes: number, tooLongCode: ErrorCode): Uint8Array {
   let h = text.trim();
   const prefix = h.startsWith("0x") || h.startsWith("0X") ? 2 : 0;
   h = h.slice(prefix);

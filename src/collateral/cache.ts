@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { TdxError } from "../errors.js";
+import { asTdxError, TdxError } from "../errors.js";
 
 /** One fetched collateral artifact, serialisable as JSON. */
 export interface Artifact {
@@ -104,10 +104,10 @@ const MAX_FAILURES = 4096;
 interface Failure {
   count: number;
   retryAt: number;
-  error: unknown;
+  error: TdxError;
 }
 
-type FetchOutcome = { ok: true; artifact: Artifact } | { ok: false; error: unknown };
+type FetchOutcome = { ok: true; artifact: Artifact } | { ok: false; error: TdxError };
 
 export class CollateralCache {
   private readonly entries = new Map<string, Artifact>();
@@ -270,9 +270,14 @@ export class CollateralCache {
           hint: "report this: the fetcher and the cache key disagree",
         });
       this.validate?.(fresh);
-    } catch (e) {
+    } catch (thrown) {
       this.counters.fetchErrors++;
-      if (e instanceof TdxError && e.code === "COLLATERAL_REJECTED") {
+      // A fetcher (or validator) of the caller's that throws something untyped still fails as a TdxError.
+      const e = asTdxError(thrown, "COLLATERAL_FETCH_FAILED", `fetching ${key} failed`, {
+        field: "fetcher",
+        hint: "the collateral fetcher failed without a TdxError; check the fetcher passed to the cache",
+      });
+      if (e.code === "COLLATERAL_REJECTED") {
         // Counted and said: a service answering with collateral that does not verify is news.
         this.counters.rejected++;
         this.onWarning?.(
@@ -297,14 +302,14 @@ export class CollateralCache {
   }
 
   /** Remember a failure: no new attempt for the backoff (doubling), a Retry-After, or a 404's time. */
-  private remember(key: string, error: unknown, now: number): void {
+  private remember(key: string, error: TdxError, now: number): void {
     const count = (this.failures.get(key)?.count ?? 0) + 1;
-    const te = error instanceof TdxError ? error : undefined;
+    const te = error;
     let wait =
-      te?.code === "PCS_NOT_FOUND"
+      te.code === "PCS_NOT_FOUND"
         ? this.notFoundMs
         : Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(count - 1, 30));
-    const retryAfter = te?.data?.retryAfterSeconds;
+    const retryAfter = te.data?.retryAfterSeconds;
     if (typeof retryAfter === "number" && Number.isFinite(retryAfter) && retryAfter > 0)
       wait = Math.max(wait, Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS));
     if (!this.failures.has(key) && this.failures.size >= MAX_FAILURES) {
@@ -374,9 +379,8 @@ export class CollateralCache {
 }
 
 /** The remembered error of a key that backs off, saying until when it is not asked again. */
-function remembered(f: Failure, key: string, now: number): unknown {
+function remembered(f: Failure, key: string, now: number): TdxError {
   const e = f.error;
-  if (!(e instanceof TdxError)) return e;
   const at = new Date(f.retryAt).toISOString();
   return new TdxError(e.code, `${e.message} (remembered: ${key} is not fetched again before ${at})`, {
     ...(e.field === undefined ? {} : { field: e.field }),
@@ -391,8 +395,8 @@ function remembered(f: Failure, key: string, now: number): unknown {
 }
 
 /** A fetch error, saying that the cached entry (if any) has expired too. */
-function expiredNote(e: unknown, key: string, previous: Artifact | undefined): unknown {
-  if (previous === undefined || !(e instanceof TdxError)) return e;
+function expiredNote(e: TdxError, key: string, previous: Artifact | undefined): TdxError {
+  if (previous === undefined) return e;
   return new TdxError(
     e.code,
     `${e.message}; the cached ${key} expired at ${new Date(previous.nextUpdate).toISOString()}`,

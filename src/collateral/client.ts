@@ -4,6 +4,7 @@
  * readers in ./pcs.ts before it is handed on, so a damaged body from one endpoint makes the client try the
  * next one instead of caching garbage.
  */
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import type { Artifact } from "./cache.js";
 import {
@@ -238,7 +239,7 @@ export class PcsClient {
       async (res) => {
         const crl = readCrl(await readBody(res), "pckCrl");
         const chain = issuerChainFromHeaders(res.headers, ISSUER_CHAIN_HEADERS.pckCrl, 2);
-        return { body: hex(crl.der), issuerChain: chain, nextUpdate: crlExpiry(crl.nextUpdate) };
+        return { body: hexOf(crl.der), issuerChain: chain, nextUpdate: crlExpiry(crl.nextUpdate) };
       },
       `PCK CRL (${ca} CA)`,
     );
@@ -255,7 +256,7 @@ export class PcsClient {
       (base) => (isIntelPcs(base) ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`),
       async (res) => {
         const crl = readCrl(await readBody(res), "rootCaCrl");
-        return { body: hex(crl.der), issuerChain: null, nextUpdate: crlExpiry(crl.nextUpdate) };
+        return { body: hexOf(crl.der), issuerChain: null, nextUpdate: crlExpiry(crl.nextUpdate) };
       },
       "Root CA CRL",
     );
@@ -434,8 +435,4 @@ function failure(what: string, attempts: Attempt[]): TdxError {
     hint: "check that the PCCS/PCS is running and reachable (URL, port, TLS, proxy), or verify offline with --collateral FILE",
     data,
   });
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }

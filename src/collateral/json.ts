@@ -125,22 +125,18 @@ export function readCollateral(jsonText: string): Collateral {
   return c;
 }
 
-function hex(b: Uint8Array): string {
-  return hexOf(b);
-}
-
 /** Serialise collateral to the same JSON format (lowercase hex bytes, signed bodies verbatim). */
 export function writeCollateral(c: Collateral): string {
   const out: Record<string, string> = {};
   if (c.pckCrlIssuerChain !== undefined) out.pck_crl_issuer_chain = c.pckCrlIssuerChain;
-  out.root_ca_crl = hex(c.rootCaCrl);
-  out.pck_crl = hex(c.pckCrl);
+  out.root_ca_crl = hexOf(c.rootCaCrl);
+  out.pck_crl = hexOf(c.pckCrl);
   out.tcb_info_issuer_chain = c.tcbInfoIssuerChain;
   out.tcb_info = c.tcbInfo;
-  out.tcb_info_signature = hex(c.tcbInfoSignature);
+  out.tcb_info_signature = hexOf(c.tcbInfoSignature);
   if (c.qeIdentityIssuerChain !== undefined) out.qe_identity_issuer_chain = c.qeIdentityIssuerChain;
   out.qe_identity = c.qeIdentity;
-  out.qe_identity_signature = hex(c.qeIdentitySignature);
+  out.qe_identity_signature = hexOf(c.qeIdentitySignature);
   if (c.pckCertificateChain !== undefined) out.pck_certificate_chain = c.pckCertificateChain;
   return `${JSON.stringify(out, null, 2)}\n`;
 }

@@ -1,4 +1,4 @@
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 /**
  * A JSON reader that keeps what Intel's parser keeps: every member of an object, in order, duplicates
@@ -58,7 +58,7 @@ export interface ParsedJson {
 
 const MAX_DEPTH = 256;
 
-function syntaxError(code: string, what: string, offset: number, message: string): TdxError {
+function syntaxError(code: ErrorCode, what: string, offset: number, message: string): TdxError {
   return new TdxError(code, `${what} is not valid JSON: ${message} at offset ${offset}`, {
     field: what,
     offset,
@@ -70,7 +70,7 @@ function syntaxError(code: string, what: string, offset: number, message: string
  * Parse JSON text as rapidjson's default parser does (RFC 8259 grammar; no comments, no trailing commas,
  * no NaN; duplicate members kept in order). `code` and `what` name the error raised for bad text.
  */
-export function parseOrderedJson(text: string, code: string, what: string): ParsedJson {
+export function parseOrderedJson(text: string, code: ErrorCode, what: string): ParsedJson {
   const p = new Parser(text, code, what);
   p.ws();
   const root = p.value(0);
@@ -84,7 +84,7 @@ class Parser {
   canonical = true;
   constructor(
     readonly s: string,
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly what: string,
   ) {}
 

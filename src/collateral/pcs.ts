@@ -5,7 +5,7 @@
  * percent-encoded response headers.
  */
 import { parseCrl } from "../crypto/x509.js";
-import { base64Bytes } from "../encoding.js";
+import { base64Bytes, hexBytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** A signed JSON collateral item as Intel signed it. */
@@ -204,12 +204,6 @@ export function readQeIdentityResponse(text: string): QeIdentityItem {
   return item;
 }
 
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
 /**
  * Reads a CRL as PCS and PCCS return it: raw DER (`encoding=der`, the root CA CRL distribution point),
  * PEM (`-----BEGIN X509 CRL-----`), or hex of the DER (PCCS `rootcacrl`, older `pckcrl`). PCCS hex-encodes
@@ -245,7 +239,7 @@ function crlDer(input: Uint8Array | string, field: string, depth: number): Uint8
   const pem = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(text);
   if (pem) return base64Bytes((pem[1] ?? "").replace(/\s+/g, ""));
   if (text.length > 0 && text.length % 2 === 0 && HEX_RE.test(text)) {
-    const bytes = hexToBytes(text);
+    const bytes = hexBytes(text) as Uint8Array; // even length and hex digits: checked above
     return crlDer(bytes, field, depth + 1);
   }
   throw formatError(

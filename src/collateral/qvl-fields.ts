@@ -1,4 +1,4 @@
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 import { type JsonObject, type JsonValue, memberOf } from "./ordered-json.js";
 
 /**
@@ -73,7 +73,7 @@ function nibble(c: number): number {
 /** Reads the fields of one signed JSON document, failing with its code and the field's path. */
 export class QvlFields {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly what: string,
   ) {}
 

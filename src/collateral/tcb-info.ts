@@ -1,3 +1,4 @@
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { compactJson, type JsonObject, type JsonValue, memberOf, parseOrderedJson } from "./ordered-json.js";
 import { QvlFields } from "./qvl-fields.js";
@@ -83,12 +84,6 @@ export interface SignedJson<T> {
 
 /** QVL's TCB Info writer keeps up to 25 decimals (`writer.SetMaxDecimalPlaces(25)` in Json/TcbInfo.cpp). */
 const TCB_INFO_DECIMAL_PLACES = 25;
-
-function hexText(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
-}
 
 function compareVectors(a: number[], b: number[]): number {
   for (let i = 0; i < a.length; i++) {
@@ -256,8 +251,8 @@ function readTcbInfoObject(o: JsonObject): TcbInfo {
   }
   const issue = r.date(o, "issueDate");
   const next = r.date(o, "nextUpdate");
-  const fmspc = hexText(r.hex(o, "fmspc", 12));
-  const pceId = hexText(r.hex(o, "pceId", 4));
+  const fmspc = hexOf(r.hex(o, "fmspc", 12));
+  const pceId = hexOf(r.hex(o, "pceId", 4));
   if (memberOf(o, "tcbLevels") === undefined) throw r.fail("tcbLevels", "is missing");
   // parsePartV2
   const tcbType = r.int(o, "tcbType");

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hexBytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** Size of a TDX measurement register and of a SHA-384 digest. */
@@ -21,7 +22,7 @@ export function unhex(text: string, field: string, expectedLength?: number): Uin
       hint: "give an even number of hex digits (0-9, a-f)",
     });
   }
-  const out = new Uint8Array(Buffer.from(t, "hex"));
+  const out = hexBytes(t) as Uint8Array; // even length and hex digits: checked above
   if (expectedLength !== undefined && out.length !== expectedLength) {
     throw new TdxError("BAD_HEX_LENGTH", `${field} must be ${expectedLength} bytes, got ${out.length}`, {
       field,

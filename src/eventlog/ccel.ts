@@ -2,7 +2,7 @@
  * ACPI "CC Event Log" table (ACPI 6.5 §5.2.34), 56 bytes: where the firmware's TCG event log lives.
  * Linux exposes it at /sys/firmware/acpi/tables/CCEL and the log area at /sys/firmware/acpi/tables/data/CCEL.
  */
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 export const CCEL_TABLE_SIZE = 56;
 export const CC_TYPE_NAMES: Record<number, string> = {
@@ -34,7 +34,7 @@ export interface CcelTable {
 
 const ascii = (b: Uint8Array) => String.fromCharCode(...b);
 
-function tableError(code: string, message: string, offset: number, field: string, hint: string): TdxError {
+function tableError(code: ErrorCode, message: string, offset: number, field: string, hint: string): TdxError {
   return new TdxError(code, message, { offset, field, hint });
 }
 

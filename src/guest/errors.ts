@@ -3,7 +3,7 @@
  * version (guest-abi §1.3, §2.5, §3). The same errno means different things on different files: EINVAL from
  * outblob is a bad inblob, from the ioctl it is TDX_OPERAND_INVALID on kernels before 6.16.
  */
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 export type GuestOp =
   | "configfs-mkdir"
@@ -17,7 +17,7 @@ export type GuestOp =
   | "mr-extend";
 
 interface Mapping {
-  code: string;
+  code: ErrorCode;
   meaning: string;
   hint: string;
 }

@@ -9,7 +9,7 @@
  * GUEST_TPM_BUSY (/dev/tpm0 held by another process, or a response still pending), GUEST_TPM_DEVICE_ERROR (any
  * other I/O failure), GUEST_TPM_RESPONSE_MALFORMED (an empty response).
  */
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 import { type GuestFile, type GuestFs, nodeGuestFs } from "./fs.js";
 import type { Tpm2Transport } from "./tpm2-commands.js";
 
@@ -21,7 +21,7 @@ const MAX_RESPONSE = 4096;
 /** A failed system call on a TPM device as a TdxError with what to do about it. */
 export function tpmDeviceError(path: string, op: string, e: unknown): TdxError {
   const code = (e as NodeJS.ErrnoException)?.code;
-  const [tdx, hint] =
+  const [tdx, hint]: [ErrorCode, string] =
     code === "ENOENT" || code === "ENODEV" || code === "ENXIO"
       ? [
           "GUEST_TPM_MISSING",

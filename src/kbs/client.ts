@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
+import { isErrorCode } from "../error-registry.js";
 import { TdxError } from "../errors.js";
 import { type AzTdxVtpmEvidenceSource, azAttestationMessage, isAzTdxVtpmSource } from "./az-client.js";
 import { runtimeDataDigest } from "./az-tdx-vtpm.js";
@@ -189,7 +190,11 @@ export function attestationMessage(
   };
 }
 
-/** Turn a problem+json answer into a TdxError with the broker's code, detail, hint and extras. */
+/**
+ * Turn a problem+json answer into a TdxError with the broker's code, detail, field, offset, hint and extras:
+ * the failure keeps the shape it was thrown with. A code this version does not declare (Trustee's KBS, a
+ * newer broker, no problem document) is KBS_HTTP_ERROR with the broker's code in `data.code`.
+ */
 async function problemError(res: Response): Promise<TdxError> {
   const text = await res.text();
   let p: Record<string, unknown> = {};
@@ -198,11 +203,15 @@ async function problemError(res: Response): Promise<TdxError> {
   } catch {
     // not JSON: keep the text
   }
-  const code = typeof p.code === "string" ? p.code : `KBS_HTTP_${res.status}`;
+  const code = isErrorCode(p.code) ? p.code : "KBS_HTTP_ERROR";
   const detail = typeof p.detail === "string" ? p.detail : text.slice(0, 300) || res.statusText;
   const data: Record<string, unknown> = { status: res.status };
-  for (const [k, v] of Object.entries(p)) if (!["code", "detail", "hint", "title"].includes(k)) data[k] = v;
+  const own =
+    code === p.code ? ["code", "detail", "hint", "title", "field", "offset"] : ["detail", "hint", "title"];
+  for (const [k, v] of Object.entries(p)) if (!own.includes(k)) data[k] = v;
   return new TdxError(code, `the key broker refused (${res.status}): ${detail}`, {
+    ...(code === p.code && typeof p.field === "string" ? { field: p.field } : {}),
+    ...(code === p.code && typeof p.offset === "number" ? { offset: p.offset } : {}),
     ...(typeof p.hint === "string" ? { hint: p.hint } : { hint: "see the broker's log for this request" }),
     data,
   });

@@ -161,9 +161,17 @@ export async function decryptKbsResponse(response: unknown, privateKey: KeyObjec
       contentEncryptionAlgorithms: ["A256GCM"],
     });
     if (protectedHeader?.enc !== "A256GCM")
-      throw new Error(`unexpected content encryption ${String(protectedHeader?.enc)}`);
+      throw new TdxError(
+        "KBS_RESPONSE_DECRYPT_FAILED",
+        `could not decrypt the resource: content encryption ${String(protectedHeader?.enc)} is not A256GCM`,
+        {
+          field: "protected.enc",
+          hint: "the broker must encrypt the resource with A256GCM (KBS protocol 0.4.0)",
+        },
+      );
     return plaintext;
   } catch (e) {
+    if (e instanceof TdxError) throw e;
     throw new TdxError(
       "KBS_RESPONSE_DECRYPT_FAILED",
       `could not decrypt the resource: ${(e as Error).message}`,

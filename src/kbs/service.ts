@@ -15,7 +15,8 @@ import {
   verifierSupports,
   verifyTeeEvidence,
 } from "../attest/index.js";
-import { TdxError } from "../errors.js";
+import { httpStatusOf } from "../error-registry.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 import { readPolicy } from "../policy/index.js";
 import { addAzTdxVtpmClaims } from "./az-claims.js";
 import { checkAzTdxVtpmOutcome, readSessionEvidence } from "./az-tdx-vtpm.js";
@@ -81,7 +82,7 @@ export interface AttestOutcome {
 }
 
 /** The denial error carrying every failed rule (rendered as problem+json `denials`). */
-function denied(code: string, what: string, policyId: string, denials: PolicyDenial[]): TdxError {
+function denied(code: ErrorCode, what: string, policyId: string, denials: PolicyDenial[]): TdxError {
   const first = denials[0];
   const reason = first
     ? `rule ${first.rule}: expected ${JSON.stringify(first.expected)}, actual ${JSON.stringify(first.actual)}`
@@ -328,11 +329,16 @@ export class KbsService {
     if (initData && attested.tee === "tdx") bindInitData(attested, initData);
     const result = attested.result;
     if (!result.ok) {
-      const problem = result.error ?? { code: "QUOTE_NOT_VERIFIED", message: "verification failed" };
+      const problem: NonNullable<typeof result.error> = result.error ?? {
+        code: "QUOTE_NOT_VERIFIED",
+        message: "verification failed",
+      };
       throw new TdxError(
         "KBS_EVIDENCE_REJECTED",
         `the quote did not verify: ${problem.code}: ${problem.message}`,
         {
+          ...(problem.field !== undefined ? { field: problem.field } : {}),
+          ...(problem.offset !== undefined ? { offset: problem.offset } : {}),
           ...(problem.hint ? { hint: problem.hint } : {}),
           data: { problems: [problem] },
         },
@@ -709,7 +715,10 @@ function evidenceError(e: unknown): unknown {
       },
     );
   }
+  // The pipeline's field and offset stay where the client reads them (problem+json `field`, `offset`).
   return new TdxError("KBS_EVIDENCE_REJECTED", `the quote could not be verified: ${e.code}: ${e.message}`, {
+    ...(e.field !== undefined ? { field: e.field } : {}),
+    ...(e.offset !== undefined ? { offset: e.offset } : {}),
     ...(e.hint ? { hint: e.hint } : {}),
     data: { cause: e.toJSON() },
   });
@@ -740,11 +749,9 @@ function bindInitData(attested: AttestedTdxEvidence, initData: InitData): void {
   }
 }
 
-/** Audit verdict of a refusal: the broker's own failures (5xx) are errors, everything else denied. */
-function auditVerdictOf(code: string): "denied" | "error" {
-  return code === "KBS_COLLATERAL_UNAVAILABLE" || code === "KBS_DB_UNAVAILABLE" || code === "KBS_INTERNAL"
-    ? "error"
-    : "denied";
+/** Audit verdict of a refusal: the broker's own failures (5xx, as its HTTP answer) are errors, everything else denied. */
+function auditVerdictOf(code: ErrorCode): "denied" | "error" {
+  return (httpStatusOf(code) ?? 500) >= 500 ? "error" : "denied";
 }
 
 function notFound(path: string) {
@@ -754,13 +761,14 @@ function notFound(path: string) {
   });
 }
 
-function consumeCode(o: Exclude<Awaited<ReturnType<KbsStore["consumeNonce"]>>, "ok">): string {
-  return {
+function consumeCode(o: Exclude<Awaited<ReturnType<KbsStore["consumeNonce"]>>, "ok">): ErrorCode {
+  const codes = {
     "unknown-session": "KBS_SESSION_UNKNOWN",
     expired: "KBS_SESSION_EXPIRED",
     replayed: "KBS_NONCE_REPLAYED",
     "nonce-mismatch": "KBS_NONCE_MISMATCH",
-  }[o];
+  } as const;
+  return codes[o];
 }
 
 function consumeError(o: Exclude<Awaited<ReturnType<KbsStore["consumeNonce"]>>, "ok">): TdxError {

@@ -14,6 +14,34 @@ export const VMADDR_CID_HOST = 2;
 /** Intel's QGS socket path when it runs with port = 0. */
 export const QGS_DEFAULT_UNIX_PATH = "/var/run/tdx-qgs/qgs.socket";
 
+/**
+ * The longest unix socket path in bytes: sockaddr_un's sun_path holds 108 with the terminating NUL. Node
+ * does not refuse a longer path: it binds and connects to the path cut at 107 bytes.
+ */
+export const UNIX_SOCKET_PATH_MAX_BYTES = 107;
+
+/** A unix socket path that fits sockaddr_un, else QGS_SOCKET_PATH_TOO_LONG with the limit. */
+export function checkUnixSocketPath(path: string): string {
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > UNIX_SOCKET_PATH_MAX_BYTES)
+    throw new TdxError(
+      "QGS_SOCKET_PATH_TOO_LONG",
+      `the unix socket path is ${bytes} bytes; at most ${UNIX_SOCKET_PATH_MAX_BYTES} fit in sockaddr_un: ${path}`,
+      {
+        field: "address",
+        data: { bytes, max: UNIX_SOCKET_PATH_MAX_BYTES },
+        hint: "use a shorter path (e.g. /run/tdx-qgs/qgs.socket), or cd to the socket's directory and give a relative path",
+      },
+    );
+  return path;
+}
+
+/** Check an address given as an object as parseQgsAddress checks text (the unix path's length). */
+export function checkQgsAddress(a: QgsAddress): QgsAddress {
+  if (a.kind === "unix") checkUnixSocketPath(a.path);
+  return a;
+}
+
 function badAddress(text: string, why: string): TdxError {
   return new TdxError("QGS_BAD_ADDRESS", `cannot use QGS address "${text}": ${why}`, {
     field: "address",
@@ -39,7 +67,7 @@ export function parseQgsAddress(text: string, defaultCid: number = VMADDR_CID_HO
   const rest = text.slice(colon + 1);
   if (scheme === "unix") {
     if (rest.length === 0) throw badAddress(text, "empty path");
-    return { kind: "unix", path: rest };
+    return { kind: "unix", path: checkUnixSocketPath(rest) };
   }
   if (scheme === "tcp") {
     const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(rest);

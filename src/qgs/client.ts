@@ -7,7 +7,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Collateral } from "../collateral/index.js";
 import { asTdxError, TdxError } from "../errors.js";
-import { formatQgsAddress, parseQgsAddress, type QgsAddress } from "./address.js";
+import { checkQgsAddress, formatQgsAddress, parseQgsAddress, type QgsAddress } from "./address.js";
 import {
   collateralFromResponse,
   decodeGetCollateralResponse,
@@ -49,7 +49,7 @@ export interface QgsClientOptions {
 }
 
 function resolveAddress(a: QgsAddress | string): QgsAddress {
-  return typeof a === "string" ? parseQgsAddress(a) : a;
+  return typeof a === "string" ? parseQgsAddress(a) : checkQgsAddress(a);
 }
 
 function unreachable(addr: QgsAddress, e: unknown): TdxError {

@@ -15,6 +15,7 @@ import {
   readTcbInfoResponse,
   splitPemCertificates,
 } from "../collateral/index.js";
+import { hexBytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import {
   COLLATERAL_PARTS,
@@ -69,10 +70,9 @@ function crl(part: Uint8Array, field: string): Uint8Array {
   }
 }
 
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+/** A signature's bytes (readTcbInfoResponse / readQeIdentityResponse checked it is 128 hex digits). */
+function signatureBytes(hex: string): Uint8Array {
+  return hexBytes(hex) as Uint8Array;
 }
 
 /**
@@ -115,9 +115,9 @@ export function collateralFromQgsParts(parts: QgsCollateralParts, opts: { fmspc?
     pckCrl: crl(parts.pckCrl, "pck_crl"),
     tcbInfoIssuerChain: chain(parts, "tcbInfoIssuerChain", "tcb_info_issuer_chain"),
     tcbInfo: tcb.body,
-    tcbInfoSignature: hexBytes(tcb.signature),
+    tcbInfoSignature: signatureBytes(tcb.signature),
     qeIdentityIssuerChain: chain(parts, "qeIdentityIssuerChain", "qe_identity_issuer_chain"),
     qeIdentity: qe.body,
-    qeIdentitySignature: hexBytes(qe.signature),
+    qeIdentitySignature: signatureBytes(qe.signature),
   };
 }

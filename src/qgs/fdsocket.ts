@@ -4,7 +4,9 @@
  * libuv polling: no thread is parked in recv().
  */
 import { Duplex } from "node:stream";
-import { errnoNumber, type Libc, type PollWatch, SyscallError } from "./ffi.js";
+import { TdxError } from "../errors.js";
+import { checkUnixSocketPath } from "./address.js";
+import { errnoName, errnoNumber, type Libc, type PollWatch, SyscallError } from "./ffi.js";
 
 export const AF_UNIX = 1;
 export const AF_VSOCK = 40;
@@ -36,8 +38,7 @@ export function sockaddrVm(cid: number, port: number): SockAddr {
 
 /** struct sockaddr_un with a NUL-terminated path (for testing this layer without vsock). */
 export function sockaddrUn(path: string): SockAddr {
-  const p = new TextEncoder().encode(path);
-  if (p.length > 107) throw new Error(`unix socket path longer than 107 bytes: ${path}`);
+  const p = new TextEncoder().encode(checkUnixSocketPath(path));
   const b = new Uint8Array(2 + p.length + 1);
   new DataView(b.buffer).setUint16(0, AF_UNIX, true);
   b.set(p, 2);
@@ -167,6 +168,19 @@ export function connectFdSocket(libc: Libc, addr: SockAddr): Promise<FdSocket> {
   });
 }
 
+/** A failed socket/bind/listen/getsockname of a listener, as QGS_LISTEN_FAILED with the errno. */
+function listenError(syscall: string, errno: number): TdxError {
+  return new TdxError(
+    "QGS_LISTEN_FAILED",
+    `cannot listen on vsock: ${syscall} failed with ${errnoName(errno)}`,
+    {
+      cause: new SyscallError(syscall, errno),
+      data: { syscall, errno: errnoName(errno) },
+      hint: "vsock needs the vsock kernel modules (vhost_vsock on a host, vmw_vsock_virtio_transport in a guest) and a free port",
+    },
+  );
+}
+
 /** A listening socket that hands each accepted connection to `onConnection` as an FdSocket. */
 export class FdListener {
   private readonly watch: PollWatch;
@@ -195,14 +209,14 @@ export class FdListener {
 
   static listen(libc: Libc, addr: SockAddr, onConnection: (s: FdSocket) => void, backlog = 128): FdListener {
     const fd = libc.socket(addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new SyscallError("socket", libc.errno());
+    if (fd < 0) throw listenError("socket", libc.errno());
     if (libc.bind(fd, addr.bytes, addr.bytes.length) < 0) {
-      const e = new SyscallError("bind", libc.errno());
+      const e = listenError("bind", libc.errno());
       libc.close(fd);
       throw e;
     }
     if (libc.listen(fd, backlog) < 0) {
-      const e = new SyscallError("listen", libc.errno());
+      const e = listenError("listen", libc.errno());
       libc.close(fd);
       throw e;
     }
@@ -213,7 +227,7 @@ export class FdListener {
   boundVsockPort(): number {
     const b = new Uint8Array(16);
     const len = Uint32Array.of(16);
-    if (this.libc.getsockname(this.fd, b, len) < 0) throw new SyscallError("getsockname", this.libc.errno());
+    if (this.libc.getsockname(this.fd, b, len) < 0) throw listenError("getsockname", this.libc.errno());
     return new DataView(b.buffer).getUint32(4, true);
   }
 

@@ -7,7 +7,7 @@
  * Source: intel/confidential-computing.tee.dcap QuoteGeneration/quote_wrapper/qgs_msg_lib/inc/qgs_msg_lib.h
  * (806c50e) and qgs_msg_lib.cpp (b4bb581).
  */
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 export const QGS_MSG_MAJOR_VERSION = 1;
 export const QGS_MSG_MINOR_VERSION = 1;
@@ -96,6 +96,17 @@ const ERROR_INFO: Record<number, QgsErrorInfo> = {
   },
 };
 
+/** The TdxError code of each QGS error code: QGS_ and Intel's name. */
+const QGS_TDX_CODE: Readonly<Record<number, ErrorCode>> = {
+  [QgsErrorCode.UNEXPECTED]: "QGS_UNEXPECTED",
+  [QgsErrorCode.OUT_OF_MEMORY]: "QGS_OUT_OF_MEMORY",
+  [QgsErrorCode.INVALID_PARAMETER]: "QGS_INVALID_PARAMETER",
+  [QgsErrorCode.INVALID_VERSION]: "QGS_INVALID_VERSION",
+  [QgsErrorCode.INVALID_TYPE]: "QGS_INVALID_TYPE",
+  [QgsErrorCode.INVALID_SIZE]: "QGS_INVALID_SIZE",
+  [QgsErrorCode.INVALID_CODE]: "QGS_INVALID_CODE",
+};
+
 /** Name, meaning and hint for a QGS error code (unknown codes are named by their hex value). */
 export function qgsErrorInfo(code: number): QgsErrorInfo {
   if (code === 0) return { name: "SUCCESS", meaning: "success", hint: "" };
@@ -115,7 +126,7 @@ export function qgsError(
   details: { field?: string; offset?: number; remote?: boolean } = {},
 ): TdxError {
   const info = qgsErrorInfo(code);
-  const tdxCode = info.name.startsWith("0x") ? "QGS_UNKNOWN_ERROR" : `QGS_${info.name}`;
+  const tdxCode = QGS_TDX_CODE[code] ?? "QGS_UNKNOWN_ERROR";
   return new TdxError(tdxCode, message, {
     field: details.field,
     offset: details.offset,

@@ -15,7 +15,13 @@ import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { isTdxError, TdxError } from "../errors.js";
-import { formatQgsAddress, parseQgsAddress, type QgsAddress, VMADDR_CID_ANY } from "./address.js";
+import {
+  checkQgsAddress,
+  formatQgsAddress,
+  parseQgsAddress,
+  type QgsAddress,
+  VMADDR_CID_ANY,
+} from "./address.js";
 import {
   decodeGetCollateralRequest,
   encodeGetCollateralResponse,
@@ -414,7 +420,10 @@ async function unixPathLive(path: string): Promise<boolean> {
 
 /** Start a QGS on a unix socket, TCP or vsock address. */
 export async function startQgsServer(opts: QgsServerOptions): Promise<QgsServer> {
-  const addr = typeof opts.listen === "string" ? parseQgsAddress(opts.listen, VMADDR_CID_ANY) : opts.listen;
+  const addr =
+    typeof opts.listen === "string"
+      ? parseQgsAddress(opts.listen, VMADDR_CID_ANY)
+      : checkQgsAddress(opts.listen);
   const stats: QgsServerStats = {
     connections: 0,
     quotes: 0,
@@ -442,15 +451,22 @@ export async function startQgsServer(opts: QgsServerOptions): Promise<QgsServer>
   if (addr.kind === "vsock") {
     const libc = await loadLibc();
     let listener: FdListener;
+    let port: number;
     try {
       listener = FdListener.listen(libc, sockaddrVm(addr.cid, addr.port), onStream);
+      try {
+        port = listener.boundVsockPort();
+      } catch (e) {
+        listener.close();
+        throw e;
+      }
     } catch (e) {
       throw new TdxError("QGS_LISTEN_FAILED", `cannot listen on ${formatQgsAddress(addr)}`, {
         cause: e,
         hint: "vsock needs the vsock kernel modules (vhost_vsock on a host, vmw_vsock_virtio_transport in a guest) and a free port",
       });
     }
-    const bound: QgsAddress = { kind: "vsock", cid: addr.cid, port: listener.boundVsockPort() };
+    const bound: QgsAddress = { kind: "vsock", cid: addr.cid, port };
     return {
       address: bound,
       stats,

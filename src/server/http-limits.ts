@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { FastifyServerOptions } from "fastify";
-import { problemType } from "./problem.js";
+import type { ErrorCode } from "../errors.js";
+import { problemType, statusOf } from "./problem.js";
 
 /** Seconds a request (headers and body) may take, and how long an idle keep-alive socket stays. */
 export interface HttpTimeouts {
@@ -33,8 +34,8 @@ export function httpTimeoutOptions(t: HttpTimeouts = {}): FastifyServerOptions {
 export function problemOnClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable) return;
   const timeout = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
-  const code = timeout ? "KBS_REQUEST_TIMEOUT" : "KBS_REQUEST_INVALID";
-  const status = timeout ? 408 : 400;
+  const code: ErrorCode = timeout ? "KBS_REQUEST_TIMEOUT" : "KBS_REQUEST_INVALID";
+  const status = statusOf(code);
   const body = JSON.stringify({
     type: problemType(code),
     title: timeout ? "Request Timeout" : "Bad Request",

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { TdxError } from "../errors.js";
+import { type ErrorCode, TdxError } from "../errors.js";
 
 /**
  * How deep JSON request bodies may nest. Every message the broker and the explorer take is a few
@@ -28,7 +28,7 @@ export function jsonNestingDepth(text: string): number {
 }
 
 /** Throw `code` (400) when JSON text nests deeper than `max`. */
-export function checkJsonDepth(text: string, code: string, field = "body", max = MAX_JSON_DEPTH): void {
+export function checkJsonDepth(text: string, code: ErrorCode, field = "body", max = MAX_JSON_DEPTH): void {
   const depth = jsonNestingDepth(text);
   if (depth > max)
     throw new TdxError(code, `the JSON ${field} nests ${depth} levels deep; at most ${max} are accepted`, {
@@ -42,7 +42,7 @@ export function checkJsonDepth(text: string, code: string, field = "body", max =
  * Replace the JSON body parser of a Fastify scope with one that refuses bodies nested deeper than
  * MAX_JSON_DEPTH (and keeps Fastify's protection against __proto__ / constructor poisoning).
  */
-export function useDepthLimitedJsonParser(app: FastifyInstance, code: string, bodyLimit?: number): void {
+export function useDepthLimitedJsonParser(app: FastifyInstance, code: ErrorCode, bodyLimit?: number): void {
   const parse = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser(

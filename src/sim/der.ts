@@ -1,4 +1,5 @@
 import { concatBytes } from "../abi/bytes.js";
+import { TdxError } from "../errors.js";
 
 /**
  * The few DER encoders the simulated PKI needs for Intel's extension values (the SGX extension, key
@@ -44,7 +45,16 @@ export function boolean(v: boolean): Uint8Array {
 
 /** A non-negative INTEGER, minimally encoded (a leading zero byte when the top bit is set). */
 export function integer(v: number): Uint8Array {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`integer ${v} is not a non-negative integer`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new TdxError(
+      "SIM_DER_VALUE_INVALID",
+      `a DER INTEGER of ${v} was asked: only non-negative integers are encoded`,
+      {
+        field: "integer",
+        data: { value: String(v) },
+        hint: "give whole numbers of 0 or more (SVNs, path lengths, CRL numbers)",
+      },
+    );
   const bytes: number[] = [];
   let x = v;
   do {

@@ -9,6 +9,7 @@ import {
   webcrypto,
 } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { bitString, boolean, enumerated, integer, octetString, oid, sequence, tlv } from "./der.js";
 
@@ -115,10 +116,6 @@ export function randomSerial(): Uint8Array {
   return s;
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-
 // Extension values, built to Intel's exact encodings.
 const OID_AKI = "2.5.29.35";
 const OID_SKI = "2.5.29.14";
@@ -170,9 +167,48 @@ function sgxOid(suffix: string): Uint8Array {
   return oid(`${OID_SGX_EXTENSION}.${suffix}`);
 }
 
+function badExtension(field: string, message: string, hint: string): TdxError {
+  return new TdxError("SIM_PCK_EXTENSION_INVALID", `PCK SGX extension ${field}: ${message}`, { field, hint });
+}
+
+/**
+ * The numbers of the SGX extension must be DER INTEGERs (whole, not negative) and the TCB has 16 SVNs; past
+ * that the values are taken as given (Intel's reader takes any, see test/crypto/qvl-leniency.test.ts).
+ */
+function checkPckExtensionValues(v: PckExtensionValues): void {
+  const svns: unknown = v.sgxTcbComponents;
+  if (!Array.isArray(svns) || svns.length !== 16)
+    throw badExtension(
+      "sgxTcbComponents",
+      `${Array.isArray(svns) ? svns.length : typeof svns} SVNs given, 16 are required`,
+      "give the 16 SGX TCB component SVNs (0..255 each)",
+    );
+  const whole = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0;
+  svns.forEach((svn, i) => {
+    if (!whole(svn))
+      throw badExtension(
+        `sgxTcbComponents[${i}]`,
+        `${String(svn)} is not an SVN`,
+        "an SVN is a whole number 0..255",
+      );
+  });
+  if (!whole(v.pceSvn))
+    throw badExtension(
+      "pceSvn",
+      `${String(v.pceSvn)} is not a PCESVN`,
+      "a PCESVN is a whole number 0..65535",
+    );
+  if (!whole(v.sgxType))
+    throw badExtension(
+      "sgxType",
+      `${String(v.sgxType)} is not an SGX type`,
+      "0 Standard, 1 Scalable, 2 ScalableWithIntegrity",
+    );
+}
+
 /** DER of Intel's SGX extension: SEQUENCE of SEQUENCE{OID, value}, 5 entries (Processor CA) or 7 (Platform CA). */
 export function encodeSgxExtension(v: PckExtensionValues): Uint8Array {
-  if (v.sgxTcbComponents.length !== 16) throw new RangeError("16 SGX TCB component SVNs are required");
+  checkPckExtensionValues(v);
   const tcbItems = v.sgxTcbComponents.map((svn, i) => sequence(sgxOid(`2.${i + 1}`), integer(svn)));
   tcbItems.push(sequence(sgxOid("2.17"), integer(v.pceSvn)));
   tcbItems.push(sequence(sgxOid("2.18"), octetString(v.cpuSvn)));
@@ -242,7 +278,7 @@ async function issue(p: CertParams): Promise<IssuedCert> {
   const { pub } = await cryptoKeys(p.key);
   const { priv } = await cryptoKeys(issuerKey);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: hex(p.serial),
+    serialNumber: hexOf(p.serial),
     subject: intelName(p.cn),
     issuer: intelName(p.issuer?.cn ?? p.cn),
     notBefore: p.notBefore,
@@ -380,7 +416,7 @@ export async function issueCrl(opts: {
     signingKey: priv,
     extensions: [ext(OID_CRL_NUMBER, false, integer(1)), akiExt(opts.issuer.keyId)],
     entries: opts.revokedSerials.map((s) => ({
-      serialNumber: hex(s),
+      serialNumber: hexOf(s),
       revocationDate: thisUpdate,
       reason: x509.X509CrlReason.keyCompromise,
     })),

@@ -631,8 +631,9 @@ function certFromPem(pem: string, cn: string, path: string): IssuedCert {
     const c = new X509Certificate(pem);
     const serial = stripLeadingZero(Uint8Array.from(Buffer.from(c.serialNumber, "hex")));
     const der = new Uint8Array(c.raw);
-    return { pem, der, serial, keyId: subjectKeyId(der), cn };
+    return { pem, der, serial, keyId: subjectKeyId(der, path), cn };
   } catch (e) {
+    if (e instanceof TdxError) throw e;
     throw new TdxError("SIM_STATE_INVALID", `${path} is not a certificate`, {
       field: path,
       cause: e,
@@ -646,11 +647,15 @@ function stripLeadingZero(b: Uint8Array): Uint8Array {
 }
 
 /** The SKI extension value of a DER certificate (OID 2.5.29.14 -> OCTET STRING { OCTET STRING keyId }). */
-function subjectKeyId(der: Uint8Array): Uint8Array {
+function subjectKeyId(der: Uint8Array, path: string): Uint8Array {
   const pattern = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04]);
   const buf = Buffer.from(der);
   const at = buf.indexOf(pattern);
-  if (at < 0) throw new Error("certificate has no subject key identifier");
+  if (at < 0)
+    throw new TdxError("SIM_STATE_INVALID", `${path} has no subject key identifier`, {
+      field: path,
+      hint: "the simulated platform's certificates carry one; re-create the state directory with `tdx-attest sim init`",
+    });
   // 06 03 55 1d 0e | 04 L | 04 n keyId
   const inner = at + pattern.length + 1;
   const n = buf[inner + 1]!;

@@ -3,6 +3,7 @@ import {
   bytesEqual,
   encodeQuoteSignedRegion,
   encodeSgxReportBody,
+  fromHex,
   INTEL_QE_VENDOR_ID,
   pckCertChainCertificationData,
   type QuoteBody,
@@ -60,10 +61,6 @@ export interface QuoteOptions {
   bodyType?: 2 | 3;
 }
 
-function hexBytes(h: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(h, "hex"));
-}
-
 function p1363(data: Uint8Array, key: SimKey): Uint8Array {
   return new Uint8Array(sign("sha256", data, { key: key.privateKey, dsaEncoding: "ieee-p1363" }));
 }
@@ -111,7 +108,7 @@ export class SimQuotingEnclave {
       attributes: QE_ATTRIBUTES,
       mrEnclave: SIM_TD_QE_MRENCLAVE,
       reserved2: new Uint8Array(32),
-      mrSigner: hexBytes(TD_QE_MRSIGNER),
+      mrSigner: fromHex(TD_QE_MRSIGNER, "TD_QE_MRSIGNER"),
       reserved3: new Uint8Array(96),
       isvProdId: TD_QE_ISVPRODID,
       isvSvn,

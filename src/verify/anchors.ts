@@ -75,11 +75,18 @@ function anchorSet(list: CertEntry[]): AnchorSet {
 const HINT = "pass each trust anchor as PEM text or DER bytes of a self-signed root CA certificate";
 
 function prepareAnchors(inputs: TrustAnchorInput[], crypto: CryptoBackend): CertEntry[] {
+  if (!Array.isArray(inputs))
+    throw new TdxError("TRUST_ANCHOR_INVALID", `trustAnchors is ${typeof inputs}, not an array`, {
+      field: "trustAnchors",
+      hint: "pass trustAnchors as an array: [pemText] or [derBytes]",
+    });
   const out: CertEntry[] = [];
-  inputs.forEach((input, i) => {
+  inputs.forEach((input: unknown, i) => {
     const field = `trustAnchors[${i}]`;
     let ders: Uint8Array[];
     try {
+      if (typeof input !== "string" && !(input instanceof Uint8Array))
+        throw new TypeError(`${input === null ? "null" : typeof input} is neither PEM text nor DER bytes`);
       ders = typeof input === "string" ? pemToDers(input, field) : [input];
     } catch (e) {
       throw new TdxError("TRUST_ANCHOR_INVALID", `${field} is not a PEM or DER certificate`, {

@@ -8,7 +8,7 @@ import type { TpmsAttest } from "../abi/tpm2.js";
 import type { TdReport, TdReportBody } from "../abi/types.js";
 import type { CryptoBackend } from "../crypto/backend.js";
 import type { RsaJwk } from "../crypto/rsa-jwk.js";
-import { isTdxError, TdxError } from "../errors.js";
+import { type ErrorCode, isTdxError, TdxError } from "../errors.js";
 import type { TrustAnchorInput } from "./anchors.js";
 import type { VerificationCheck, VerificationError, VerificationResult } from "./result.js";
 import type { Verifier } from "./verifier.js";
@@ -81,7 +81,7 @@ export class Run {
   }
   fail(
     name: string,
-    code: string,
+    code: ErrorCode,
     message: string,
     hint: string,
     extra: { expected?: unknown; actual?: unknown; field?: string; data?: Record<string, unknown> } = {},
@@ -107,6 +107,7 @@ export class Run {
     const out: VerificationError = { code: err.code, message: err.message };
     if (err.hint !== undefined) out.hint = err.hint;
     if (err.field !== undefined) out.field = err.field;
+    if (err.offset !== undefined) out.offset = err.offset;
     const data: Record<string, unknown> = { ...err.data, check: name };
     if (err.offset !== undefined) data.offset = err.offset;
     out.data = data;

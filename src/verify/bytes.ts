@@ -1,20 +1,14 @@
-import { latin1Of, utf8Bytes } from "../encoding.js";
+import { hexOf, latin1Of, utf8Bytes } from "../encoding.js";
 import { TdxError } from "../errors.js";
 
 /** Small byte, text and time helpers shared by the verification steps. */
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lowercase hex. */
-export function hex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
-}
+/** Lowercase hex (src/encoding.ts). */
+export const hex = hexOf;
 
 /** "TDX_%02X" of a module major version (QVL TdxModuleCheck.cpp findTdxModuleIdentity). */
 export function moduleIdName(major: number): string {
-  return `TDX_${HEX[major & 0xff]!.toUpperCase()}`;
+  return `TDX_${hexOf(Uint8Array.of(major & 0xff)).toUpperCase()}`;
 }
 
 /** A private copy. */

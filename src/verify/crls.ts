@@ -5,6 +5,7 @@ import {
   OID_CRL_NUMBER,
   OID_ECDSA_SHA256,
 } from "../crypto/x509.js";
+import type { ErrorCode } from "../errors.js";
 import { iso } from "./bytes.js";
 import type { CollateralMemo } from "./caches.js";
 import type { StepContext } from "./context.js";
@@ -99,7 +100,7 @@ export function checkCrl(
 }
 
 /** The certificate is not on the CRL (Intel: SGX_INTERMEDIATE_CA_REVOKED, SGX_PCK_REVOKED, ...). */
-export function notRevoked(run: Run, name: string, cert: CertEntry, crl: CrlEntry, code: string): void {
+export function notRevoked(run: Run, name: string, cert: CertEntry, crl: CrlEntry, code: ErrorCode): void {
   const hit = crl.crl.findRevoked(cert.cert.serial);
   if (hit) {
     run.fail(

@@ -1,4 +1,5 @@
 import { commonName, formatName, QVL_REQUIRED_CERT_EXTENSIONS } from "../crypto/x509.js";
+import type { ErrorCode } from "../errors.js";
 import { describeAnchors, describeRoot, untrustedRootMessage } from "./anchors.js";
 import { latin1 } from "./bytes.js";
 import type { StepContext } from "./context.js";
@@ -105,7 +106,7 @@ export function signedBy(
   name: string,
   subject: CertEntry,
   issuer: CertEntry,
-  code: string,
+  code: ErrorCode,
 ): void {
   const run: Run = ctx.run;
   if (!issuedBy(subject, issuer)) {

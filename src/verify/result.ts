@@ -1,6 +1,7 @@
 import type { Quote } from "../abi/types.js";
 import type { TcbLevelStatus } from "../collateral/tcb-info.js";
 import type { PckCaType } from "../crypto/pck.js";
+import type { ErrorCode } from "../errors.js";
 
 /** Intel's final TCB statuses (TCB Info level statuses plus the TD relaunch advice of TDX 1.5). */
 export type TcbStatus = TcbLevelStatus | "TDRelaunchAdvised" | "TDRelaunchAdvisedConfigurationNeeded";
@@ -24,7 +25,7 @@ export interface VerificationCheck {
 }
 
 export interface VerificationError {
-  code: string;
+  code: ErrorCode;
   message: string;
   hint?: string;
   field?: string;

@@ -1,4 +1,4 @@
-import { isTdxError, TdxError } from "../errors.js";
+import { type ErrorCode, isTdxError, TdxError } from "../errors.js";
 import { iso } from "./bytes.js";
 import type { CollateralExpiry, VerificationCheck, VerificationResult } from "./result.js";
 import type { SignatureBackend } from "./signatures.js";
@@ -56,7 +56,7 @@ export class Run {
 
   fail(
     name: string,
-    code: string,
+    code: ErrorCode,
     message: string,
     hint: string,
     extra: { expected?: unknown; actual?: unknown; field?: string; data?: Record<string, unknown> } = {},

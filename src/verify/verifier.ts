@@ -1,7 +1,7 @@
 import type { Quote } from "../abi/types.js";
 import type { Collateral } from "../collateral/types.js";
 import { type CryptoBackend, cryptoBackend } from "../crypto/backend.js";
-import { isTdxError, type TdxError } from "../errors.js";
+import { isTdxError, TdxError } from "../errors.js";
 import { runAlgorithm } from "./algorithm.js";
 import { type AnchorSet, describeAnchors, type TrustAnchorInput, trustAnchorsFor } from "./anchors.js";
 import { bytesEqual, copy, latin1, toSeconds } from "./bytes.js";
@@ -122,7 +122,14 @@ export class Verifier {
     try {
       now = toSeconds(options?.now as number | Date);
     } catch (e) {
-      return failedResult(e as TdxError, Number.NaN, "now");
+      const err = isTdxError(e)
+        ? e
+        : new TdxError("VERIFY_TIME_INVALID", "the verification time (now) could not be read", {
+            field: "now",
+            cause: e,
+            hint: "pass now as unix seconds or a Date",
+          });
+      return failedResult(err, Number.NaN, "now");
     }
     return runToResult(now, crypto, (run, result) =>
       runAlgorithm({ run, caches: this.#caches, anchors: this.#anchors }, quote, collateral, result),
@@ -169,14 +176,18 @@ function sharedVerifierFor(
 ): Verifier | VerificationResult {
   if (options?.trustAnchors !== undefined) {
     const anchors = options.trustAnchors;
-    const key = anchors.map((a) => (typeof a === "string" ? `p${a}` : `d${latin1(a)}`)).join("\u0000");
-    let v = anchorVerifiers.get(key);
+    // Anchors that are not a list of PEM text and DER bytes get no cache key: the Verifier refuses them.
+    const key =
+      Array.isArray(anchors) && anchors.every((a) => typeof a === "string" || a instanceof Uint8Array)
+        ? anchors.map((a) => (typeof a === "string" ? `p${a}` : `d${latin1(a)}`)).join("\u0000")
+        : undefined;
+    let v = key === undefined ? undefined : anchorVerifiers.get(key);
     if (v && v.crypto !== cryptoBackend()) v = undefined;
     if (!v) {
       try {
         v = new Verifier({ trustAnchors: anchors });
         if (anchorVerifiers.size >= 16) anchorVerifiers.clear();
-        anchorVerifiers.set(key, v);
+        if (key !== undefined) anchorVerifiers.set(key, v);
       } catch (e) {
         if (isTdxError(e)) {
           return failedResult(

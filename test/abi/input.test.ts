@@ -48,25 +48,27 @@ describe("input that names its real problem", () => {
 
 describe("hex options (--report-data, --data-hex)", () => {
   it("names a character that is no hex digit, with its offset", () => {
-    const e = tdxErrorOf(() => hexOption("zz", "report-data", 64, "OLD_CODE"));
+    const e = tdxErrorOf(() => hexOption("zz", "report-data", 64, "GUEST_REPORT_DATA_SIZE"));
     expect(e.code).toBe("HEX_OPTION_NOT_HEX");
     expect(e.field).toBe("report-data");
     expect(e.offset).toBe(0);
     expect(e.message).not.toMatch(/at most 64 bytes/);
-    expect(tdxErrorOf(() => hexOption("0x00g0", "report-data", 64, "OLD_CODE")).offset).toBe(4);
+    expect(tdxErrorOf(() => hexOption("0x00g0", "report-data", 64, "GUEST_REPORT_DATA_SIZE")).offset).toBe(4);
   });
 
   it("an odd number of digits and a too-long value get their own codes", () => {
-    expect(tdxErrorOf(() => hexOption("abc", "report-data", 64, "OLD_CODE")).code).toBe(
+    expect(tdxErrorOf(() => hexOption("abc", "report-data", 64, "GUEST_REPORT_DATA_SIZE")).code).toBe(
       "HEX_OPTION_ODD_LENGTH",
     );
-    const long = tdxErrorOf(() => hexOption("00".repeat(65), "report-data", 64, "OLD_CODE"));
-    expect(long.code).toBe("OLD_CODE");
+    const long = tdxErrorOf(() => hexOption("00".repeat(65), "report-data", 64, "GUEST_REPORT_DATA_SIZE"));
+    expect(long.code).toBe("GUEST_REPORT_DATA_SIZE");
     expect(long.message).toMatch(/at most 64 bytes of hex \(got 65\)/);
   });
 
   it("reads hex with or without 0x", () => {
-    expect(hexOption(" 0xA1b2 ", "data-hex", 4, "X")).toEqual(Uint8Array.from([0xa1, 0xb2]));
-    expect(hexOption("", "data-hex", 4, "X")).toEqual(new Uint8Array(0));
+    expect(hexOption(" 0xA1b2 ", "data-hex", 4, "GUEST_REPORT_DATA_SIZE")).toEqual(
+      Uint8Array.from([0xa1, 0xb2]),
+    );
+    expect(hexOption("", "data-hex", 4, "GUEST_REPORT_DATA_SIZE")).toEqual(new Uint8Array(0));
   });
 });

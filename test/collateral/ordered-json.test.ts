@@ -9,7 +9,7 @@ import {
 
 /** rapidjson's reader and Writer, as Intel's QVL uses them for the signed TCB Info / QE Identity. */
 
-const parse = (t: string) => parseOrderedJson(t, "TEST_JSON", "doc");
+const parse = (t: string) => parseOrderedJson(t, "TCB_INFO_MALFORMED", "doc");
 
 describe("ordered JSON reader (rapidjson semantics)", () => {
   it("keeps duplicate members in order and finds the first (rapidjson FindMember), unlike JSON.parse", () => {
@@ -99,7 +99,7 @@ describe("ordered JSON reader (rapidjson semantics)", () => {
       '{"a":tru}',
     ]) {
       expect(() => parse(bad), JSON.stringify(bad)).toThrowError(
-        expect.objectContaining({ code: "TEST_JSON" }),
+        expect.objectContaining({ code: "TCB_INFO_MALFORMED" }),
       );
     }
   });

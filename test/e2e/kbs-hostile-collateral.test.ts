@@ -199,7 +199,7 @@ describe("key broker against a hostile collateral service", () => {
     const r = await post(b.url, "/api/verify", {
       quote: Buffer.from(sim.quote(new Uint8Array(64))).toString("hex"),
     });
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(503);
     expect(JSON.parse(r.text).error.code).toBe("EXPLORER_COLLATERAL_UNAVAILABLE");
     expect(r.text).not.toContain(new URL(proxy.url).port);
   });

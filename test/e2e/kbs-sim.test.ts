@@ -17,7 +17,7 @@ import { buildKbsApp } from "../../src/server/kbs-app.js";
 import { DISK_UNLOCK_POLICY } from "../../src/server/serve.js";
 import { SimCollateralProvider } from "../../src/sim/collateral-provider.js";
 import { createSimPlatform, defaultTdDescription, type SimPlatform } from "../../src/sim/index.js";
-import { rejectionOf } from "../helpers/errors.js";
+import { rejectionOf, tdxErrorOf } from "../helpers/errors.js";
 
 /** Collateral from whichever simulated platform issued the quote's PCK chain (one broker, two platforms). */
 class SimPlatforms implements CollateralProvider {
@@ -177,6 +177,20 @@ describe("key broker end to end with the simulated TDX platform and the DCAP ver
     };
     const e = await rejectionOf(new KbsClient({ url }).getResource("default/disk/key", source));
     expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
+    expect(e.data?.status).toBe(401);
+  });
+
+  it("a quote cut short keeps its shape to the client: the parser's field and offset in KBS_EVIDENCE_REJECTED", async () => {
+    const client = new KbsClient({ url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    const quote = platform.quote(expectedReportData(nonce, key.publicJwk, "")).slice(0, 100);
+    const parser = tdxErrorOf(() => parseQuote(quote));
+    expect(parser.code).toBe("QUOTE_TRUNCATED");
+    const e = await rejectionOf(client.attestRaw(attestationMessage(nonce, key.publicJwk, quote)));
+    expect(e.code).toBe("KBS_EVIDENCE_REJECTED");
+    expect(e.message).toMatch(/QUOTE_TRUNCATED/);
+    expect([e.field, e.offset, e.hint]).toEqual([parser.field, parser.offset, parser.hint]);
     expect(e.data?.status).toBe(401);
   });
 

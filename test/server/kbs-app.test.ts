@@ -125,6 +125,19 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(String(p.detail)).toMatch(/Version Mismatch/);
   });
 
+  it("refuses a tee-pubkey holding a lone UTF-16 surrogate with 400, not 500 (JCS_LONE_SURROGATE)", async () => {
+    const client = new KbsClient({ url: broker.url });
+    const { nonce } = await client.auth();
+    const key = generateTeeKeyPair();
+    // JSON.parse accepts "\ud800"; RFC 8785 cannot canonicalize it, so REPORTDATA cannot be computed.
+    const jwk = { ...key.publicJwk, kid: "\ud800" };
+    const e = await rejectionOf(
+      client.attestRaw(attestationMessage(nonce, jwk, fakeQuoteBytes({ reportData: "00".repeat(64) }))),
+    );
+    expect(e.code).toBe("JCS_LONE_SURROGATE");
+    expect(e.data?.status).toBe(400);
+  });
+
   it("refuses a wrong nonce", async () => {
     const client = new KbsClient({ url: broker.url });
     await client.auth();
@@ -415,6 +428,18 @@ describe("key broker over HTTP (fake verifier)", () => {
     ).toBe(404);
     expect((await admin(broker.url, "PUT", "/kbs/v0/resource/a/b/c", "{}")).status).toBe(400);
     expect(ADMIN_TOKEN.length).toBeGreaterThan(16);
+  });
+
+  it("refuses an attestation policy with an unknown rule with 400, as documented (it was 500)", async () => {
+    const res = await admin(
+      broker.url,
+      "PUT",
+      "/kbs/v0/admin/policy/attestation/typo",
+      JSON.stringify({ mrtd: ["00".repeat(48)] }),
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ code: "POLICY_UNKNOWN_FIELD", field: "$.mrtd", status: 400 });
   });
 });
 

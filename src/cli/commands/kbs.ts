@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { isErrorCode } from "../../error-registry.js";
 import { TdxError } from "../../errors.js";
 import { isAzTdxVtpmProvider, openProvider, PROVIDER_NAMES, type ProviderName } from "../../guest/index.js";
 import type { AzTdxVtpmEvidenceSource } from "../../kbs/az-client.js";
@@ -462,14 +463,17 @@ async function adminCall(
   } catch {
     // not a problem document
   }
-  throw new TdxError(
-    typeof p.code === "string" ? p.code : `KBS_HTTP_${res.status}`,
-    `the key broker refused (${res.status}): ${String(p.detail ?? res.statusText)}`,
-    {
-      ...(typeof p.hint === "string" ? { hint: p.hint } : {}),
-      ...(p.denials ? { data: { denials: p.denials } } : {}),
-    },
-  );
+  // A code this version does not declare (another broker, no problem document) is KBS_HTTP_ERROR.
+  const code = isErrorCode(p.code) ? p.code : "KBS_HTTP_ERROR";
+  const data: Record<string, unknown> = { status: res.status };
+  if (code !== p.code && p.code !== undefined) data.code = p.code;
+  if (p.denials) data.denials = p.denials;
+  throw new TdxError(code, `the key broker refused (${res.status}): ${String(p.detail ?? res.statusText)}`, {
+    ...(code === p.code && typeof p.field === "string" ? { field: p.field } : {}),
+    ...(code === p.code && typeof p.offset === "number" ? { offset: p.offset } : {}),
+    ...(typeof p.hint === "string" ? { hint: p.hint } : {}),
+    data,
+  });
 }
 
 /**

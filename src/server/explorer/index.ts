@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Quote } from "../../abi/index.js";
 import { toHex } from "../../abi/index.js";
 import { type Collateral, isQuoteFault } from "../../collateral/index.js";
-import { isTdxError, TdxError } from "../../errors.js";
+import { httpStatusOf } from "../../error-registry.js";
+import { type ErrorCode, isTdxError, TdxError } from "../../errors.js";
 import { type TrustAnchorInput, Verifier } from "../../verify/index.js";
 import { checkJsonDepth, useDepthLimitedJsonParser } from "../json-depth.js";
 import { ASSET_FILES, type AssetName, assetPath, loadExplorerAssets } from "./assets.js";
@@ -68,18 +69,24 @@ function errorBody(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof UnparsableQuote) {
     return { status: 400, body: { ok: false, error: e.error.toJSON(), hex: toHex(e.bytes) } };
   }
+  // The status of the code's table entry (EXPLORER_COLLATERAL_UNAVAILABLE: 503, the server's source failed);
+  // the explorer's input is the caller's, so a code without one is 400.
   if (e instanceof ErrorWithDecode) {
-    return { status: 400, body: { ok: false, error: e.error.toJSON(), decode: e.decode } };
+    return {
+      status: httpStatusOf(e.error.code) ?? 400,
+      body: { ok: false, error: e.error.toJSON(), decode: e.decode },
+    };
   }
-  if (isTdxError(e)) return { status: 400, body: { ok: false, error: e.toJSON() } };
+  if (isTdxError(e)) return { status: httpStatusOf(e.code) ?? 400, body: { ok: false, error: e.toJSON() } };
   const fe = e as Partial<FastifyError>;
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    const code: ErrorCode = "EXPLORER_BODY_TOO_LARGE";
     return {
-      status: 413,
+      status: httpStatusOf(code)!,
       body: {
         ok: false,
         error: {
-          code: "EXPLORER_BODY_TOO_LARGE",
+          code,
           message: "the request body is too large",
           hint: "send one quote (a few KiB) and its collateral, not more",
         },
@@ -87,24 +94,26 @@ function errorBody(e: unknown): { status: number; body: ErrorBody } {
     };
   }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const code: ErrorCode = "EXPLORER_BAD_REQUEST";
     return {
       status: fe.statusCode,
       body: {
         ok: false,
         error: {
-          code: "EXPLORER_BAD_REQUEST",
+          code,
           message: fe.message ?? "bad request",
           hint: 'send JSON such as {"quote": "<hex or base64>"} with content-type application/json',
         },
       },
     };
   }
+  const internal: ErrorCode = "INTERNAL";
   return {
     status: 500,
     body: {
       ok: false,
       error: {
-        code: "INTERNAL",
+        code: internal,
         message: e instanceof Error ? e.message : String(e),
         hint: "this is a bug in tdx-attest; please report it with the input",
       },

@@ -1,4 +1,5 @@
-import { isTdxError } from "../../errors.js";
+import { hexOf } from "../../encoding.js";
+import { type ErrorCode, isTdxError } from "../../errors.js";
 import { Verifier } from "../../verify/index.js";
 import {
   decodedQuote,
@@ -22,20 +23,15 @@ function failure(e: unknown): Record<string, unknown> {
   if (e instanceof UnparsableQuote) return { ok: false, error: e.error.toJSON(), hex: hexOf(e.bytes) };
   if (e instanceof ErrorWithDecode) return { ok: false, error: e.error.toJSON(), decode: e.decode };
   if (isTdxError(e)) return { ok: false, error: e.toJSON() };
+  const internal: ErrorCode = "INTERNAL";
   return {
     ok: false,
     error: {
-      code: "INTERNAL",
+      code: internal,
       message: e instanceof Error ? e.message : String(e),
       hint: "this is a bug in tdx-attest; please report it with the input",
     },
   };
-}
-
-function hexOf(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
 }
 
 /** Answer `path` ("api/decode" or "api/verify") for a JSON request body, as the server would. */
