@@ -6,6 +6,8 @@
 // signature checked on libuv's thread pool as soon as it is met), awaited one at a time.
 // "Floor of cold" is the OpenSSL work a cold verification cannot avoid, timed alone: it bounds the cold ratio.
 // Targets: cold >= 7x faster than the faster peer, warm >= 100x. Run: npm run build && node bench/verify.mjs
+// Then the browser row (bench/verify-browser.mjs): the same case in headless Chromium, our dist/ on WebCrypto
+// against @phala/dcap-qvl-web in the same page; without Chromium one line says it is skipped and why.
 import { createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -14,6 +16,7 @@ import { readCollateral } from "../dist/collateral/json.js";
 import { verifyP256OnThreadPool } from "../dist/crypto/ecdsa.js";
 import { Verifier } from "../dist/verify/index.js";
 import { fmt, loadVectorCases, printTable } from "./lib.mjs";
+import { runBrowserRow } from "./verify-browser.mjs";
 
 const require = createRequire(import.meta.url);
 const web = await import("@phala/dcap-qvl-web");
@@ -214,3 +217,6 @@ console.log(
   `best rounds: cold ${fmt(best(samples.cold) / bestPeer)}x, cold async ${fmt(best(samples.coldAsync) / bestPeer)}x (collateral pre-read ${fmt(best(samples.coldParsed) / bestPeer)}x), ` +
     `warm ${fmt(best(samples.warm) / bestPeer)}x the faster peer; floor ${fmt(1e6 / best(samples.floor))} us`,
 );
+
+// The browser row, after the Node rows (so neither disturbs the other's timing).
+if (!(await runBrowserRow(caseName))) process.exitCode = 1;
