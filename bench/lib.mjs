@@ -60,7 +60,7 @@ export function printTable(rows) {
  * test/helpers/browser.ts tries (keep the two lists the same). No browser: skip, or fail under
  * TDX_REQUIRE_BROWSER=1.
  */
-export function findChromium(env) {
+export function findChromium(env, exists = existsSync) {
   const candidates = [
     "/usr/bin/chromium",
     "/usr/bin/chromium-browser",
@@ -69,11 +69,11 @@ export function findChromium(env) {
     "/snap/bin/chromium",
   ];
   if (env.TDX_CHROMIUM) {
-    return existsSync(env.TDX_CHROMIUM)
+    return exists(env.TDX_CHROMIUM)
       ? { kind: "run", path: env.TDX_CHROMIUM }
       : { kind: "fail", reason: `TDX_CHROMIUM=${env.TDX_CHROMIUM} does not exist` };
   }
-  const path = candidates.find((p) => existsSync(p));
+  const path = candidates.find((p) => exists(p));
   if (path) return { kind: "run", path };
   const reason = `no Chromium found (tried ${candidates.join(", ")}): install it (Debian: apt-get install chromium, or bash .ci/chromium.sh) or set TDX_CHROMIUM=/path/to/chrome`;
   return { kind: env.TDX_REQUIRE_BROWSER === "1" ? "fail" : "skip", reason };
