@@ -1,7 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 
-/** What key to make: RSA of a modulus length, or EC on a named curve. */
-export type KeyPairSpec = { type: "rsa"; modulusLength: number } | { type: "ec"; namedCurve: string };
+/** What key to make: RSA of a modulus length, EC on a named curve, or Ed25519. */
+export type KeyPairSpec =
+  | { type: "rsa"; modulusLength: number }
+  | { type: "ec"; namedCurve: string }
+  | { type: "ed25519" };
 
 export interface NewKeyPair {
   privateKey: KeyObject;
@@ -15,9 +18,10 @@ export interface NewKeyPair {
  * Why: on Node 20 the KeyObjects that `generateKeyPairSync` (or `generateKeyPair`) returns share one mutex
  * with the job object that made them, and the job's destructor, run by the garbage collector once the job is
  * unreachable, locks that mutex (`~KeyPairGenConfig`, nodejs/node src/crypto/crypto_keygen.h). Exporting such
- * a key as JWK holds the same mutex while it allocates the JWK's strings (`ExportJWKRsaKey`, src/crypto/crypto_rsa.cc, and its
- * EC twin); if that allocation starts a GC that collects the job, the thread
- * waits for a mutex it holds itself, forever (a futex wait at no CPU; vitest cannot time it out). Seen in CI
+ * a key as JWK holds the same mutex while it allocates the JWK's strings (`ExportJWKRsaKey` in
+ * src/crypto/crypto_rsa.cc, and its EC twin); if that allocation starts a GC that collects the job, the thread
+ * waits for a mutex it holds itself, forever (a futex wait at no CPU; vitest cannot time it out). Reading
+ * `asymmetricKeyDetails` deadlocks the same way; PEM and DER exports did not in 40,000 rounds. Seen in CI
  * in test/kbs/az-tdx-vtpm.test.ts (the simulated paravisor's EK and AK); `test/crypto/keygen.test.ts`
  * reproduces it in a child process within a few thousand generate-and-export rounds and checks this function
  * never does.
@@ -25,15 +29,16 @@ export interface NewKeyPair {
 export function newKeyPair(spec: KeyPairSpec): NewKeyPair {
   const privateKeyEncoding = { type: "pkcs8", format: "der" } as const;
   const publicKeyEncoding = { type: "spki", format: "der" } as const;
-  const der: Buffer =
-    spec.type === "rsa"
-      ? generateKeyPairSync("rsa", {
-          modulusLength: spec.modulusLength,
-          privateKeyEncoding,
-          publicKeyEncoding,
-        }).privateKey
-      : generateKeyPairSync("ec", { namedCurve: spec.namedCurve, privateKeyEncoding, publicKeyEncoding })
-          .privateKey;
+  let der: Buffer;
+  if (spec.type === "rsa") {
+    const { modulusLength } = spec;
+    der = generateKeyPairSync("rsa", { modulusLength, privateKeyEncoding, publicKeyEncoding }).privateKey;
+  } else if (spec.type === "ec") {
+    const { namedCurve } = spec;
+    der = generateKeyPairSync("ec", { namedCurve, privateKeyEncoding, publicKeyEncoding }).privateKey;
+  } else {
+    der = generateKeyPairSync("ed25519", { privateKeyEncoding, publicKeyEncoding }).privateKey;
+  }
   const privateKey = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }

@@ -106,16 +106,23 @@ function runLoop(kind: "plain" | "newKeyPair", rounds: number, stallMs = 8_000, 
 }
 
 describe("newKeyPair", () => {
-  it("makes working RSA and EC key pairs whose public half is the private key's", () => {
+  it("makes working RSA, EC and Ed25519 key pairs whose public half is the private key's", () => {
     const rsa = newKeyPair({ type: "rsa", modulusLength: 2048 });
     expect(rsa.privateKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     const ec = newKeyPair({ type: "ec", namedCurve: "P-256" });
     expect(ec.privateKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
-    for (const { privateKey, publicKey } of [rsa, ec]) {
+    const ed = newKeyPair({ type: "ed25519" });
+    expect(ed.privateKey.asymmetricKeyType).toBe("ed25519");
+    for (const [{ privateKey, publicKey }, hash] of [
+      [rsa, "sha256"],
+      [ec, "sha256"],
+      [ed, null],
+    ] as const) {
       expect(privateKey.type).toBe("private");
       expect(publicKey.equals(createPublicKey(privateKey))).toBe(true);
-      const sig = sign("sha256", Buffer.from("message"), privateKey);
-      expect(verify("sha256", Buffer.from("message"), publicKey, sig)).toBe(true);
+      const sig = sign(hash, Buffer.from("message"), privateKey);
+      expect(verify(hash, Buffer.from("message"), publicKey, sig)).toBe(true);
+      expect(verify(hash, Buffer.from("massage"), publicKey, sig)).toBe(false);
     }
   });
 
