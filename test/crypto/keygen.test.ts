@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createPublicKey, sign, verify } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { newKeyPair } from "../../src/crypto/keygen.js";
@@ -140,4 +140,21 @@ describe("newKeyPair", () => {
     const r = await runLoop("newKeyPair", 10_000);
     expect(r.outcome, `rounds ${r.rounds}; ${r.detail}`).toBe("done");
   }, 180_000);
+});
+
+describe("the project makes keys only through newKeyPair", () => {
+  it("has no generateKeyPairSync / generateKeyPair call in src, test or bench but keygen.ts and this test", () => {
+    const calls: string[] = [];
+    for (const dir of ["src", "test", "bench", "scripts"]) {
+      for (const name of readdirSync(join(projectRoot, dir), { recursive: true, encoding: "utf8" })) {
+        const file = join(projectRoot, dir, name);
+        if (!/\.(ts|mjs|js)$/.test(name) || /(^|\/)keygen(\.test)?\.ts$/.test(name)) continue;
+        const text = readFileSync(file, "utf8");
+        for (const m of text.matchAll(/\bgenerateKeyPair(Sync)?\(\s*["'`]/g)) {
+          calls.push(`${relative(projectRoot, file)}:${text.slice(0, m.index).split("\n").length}`);
+        }
+      }
+    }
+    expect(calls).toEqual([]);
+  });
 });
