@@ -1,5 +1,5 @@
 // bench/verify, browser row: tdx-attest (dist/ as built, ES modules, WebCrypto backend, `verifyAsync`) vs
-// @phala/dcap-qvl-web (Rust/WASM) in ONE Chromium page each, same quote + collateral JSON + time as the Node
+// @phala/dcap-qvl-web (Rust/WASM) side by side in the same Chromium page (a fresh one per cold trial, one for the steady rounds), same quote + collateral JSON + time as the Node
 // rows. bench/verify.mjs runs it after the Node rows; alone: npm run build && node bench/verify-browser.mjs [CASE]
 // Knobs: BENCH_COLD_TRIALS (9), BENCH_ROUNDS (9), BENCH_WARMUP_MS (2500), BENCH_DEBUG=1 prints each cold trial.
 //
