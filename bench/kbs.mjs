@@ -4,18 +4,11 @@
 // The broker runs as its own process (`tdx-attest serve`); this process plays the TDs.
 // Run: npm run build && node bench/kbs.mjs [concurrency] [seconds]
 import { spawn } from "node:child_process";
-import {
-  createCipheriv,
-  createHash,
-  diffieHellman,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  verify,
-} from "node:crypto";
+import { createCipheriv, createHash, diffieHellman, randomBytes, sign, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { newKeyPair } from "../dist/crypto/keygen.js";
 import { KbsClient } from "../dist/kbs/client.js";
 import { initSimPlatform } from "../dist/sim/index.js";
 import { fmt, opsPerSecond, printTable, root } from "./lib.mjs";
@@ -127,7 +120,7 @@ const runs = [
 // first quote), ES256 token sign + verify, ECDH-ES (ephemeral P-256 key + derive) + AES-KW + AES-GCM,
 // AES-GCM open of the stored secret; TD: P-256 key generation, ECDH derive, SHA-384 binding, and the
 // simulated QE's two ECDSA-P256 signatures.
-const p256 = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
+const p256 = () => newKeyPair({ type: "ec", namedCurve: "P-256" });
 const ak = p256();
 const tk = p256();
 const msg = randomBytes(632);

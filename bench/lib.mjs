@@ -19,6 +19,7 @@ export function loadVectorCases() {
     .sort()
     .map((name) => ({
       name,
+      dir: join(dir, "cases", name),
       quote: new Uint8Array(readFileSync(join(dir, "cases", name, "quote.bin"))),
       collateralText: readFileSync(join(dir, "cases", name, "collateral.json"), "utf8"),
       expected: JSON.parse(readFileSync(join(dir, "cases", name, "expected.json"), "utf8")),
@@ -53,3 +54,39 @@ export function printTable(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join("  "));
 }
+
+/**
+ * Which Chromium the browser row drives (playwright-core, never a download): TDX_CHROMIUM, else the paths
+ * test/helpers/browser.ts tries (keep the two lists the same). No browser: skip, or fail under
+ * TDX_REQUIRE_BROWSER=1.
+ */
+export function findChromium(env, exists = existsSync) {
+  const candidates = [
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome-stable",
+    "/usr/bin/google-chrome",
+    "/snap/bin/chromium",
+  ];
+  if (env.TDX_CHROMIUM) {
+    return exists(env.TDX_CHROMIUM)
+      ? { kind: "run", path: env.TDX_CHROMIUM }
+      : { kind: "fail", reason: `TDX_CHROMIUM=${env.TDX_CHROMIUM} does not exist` };
+  }
+  const path = candidates.find((p) => exists(p));
+  if (path) return { kind: "run", path };
+  const reason = `no Chromium found (tried ${candidates.join(", ")}): install it (Debian: apt-get install chromium, or bash .ci/chromium.sh) or set TDX_CHROMIUM=/path/to/chrome`;
+  return { kind: env.TDX_REQUIRE_BROWSER === "1" ? "fail" : "skip", reason };
+}
+
+/** Headless Chromium flags for a machine with no outside network (as test/helpers/browser.ts). */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];

@@ -3,10 +3,11 @@
 // (node:crypto), the least work any quote needs (the attestation key signs every quote). Also shown: the
 // simulated QE alone in process, so the cost of the protocol + socket is visible.
 // Run: npm run build && node bench/qgs.mjs
-import { generateKeyPairSync, sign } from "node:crypto";
+import { sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { newKeyPair } from "../dist/crypto/keygen.js";
 import { qgsGetQuote, simQuotingBackend, startQgsServer } from "../dist/qgs/index.js";
 import { createSimPlatform } from "../dist/sim/index.js";
 import { fmt, opsPerSecond, printTable } from "./lib.mjs";
@@ -16,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), "bench-qgs-"));
 const sock = join(dir, "qgs.socket");
 const server = await startQgsServer({ backend: simQuotingBackend(platform), listen: `unix:${sock}` });
 const report = platform.report(new Uint8Array(64).fill(7));
-const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const { privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
 const message = new Uint8Array(632).fill(1); // a v4 quote's signed region is 632 bytes
 
 const CONCURRENCY = 8;

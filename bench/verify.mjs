@@ -6,14 +6,18 @@
 // signature checked on libuv's thread pool as soon as it is met), awaited one at a time.
 // "Floor of cold" is the OpenSSL work a cold verification cannot avoid, timed alone: it bounds the cold ratio.
 // Targets: cold >= 7x faster than the faster peer, warm >= 100x. Run: npm run build && node bench/verify.mjs
-import { createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
+// Then the browser row (bench/verify-browser.mjs): the same case in headless Chromium, our dist/ on WebCrypto
+// against @phala/dcap-qvl-web in the same page; without Chromium one line says it is skipped and why.
+import { createPublicKey, sign, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import dcap from "@phala/dcap-qvl";
 import { readCollateral } from "../dist/collateral/json.js";
 import { verifyP256OnThreadPool } from "../dist/crypto/ecdsa.js";
+import { newKeyPair } from "../dist/crypto/keygen.js";
 import { Verifier } from "../dist/verify/index.js";
 import { fmt, loadVectorCases, printTable } from "./lib.mjs";
+import { runBrowserRow } from "./verify-browser.mjs";
 
 const require = createRequire(import.meta.url);
 const web = await import("@phala/dcap-qvl-web");
@@ -38,14 +42,14 @@ console.log(
 );
 if (!ours.ok) throw new Error(`tdx-attest failed to verify: ${ours.error?.code}`);
 
-const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const { publicKey, privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
 const msg = quote.subarray(0, 632);
 const sig = sign("sha256", msg, { key: privateKey, dsaEncoding: "ieee-p1363" });
 const floor = () => verify("sha256", msg, { key: publicKey, dsaEncoding: "ieee-p1363" }, sig);
 // The OpenSSL work of any cold verification, nothing else: 4 keys imported from their points (PCK CA, PCK,
 // TCB Signing, attestation key; the root's key is imported once per process) and 9 signature checks with
 // them as a cold verification uses them (root x3, PCK CA x2, TCB Signing x2, PCK x1, attestation key x1).
-const coldKeys = Array.from({ length: 4 }, () => generateKeyPairSync("ec", { namedCurve: "P-256" }));
+const coldKeys = Array.from({ length: 4 }, () => newKeyPair({ type: "ec", namedCurve: "P-256" }));
 const coldJwks = coldKeys.map((k) => k.publicKey.export({ format: "jwk" }));
 const coldSigs = [{ privateKey }, ...coldKeys].map((k) => ({
   der: sign("sha256", msg, { key: k.privateKey, dsaEncoding: "der" }),
@@ -214,3 +218,6 @@ console.log(
   `best rounds: cold ${fmt(best(samples.cold) / bestPeer)}x, cold async ${fmt(best(samples.coldAsync) / bestPeer)}x (collateral pre-read ${fmt(best(samples.coldParsed) / bestPeer)}x), ` +
     `warm ${fmt(best(samples.warm) / bestPeer)}x the faster peer; floor ${fmt(1e6 / best(samples.floor))} us`,
 );
+
+// The browser row, after the Node rows (so neither disturbs the other's timing).
+if (!(await runBrowserRow(caseName))) process.exitCode = 1;

@@ -1,5 +1,6 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { JWK } from "jose";
+import { newKeyPair } from "../crypto/keygen.js";
 import { isErrorCode } from "../error-registry.js";
 import { TdxError } from "../errors.js";
 import { type AzTdxVtpmEvidenceSource, azAttestationMessage, isAzTdxVtpmSource } from "./az-client.js";
@@ -22,11 +23,11 @@ export interface TeeKeyPair {
 /** A fresh key to receive the secret: EC P-256 with ECDH-ES+A256KW (the default) or RSA-3072 with RSA-OAEP-256. */
 export function generateTeeKeyPair(type: "ec" | "rsa" = "ec"): TeeKeyPair {
   if (type === "rsa") {
-    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 3072 });
+    const { privateKey, publicKey } = newKeyPair({ type: "rsa", modulusLength: 3072 });
     const j = publicKey.export({ format: "jwk" });
     return { privateKey, publicJwk: { kty: "RSA", alg: "RSA-OAEP-256", n: j.n!, e: j.e! } };
   }
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
   const j = publicKey.export({ format: "jwk" });
   return { privateKey, publicJwk: { kty: "EC", crv: "P-256", alg: "ECDH-ES+A256KW", x: j.x!, y: j.y! } };
 }

@@ -3,11 +3,11 @@ import {
   createHash,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   type KeyObject,
   randomBytes,
 } from "node:crypto";
 import { FlattenedEncrypt, type FlattenedJWE, flattenedDecrypt, type JWK } from "jose";
+import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 
 /** Key-wrapping algorithms a tee-pubkey may name (Trustee's set minus the deprecated RSA1_5). */
@@ -119,7 +119,7 @@ export function concatKdf256(z: Uint8Array, algorithm: string): Buffer {
 }
 
 function encryptEcdhEs(plaintext: Uint8Array, recipient: KeyObject, crv: string): KbsResponse {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: CURVES[crv]! });
+  const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: CURVES[crv]! });
   const epk = publicKey.export({ format: "jwk" });
   const kek = concatKdf256(diffieHellman({ privateKey, publicKey: recipient }), "ECDH-ES+A256KW");
   const cek = randomBytes(32);

@@ -1,5 +1,6 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
+import { createPublicKey, type KeyObject, randomUUID } from "node:crypto";
 import { exportJWK, type JWK, jwtVerify, SignJWT } from "jose";
+import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 
 export const DEFAULT_TOKEN_ISSUER = "tdx-attest-kbs";
@@ -27,7 +28,7 @@ export class TokenSigner {
   }
 
   static generatePrivateKeyPem(): string {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
     return privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   }
 

@@ -9,9 +9,10 @@
  * boot is deterministic, the HCL report is regenerated from the TD at start and after each report-data write), as
  * a VM's vTPM starts over at every boot while its AK stays.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
+import { createPrivateKey, type KeyObject, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 import { newRsaPublicJwk, SimAzureParavisor, type SimAzureParavisorOptions } from "./paravisor.js";
 import { loadSimPlatform, type SimPlatform, writeAtomic } from "./platform.js";
@@ -42,7 +43,7 @@ export interface InitSimAzureOptions {
 
 /** A new RSA-2048 attestation key (what `sim init --platform azure` generates before writing anything). */
 export function newSimAttestationKey(): KeyObject {
-  return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  return newKeyPair({ type: "rsa", modulusLength: 2048 }).privateKey;
 }
 
 /**

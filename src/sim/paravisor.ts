@@ -7,7 +7,7 @@
  * out TD quotes from the simulated Quoting Enclave as Azure's IMDS `/acc/tdquote` does. Evidence it makes
  * verifies with `verifyAzTdxVtpm` when the simulated root CA is the trust anchor, and only then.
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { AzTdxVtpmEvidence, AzTdxVtpmEvidenceVersion } from "../abi/az-evidence.js";
 import { serializeAzTdxVtpmEvidence } from "../abi/az-evidence.js";
 import { toHex } from "../abi/bytes.js";
@@ -22,6 +22,7 @@ import {
 import { pcrSelection, TPM_ALG, TPMA_NV } from "../abi/tpm2.js";
 import { TDREPORT_SIZE } from "../abi/types.js";
 import type { Collateral } from "../collateral/types.js";
+import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 import { createSimPlatform, type SimPlatform, type SimPlatformOptions } from "./platform.js";
 import { SIM_VTPM_PCR_COUNT, SimVtpm, type SimVtpmOptions } from "./vtpm.js";
@@ -274,7 +275,7 @@ export class SimAzureParavisor {
 
 /** The public JWK of a new RSA-2048 key (the simulated EK). */
 export function newRsaPublicJwk(): { kty: "RSA"; n: string; e: string } {
-  const jwk = createPublicKey(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey).export({
+  const jwk = newKeyPair({ type: "rsa", modulusLength: 2048 }).publicKey.export({
     format: "jwk",
   });
   return { kty: "RSA", n: jwk.n!, e: jwk.e! };

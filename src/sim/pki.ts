@@ -1,9 +1,9 @@
+import { newKeyPair } from "../crypto/keygen.js";
 import "reflect-metadata";
 import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   randomBytes,
   webcrypto,
@@ -60,7 +60,7 @@ export interface SimKey {
 }
 
 export function generateSimKey(): SimKey {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
   return simKeyFromPkcs8(new Uint8Array(privateKey.export({ format: "der", type: "pkcs8" })));
 }
 

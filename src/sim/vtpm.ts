@@ -7,7 +7,7 @@
  * 2.0 Library Part 3 "Commands"; authorization is the password session (TPM_RS_PW) with empty owner and index
  * passwords, as on Azure. Errors are TPM response codes, never exceptions.
  */
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, sign } from "node:crypto";
 import { concatBytes } from "../abi/bytes.js";
 import { AZ_VTPM_AK_HANDLE } from "../abi/hcl.js";
 import {
@@ -38,6 +38,7 @@ import {
   writePcrSelectionList,
   writeTpmtSignature,
 } from "../abi/tpm2.js";
+import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 
 export const SIM_VTPM_PCR_COUNT = 24;
@@ -110,7 +111,7 @@ export class SimVtpm {
   restartCount = 0;
 
   constructor(opts: SimVtpmOptions = {}) {
-    this.#ak = opts.attestationKey ?? generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    this.#ak = opts.attestationKey ?? newKeyPair({ type: "rsa", modulusLength: 2048 }).privateKey;
     const jwk = createPublicKey(this.#ak).export({ format: "jwk" });
     if (jwk.kty !== "RSA" || typeof jwk.n !== "string") {
       throw new TdxError("SIM_VTPM_KEY", "the vTPM attestation key must be an RSA key", {

@@ -1,5 +1,5 @@
 import * as nodeCrypto from "node:crypto";
-import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { createHash, randomBytes, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   cryptoBackend,
@@ -7,6 +7,7 @@ import {
   p256VerifyDigest,
   webCryptoBackend,
 } from "../../src/crypto/backend.js";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { sha256Sync, sha384Sync } from "../../src/crypto/sha2.js";
 import { base64Bytes, base64Of, base64UrlOf, hexBytes, hexOf, latin1Of } from "../../src/encoding.js";
 import { Verifier } from "../../src/verify/index.js";
@@ -16,7 +17,7 @@ import { Verifier } from "../../src/verify/index.js";
 const node = nodeCryptoBackend(nodeCrypto);
 
 function p256Pair() {
-  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { publicKey, privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
   const jwk = publicKey.export({ format: "jwk" });
   const xy = new Uint8Array([
     ...Buffer.from(jwk.x as string, "base64url"),
@@ -79,7 +80,7 @@ describe("crypto backends", () => {
   });
 
   it("RSA PKCS#1 v1.5 / SHA-256: the plain-JavaScript check agrees with OpenSSL", async () => {
-    const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { publicKey, privateKey } = newKeyPair({ type: "rsa", modulusLength: 2048 });
     const jwk = publicKey.export({ format: "jwk" }) as { n: string; e: string };
     const key = { kty: "RSA" as const, n: jwk.n, e: jwk.e };
     const msg = randomBytes(100);

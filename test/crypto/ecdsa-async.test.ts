@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from "node:crypto";
+import { sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   derEcdsaToRaw,
@@ -9,11 +9,12 @@ import {
   verifyRawP256,
   verifyRawP256Async,
 } from "../../src/crypto/ecdsa.js";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { isTdxError } from "../../src/errors.js";
 
 /** The WebCrypto twins of the node:crypto helpers accept and reject exactly what OpenSSL does. */
 
-const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const { publicKey, privateKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
 const jwk = publicKey.export({ format: "jwk" });
 const xy = new Uint8Array(
   Buffer.concat([Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]),

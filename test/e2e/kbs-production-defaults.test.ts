@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { openStore } from "../../src/kbs/store/index.js";
 import { initSimPlatform } from "../../src/sim/index.js";
 import { cliPath } from "../helpers/cli.js";
@@ -129,19 +130,19 @@ describe("production defaults of the key broker", () => {
   });
 
   it("refuses admin public keys that can never verify, naming the file and why", async () => {
-    const ed = generateKeyPairSync("ed25519");
+    const ed = newKeyPair({ type: "ed25519" });
     const cases: [string, string, RegExp][] = [
       ["private.pem", ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), /is a PRIVATE key/],
       [
         "rsa1024.pem",
-        generateKeyPairSync("rsa", { modulusLength: 1024 })
+        newKeyPair({ type: "rsa", modulusLength: 1024 })
           .publicKey.export({ type: "spki", format: "pem" })
           .toString(),
         /is RSA-1024: at least 2048 bits/,
       ],
       [
         "p521.pem",
-        generateKeyPairSync("ec", { namedCurve: "P-521" })
+        newKeyPair({ type: "ec", namedCurve: "P-521" })
           .publicKey.export({ type: "spki", format: "pem" })
           .toString(),
         /EC key on secp521r1/,
@@ -162,7 +163,7 @@ describe("production defaults of the key broker", () => {
   });
 
   it("stores an admin's JWT subject raw in the audit log and prints it with control characters escaped", async () => {
-    const admin = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const admin = newKeyPair({ type: "ec", namedCurve: "P-256" });
     const pub = file(
       "audit-admin.pub.pem",
       admin.publicKey.export({ type: "spki", format: "pem" }).toString(),

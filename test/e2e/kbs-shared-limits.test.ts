@@ -1,9 +1,10 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { initSimPlatform } from "../../src/sim/index.js";
 import { startTestPostgres, type TestPostgres } from "../kbs/postgres.js";
 import { type SpawnedBroker, spawnBroker } from "../kbs/spawn-broker.js";
@@ -36,7 +37,7 @@ describe("limits and admin token use shared by brokers on one database", () => {
   let config: string;
   let a: SpawnedBroker;
   let b: SpawnedBroker;
-  const admin = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const admin = newKeyPair({ type: "ec", namedCurve: "P-256" });
   const env = { TDX_ATTEST_KBS_KEK: randomBytes(32).toString("hex"), TDX_ATTEST_KBS_ADMIN_TOKEN: "" };
   const start = (name: string) => spawnBroker(["--config", config, "--data", join(dir, name)], env);
 

@@ -1,12 +1,7 @@
-import {
-  createDecipheriv,
-  createHash,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-} from "node:crypto";
+import { createDecipheriv, createHash, createPublicKey, diffieHellman } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient } from "../../src/kbs/client.js";
 import { concatKdf256 } from "../../src/kbs/jwe.js";
@@ -213,7 +208,7 @@ describe.each(["sqlite", "postgres"] as const)(
 
 describe("admin JWTs the way Trustee's kbs-client signs them (Ed25519, 2 hours)", () => {
   it("are refused under the default 10-minute cap and accepted when the cap is raised", async () => {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const { privateKey, publicKey } = newKeyPair({ type: "ed25519" });
     const now = Math.floor(Date.now() / 1000);
     const jwt = await new SignJWT({})
       .setProtectedHeader({ alg: "EdDSA" })

@@ -4,10 +4,10 @@ import {
   createHash,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   privateDecrypt,
 } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { generateTeeKeyPair } from "../../src/kbs/client.js";
 import { decryptKbsResponse, encryptToTeeKey, importTeePubkey } from "../../src/kbs/jwe.js";
 
@@ -62,7 +62,7 @@ describe("JWE to the TEE key, checked by an independent decryption", () => {
         "P-384": "secp384r1",
         "P-521": "secp521r1",
       };
-      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: names[crv]! });
+      const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: names[crv]! });
       const j = publicKey.export({ format: "jwk" });
       const secret = Buffer.from("the disk key");
       const jwe = (await encryptToTeeKey(secret, {
@@ -130,7 +130,7 @@ describe("JWE to the TEE key, checked by an independent decryption", () => {
   });
 
   it("round-trips on P-521 and refuses a response for another key", async () => {
-    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-521" });
+    const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: "P-521" });
     const j = publicKey.export({ format: "jwk" });
     const jwe = await encryptToTeeKey(secret, {
       kty: "EC",
@@ -147,8 +147,8 @@ describe("JWE to the TEE key, checked by an independent decryption", () => {
 
   it("refuses keys a TEE must not send", () => {
     const ec = generateTeeKeyPair("ec").publicJwk;
-    const priv = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
-    const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
+    const priv = newKeyPair({ type: "ec", namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+    const rsa1024 = newKeyPair({ type: "rsa", modulusLength: 1024 }).publicKey.export({ format: "jwk" });
     const bad: [unknown, RegExp][] = [
       [{ ...priv, alg: "ECDH-ES+A256KW" }, /private key material/],
       [{ kty: "RSA", alg: "RSA-OAEP-256", n: rsa1024.n, e: rsa1024.e }, /shorter than 2048/],

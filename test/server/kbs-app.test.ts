@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newKeyPair } from "../../src/crypto/keygen.js";
 import { expectedReportData } from "../../src/kbs/binding.js";
 import { attestationMessage, generateTeeKeyPair, KbsClient } from "../../src/kbs/client.js";
 import { decryptKbsResponse } from "../../src/kbs/jwe.js";
@@ -12,7 +12,7 @@ import { FakeVerifier, fakeQuoteBytes, fakeQuoteSource } from "./fake-evidence.j
 describe("key broker over HTTP (fake verifier)", () => {
   let now = new Date("2026-11-26T12:00:00Z");
   const verifier = new FakeVerifier();
-  const adminKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const adminKey = newKeyPair({ type: "ec", namedCurve: "P-256" });
   let broker: Awaited<ReturnType<typeof startTestBroker>>;
   const SECRET = "correct horse battery staple";
 
@@ -329,7 +329,7 @@ describe("key broker over HTTP (fake verifier)", () => {
     );
     const res = await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, jwt);
     expect(res.status).toBe(200);
-    const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const other = newKeyPair({ type: "ec", namedCurve: "P-256" });
     const bad = await signAdminJwt(other.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), now);
     expect((await admin(broker.url, "GET", "/kbs/v0/admin/policies", undefined, bad)).status).toBe(401);
     // Trustee's kbs-client style: EdDSA over {iat, exp}, no audience; another audience is refused.
