@@ -12,6 +12,8 @@ const top = topAt >= 0 ? Number(args.splice(topAt, 2)[1]) : 30;
 const windowAt = args.indexOf("--window");
 const [from, to] = windowAt >= 0 ? args.splice(windowAt, 2)[1].split(",").map(Number) : [0, Infinity];
 const byFunction = new Map();
+/** Inclusive time: each function counted once per sample, whatever its recursion. */
+const inclusive = new Map();
 const byPlace = new Map();
 let total = 0;
 let idle = 0;
@@ -37,6 +39,19 @@ for (const file of args) {
     const dt = p.timeDeltas[i + 1] ?? 0;
     self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
   }
+  const parent = new Map();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  for (const [id, us] of self) {
+    if (nodes.get(id).callFrame.functionName === "(idle)") continue;
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const cf = nodes.get(cur).callFrame;
+      const fn = `${cf.functionName || "(anonymous)"} ${place(cf)}:${cf.lineNumber + 1}`;
+      if (seen.has(fn)) continue;
+      seen.add(fn);
+      inclusive.set(fn, (inclusive.get(fn) ?? 0) + us);
+    }
+  }
   for (const [id, us] of self) {
     const cf = nodes.get(id).callFrame;
     if (cf.functionName === "(idle)") {
@@ -58,4 +73,10 @@ console.log("\nby place (self time)");
 for (const [k, v] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(v)}  ${k}`);
 console.log("\nby function (self time)");
 for (const [k, v] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
+  console.log(`${pct(v)}  ${k}`);
+console.log("\nby function (inclusive time, the project's code)");
+for (const [k, v] of [...inclusive]
+  .filter(([k]) => !/node_modules|node:|^\(|\(native\)|\(program\)/.test(k) && !k.includes(" ("))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
   console.log(`${pct(v)}  ${k}`);

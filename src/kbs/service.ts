@@ -5,11 +5,11 @@ import {
   AZ_TDX_VTPM_TEE,
   appraisalPolicyCache,
   appraiseEvidence,
-  PolicyCache,
   checkInitDataBinding,
   DEFAULT_ATTESTATION_POLICY_TEXT,
   type EvidenceVerifier,
   type InitData,
+  PolicyCache,
   readInitData,
   SUPPORTED_TEES,
   TEE_DESCRIPTIONS,
@@ -727,9 +727,13 @@ function checkSession(s: SessionRecord | undefined, now: Date): SessionRecord {
       hint: "start again with POST /kbs/v0/auth",
     });
   if (s.expiresAt <= now.getTime())
-    throw new TdxError("KBS_SESSION_EXPIRED", `the session expired at ${new Date(s.expiresAt).toISOString()}`, {
-      hint: "start again with POST /kbs/v0/auth; attest within the session lifetime",
-    });
+    throw new TdxError(
+      "KBS_SESSION_EXPIRED",
+      `the session expired at ${new Date(s.expiresAt).toISOString()}`,
+      {
+        hint: "start again with POST /kbs/v0/auth; attest within the session lifetime",
+      },
+    );
   return s;
 }
 

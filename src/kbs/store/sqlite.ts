@@ -87,6 +87,10 @@ export class SqliteDb implements SqlDb {
   /** PRAGMA data_version when this connection last synced: another connection's commit changes it. */
   #dataVersion = -1;
   #closed = false;
+  /** BEGIN IMMEDIATE, COMMIT, ... prepared once: cheaper than parsing them at every group commit. */
+  #control:
+    | Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>
+    | undefined;
 
   constructor(
     readonly file: string,
@@ -234,16 +238,33 @@ export class SqliteDb implements SqlDb {
     });
   }
 
-  /** One group commit: every pending unit under its own savepoint, one COMMIT, then one fsync. */
+  #controlStatements() {
+    this.#control ??= {
+      begin: this.#db.prepare("BEGIN IMMEDIATE"),
+      commit: this.#db.prepare("COMMIT"),
+      rollback: this.#db.prepare("ROLLBACK"),
+      savepoint: this.#db.prepare("SAVEPOINT unit"),
+      release: this.#db.prepare("RELEASE unit"),
+      rollbackTo: this.#db.prepare("ROLLBACK TO unit"),
+    };
+    return this.#control;
+  }
+
+  /**
+   * One group commit: every pending unit under its own savepoint (a group of one needs none: its failure
+   * rolls back the transaction), one COMMIT, then one fsync.
+   */
   async #flush(): Promise<void> {
     const units = this.#pending;
     this.#pending = [];
     if (units.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const alone = units.length === 1;
     try {
       await this.#locked(async () => {
+        const c = this.#controlStatements();
         // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
-        this.#db.exec("BEGIN IMMEDIATE");
+        c.begin.run();
         const tx: SqlDb = {
           dialect: "sqlite",
           query: async (sql, params = []) => this.#run(sql, params),
@@ -255,27 +276,27 @@ export class SqliteDb implements SqlDb {
         };
         try {
           for (const u of units) {
-            this.#db.exec("SAVEPOINT unit");
+            if (!alone) c.savepoint.run();
             try {
               outcomes.push({ ok: true, value: await u.fn(tx) });
-              this.#db.exec("RELEASE unit");
+              if (!alone) c.release.run();
             } catch (e) {
               outcomes.push({ ok: false, value: e });
-              // An error that ended the whole transaction (disk full, I/O error) fails the group.
-              if (!this.#db.inTransaction) throw e;
-              this.#db.exec("ROLLBACK TO unit");
-              this.#db.exec("RELEASE unit");
+              // Alone, or an error that ended the whole transaction (disk full, I/O error): the group fails.
+              if (alone || !this.#db.inTransaction) throw e;
+              c.rollbackTo.run();
+              c.release.run();
             }
           }
-          this.#db.exec("COMMIT");
+          c.commit.run();
         } catch (e) {
-          if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+          if (this.#db.inTransaction) c.rollback.run();
           throw e;
         }
       });
     } catch (e) {
-      // Nothing of this group was committed: every caller gets the error.
-      const err = translateDbError(e);
+      // Nothing of this group was committed: every caller gets the error (a unit alone, its own).
+      const err = translateDbError(alone && outcomes[0] && !outcomes[0].ok ? outcomes[0].value : e);
       for (const u of units) u.reject(err);
       return;
     }
