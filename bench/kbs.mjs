@@ -25,6 +25,7 @@ import {
   verify,
 } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { KbsClient } from "../dist/kbs/client.js";
@@ -165,14 +166,44 @@ if (opts.store === "postgres") {
 // One after the other: the first creates the KEK file, the signing key and the demo resource.
 const brokers = [];
 for (let i = 0; i < opts.brokers; i++) brokers.push(await startBroker(db));
+// For profilers attached from outside (perf record -p PID): which processes are the brokers.
+if (process.env.BENCH_SHOW_PIDS) console.error(`broker pids: ${brokers.map((b) => b.proc.pid).join(" ")}`);
 
 // ---- the TDs ----------------------------------------------------------------------------------------
 
 const source = { getQuote: async (rd) => ({ quote: sim.quote(rd) }) };
+// The TDs' HTTP: node:http with keep-alive, the part of fetch's interface KbsClient uses. On one machine
+// the simulated TDs share the cores with the brokers; undici's fetch costs them several times more CPU
+// per request than node:http, CPU the brokers would not get.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function lightFetch(url, init = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? "GET", headers: init.headers, agent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const header = (n) => [res.headers[n.toLowerCase()] ?? []].flat().join(", ") || null;
+        resolve({
+          ok: res.statusCode >= 200 && res.statusCode < 300,
+          status: res.statusCode,
+          statusText: res.statusMessage,
+          headers: { get: header },
+          json: async () => JSON.parse(body),
+          text: async () => body,
+        });
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
 let turn = 0;
 const first = brokers[0].url;
 // Each request to the next broker: sessions live in the shared database, so any broker can serve any step.
-const roundRobin = (u, init) => fetch(String(u).replace(first, brokers[turn++ % brokers.length].url), init);
+const roundRobin = (u, init) =>
+  lightFetch(String(u).replace(first, brokers[turn++ % brokers.length].url), init);
 const flow = async () => {
   const { secret } = await new KbsClient({ url: first, fetch: roundRobin }).getResource(
     "default/disk/key",
@@ -180,9 +211,30 @@ const flow = async () => {
   );
   if (secret.length !== 64) throw new Error("wrong secret");
 };
-// Warm up every broker: JIT, collateral issued and cached once per broker, verifier caches.
-for (let i = 0; i < 30 * brokers.length; i++) await flow();
+// Warm up every broker: collateral issued and cached once per broker, verifier caches, then the JIT
+// (V8 keeps compiling for seconds under load): the figures are those of a broker that has been running.
+for (let i = 0; i < 10 * brokers.length; i++) await flow();
+const warmUntil = performance.now() + (Number(process.env.BENCH_WARMUP_SECONDS) || 4) * 1000;
+await Promise.all(
+  Array.from({ length: opts.tds }, async () => {
+    while (performance.now() < warmUntil) await flow();
+  }),
+);
 
+/** The brokers' database counters (statements, commits, writes, fsyncs) summed, from /metrics. */
+async function dbCounters() {
+  const sum = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
+  for (const b of brokers) {
+    const text = await (await fetch(`${b.url}/metrics`)).text();
+    for (const k of Object.keys(sum)) {
+      const m = new RegExp(`^kbs_db_${k}_total (\\S+)$`, "m").exec(text);
+      if (m) sum[k] += Number(m[1]);
+    }
+  }
+  return sum;
+}
+
+const db0 = await dbCounters();
 const latencies = [];
 let done = 0;
 const cpu0 = brokers.map((b) => processCpuSeconds(b.proc.pid));
@@ -204,6 +256,7 @@ const elapsed = (performance.now() - start) / 1000;
 const brokerCpu = brokers.reduce((s, b, i) => s + processCpuSeconds(b.proc.pid) - cpu0[i], 0);
 const selfCpu = process.cpuUsage(selfCpu0);
 const load1 = loadavg()[0];
+const db1 = await dbCounters();
 for (const b of brokers) await stopBroker(b);
 await pg?.stop();
 rmSync(dir, { recursive: true, force: true });
@@ -311,6 +364,10 @@ printTable([
     `${(brokerCpuMs / cryptoFloorMs).toFixed(2)}x`,
   ],
 ]);
+const perAttestation = (k) => ((db1[k] - db0[k]) / done).toFixed(2);
+console.log(
+  `database per attestation: ${perAttestation("statements")} statements${opts.store === "sqlite" ? `, ${perAttestation("writes")} writes in ${perAttestation("commits")} group commits, ${perAttestation("fsyncs")} fsyncs` : " (round trips)"}`,
+);
 printTable([
   ["crypto floor of one attestation (broker side)", "time"],
   ...Object.entries(floorMs).map(([k, v]) => [k, `${(v * 1000).toFixed(0)} us`]),

@@ -83,6 +83,7 @@ export async function buildKbsApp(
   const adminAuth = opts.adminAuth ?? new AdminAuth();
   const metrics = new KbsMetrics({
     ...(svc.verifier.cacheStats ? { cacheStats: () => svc.verifier.cacheStats!() } : {}),
+    storeStats: () => svc.store.stats(),
     defaultMetrics: opts.defaultMetrics ?? false,
     nodeVersion: opts.nodeVersionMetric ?? true,
   });

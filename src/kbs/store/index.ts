@@ -1,10 +1,17 @@
 import { TdxError } from "../../errors.js";
 import { PostgresDb, type PostgresTimeouts } from "./postgres.js";
-import { ADDED_COLUMNS, type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
+import {
+  ADDED_COLUMNS,
+  type Row,
+  SCHEMA_VERSION,
+  type SqlDb,
+  type SqlDbStats,
+  type SqlValue,
+} from "./sql.js";
 import { SqliteDb } from "./sqlite.js";
 
 export { PostgresDb, type PostgresTimeouts } from "./postgres.js";
-export type { SqlDb } from "./sql.js";
+export type { QueryOptions, SqlDb, SqlDbStats } from "./sql.js";
 export { SqliteDb } from "./sqlite.js";
 
 export type PolicyKind = "attestation" | "resource";
@@ -86,6 +93,11 @@ export class KbsStore {
    */
   async settle(): Promise<void> {
     await this.db.settle?.();
+  }
+
+  /** The database connection's counters (statements, commits, writes, fsyncs), when it keeps them. */
+  stats(): SqlDbStats | undefined {
+    return this.db.stats?.();
   }
 
   get dialect() {
@@ -293,10 +305,13 @@ export class KbsStore {
     createdAt: number;
     expiresAt: number;
   }) {
+    // Not awaited to disk on SQLite: a challenge a power loss forgets costs the TD a new /auth, and an
+    // attestation that used it is on disk only after it (the WAL is written in order).
     await this.db.query(
       `INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
        VALUES ($1, $2, $3, $4, 'pending', $5, $6)`,
       [s.id, s.nonce, s.tee, s.hashAlg, s.createdAt, s.expiresAt],
+      { durable: false },
     );
   }
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { TdxError } from "../../errors.js";
-import { type Row, SCHEMA, type SqlDb, type SqlValue, translateDbError } from "./sql.js";
+import { type Row, SCHEMA, type SqlDb, type SqlDbStats, type SqlValue, translateDbError } from "./sql.js";
 
 const postgresSchema = `SELECT pg_advisory_xact_lock(7310542861);
 ${SCHEMA.replace(/\{\{BLOB\}\}/g, "BYTEA")
@@ -55,6 +55,7 @@ export interface PostgresTimeouts {
 export class PostgresDb implements SqlDb {
   readonly dialect = "postgres" as const;
   readonly #pool: pg.Pool;
+  readonly #stats: SqlDbStats = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
 
   constructor(
     readonly url: string,
@@ -81,7 +82,12 @@ export class PostgresDb implements SqlDb {
     return postgresSchema;
   }
 
+  stats(): SqlDbStats {
+    return { ...this.#stats };
+  }
+
   async query(sql: string, params: SqlValue[] = []): Promise<{ rows: Row[]; changes: number }> {
+    this.#stats.statements++;
     try {
       const r = await this.#pool.query(sql, params as unknown[]);
       return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
@@ -104,6 +110,7 @@ export class PostgresDb implements SqlDb {
       throw translateDbError(e);
     }
     const run = async (sql: string, params?: unknown[]) => {
+      this.#stats.statements++;
       try {
         return await client.query(sql, params);
       } catch (e) {

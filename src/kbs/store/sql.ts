@@ -18,6 +18,18 @@ export interface QueryOptions {
   durable?: boolean;
 }
 
+/** Counters since a connection opened. */
+export interface SqlDbStats {
+  /** Statements sent (PostgreSQL: round trips). */
+  statements: number;
+  /** Commits (SQLite: group commits, each holding one or more writes). */
+  commits: number;
+  /** Writes committed (SQLite: the units of its group commits). */
+  writes: number;
+  /** fsyncs the store made itself (SQLite's group commit; PostgreSQL's are the server's). */
+  fsyncs: number;
+}
+
 export interface SqlDb {
   readonly dialect: "sqlite" | "postgres";
   /** Run one statement; returns rows (RETURNING or SELECT) and the number of rows changed. */
@@ -28,6 +40,8 @@ export interface SqlDb {
   transaction<T>(fn: (tx: SqlDb) => Promise<T>, opts?: QueryOptions): Promise<T>;
   /** Resolves once every commit this connection has made or read is on disk (SQLite's group commit). */
   settle?(): Promise<void>;
+  /** What the connection did since it opened (for /metrics and bench/kbs). */
+  stats?(): SqlDbStats;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,15 @@ import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, statSy
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
-import { type QueryOptions, type Row, SCHEMA, type SqlDb, type SqlValue, translateDbError } from "./sql.js";
+import {
+  type QueryOptions,
+  type Row,
+  SCHEMA,
+  type SqlDb,
+  type SqlDbStats,
+  type SqlValue,
+  translateDbError,
+} from "./sql.js";
 
 const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
   .replace(/\{\{ID\}\}/g, "INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -87,6 +95,7 @@ export class SqliteDb implements SqlDb {
   /** PRAGMA data_version when this connection last synced: another connection's commit changes it. */
   #dataVersion = -1;
   #closed = false;
+  readonly #stats: SqlDbStats = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
   /** BEGIN IMMEDIATE, COMMIT, ... prepared once: cheaper than parsing them at every group commit. */
   #control:
     | Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Database.Statement>
@@ -144,6 +153,7 @@ export class SqliteDb implements SqlDb {
   }
 
   #run(sql: string, params: SqlValue[]): { rows: Row[]; changes: number } {
+    this.#stats.statements++;
     const { stmt, order } = this.#statement(sql);
     const args = order.map((i) => {
       const v = params[i] ?? null;
@@ -204,6 +214,10 @@ export class SqliteDb implements SqlDb {
 
   transaction<T>(fn: (tx: SqlDb) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
     return this.#write(fn, opts);
+  }
+
+  stats(): SqlDbStats {
+    return { ...this.#stats };
   }
 
   /** Resolves once every commit this connection has made or seen is on disk (no-op without group fsync). */
@@ -301,6 +315,8 @@ export class SqliteDb implements SqlDb {
       return;
     }
     const seq = ++this.#committed;
+    this.#stats.commits++;
+    this.#stats.writes += units.length;
     let durable: Promise<void> | undefined;
     units.forEach((u, i) => {
       const o = outcomes[i]!;
@@ -336,6 +352,7 @@ export class SqliteDb implements SqlDb {
       this.#syncDone(target, e);
       return;
     }
+    this.#stats.fsyncs++;
     fdatasync(fd, (err) => this.#syncDone(target, err));
   }
 
