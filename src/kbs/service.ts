@@ -231,7 +231,9 @@ export class KbsService {
     // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so
     // a session cannot retry (and fill the audit log) without asking for a new challenge. Consumed
     // first, in one round trip; only a session that could not be consumed is looked at again.
-    const consumed = await this.store.consumeSession(sessionId, now.getTime());
+    const consumed = await this.store.consumeSession(sessionId, now.getTime(), {
+      policy: { kind: "attestation", id: this.attestationPolicyId },
+    });
     if (!consumed.consumed) {
       const s = checkSession(consumed.session, now);
       // A second /attest on an attested session returns that session's token, as Trustee does.
@@ -260,7 +262,7 @@ export class KbsService {
         : this.store.appendAudit(entry);
     };
     try {
-      return await this.#attestOnce(session, body, now, ctx, (sha) => {
+      return await this.#attestOnce(session, consumed.policy, body, now, ctx, (sha) => {
         evidenceSha256 = sha;
       });
     } catch (e) {
@@ -278,6 +280,8 @@ export class KbsService {
   /** The session's one attempt: every refusal it throws is audited by the caller, once. */
   async #attestOnce(
     session: SessionRecord,
+    /** The attestation policy as it was read with the session (one round trip on PostgreSQL). */
+    policy: PolicyRecord | undefined,
     body: unknown,
     now: Date,
     ctx: RequestContext,
@@ -348,7 +352,6 @@ export class KbsService {
         { hint: "send the complete CCEL (and runtime log) of this boot, or none" },
       );
     }
-    const policy = await this.store.getPolicy("attestation", this.attestationPolicyId);
     if (!policy)
       throw new TdxError(
         "KBS_POLICY_NOT_FOUND",
@@ -455,7 +458,23 @@ export class KbsService {
   ): Promise<KbsResponse> {
     const now = this.now();
     const resourcePath = checkResourcePath(path);
-    const { claims, sessionId, claimsRef } = await this.claimsFor(auth, now);
+    let claims: Record<string, unknown>;
+    let sessionId: string | null = null;
+    let claimsRef: string | null = null;
+    let found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>>;
+    if (auth.bearer) {
+      claims = await this.#signer.verify(auth.bearer, now);
+      found = await this.store.getResourceAndPolicy(resourcePath);
+    } else {
+      if (!auth.sessionId) throw sessionMissing();
+      // The session and the resource in one read (one round trip on PostgreSQL).
+      const both = await this.store.getSessionAndResource(auth.sessionId, resourcePath);
+      const s = checkSession(both.session, now);
+      claims = await this.#sessionClaims(s, now);
+      sessionId = s.id;
+      claimsRef = s.claimsRef;
+      found = both.found;
+    }
     const audit = (verdict: "allowed" | "denied", reason: string | null) => {
       const entry: AuditEntry = {
         at: now.getTime(),
@@ -473,7 +492,6 @@ export class KbsService {
         ? this.store.appendAudit(entry)
         : this.store.appendAuditWithClaims(entry, claimSetOf(splitClaims(claims).shared));
     };
-    const found = await this.store.getResourceAndPolicy(resourcePath);
     if (!found) {
       await audit("denied", "KBS_RESOURCE_NOT_FOUND");
       throw new TdxError("KBS_RESOURCE_NOT_FOUND", `resource ${resourcePath} does not exist`, {

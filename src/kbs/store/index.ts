@@ -276,6 +276,28 @@ export class KbsStore {
     };
   }
 
+  /**
+   * A session, and a resource with its policy, in one query (the two reads of a release). Either may be
+   * missing; `policy` is undefined when the resource's policy is gone.
+   */
+  async getSessionAndResource(
+    sessionId: string,
+    path: string,
+  ): Promise<{
+    session: SessionRecord | undefined;
+    found: { resource: ResourceRecord; policy: PolicyRecord | undefined } | undefined;
+  }> {
+    const { rows } = await this.db.query(SESSION_AND_RESOURCE, [sessionId, path]);
+    const r = rows[0] ?? {};
+    const s = unprefixed(r, "s_");
+    const res = unprefixed(r, "r_");
+    const resource = res.path === null || res.path === undefined ? undefined : resourceRow(res);
+    return {
+      session: s.id === null || s.id === undefined ? undefined : sessionRow(s),
+      found: resource ? { resource, policy: prefixedPolicy(r) } : undefined,
+    };
+  }
+
   async listResources(): Promise<Omit<ResourceRecord, "iv" | "ciphertext" | "tag">[]> {
     const { rows } = await this.db.query(
       "SELECT path, policy_id, kek_id, size, created_at, updated_at FROM resources ORDER BY path",
@@ -363,20 +385,29 @@ export class KbsStore {
   async consumeSession(
     sessionId: string,
     now: number,
-  ): Promise<{ consumed: true; session: SessionRecord } | { consumed: false; session?: SessionRecord }> {
+    opts: { policy?: { kind: PolicyKind; id: string } } = {},
+  ): Promise<
+    | { consumed: true; session: SessionRecord; policy?: PolicyRecord | undefined }
+    | { consumed: false; session?: SessionRecord }
+  > {
     const consume = `UPDATE sessions SET state = 'consumed', consumed_at = $1
       WHERE id = $2 AND state = 'pending' AND expires_at > $1 RETURNING *`;
     let row: Row | undefined;
+    let policy: PolicyRecord | undefined;
     try {
       if (this.dialect === "postgres") {
+        // The policy the attestation will be judged by comes back in the same round trip.
         const { rows } = await this.db.query(
           `WITH upd AS (${consume}),
              ins AS (INSERT INTO used_nonces (nonce, session_id, used_at) SELECT nonce, id, $1 FROM upd)
-           SELECT * FROM upd`,
-          [now, sessionId],
+           SELECT upd.*, p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body,
+             p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
+           FROM upd LEFT JOIN policies p ON p.kind = $3 AND p.id = $4`,
+          [now, sessionId, opts.policy?.kind ?? null, opts.policy?.id ?? null],
         );
         row = rows[0];
-      } else
+        if (row) policy = prefixedPolicy(row);
+      } else {
         row = await this.db.transaction(
           async (tx) => {
             const r = (await tx.query(consume, [now, sessionId])).rows[0];
@@ -390,12 +421,14 @@ export class KbsStore {
           },
           { durable: false },
         );
+        if (row && opts.policy) policy = await this.getPolicy(opts.policy.kind, opts.policy.id);
+      }
     } catch (e) {
       // A unique violation on used_nonces means another writer used this nonce first.
       if (!isUniqueViolation(e)) throw e;
       row = undefined;
     }
-    if (row) return { consumed: true, session: sessionRow(row) };
+    if (row) return { consumed: true, session: sessionRow(row), ...(opts.policy ? { policy } : {}) };
     const s = await this.getSession(sessionId);
     return s ? { consumed: false, session: s } : { consumed: false };
   }
@@ -673,6 +706,60 @@ const ATTACH_CLAIMS_PG = `WITH cs AS (${shifted(UPSERT_CLAIM_SET, 5)}), att AS (
   ${shifted(INSERT_AUDIT, 8)}`;
 /** PostgreSQL: claim set ($1..$3) and audit row ($4..) in one statement. */
 const AUDIT_WITH_CLAIMS_PG = `WITH cs AS (${UPSERT_CLAIM_SET}) ${shifted(INSERT_AUDIT, 3)}`;
+
+const SESSION_COLUMNS = [
+  "id",
+  "nonce",
+  "tee",
+  "hash_alg",
+  "state",
+  "created_at",
+  "expires_at",
+  "consumed_at",
+  "token_expires_at",
+  "claims_ref",
+  "session_claims",
+  "refusals",
+];
+const RESOURCE_COLUMNS = [
+  "path",
+  "policy_id",
+  "kek_id",
+  "iv",
+  "ciphertext",
+  "tag",
+  "size",
+  "created_at",
+  "updated_at",
+];
+/** A session by id and a resource by path (with its policy): unrelated rows, joined to one row. */
+const SESSION_AND_RESOURCE = `SELECT ${SESSION_COLUMNS.map((c) => `s.${c} AS s_${c}`).join(", ")},
+  ${RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(", ")},
+  p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body, p.created_at AS policy_created_at,
+  p.updated_at AS policy_updated_at
+FROM (SELECT 1 AS one) AS one
+  LEFT JOIN sessions s ON s.id = $1
+  LEFT JOIN resources r ON r.path = $2
+  LEFT JOIN policies p ON p.kind = 'resource' AND p.id = r.policy_id`;
+
+/** The columns of `row` named `prefix`..., without the prefix. */
+function unprefixed(row: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const k of Object.keys(row)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = row[k];
+  return out;
+}
+
+/** The policy joined to a row as policy_id, policy_kind, policy_body, ...; undefined when none joined. */
+function prefixedPolicy(row: Row): PolicyRecord | undefined {
+  if (row.policy_body === null || row.policy_body === undefined) return undefined;
+  return policyRow({
+    id: row.policy_id,
+    kind: row.policy_kind,
+    body: row.policy_body,
+    created_at: row.policy_created_at,
+    updated_at: row.policy_updated_at,
+  });
+}
 
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: string }).code;
