@@ -230,6 +230,23 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     expect(await store.getResourceAndPolicy("sr/a/b")).toEqual(both.found);
   });
 
+  it("keeps answering after a newer schema adds columns under it (prepared statements name their columns)", async () => {
+    const base = { tee: "tdx", hashAlg: "sha384", createdAt: 0, expiresAt: 1e12 };
+    await store.createSession({ ...base, id: "alter-1", nonce: "alter-n1" });
+    await store.createSession({ ...base, id: "alter-2", nonce: "alter-n2" });
+    expect((await store.getSession("alter-1"))?.id).toBe("alter-1");
+    expect((await store.getPolicy("resource", "default"))?.id ?? "none").toBeDefined();
+    await other.db.query("ALTER TABLE sessions ADD COLUMN later_version_column TEXT");
+    await other.db.query("ALTER TABLE policies ADD COLUMN later_version_column TEXT");
+    expect((await store.getSession("alter-1"))?.id).toBe("alter-1");
+    expect(
+      (await store.consumeSession("alter-2", 5, { policy: { kind: "resource", id: "x" } })).consumed,
+    ).toBe(true);
+    await store.getPolicy("resource", "default");
+    await other.db.query("ALTER TABLE sessions DROP COLUMN later_version_column");
+    await other.db.query("ALTER TABLE policies DROP COLUMN later_version_column");
+  });
+
   it("refuses a second session with a nonce already issued", async () => {
     await store.createSession({
       id: "dup-1",

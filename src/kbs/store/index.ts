@@ -208,14 +208,17 @@ export class KbsStore {
   }
 
   async getPolicy(kind: PolicyKind, id: string): Promise<PolicyRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM policies WHERE kind = $1 AND id = $2", [kind, id]);
+    const { rows } = await this.db.query(
+      `SELECT ${POLICY_SELECT} FROM policies WHERE kind = $1 AND id = $2`,
+      [kind, id],
+    );
     return rows[0] ? policyRow(rows[0]) : undefined;
   }
 
   async listPolicies(kind?: PolicyKind): Promise<PolicyRecord[]> {
     const { rows } = kind
-      ? await this.db.query("SELECT * FROM policies WHERE kind = $1 ORDER BY id", [kind])
-      : await this.db.query("SELECT * FROM policies ORDER BY kind, id");
+      ? await this.db.query(`SELECT ${POLICY_SELECT} FROM policies WHERE kind = $1 ORDER BY id`, [kind])
+      : await this.db.query(`SELECT ${POLICY_SELECT} FROM policies ORDER BY kind, id`);
     return rows.map(policyRow);
   }
 
@@ -244,7 +247,7 @@ export class KbsStore {
   }
 
   async getResource(path: string): Promise<ResourceRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM resources WHERE path = $1", [path]);
+    const { rows } = await this.db.query(`SELECT ${RESOURCE_SELECT} FROM resources WHERE path = $1`, [path]);
     return rows[0] ? resourceRow(rows[0]) : undefined;
   }
 
@@ -253,7 +256,7 @@ export class KbsStore {
     path: string,
   ): Promise<{ resource: ResourceRecord; policy: PolicyRecord | undefined } | undefined> {
     const { rows } = await this.db.query(
-      `SELECT r.*, p.body AS policy_body, p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
+      `SELECT ${RESOURCE_COLUMNS.map((c) => `r.${c}`).join(", ")}, p.body AS policy_body, p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
        FROM resources r LEFT JOIN policies p ON p.kind = 'resource' AND p.id = r.policy_id
        WHERE r.path = $1`,
       [path],
@@ -338,7 +341,7 @@ export class KbsStore {
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM sessions WHERE id = $1", [id]);
+    const { rows } = await this.db.query(`SELECT ${SESSION_SELECT} FROM sessions WHERE id = $1`, [id]);
     return rows[0] ? sessionRow(rows[0]) : undefined;
   }
 
@@ -362,7 +365,7 @@ export class KbsStore {
           ]);
           return "ok" as const;
         }
-        const { rows } = await tx.query("SELECT * FROM sessions WHERE id = $1", [sessionId]);
+        const { rows } = await tx.query(`SELECT ${SESSION_SELECT} FROM sessions WHERE id = $1`, [sessionId]);
         const s = rows[0] ? sessionRow(rows[0]) : undefined;
         if (!s) return "unknown-session" as const;
         if (s.state !== "pending") return "replayed" as const;
@@ -391,7 +394,7 @@ export class KbsStore {
     | { consumed: false; session?: SessionRecord }
   > {
     const consume = `UPDATE sessions SET state = 'consumed', consumed_at = $1
-      WHERE id = $2 AND state = 'pending' AND expires_at > $1 RETURNING *`;
+      WHERE id = $2 AND state = 'pending' AND expires_at > $1 RETURNING ${SESSION_SELECT}`;
     let row: Row | undefined;
     let policy: PolicyRecord | undefined;
     try {
@@ -400,7 +403,7 @@ export class KbsStore {
         const { rows } = await this.db.query(
           `WITH upd AS (${consume}),
              ins AS (INSERT INTO used_nonces (nonce, session_id, used_at) SELECT nonce, id, $1 FROM upd)
-           SELECT upd.*, p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body,
+           SELECT ${SESSION_COLUMNS.map((c) => `upd.${c}`).join(", ")}, p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body,
              p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
            FROM upd LEFT JOIN policies p ON p.kind = $3 AND p.id = $4`,
           [now, sessionId, opts.policy?.kind ?? null, opts.policy?.id ?? null],
@@ -732,6 +735,12 @@ const RESOURCE_COLUMNS = [
   "created_at",
   "updated_at",
 ];
+const SESSION_SELECT = SESSION_COLUMNS.join(", ");
+const RESOURCE_SELECT = RESOURCE_COLUMNS.join(", ");
+// Named columns, never *: PostgreSQL's prepared statements (src/kbs/store/postgres.ts) must keep their
+// result type when a later schema version adds a column.
+const POLICY_SELECT = "id, kind, body, created_at, updated_at";
+
 /** A session by id and a resource by path (with its policy): unrelated rows, joined to one row. */
 const SESSION_AND_RESOURCE = `SELECT ${SESSION_COLUMNS.map((c) => `s.${c} AS s_${c}`).join(", ")},
   ${RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(", ")},

@@ -34,6 +34,26 @@ const types = {
   },
 };
 
+/** Names of the prepared statements, by text (the store's statements are a fixed set). */
+const statementNames = new Map<string, string>();
+
+/**
+ * The name to prepare `sql` under, once per pooled connection: the server parses and plans it once
+ * instead of at every call (issue 13). Only data statements with named columns: a `*` would change its
+ * result type when a later schema adds a column, which a prepared statement refuses.
+ */
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    if (!/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) || /(SELECT|RETURNING)\s+\*|\.\*/i.test(sql))
+      return undefined;
+    if (statementNames.size >= 256) return undefined;
+    name = `tdx_kbs_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /** Deadlines of the PostgreSQL store (milliseconds). */
 export interface PostgresTimeouts {
   /** Opening a connection, and waiting for a free pooled one (default 2000). */
@@ -89,7 +109,10 @@ export class PostgresDb implements SqlDb {
   async query(sql: string, params: SqlValue[] = []): Promise<{ rows: Row[]; changes: number }> {
     this.#stats.statements++;
     try {
-      const r = await this.#pool.query(sql, params as unknown[]);
+      const name = statementName(sql);
+      const r = await this.#pool.query(
+        name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] },
+      );
       return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
     } catch (e) {
       throw translateDbError(e);
