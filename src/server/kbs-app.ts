@@ -148,22 +148,25 @@ export async function buildKbsApp(
     ...httpTimeoutOptions(opts.timeouts),
     clientErrorHandler: problemOnClientError,
   });
-  app.addHook("onResponse", async (req, reply) => {
+  // Callback hooks, not async ones: a promise less per request and hook.
+  app.addHook("onResponse", (req, reply, done) => {
     if (closing) setImmediate(() => app.server.closeIdleConnections?.());
     const route = req.routeOptions.url ?? "unmatched";
     metrics.httpDuration.observe(
       { method: req.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
   // Draining: from the moment close starts, answers carry Connection: close and idle sockets are
   // closed, so keep-alive clients with a request in flight do not hold the shutdown open.
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onSend", async (req, reply) => {
+  app.addHook("onSend", (req, reply, payload, done) => {
     reply.header("x-request-id", req.id);
     if (closing) reply.header("connection", "close");
+    done(null, payload);
   });
   app.setErrorHandler((error, _req, reply) => {
     if (error instanceof TdxError) {

@@ -1,5 +1,7 @@
 import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
 import {
@@ -43,6 +45,43 @@ function toPositionalCached(sql: string): { sql: string; order: number[] } {
     if (positional.size < 512) positional.set(sql, p);
   }
   return p;
+}
+
+/**
+ * The checkpointer: a thread with a connection of its own that copies the WAL into the database file
+ * (PRAGMA wal_checkpoint(PASSIVE): never waits for readers or writers) every few hundred milliseconds.
+ * SQLite would otherwise checkpoint inside a commit every 1000 pages, on the event loop, with two fsyncs:
+ * tens of milliseconds during which no request is served.
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.module);
+let db;
+try {
+  db = new Database(workerData.file);
+  db.pragma("busy_timeout = 0");
+} catch {}
+const timer = setInterval(() => {
+  try {
+    db?.pragma("wal_checkpoint(PASSIVE)");
+  } catch {
+    // busy (another process holds the file) or closing: the next round tries again
+  }
+}, workerData.intervalMs);
+parentPort.on("message", (m) => {
+  if (m !== "close") return;
+  clearInterval(timer);
+  try {
+    db?.close();
+  } catch {}
+  parentPort.close();
+});
+`;
+
+/** A prepared statement and the order its $n parameters go in. */
+interface Prepared {
+  stmt: Database.Statement;
+  order: number[];
 }
 
 /** One caller's writes, run inside a group commit under its own savepoint. */
@@ -95,6 +134,7 @@ export class SqliteDb implements SqlDb {
   /** PRAGMA data_version when this connection last synced: another connection's commit changes it. */
   #dataVersion = -1;
   #closed = false;
+  #checkpointer: Worker | undefined;
   readonly #stats: SqlDbStats = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
   /** BEGIN IMMEDIATE, COMMIT, ... prepared once: cheaper than parsing them at every group commit. */
   #control:
@@ -131,6 +171,7 @@ export class SqliteDb implements SqlDb {
       );
       this.#db.pragma("busy_timeout = 5000");
       this.#db.pragma("foreign_keys = ON");
+      if (mode === "wal") this.#startCheckpointer();
     } catch (e) {
       throw asTdxError(e, "KBS_DB_OPEN_FAILED", `cannot open SQLite database ${file}`, {
         hint: "check that the data directory exists and is writable",
@@ -142,7 +183,34 @@ export class SqliteDb implements SqlDb {
     return sqliteSchema;
   }
 
-  #statement(sql: string): { stmt: Database.Statement; order: number[] } {
+  /** Checkpoints move to a thread of their own (see CHECKPOINTER); SQLite's own, in commits, are off. */
+  #startCheckpointer(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: {
+          module: createRequire(import.meta.url).resolve("better-sqlite3"),
+          file: this.#lockKey,
+          intervalMs: 200,
+        },
+      });
+    } catch {
+      return; // no worker threads here: SQLite keeps checkpointing in commits
+    }
+    worker.unref();
+    worker.on("exit", () => {
+      // The thread died (or was closed): SQLite checkpoints in commits again.
+      if (this.#checkpointer !== worker) return;
+      this.#checkpointer = undefined;
+      if (!this.#closed) this.#db.pragma("wal_autocheckpoint = 1000");
+    });
+    worker.on("error", () => {});
+    this.#checkpointer = worker;
+    this.#db.pragma("wal_autocheckpoint = 0");
+  }
+
+  #statement(sql: string): Prepared {
     const p = toPositionalCached(sql);
     let stmt = this.#statements.get(p.sql);
     if (!stmt) {
@@ -152,9 +220,9 @@ export class SqliteDb implements SqlDb {
     return { stmt, order: p.order };
   }
 
-  #run(sql: string, params: SqlValue[]): { rows: Row[]; changes: number } {
+  #run(sql: string, params: SqlValue[], prepared = this.#statement(sql)): { rows: Row[]; changes: number } {
     this.#stats.statements++;
-    const { stmt, order } = this.#statement(sql);
+    const { stmt, order } = prepared;
     const args = order.map((i) => {
       const v = params[i] ?? null;
       return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : v;
@@ -189,17 +257,17 @@ export class SqliteDb implements SqlDb {
   }
 
   async query(sql: string, params: SqlValue[] = [], opts: QueryOptions = {}) {
-    let readonly: boolean;
+    let prepared: Prepared;
     try {
-      readonly = this.#statement(sql).stmt.readonly;
+      prepared = this.#statement(sql);
     } catch (e) {
       throw translateDbError(e);
     }
-    if (!readonly) return this.#write(async (tx) => tx.query(sql, params), opts);
+    if (!prepared.stmt.readonly) return this.#write(async (tx) => tx.query(sql, params), opts);
     try {
       // Nobody holds the file: read now, without a turn through the lock's promises.
-      if (!fileLocks.has(this.#lockKey)) return this.#run(sql, params);
-      return await this.#locked(() => this.#run(sql, params));
+      if (!fileLocks.has(this.#lockKey)) return this.#run(sql, params, prepared);
+      return await this.#locked(() => this.#run(sql, params, prepared));
     } catch (e) {
       // Busy past busy_timeout, disk full, I/O error: 503 with Retry-After, not a 500.
       throw translateDbError(e);
@@ -409,6 +477,19 @@ export class SqliteDb implements SqlDb {
     await this.#locked(() => {});
     if (this.#groupFsync) await this.#waitDurable(this.#committed).catch(() => {});
     this.#closed = true;
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    if (checkpointer) {
+      // Held until it has closed its connection (the last connection to close checkpoints the WAL).
+      const exited = new Promise((r) => checkpointer.once("exit", r));
+      checkpointer.ref();
+      checkpointer.postMessage("close");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+      await checkpointer.terminate();
+    }
+    // The last connection to close checkpoints the WAL into the file, as SQLite does.
     await this.#locked(() => this.#db.close());
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.#walFd = undefined;
