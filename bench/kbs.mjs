@@ -2,15 +2,18 @@
 // verification of simulated-platform quotes) by N concurrent TDs against one or two broker processes
 // on SQLite or PostgreSQL: attestations per second, p50/p99 latency of a whole attestation, and the
 // brokers' CPU time per attestation next to the cryptography one attestation needs, measured in the
-// same run with node:crypto (the floor).
+// same run with node:crypto (the floor; issue 13).
 //
 // Run: npm run build && node bench/kbs.mjs [--store sqlite|postgres] [--brokers 1|2] [--tds 8]
 //        [--seconds 5] [--rate-limits on|off] [--log-level info] [--sqlite-sync full|normal]
 // --store postgres uses $DATABASE_URL (a fresh database on that server) or starts a throwaway cluster.
+// --brokers 2 runs two broker processes on one database (SQLite: one file; PostgreSQL: the scale-out).
 // The brokers run as their own processes (`tdx-attest serve`, the production defaults: request log at
 // info, store-kept rate limits on, with limits too high to refuse anyone); this process plays the TDs,
 // each request of an attestation going to the next broker in turn (a load balancer without stickiness).
-// BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") go to the brokers' node.
+// Environment: BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p", then
+// node bench/cpuprofile.mjs /tmp/p/*.cpuprofile) go to the brokers' node; BENCH_WARMUP_SECONDS (default 4);
+// BENCH_SHOW_PIDS=1 prints the brokers' pids (for perf record -p).
 // The LAST line printed is one JSON object with the figures (for programs).
 import { spawn } from "node:child_process";
 import {
@@ -63,7 +66,7 @@ function parseArgs(argv) {
       console.log(
         readFileSync(new URL(import.meta.url), "utf8")
           .split("\n")
-          .slice(0, 14)
+          .slice(0, 19)
           .join("\n"),
       );
       process.exit(0);
@@ -133,6 +136,8 @@ async function startBroker(db) {
     {
       // The request log goes where a service's stdout goes when nobody reads it.
       stdio: ["ignore", "ignore", "pipe"],
+      // Whatever a profiler writes to the working directory stays out of the checkout.
+      cwd: dir,
       env: { ...process.env, TDX_ATTEST_KBS_KEK: "", TDX_ATTEST_KBS_ADMIN_TOKEN: "" },
     },
   );
