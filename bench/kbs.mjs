@@ -66,7 +66,7 @@ function parseArgs(argv) {
       console.log(
         readFileSync(new URL(import.meta.url), "utf8")
           .split("\n")
-          .slice(0, 19)
+          .slice(0, 17)
           .join("\n"),
       );
       process.exit(0);
