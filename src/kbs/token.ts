@@ -22,7 +22,7 @@ const b64u = (b: Uint8Array | string) =>
  *
  * Signed and verified with node:crypto directly (ECDSA P-256 / SHA-256, r||s as RFC 7518 §3.4 wants):
  * a JOSE library's WebCrypto path costs a thread-pool round trip and a key import per call, several
- * times the signature itself (issue 13). test/kbs/token.test.ts checks that jose accepts the tokens and
+ * times the signature itself. test/kbs/token.test.ts checks that jose accepts the tokens and
  * that this verifier refuses what jose refuses.
  */
 export class TokenSigner {

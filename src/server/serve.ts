@@ -250,9 +250,9 @@ export async function startBroker(
         : {
             level: config.logLevel ?? "info",
             base: { service: "tdx-attest-kbs" },
-            // Written on the event loop (a pipe or socket: non-blocking; a file or terminal: a synchronous
-            // write), not through the thread pool one line at a time as pino's own destination does: a
-            // thread hand-off per request costs more CPU than the line (issue 13).
+            // Written by process.stdout on the event loop (synchronously to a file, a terminal and, on
+            // Linux, a pipe), not handed to the thread pool line by line as pino's own destination does:
+            // a thread hand-off per request costs more CPU than the line.
             stream: process.stdout,
             ...(typeof opts.logger === "object" ? opts.logger : {}),
           },

@@ -39,7 +39,7 @@ const statementNames = new Map<string, string>();
 
 /**
  * The name to prepare `sql` under, once per pooled connection: the server parses and plans it once
- * instead of at every call (issue 13). Only data statements with named columns: a `*` would change its
+ * instead of at every call. Only data statements with named columns: a `*` would change its
  * result type when a later schema adds a column, which a prepared statement refuses.
  */
 function statementName(sql: string): string | undefined {
