@@ -511,6 +511,23 @@ describe("SQLite group commit", () => {
     }
   });
 
+  it("refuses to acknowledge a write it cannot make durable (503 KBS_DB_UNAVAILABLE), e.g. its WAL was deleted", async () => {
+    const file = join(dir, "lost-wal.db");
+    const store = await openStore(file);
+    try {
+      await store.appendAudit({ at: 1, event: "admin", verdict: "ok" });
+      rmSync(`${file}-wal`);
+      const err = await store.appendAudit({ at: 2, event: "admin", verdict: "ok" }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(err?.code).toBe("KBS_DB_UNAVAILABLE");
+      expect(err?.message).toMatch(/cannot be used now \(SQLITE_IOERR_FSYNC\)/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("with synchronous=normal commits in groups without an fsync", async () => {
     const store = await openStore(`sqlite:${join(dir, "normal.db")}?synchronous=normal`);
     try {

@@ -430,8 +430,12 @@ export class SqliteDb implements SqlDb {
     this.#syncWaiters = [];
     if (err) {
       // The commits are in the WAL (safe from a killed process) but not known to be on disk: say so.
-      for (const w of waiters)
-        w.reject(Object.assign(new Error(`fsync of the SQLite WAL failed: ${(err as Error).message}`), err));
+      // Reported as SQLite reports a failed sync (SQLITE_IOERR_FSYNC): 503, the database cannot serve now.
+      const e = Object.assign(new Error(`fsync of the SQLite WAL failed: ${(err as Error).message}`), {
+        code: "SQLITE_IOERR_FSYNC",
+        cause: err,
+      });
+      for (const w of waiters) w.reject(e);
     } else {
       this.#durable = Math.max(this.#durable, target);
       for (const w of waiters) {
