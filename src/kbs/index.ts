@@ -51,6 +51,8 @@ export {
 } from "./evidence.js";
 export { canonicalJson } from "./jcs.js";
 export {
+  type CheckedTeePubkey,
+  checkTeePubkey,
   decryptKbsResponse,
   encryptToTeeKey,
   importTeePubkey,

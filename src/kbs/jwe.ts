@@ -1,13 +1,14 @@
 import {
   createCipheriv,
+  createDecipheriv,
+  createECDH,
   createHash,
   createPublicKey,
-  diffieHellman,
+  ECDH,
   type KeyObject,
   randomBytes,
 } from "node:crypto";
 import { FlattenedEncrypt, type FlattenedJWE, flattenedDecrypt, type JWK } from "jose";
-import { newKeyPair } from "../crypto/keygen.js";
 import { TdxError } from "../errors.js";
 
 /** Key-wrapping algorithms a tee-pubkey may name (Trustee's set minus the deprecated RSA1_5). */
@@ -19,12 +20,28 @@ export type KbsResponse = Required<
   Pick<FlattenedJWE, "protected" | "encrypted_key" | "iv" | "ciphertext" | "tag">
 >;
 
+/** A tee-pubkey as checked: the EC point (uncompressed, validated on its curve) or the RSA key object. */
+export type CheckedTeePubkey =
+  | { alg: "ECDH-ES+A256KW"; jwk: JWK; crv: EcCurve; point: Buffer }
+  | { alg: "RSA-OAEP-256"; jwk: JWK; key: KeyObject };
+
+type EcCurve = "P-256" | "P-384" | "P-521";
+/** OpenSSL's name of each curve and the byte length of its coordinates. */
+const EC_CURVES: Record<EcCurve, { name: string; bytes: number }> = {
+  "P-256": { name: "prime256v1", bytes: 32 },
+  "P-384": { name: "secp384r1", bytes: 48 },
+  "P-521": { name: "secp521r1", bytes: 66 },
+};
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 /**
- * Check a tee-pubkey JWK and turn it into a key object. Only public EC P-256/P-384/P-521 keys (for
- * ECDH-ES+A256KW) and RSA keys of at least 2048 bits (for RSA-OAEP-256) are accepted; a JWK that also
- * carries private parts is refused because a guest must never send them.
+ * Check a tee-pubkey JWK. Only public EC P-256/P-384/P-521 keys (for ECDH-ES+A256KW) and RSA keys of at
+ * least 2048 bits (for RSA-OAEP-256) are accepted; a JWK that also carries private parts is refused
+ * because a guest must never send them. An EC key's coordinates must be full length (RFC 7518 §6.2.1.2)
+ * and the point on the curve (checked by OpenSSL's point decoding, as a key import would, without the
+ * cost of making a key object).
  */
-export function importTeePubkey(jwk: unknown): { key: KeyObject; alg: TeeKeyAlg; jwk: JWK } {
+export function checkTeePubkey(jwk: unknown): CheckedTeePubkey {
   if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk))
     throw badKey("tee-pubkey is not a JSON object", "send the public key as a JWK object");
   const k = jwk as Record<string, unknown>;
@@ -34,11 +51,30 @@ export function importTeePubkey(jwk: unknown): { key: KeyObject; alg: TeeKeyAlg;
   if (k.kty === "EC") {
     if (alg !== "ECDH-ES+A256KW")
       throw badKey(`alg ${String(alg)} does not fit an EC key`, "use ECDH-ES+A256KW for EC keys");
-    if (!["P-256", "P-384", "P-521"].includes(String(k.crv)))
+    const curve = EC_CURVES[String(k.crv) as EcCurve];
+    if (!Object.hasOwn(EC_CURVES, String(k.crv)) || !curve)
       throw badKey(`curve ${String(k.crv)} is not supported`, "use P-256 (default), P-384 or P-521");
     if (typeof k.x !== "string" || typeof k.y !== "string")
       throw badKey("EC tee-pubkey lacks x or y", "send x and y as base64url coordinates");
-  } else if (k.kty === "RSA") {
+    const x = BASE64URL.test(k.x) ? Buffer.from(k.x, "base64url") : Buffer.alloc(0);
+    const y = BASE64URL.test(k.y) ? Buffer.from(k.y, "base64url") : Buffer.alloc(0);
+    if (x.length !== curve.bytes || y.length !== curve.bytes)
+      throw badKey(
+        `tee-pubkey is not a valid key: x and y must be ${curve.bytes}-byte base64url coordinates of ${String(k.crv)}`,
+        "check the coordinates encoding (full length, base64url without padding)",
+      );
+    const point = Buffer.concat([Buffer.from([4]), x, y]);
+    try {
+      ECDH.convertKey(point, curve.name);
+    } catch (e) {
+      throw badKey(
+        `tee-pubkey is not a valid key: the point is not on ${String(k.crv)} (${(e as Error).message})`,
+        "check the coordinates encoding",
+      );
+    }
+    return remember({ alg: "ECDH-ES+A256KW", jwk: k as JWK, crv: k.crv as EcCurve, point });
+  }
+  if (k.kty === "RSA") {
     if (alg !== "RSA-OAEP-256")
       throw badKey(
         `alg ${String(alg)} is not accepted for RSA keys`,
@@ -46,21 +82,39 @@ export function importTeePubkey(jwk: unknown): { key: KeyObject; alg: TeeKeyAlg;
       );
     if (typeof k.n !== "string" || typeof k.e !== "string")
       throw badKey("RSA tee-pubkey lacks n or e", "send n and e as base64url integers");
-  } else {
-    throw badKey(`key type ${String(k.kty)} is not supported`, "use an EC (P-256) or RSA key");
+    const key = jwkKey(k);
+    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+      throw badKey("RSA tee-pubkey is shorter than 2048 bits", "use an RSA key of 2048 bits or more");
+    return remember({ alg: "RSA-OAEP-256", jwk: k as JWK, key });
   }
-  let key: KeyObject;
+  throw badKey(`key type ${String(k.kty)} is not supported`, "use an EC (P-256) or RSA key");
+}
+
+/** Marks what checkTeePubkey returned, so encryptToTeeKey can take it without checking again. */
+function remember<T extends CheckedTeePubkey>(c: T): T {
+  checkedKeys.add(c);
+  return c;
+}
+
+function jwkKey(k: Record<string, unknown>): KeyObject {
   try {
-    key = createPublicKey({ key: k as JWK & { kty: string }, format: "jwk" });
+    return createPublicKey({ key: k as JWK & { kty: string }, format: "jwk" });
   } catch (e) {
     throw badKey(
       `tee-pubkey is not a valid key: ${(e as Error).message}`,
       "check the coordinates/modulus encoding",
     );
   }
-  if (k.kty === "RSA" && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
-    throw badKey("RSA tee-pubkey is shorter than 2048 bits", "use an RSA key of 2048 bits or more");
-  return { key, alg: alg as TeeKeyAlg, jwk: k as JWK };
+}
+
+/** Check a tee-pubkey JWK (see checkTeePubkey) and turn it into a key object. */
+export function importTeePubkey(jwk: unknown): { key: KeyObject; alg: TeeKeyAlg; jwk: JWK } {
+  const checked = checkTeePubkey(jwk);
+  return {
+    key: checked.alg === "RSA-OAEP-256" ? checked.key : jwkKey(checked.jwk as Record<string, unknown>),
+    alg: checked.alg,
+    jwk: checked.jwk,
+  };
 }
 
 function badKey(message: string, hint: string): TdxError {
@@ -81,10 +135,15 @@ function badKey(message: string, hint: string): TdxError {
  * from node:crypto (ECDH, RFC 7518 §4.6 Concat KDF, AES key wrap, AES-GCM); jose still decrypts it
  * (test/kbs/jwe.test.ts) and still builds the RSA-OAEP-256 case, whose header is just {alg, enc}.
  */
-export async function encryptToTeeKey(plaintext: Uint8Array, teePubkey: unknown): Promise<KbsResponse> {
-  const { key, alg, jwk } = importTeePubkey(teePubkey);
-  if (alg === "ECDH-ES+A256KW") return encryptEcdhEs(plaintext, key, String(jwk.crv));
-  const jwe = await new FlattenedEncrypt(plaintext).setProtectedHeader({ alg, enc: "A256GCM" }).encrypt(key);
+export async function encryptToTeeKey(
+  plaintext: Uint8Array,
+  teePubkey: unknown | CheckedTeePubkey,
+): Promise<KbsResponse> {
+  const checked = isChecked(teePubkey) ? teePubkey : checkTeePubkey(teePubkey);
+  if (checked.alg === "ECDH-ES+A256KW") return encryptEcdhEs(plaintext, checked.point, checked.crv);
+  const jwe = await new FlattenedEncrypt(plaintext)
+    .setProtectedHeader({ alg: checked.alg, enc: "A256GCM" })
+    .encrypt(checked.key);
   if (!jwe.protected || !jwe.encrypted_key || !jwe.tag)
     throw new TdxError("KBS_JWE_FAILED", "the JWE library returned an incomplete flattened JWE");
   return {
@@ -96,7 +155,9 @@ export async function encryptToTeeKey(plaintext: Uint8Array, teePubkey: unknown)
   };
 }
 
-const CURVES: Record<string, string> = { "P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1" };
+const checkedKeys = new WeakSet<object>();
+const isChecked = (v: unknown): v is CheckedTeePubkey =>
+  typeof v === "object" && v !== null && checkedKeys.has(v);
 const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 
 /** RFC 7518 §4.6.2 Concat KDF with SHA-256, one round (a 256-bit key): AlgorithmID, empty PartyU/V, SuppPubInfo. */
@@ -118,20 +179,26 @@ export function concatKdf256(z: Uint8Array, algorithm: string): Buffer {
     .digest();
 }
 
-function encryptEcdhEs(plaintext: Uint8Array, recipient: KeyObject, crv: string): KbsResponse {
-  const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: CURVES[crv]! });
-  const epk = publicKey.export({ format: "jwk" });
-  const kek = concatKdf256(diffieHellman({ privateKey, publicKey: recipient }), "ECDH-ES+A256KW");
+function encryptEcdhEs(plaintext: Uint8Array, recipient: Buffer, crv: EcCurve): KbsResponse {
+  // node's ECDH class takes the recipient's point as bytes: no key object to import for either key.
+  const ecdh = createECDH(EC_CURVES[crv].name);
+  ecdh.generateKeys();
+  let z: Buffer;
+  try {
+    z = ecdh.computeSecret(recipient);
+  } catch (e) {
+    throw badKey(`tee-pubkey is not a valid key: ${(e as Error).message}`, "check the coordinates encoding");
+  }
+  const epk = ecdh.getPublicKey();
+  const n = EC_CURVES[crv].bytes;
+  const kek = concatKdf256(z, "ECDH-ES+A256KW");
+  z.fill(0);
   const cek = randomBytes(32);
   // RFC 3394 AES key wrap with the default IV.
   const wrap = createCipheriv("id-aes256-wrap", kek, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
   const encryptedKey = Buffer.concat([wrap.update(cek), wrap.final()]);
   // Members in sorted order at every level (see above): alg, enc, epk{crv, kty, x, y}.
-  const header = JSON.stringify({
-    alg: "ECDH-ES+A256KW",
-    enc: "A256GCM",
-    epk: { crv, kty: "EC", x: epk.x, y: epk.y },
-  });
+  const header = `{"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{"crv":"${crv}","kty":"EC","x":"${b64u(epk.subarray(1, 1 + n))}","y":"${b64u(epk.subarray(1 + n))}"}}`;
   const protectedB64 = b64u(Buffer.from(header, "utf8"));
   const iv = randomBytes(12);
   const gcm = createCipheriv("aes-256-gcm", cek, iv);
@@ -156,22 +223,16 @@ export async function decryptKbsResponse(response: unknown, privateKey: KeyObjec
       hint: "the server did not answer with a KBS Response (flattened JWE)",
     });
   try {
+    const direct = decryptEcdhEs(response as Record<string, unknown>, privateKey);
+    if (direct) return direct;
     const { plaintext, protectedHeader } = await flattenedDecrypt(response as FlattenedJWE, privateKey, {
       keyManagementAlgorithms: [...SUPPORTED_TEE_KEY_ALGS],
       contentEncryptionAlgorithms: ["A256GCM"],
     });
     if (protectedHeader?.enc !== "A256GCM")
-      throw new TdxError(
-        "KBS_RESPONSE_DECRYPT_FAILED",
-        `could not decrypt the resource: content encryption ${String(protectedHeader?.enc)} is not A256GCM`,
-        {
-          field: "protected.enc",
-          hint: "the broker must encrypt the resource with A256GCM (KBS protocol 0.4.0)",
-        },
-      );
+      throw new Error(`unexpected content encryption ${String(protectedHeader?.enc)}`);
     return plaintext;
   } catch (e) {
-    if (e instanceof TdxError) throw e;
     throw new TdxError(
       "KBS_RESPONSE_DECRYPT_FAILED",
       `could not decrypt the resource: ${(e as Error).message}`,
@@ -182,3 +243,68 @@ export async function decryptKbsResponse(response: unknown, privateKey: KeyObjec
     );
   }
 }
+
+/**
+ * The common case done with node:crypto (ECDH, Concat KDF, AES key unwrap, AES-GCM): a flattened JWE of
+ * exactly the members this broker and Trustee's send, header {alg: ECDH-ES+A256KW, enc: A256GCM, epk} and
+ * an EC private key. Anything else (RSA, other header members such as apu/apv, an aad member) returns
+ * undefined and goes to jose. Throws when the JWE does not decrypt.
+ */
+function decryptEcdhEs(jwe: Record<string, unknown>, privateKey: KeyObject): Uint8Array | undefined {
+  const members = ["protected", "encrypted_key", "iv", "ciphertext", "tag"];
+  if (privateKey.asymmetricKeyType !== "ec" || Object.keys(jwe).some((k) => !members.includes(k)))
+    return undefined;
+  if (!members.every((m) => typeof jwe[m] === "string" && BASE64URL_OR_EMPTY.test(jwe[m] as string)))
+    return undefined;
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(Buffer.from(jwe.protected as string, "base64url").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) return undefined;
+  const epk = header.epk as Record<string, unknown> | undefined;
+  if (
+    Object.keys(header).some((k) => k !== "alg" && k !== "enc" && k !== "epk") ||
+    header.alg !== "ECDH-ES+A256KW" ||
+    header.enc !== "A256GCM" ||
+    epk === null ||
+    typeof epk !== "object" ||
+    epk.kty !== "EC" ||
+    !Object.hasOwn(EC_CURVES, String(epk.crv)) ||
+    typeof epk.x !== "string" ||
+    typeof epk.y !== "string"
+  )
+    return undefined;
+  const curve = EC_CURVES[epk.crv as EcCurve];
+  const jwk = privateKey.export({ format: "jwk" });
+  if (jwk.crv !== epk.crv)
+    throw new Error(`the response's epk is on ${String(epk.crv)}, the key on ${jwk.crv}`);
+  const ecdh = createECDH(curve.name);
+  ecdh.setPrivateKey(Buffer.from(jwk.d!, "base64url"));
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(epk.x, "base64url"),
+    Buffer.from(epk.y, "base64url"),
+  ]);
+  if (point.length !== 1 + 2 * curve.bytes) throw new Error("the epk coordinates are not full length");
+  const kek = concatKdf256(ecdh.computeSecret(point), "ECDH-ES+A256KW");
+  const unwrap = createDecipheriv("id-aes256-wrap", kek, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
+  const cek = Buffer.concat([
+    unwrap.update(Buffer.from(jwe.encrypted_key as string, "base64url")),
+    unwrap.final(),
+  ]);
+  const iv = Buffer.from(jwe.iv as string, "base64url");
+  const tag = Buffer.from(jwe.tag as string, "base64url");
+  if (cek.length !== 32 || iv.length !== 12 || tag.length !== 16)
+    throw new Error("the content key, iv or tag has the wrong length for A256GCM");
+  const gcm = createDecipheriv("aes-256-gcm", cek, iv);
+  gcm.setAAD(Buffer.from(jwe.protected as string, "ascii"));
+  gcm.setAuthTag(tag);
+  const out = Buffer.concat([gcm.update(Buffer.from(jwe.ciphertext as string, "base64url")), gcm.final()]);
+  cek.fill(0);
+  kek.fill(0);
+  return new Uint8Array(out);
+}
+
+const BASE64URL_OR_EMPTY = /^[A-Za-z0-9_-]*$/;

@@ -9,6 +9,7 @@ import {
   DEFAULT_ATTESTATION_POLICY_TEXT,
   type EvidenceVerifier,
   type InitData,
+  PolicyCache,
   readInitData,
   SUPPORTED_TEES,
   TEE_DESCRIPTIONS,
@@ -35,7 +36,7 @@ import {
   teePubkeyFromClaims,
 } from "./claims.js";
 import type { PolicyDenial } from "./evidence.js";
-import { encryptToTeeKey, importTeePubkey, type KbsResponse } from "./jwe.js";
+import { checkTeePubkey, encryptToTeeKey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
 import type {
@@ -126,8 +127,9 @@ export class KbsService {
   readonly #signer: TokenSigner;
   readonly #clock: () => Date;
   readonly #preferredHash: RuntimeDataHashAlgorithm | undefined;
-  /** Attestation policies parsed once per version. */
+  /** Attestation and resource policies parsed once per version. */
   readonly #attestationPolicies = appraisalPolicyCache();
+  readonly #resourcePolicies = new PolicyCache(parseResourcePolicy);
 
   private constructor(opts: KbsServiceOptions, signer: TokenSigner) {
     this.store = opts.store;
@@ -226,20 +228,22 @@ export class KbsService {
     ctx: RequestContext = {},
   ): Promise<AttestOutcome> {
     const now = this.now();
-    const session = await this.#session(sessionId, now);
-    // A second /attest on an attested session returns that session's token, as Trustee does.
-    if (session.state === "attested") return this.#sessionToken(session, now);
+    if (!sessionId) throw sessionMissing();
     // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so
-    // a session cannot retry (and fill the audit log) without asking for a new challenge.
-    const consumed =
-      session.state === "pending"
-        ? await this.store.consumeNonce(session.id, session.nonce, now.getTime())
-        : "replayed";
-    if (consumed !== "ok") {
+    // a session cannot retry (and fill the audit log) without asking for a new challenge. Consumed
+    // first, in one round trip; only a session that could not be consumed is looked at again.
+    const consumed = await this.store.consumeSession(sessionId, now.getTime(), {
+      policy: { kind: "attestation", id: this.attestationPolicyId },
+    });
+    if (!consumed.consumed) {
+      const s = checkSession(consumed.session, now);
+      // A second /attest on an attested session returns that session's token, as Trustee does.
+      if (s.state === "attested") return this.#sessionToken(s, now);
       // Already refused once (and audited then): count, do not write another row.
-      await this.store.countRefusal(session.id);
-      throw consumeError(consumed);
+      await this.store.countRefusal(s.id);
+      throw consumeError("replayed");
     }
+    const session = consumed.session;
     let evidenceSha256: string | null = null;
     const audit = (verdict: "allowed" | "denied" | "error", reason: string | null, claims?: unknown) => {
       const entry: AuditEntry = {
@@ -259,7 +263,7 @@ export class KbsService {
         : this.store.appendAudit(entry);
     };
     try {
-      return await this.#attestOnce(session, body, now, ctx, (sha) => {
+      return await this.#attestOnce(session, consumed.policy, body, now, ctx, (sha) => {
         evidenceSha256 = sha;
       });
     } catch (e) {
@@ -277,6 +281,8 @@ export class KbsService {
   /** The session's one attempt: every refusal it throws is audited by the caller, once. */
   async #attestOnce(
     session: SessionRecord,
+    /** The attestation policy as it was read with the session (one round trip on PostgreSQL). */
+    policy: PolicyRecord | undefined,
     body: unknown,
     now: Date,
     ctx: RequestContext,
@@ -287,7 +293,7 @@ export class KbsService {
     if (typeof runtime.nonce !== "string")
       throw invalidRequest("runtime-data.nonce", "runtime-data.nonce is missing", "echo the challenge nonce");
     const teePubkey = runtime["tee-pubkey"];
-    importTeePubkey(teePubkey);
+    checkTeePubkey(teePubkey);
     const rawInitData = att["init-data"];
     const initData =
       rawInitData === undefined || rawInitData === null ? undefined : readInitData(rawInitData);
@@ -352,7 +358,6 @@ export class KbsService {
         { hint: "send the complete CCEL (and runtime log) of this boot, or none" },
       );
     }
-    const policy = await this.store.getPolicy("attestation", this.attestationPolicyId);
     if (!policy)
       throw new TdxError(
         "KBS_POLICY_NOT_FOUND",
@@ -405,6 +410,8 @@ export class KbsService {
   /** The token of an attested session (Trustee answers a second /attest with it). */
   async #sessionToken(session: SessionRecord, now: Date): Promise<AttestOutcome> {
     const full = await this.#sessionClaims(session, now);
+    // Answered from reads alone: what they saw must be on disk before the token leaves.
+    await this.store.settle();
     const { iss: _iss, iat, nbf: _nbf, exp, jti, ...claims } = full;
     const { token } = await this.#signer.sign(claims, now, {
       iat: Number(iat),
@@ -433,24 +440,8 @@ export class KbsService {
   }
 
   async #session(sessionId: string | undefined, now: Date) {
-    if (!sessionId)
-      throw new TdxError("KBS_SESSION_MISSING", "no kbs-session-id cookie was sent", {
-        hint: "call POST /kbs/v0/auth first and send its kbs-session-id cookie",
-      });
-    const s = await this.store.getSession(sessionId);
-    if (!s)
-      throw new TdxError("KBS_SESSION_UNKNOWN", "the kbs-session-id is not a session of this broker", {
-        hint: "start again with POST /kbs/v0/auth",
-      });
-    if (s.expiresAt <= now.getTime())
-      throw new TdxError(
-        "KBS_SESSION_EXPIRED",
-        `the session expired at ${new Date(s.expiresAt).toISOString()}`,
-        {
-          hint: "start again with POST /kbs/v0/auth; attest within the session lifetime",
-        },
-      );
-    return s;
+    if (!sessionId) throw sessionMissing();
+    return checkSession(await this.store.getSession(sessionId), now);
   }
 
   // ---- RCAR: resource ----------------------------------------------------------------------------
@@ -473,7 +464,23 @@ export class KbsService {
   ): Promise<KbsResponse> {
     const now = this.now();
     const resourcePath = checkResourcePath(path);
-    const { claims, sessionId, claimsRef } = await this.claimsFor(auth, now);
+    let claims: Record<string, unknown>;
+    let sessionId: string | null = null;
+    let claimsRef: string | null = null;
+    let found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>>;
+    if (auth.bearer) {
+      claims = await this.#signer.verify(auth.bearer, now);
+      found = await this.store.getResourceAndPolicy(resourcePath);
+    } else {
+      if (!auth.sessionId) throw sessionMissing();
+      // The session and the resource in one read (one round trip on PostgreSQL).
+      const both = await this.store.getSessionAndResource(auth.sessionId, resourcePath);
+      const s = checkSession(both.session, now);
+      claims = await this.#sessionClaims(s, now);
+      sessionId = s.id;
+      claimsRef = s.claimsRef;
+      found = both.found;
+    }
     const audit = (verdict: "allowed" | "denied", reason: string | null) => {
       const entry: AuditEntry = {
         at: now.getTime(),
@@ -491,17 +498,16 @@ export class KbsService {
         ? this.store.appendAudit(entry)
         : this.store.appendAuditWithClaims(entry, claimSetOf(splitClaims(claims).shared));
     };
-    const record = await this.store.getResource(resourcePath);
-    if (!record) {
+    if (!found) {
       await audit("denied", "KBS_RESOURCE_NOT_FOUND");
       throw new TdxError("KBS_RESOURCE_NOT_FOUND", `resource ${resourcePath} does not exist`, {
         field: "path",
         hint: "check the path; an admin adds resources with: tdx-attest kbs secret put REPO/TYPE/TAG --file F",
       });
     }
-    const policy = await this.store.getPolicy("resource", record.policyId);
+    const { resource: record, policy } = found;
     const decision = policy
-      ? evaluateResourcePolicy(parseResourcePolicy(policy.body), claims)
+      ? evaluateResourcePolicy(this.#resourcePolicies.get(policy.id, policy.updatedAt, policy.body), claims)
       : {
           allowed: false,
           denials: [
@@ -733,6 +739,29 @@ function causeDetail(e: TdxError): string {
     inner = inner.cause;
   }
   return last && last.message !== e.message ? ` (${last.code}: ${last.message})` : "";
+}
+
+function sessionMissing(): TdxError {
+  return new TdxError("KBS_SESSION_MISSING", "no kbs-session-id cookie was sent", {
+    hint: "call POST /kbs/v0/auth first and send its kbs-session-id cookie",
+  });
+}
+
+/** The session if it exists and has not expired at `now`. */
+function checkSession(s: SessionRecord | undefined, now: Date): SessionRecord {
+  if (!s)
+    throw new TdxError("KBS_SESSION_UNKNOWN", "the kbs-session-id is not a session of this broker", {
+      hint: "start again with POST /kbs/v0/auth",
+    });
+  if (s.expiresAt <= now.getTime())
+    throw new TdxError(
+      "KBS_SESSION_EXPIRED",
+      `the session expired at ${new Date(s.expiresAt).toISOString()}`,
+      {
+        hint: "start again with POST /kbs/v0/auth; attest within the session lifetime",
+      },
+    );
+  return s;
 }
 
 /** The init-data digest must be the TD's MRCONFIGID; a mismatch names both values. */

@@ -12,14 +12,20 @@ export const MAX_JSON_DEPTH = 32;
 export function jsonNestingDepth(text: string): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+    if (c === 0x22) {
+      // Skip the string to its closing quote with indexOf (a quote's base64 is most of an Attestation):
+      // a quote ends the string unless an odd number of backslashes precede it.
+      for (;;) {
+        const q = text.indexOf('"', i + 1);
+        if (q < 0) return max; // unterminated: the JSON parser refuses it
+        let slashes = 0;
+        while (text.charCodeAt(q - 1 - slashes) === 0x5c) slashes++;
+        i = q;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
       depth++;
       if (depth > max) max = depth;
     } else if (c === 0x5d || c === 0x7d) depth--;

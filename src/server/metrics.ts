@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CollateralProviderStats } from "../collateral/provider.js";
+import type { SqlDbStats } from "../kbs/store/index.js";
 
 /** The broker's Prometheus metrics, on a registry of its own (several brokers may share a process in tests). */
 export class KbsMetrics {
@@ -14,6 +15,7 @@ export class KbsMetrics {
   constructor(
     opts: {
       cacheStats?: () => CollateralProviderStats;
+      storeStats?: () => SqlDbStats | undefined;
       defaultMetrics?: boolean;
       nodeVersion?: boolean;
     } = {},
@@ -90,6 +92,34 @@ export class KbsMetrics {
           this.inc(s ? (read(s) ?? 0) : 0);
         },
       });
+    const db = opts.storeStats;
+    const dbCounter = (name: string, help: string, read: (s: SqlDbStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const s = db?.();
+          this.reset();
+          this.inc(s ? read(s) : 0);
+        },
+      });
+    dbCounter(
+      "kbs_db_statements_total",
+      "Database statements sent (PostgreSQL: round trips)",
+      (s) => s.statements,
+    );
+    dbCounter(
+      "kbs_db_commits_total",
+      "Database commits (SQLite: group commits of one or more writes)",
+      (s) => s.commits,
+    );
+    dbCounter(
+      "kbs_db_writes_total",
+      "Writes committed (SQLite: the writes its group commits held)",
+      (s) => s.writes,
+    );
+    dbCounter("kbs_db_fsyncs_total", "fsyncs of the SQLite WAL made by the group commit", (s) => s.fsyncs);
     counter(
       "kbs_collateral_stale_served_total",
       "Valid but due collateral served because its refresh failed, was backing off or was slow",

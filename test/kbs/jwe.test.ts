@@ -6,10 +6,11 @@ import {
   diffieHellman,
   privateDecrypt,
 } from "node:crypto";
+import { FlattenedEncrypt, flattenedDecrypt } from "jose";
 import { describe, expect, it } from "vitest";
 import { newKeyPair } from "../../src/crypto/keygen.js";
 import { generateTeeKeyPair } from "../../src/kbs/client.js";
-import { decryptKbsResponse, encryptToTeeKey, importTeePubkey } from "../../src/kbs/jwe.js";
+import { checkTeePubkey, decryptKbsResponse, encryptToTeeKey, importTeePubkey } from "../../src/kbs/jwe.js";
 
 const b64u = (s: string) => Buffer.from(s, "base64url");
 
@@ -89,7 +90,9 @@ describe("JWE to the TEE key, checked by an independent decryption", () => {
         d.setAuthTag(b64u(jwe.tag!));
         expect(Buffer.concat([d.update(b64u(jwe.ciphertext!)), d.final()]).toString()).toBe("the disk key");
       }
-      // And jose, as any RFC 7516 implementation, reads it too.
+      // And jose, as any RFC 7516 implementation, reads it too; so does the client's own decryption.
+      const byJose = await flattenedDecrypt(jwe as never, privateKey);
+      expect(Buffer.from(byJose.plaintext).toString()).toBe("the disk key");
       expect(Buffer.from(await decryptKbsResponse(jwe, privateKey)).toString()).toBe("the disk key");
     },
   );
@@ -143,6 +146,56 @@ describe("JWE to the TEE key, checked by an independent decryption", () => {
     await expect(decryptKbsResponse(jwe, generateTeeKeyPair().privateKey)).rejects.toThrow(
       /could not decrypt/,
     );
+  });
+
+  it("the client decrypts what jose encrypts (its header order), and refuses altered responses", async () => {
+    for (const [crv, name] of [
+      ["P-256", "prime256v1"],
+      ["P-384", "secp384r1"],
+    ] as const) {
+      const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: name });
+      const jwe = await new FlattenedEncrypt(secret)
+        .setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM" })
+        .encrypt(publicKey);
+      expect(await decryptKbsResponse(jwe, privateKey), crv).toEqual(secret);
+      const ours = (await encryptToTeeKey(secret, {
+        ...publicKey.export({ format: "jwk" }),
+        alg: "ECDH-ES+A256KW",
+      })) as unknown as Record<string, string>;
+      const flip = (v: string) =>
+        Buffer.from(b64u(v).map((b, i) => (i === 0 ? b ^ 1 : b))).toString("base64url");
+      for (const field of ["ciphertext", "tag", "encrypted_key", "iv"])
+        await expect(
+          decryptKbsResponse({ ...ours, [field]: flip(ours[field]!) }, privateKey),
+        ).rejects.toThrow(/could not decrypt/);
+      const header = JSON.parse(b64u(ours.protected!).toString()) as Record<string, unknown>;
+      const otherEpk = {
+        ...header,
+        epk: { ...(header.epk as object), x: flip((header.epk as { x: string }).x) },
+      };
+      await expect(
+        decryptKbsResponse(
+          { ...ours, protected: Buffer.from(JSON.stringify(otherEpk)).toString("base64url") },
+          privateKey,
+        ),
+      ).rejects.toThrow(/could not decrypt/);
+    }
+  });
+
+  it("checks an EC tee-pubkey's point without importing it: off-curve and short coordinates are refused", () => {
+    const ec = generateTeeKeyPair("ec").publicJwk;
+    const y = Buffer.from(ec.y!, "base64url");
+    y[31]! ^= 1;
+    for (const jwk of [
+      { ...ec, y: y.toString("base64url") },
+      { ...ec, x: Buffer.from(ec.x!, "base64url").subarray(1).toString("base64url") },
+      { ...ec, x: `${ec.x}=` },
+    ]) {
+      for (const check of [checkTeePubkey, importTeePubkey])
+        expect(() => check(jwk), JSON.stringify(jwk)).toThrow(/not a valid key/);
+    }
+    const ok = checkTeePubkey(ec);
+    expect(ok.alg).toBe("ECDH-ES+A256KW");
   });
 
   it("refuses keys a TEE must not send", () => {

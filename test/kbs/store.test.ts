@@ -158,6 +158,95 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     }
   });
 
+  it("consumes a session in one step, with the policy it will be judged by, and says why it could not", async () => {
+    const base = { tee: "tdx", hashAlg: "sha384", createdAt: 0 };
+    await store.putPolicy({ kind: "attestation", id: "judge", body: '{"x":1}', now: 5 });
+    await store.createSession({ ...base, id: "cs-ok", nonce: "cs-n-ok", expiresAt: 10_000 });
+    await store.createSession({ ...base, id: "cs-old", nonce: "cs-n-old", expiresAt: 100 });
+    const policy = { kind: "attestation" as const, id: "judge" };
+    const ok = await store.consumeSession("cs-ok", 50, { policy });
+    expect(ok).toMatchObject({ consumed: true, session: { id: "cs-ok", state: "consumed", consumedAt: 50 } });
+    expect(ok.consumed && ok.policy).toMatchObject({ kind: "attestation", id: "judge", body: '{"x":1}' });
+    expect(await other.consumeSession("cs-ok", 60, { policy })).toMatchObject({
+      consumed: false,
+      session: { state: "consumed" },
+    });
+    // The nonce is recorded as used, as consumeNonce records it.
+    expect(await store.consumeNonce("cs-ok", "cs-n-ok", 70)).toBe("replayed");
+    expect(await store.consumeSession("cs-old", 100)).toMatchObject({
+      consumed: false,
+      session: { state: "pending", expiresAt: 100 },
+    });
+    expect(await store.consumeSession("cs-none", 50)).toEqual({ consumed: false });
+    await store.createSession({ ...base, id: "cs-2", nonce: "cs-n-2", expiresAt: 10_000 });
+    const missing = await store.consumeSession("cs-2", 50, {
+      policy: { kind: "attestation", id: "no-such-policy" },
+    });
+    expect(missing).toMatchObject({ consumed: true, policy: undefined });
+    for (let round = 0; round < 5; round++) {
+      const id = `cs-race-${round}`;
+      await store.createSession({ ...base, id, nonce: `cs-race-n-${round}`, expiresAt: 1e12 });
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? store : other).consumeSession(id, 10, { policy })),
+      );
+      expect(outcomes.filter((o) => o.consumed)).toHaveLength(1);
+    }
+  });
+
+  it("reads a session and a resource with its policy in one query, each possibly missing", async () => {
+    const sealed = {
+      kekId: "k",
+      iv: new Uint8Array(12),
+      ciphertext: new Uint8Array([1, 2]),
+      tag: new Uint8Array(16),
+    };
+    await store.putPolicy({ kind: "resource", id: "sr-pol", body: '{"allow":"all"}', now: 7 });
+    await store.putResource({ path: "sr/a/b", policyId: "sr-pol", size: 2, ...sealed }, 8);
+    await store.putResource({ path: "sr/a/orphan", policyId: "sr-gone", size: 2, ...sealed }, 8);
+    await store.createSession({
+      id: "sr-s",
+      nonce: "sr-n",
+      tee: "tdx",
+      hashAlg: "sha384",
+      createdAt: 1,
+      expiresAt: 9,
+    });
+    const both = await other.getSessionAndResource("sr-s", "sr/a/b");
+    expect(both.session).toEqual(await store.getSession("sr-s"));
+    expect(both.found?.resource).toEqual(await store.getResource("sr/a/b"));
+    expect(both.found?.policy).toEqual(await store.getPolicy("resource", "sr-pol"));
+    expect(await other.getSessionAndResource("sr-s", "sr/a/orphan")).toMatchObject({
+      session: { id: "sr-s" },
+      found: { resource: { path: "sr/a/orphan" }, policy: undefined },
+    });
+    expect(await other.getSessionAndResource("sr-none", "sr/a/b")).toMatchObject({
+      session: undefined,
+      found: { resource: { path: "sr/a/b" } },
+    });
+    expect(await other.getSessionAndResource("sr-s", "sr/a/none")).toMatchObject({
+      session: { id: "sr-s" },
+      found: undefined,
+    });
+    expect(await store.getResourceAndPolicy("sr/a/b")).toEqual(both.found);
+  });
+
+  it("keeps answering after a newer schema adds columns under it (prepared statements name their columns)", async () => {
+    const base = { tee: "tdx", hashAlg: "sha384", createdAt: 0, expiresAt: 1e12 };
+    await store.createSession({ ...base, id: "alter-1", nonce: "alter-n1" });
+    await store.createSession({ ...base, id: "alter-2", nonce: "alter-n2" });
+    expect((await store.getSession("alter-1"))?.id).toBe("alter-1");
+    expect((await store.getPolicy("resource", "default"))?.id ?? "none").toBeDefined();
+    await other.db.query("ALTER TABLE sessions ADD COLUMN later_version_column TEXT");
+    await other.db.query("ALTER TABLE policies ADD COLUMN later_version_column TEXT");
+    expect((await store.getSession("alter-1"))?.id).toBe("alter-1");
+    expect(
+      (await store.consumeSession("alter-2", 5, { policy: { kind: "resource", id: "x" } })).consumed,
+    ).toBe(true);
+    await store.getPolicy("resource", "default");
+    await other.db.query("ALTER TABLE sessions DROP COLUMN later_version_column");
+    await other.db.query("ALTER TABLE policies DROP COLUMN later_version_column");
+  });
+
   it("refuses a second session with a nonce already issued", async () => {
     await store.createSession({
       id: "dup-1",
@@ -345,6 +434,111 @@ describe.each(backends)("a version-1 database on %s", (name, start) => {
       }
     } finally {
       await db.stop();
+    }
+  });
+});
+
+describe("SQLite group commit", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "kbs-group-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("commits the writes of one turn together; a failing write is rolled back alone and its caller told", async () => {
+    const store = await openStore(join(dir, "group.db"));
+    try {
+      await store.createSession({
+        id: "g0",
+        nonce: "g-dup",
+        tee: "tdx",
+        hashAlg: "sha384",
+        createdAt: 0,
+        expiresAt: 1,
+      });
+      const before = store.stats()!;
+      const writes = Array.from({ length: 10 }, (_, i) =>
+        store.createSession({
+          id: `g${i + 1}`,
+          // Every third one reuses a nonce: a unique violation in the middle of the group.
+          nonce: i % 3 === 2 ? "g-dup" : `g-n${i}`,
+          tee: "tdx",
+          hashAlg: "sha384",
+          createdAt: 0,
+          expiresAt: 1,
+        }),
+      );
+      const audits = Array.from({ length: 5 }, (_, i) =>
+        store.appendAudit({ at: i, event: "admin", verdict: "ok", reason: `group ${i}` }),
+      );
+      const outcomes = await Promise.allSettled([...writes, ...audits]);
+      const after = store.stats()!;
+      expect(outcomes.map((o) => o.status)).toEqual([
+        ...Array.from({ length: 10 }, (_, i) => (i % 3 === 2 ? "rejected" : "fulfilled")),
+        ...Array(5).fill("fulfilled"),
+      ]);
+      expect(after.commits - before.commits).toBe(1);
+      expect(after.writes - before.writes).toBe(15);
+      // The durable writes (the audit rows) waited for one fsync of the WAL.
+      expect(after.fsyncs - before.fsyncs).toBe(1);
+      for (let i = 0; i < 10; i++)
+        expect(Boolean(await store.getSession(`g${i + 1}`)), `g${i + 1}`).toBe(i % 3 !== 2);
+      expect((await store.listAudit({ limit: 100 })).map((r) => r.reason)).toEqual(
+        Array.from({ length: 5 }, (_, i) => `group ${i}`),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a write alone that fails rolls back what it did; close() commits what was handed in", async () => {
+    const store = await openStore(join(dir, "alone.db"));
+    await expect(
+      store.db.transaction(async (tx) => {
+        await tx.query("INSERT INTO kbs_meta (key, value) VALUES ('half', 'done')");
+        await tx.query("INSERT INTO no_such_table VALUES (1)");
+      }),
+    ).rejects.toThrow(/no_such_table/);
+    expect(await store.getMeta("half")).toBeUndefined();
+    const pending = store.db.query("INSERT INTO kbs_meta (key, value) VALUES ('last', 'write')");
+    await store.close();
+    await pending;
+    const again = await openStore(join(dir, "alone.db"));
+    try {
+      expect(await again.getMeta("last")).toBe("write");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("refuses to acknowledge a write it cannot make durable (503 KBS_DB_UNAVAILABLE), e.g. its WAL was deleted", async () => {
+    const file = join(dir, "lost-wal.db");
+    const store = await openStore(file);
+    try {
+      await store.appendAudit({ at: 1, event: "admin", verdict: "ok" });
+      rmSync(`${file}-wal`);
+      const err = await store.appendAudit({ at: 2, event: "admin", verdict: "ok" }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(err?.code).toBe("KBS_DB_UNAVAILABLE");
+      expect(err?.message).toMatch(/cannot be used now \(SQLITE_IOERR_FSYNC\)/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("with synchronous=normal commits in groups without an fsync", async () => {
+    const store = await openStore(`sqlite:${join(dir, "normal.db")}?synchronous=normal`);
+    try {
+      const before = store.stats()!;
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) => store.appendAudit({ at: i, event: "admin", verdict: "ok" })),
+      );
+      const after = store.stats()!;
+      expect([after.commits - before.commits, after.fsyncs - before.fsyncs]).toEqual([1, 0]);
+    } finally {
+      await store.close();
     }
   });
 });

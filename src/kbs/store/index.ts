@@ -1,10 +1,17 @@
 import { TdxError } from "../../errors.js";
 import { PostgresDb, type PostgresTimeouts } from "./postgres.js";
-import { ADDED_COLUMNS, type Row, SCHEMA_VERSION, type SqlDb, type SqlValue } from "./sql.js";
+import {
+  ADDED_COLUMNS,
+  type Row,
+  SCHEMA_VERSION,
+  type SqlDb,
+  type SqlDbStats,
+  type SqlValue,
+} from "./sql.js";
 import { SqliteDb } from "./sqlite.js";
 
 export { PostgresDb, type PostgresTimeouts } from "./postgres.js";
-export type { SqlDb } from "./sql.js";
+export type { QueryOptions, SqlDb, SqlDbStats } from "./sql.js";
 export { SqliteDb } from "./sqlite.js";
 
 export type PolicyKind = "attestation" | "resource";
@@ -75,7 +82,23 @@ export type ConsumeOutcome = "ok" | "unknown-session" | "expired" | "replayed" |
  * over the SqlDb surface. Sealing secrets is the caller's job (resources arrive encrypted).
  */
 export class KbsStore {
+  /** Parsed claim sets by digest: content-addressed, so never stale; frozen, shared by every reader. */
+  readonly #claimSets = new Map<string, Record<string, unknown>>();
+
   constructor(readonly db: SqlDb) {}
+
+  /**
+   * Resolves once everything this store has committed or read is on disk: a response that rests on reads
+   * alone waits for it (SQLite's group commit makes a commit visible a moment before its fsync ends).
+   */
+  async settle(): Promise<void> {
+    await this.db.settle?.();
+  }
+
+  /** The database connection's counters (statements, commits, writes, fsyncs), when it keeps them. */
+  stats(): SqlDbStats | undefined {
+    return this.db.stats?.();
+  }
 
   get dialect() {
     return this.db.dialect;
@@ -185,14 +208,17 @@ export class KbsStore {
   }
 
   async getPolicy(kind: PolicyKind, id: string): Promise<PolicyRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM policies WHERE kind = $1 AND id = $2", [kind, id]);
+    const { rows } = await this.db.query(
+      `SELECT ${POLICY_SELECT} FROM policies WHERE kind = $1 AND id = $2`,
+      [kind, id],
+    );
     return rows[0] ? policyRow(rows[0]) : undefined;
   }
 
   async listPolicies(kind?: PolicyKind): Promise<PolicyRecord[]> {
     const { rows } = kind
-      ? await this.db.query("SELECT * FROM policies WHERE kind = $1 ORDER BY id", [kind])
-      : await this.db.query("SELECT * FROM policies ORDER BY kind, id");
+      ? await this.db.query(`SELECT ${POLICY_SELECT} FROM policies WHERE kind = $1 ORDER BY id`, [kind])
+      : await this.db.query(`SELECT ${POLICY_SELECT} FROM policies ORDER BY kind, id`);
     return rows.map(policyRow);
   }
 
@@ -221,8 +247,58 @@ export class KbsStore {
   }
 
   async getResource(path: string): Promise<ResourceRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM resources WHERE path = $1", [path]);
+    const { rows } = await this.db.query(`SELECT ${RESOURCE_SELECT} FROM resources WHERE path = $1`, [path]);
     return rows[0] ? resourceRow(rows[0]) : undefined;
+  }
+
+  /** A resource and the resource policy guarding it (undefined when that policy is gone), in one query. */
+  async getResourceAndPolicy(
+    path: string,
+  ): Promise<{ resource: ResourceRecord; policy: PolicyRecord | undefined } | undefined> {
+    const { rows } = await this.db.query(
+      `SELECT ${RESOURCE_COLUMNS.map((c) => `r.${c}`).join(", ")}, p.body AS policy_body, p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
+       FROM resources r LEFT JOIN policies p ON p.kind = 'resource' AND p.id = r.policy_id
+       WHERE r.path = $1`,
+      [path],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    const resource = resourceRow(r);
+    return {
+      resource,
+      policy:
+        r.policy_body === null || r.policy_body === undefined
+          ? undefined
+          : policyRow({
+              id: resource.policyId,
+              kind: "resource",
+              body: r.policy_body,
+              created_at: r.policy_created_at,
+              updated_at: r.policy_updated_at,
+            }),
+    };
+  }
+
+  /**
+   * A session, and a resource with its policy, in one query (the two reads of a release). Either may be
+   * missing; `policy` is undefined when the resource's policy is gone.
+   */
+  async getSessionAndResource(
+    sessionId: string,
+    path: string,
+  ): Promise<{
+    session: SessionRecord | undefined;
+    found: { resource: ResourceRecord; policy: PolicyRecord | undefined } | undefined;
+  }> {
+    const { rows } = await this.db.query(SESSION_AND_RESOURCE, [sessionId, path]);
+    const r = rows[0] ?? {};
+    const s = unprefixed(r, "s_");
+    const res = unprefixed(r, "r_");
+    const resource = res.path === null || res.path === undefined ? undefined : resourceRow(res);
+    return {
+      session: s.id === null || s.id === undefined ? undefined : sessionRow(s),
+      found: resource ? { resource, policy: prefixedPolicy(r) } : undefined,
+    };
   }
 
   async listResources(): Promise<Omit<ResourceRecord, "iv" | "ciphertext" | "tag">[]> {
@@ -254,15 +330,18 @@ export class KbsStore {
     createdAt: number;
     expiresAt: number;
   }) {
+    // Not awaited to disk on SQLite: a challenge a power loss forgets costs the TD a new /auth, and an
+    // attestation that used it is on disk only after it (the WAL is written in order).
     await this.db.query(
       `INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
        VALUES ($1, $2, $3, $4, 'pending', $5, $6)`,
       [s.id, s.nonce, s.tee, s.hashAlg, s.createdAt, s.expiresAt],
+      { durable: false },
     );
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM sessions WHERE id = $1", [id]);
+    const { rows } = await this.db.query(`SELECT ${SESSION_SELECT} FROM sessions WHERE id = $1`, [id]);
     return rows[0] ? sessionRow(rows[0]) : undefined;
   }
 
@@ -286,7 +365,7 @@ export class KbsStore {
           ]);
           return "ok" as const;
         }
-        const { rows } = await tx.query("SELECT * FROM sessions WHERE id = $1", [sessionId]);
+        const { rows } = await tx.query(`SELECT ${SESSION_SELECT} FROM sessions WHERE id = $1`, [sessionId]);
         const s = rows[0] ? sessionRow(rows[0]) : undefined;
         if (!s) return "unknown-session" as const;
         if (s.state !== "pending") return "replayed" as const;
@@ -295,16 +374,73 @@ export class KbsStore {
       });
     } catch (e) {
       // A unique violation on used_nonces means another writer used this nonce first.
-      const code = (e as { code?: string }).code;
-      if (code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE")
-        return "replayed";
+      if (isUniqueViolation(e)) return "replayed";
       throw e;
     }
   }
 
+  /**
+   * Use a pending session's nonce, once, in one round trip: the session as it is now consumed, or, when it
+   * could not be consumed, the session as it is (undefined when there is none) for the caller to say why.
+   * As with consumeNonce, of two brokers racing on one database exactly one gets "ok". Not awaited to disk
+   * on SQLite: the attestation's verdict, written next, is, and a commit is on disk only after all before it.
+   */
+  async consumeSession(
+    sessionId: string,
+    now: number,
+    opts: { policy?: { kind: PolicyKind; id: string } } = {},
+  ): Promise<
+    | { consumed: true; session: SessionRecord; policy?: PolicyRecord | undefined }
+    | { consumed: false; session?: SessionRecord }
+  > {
+    const consume = `UPDATE sessions SET state = 'consumed', consumed_at = $1
+      WHERE id = $2 AND state = 'pending' AND expires_at > $1 RETURNING ${SESSION_SELECT}`;
+    let row: Row | undefined;
+    let policy: PolicyRecord | undefined;
+    try {
+      if (this.dialect === "postgres") {
+        // The policy the attestation will be judged by comes back in the same round trip.
+        const { rows } = await this.db.query(
+          `WITH upd AS (${consume}),
+             ins AS (INSERT INTO used_nonces (nonce, session_id, used_at) SELECT nonce, id, $1 FROM upd)
+           SELECT ${SESSION_COLUMNS.map((c) => `upd.${c}`).join(", ")}, p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body,
+             p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
+           FROM upd LEFT JOIN policies p ON p.kind = $3 AND p.id = $4`,
+          [now, sessionId, opts.policy?.kind ?? null, opts.policy?.id ?? null],
+        );
+        row = rows[0];
+        if (row) policy = prefixedPolicy(row);
+      } else {
+        row = await this.db.transaction(
+          async (tx) => {
+            const r = (await tx.query(consume, [now, sessionId])).rows[0];
+            if (r)
+              await tx.query("INSERT INTO used_nonces (nonce, session_id, used_at) VALUES ($1, $2, $3)", [
+                r.nonce as string,
+                sessionId,
+                now,
+              ]);
+            return r;
+          },
+          { durable: false },
+        );
+        if (row && opts.policy) policy = await this.getPolicy(opts.policy.kind, opts.policy.id);
+      }
+    } catch (e) {
+      // A unique violation on used_nonces means another writer used this nonce first.
+      if (!isUniqueViolation(e)) throw e;
+      row = undefined;
+    }
+    if (row) return { consumed: true, session: sessionRow(row), ...(opts.policy ? { policy } : {}) };
+    const s = await this.getSession(sessionId);
+    return s ? { consumed: false, session: s } : { consumed: false };
+  }
+
   /** Count a refused /attest on a session whose challenge is used up (no audit row each time). */
   async countRefusal(sessionId: string): Promise<void> {
-    await this.db.query("UPDATE sessions SET refusals = refusals + 1 WHERE id = $1", [sessionId]);
+    await this.db.query("UPDATE sessions SET refusals = refusals + 1 WHERE id = $1", [sessionId], {
+      durable: false,
+    });
   }
 
   /**
@@ -319,22 +455,38 @@ export class KbsStore {
     sessionExpiresAt: number,
     audit: AuditEntry,
   ): Promise<void> {
+    const attachParams = [claimSet.digest, sessionClaims, tokenExpiresAt, sessionExpiresAt, sessionId];
+    if (this.dialect === "postgres") {
+      // One statement, one round trip: PostgreSQL runs every data-modifying part of a WITH, atomically.
+      await this.db.query(ATTACH_CLAIMS_PG, [
+        ...attachParams,
+        claimSet.digest,
+        claimSet.body,
+        audit.at,
+        ...auditParams({ ...audit, claimsRef: claimSet.digest }),
+      ]);
+      return;
+    }
     await this.db.transaction(async (tx) => {
       await upsertClaimSet(tx, claimSet, audit.at);
-      await tx.query(
-        `UPDATE sessions SET state = 'attested', claims_ref = $1, session_claims = $2, token_expires_at = $3,
-           expires_at = $4
-         WHERE id = $5 AND state = 'consumed'`,
-        [claimSet.digest, sessionClaims, tokenExpiresAt, sessionExpiresAt, sessionId],
-      );
+      await tx.query(ATTACH_SESSION, attachParams);
       await insertAudit(tx, { ...audit, claimsRef: claimSet.digest });
     });
   }
 
-  /** A claim set by digest (the parsed JSON), or undefined. */
+  /**
+   * A claim set by digest (the parsed JSON, frozen: several readers share it), or undefined. Kept in memory
+   * once read: a digest names one content forever.
+   */
   async getClaimSet(digest: string): Promise<Record<string, unknown> | undefined> {
+    const known = this.#claimSets.get(digest);
+    if (known) return known;
     const { rows } = await this.db.query("SELECT body FROM claim_sets WHERE digest = $1", [digest]);
-    return rows[0] ? (JSON.parse(String(rows[0].body)) as Record<string, unknown>) : undefined;
+    if (!rows[0]) return undefined;
+    const parsed = deepFreeze(JSON.parse(String(rows[0].body)) as Record<string, unknown>);
+    if (this.#claimSets.size >= 1024) this.#claimSets.clear();
+    this.#claimSets.set(digest, parsed);
+    return parsed;
   }
 
   /**
@@ -374,27 +526,42 @@ export class KbsStore {
     hits: { key: string; windowMs: number }[],
     now: number,
   ): Promise<{ count: number; resetAt: number }[]> {
+    if (hits.length === 0) return [];
     const max = this.dialect === "postgres" ? "GREATEST" : "MAX";
-    const one = async (db: SqlDb, h: { key: string; windowMs: number }) => {
-      const start = Math.floor(now / h.windowMs) * h.windowMs;
-      const { rows } = await db.query(
-        `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ($1, $2, $3, 1)
+    const upsert = (values: string) =>
+      `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ${values}
          ON CONFLICT (key) DO UPDATE SET
            count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
            window_start = ${max}(rate_limits.window_start, excluded.window_start),
            expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
-         RETURNING count, expires_at`,
-        [h.key, start, start + h.windowMs],
-      );
-      const r = rows[0] ?? { count: 1, expires_at: start + h.windowMs };
-      return { count: Number(r.count), resetAt: Number(r.expires_at) };
-    };
-    if (hits.length === 1) return [await one(this.db, hits[0]!)];
-    return this.db.transaction(async (tx) => {
-      const out: { count: number; resetAt: number }[] = [];
-      for (const h of hits) out.push(await one(tx, h));
-      return out;
+         RETURNING key, count, expires_at`;
+    const windows = hits.map((h) => {
+      const start = Math.floor(now / h.windowMs) * h.windowMs;
+      return { key: h.key, start, end: start + h.windowMs };
     });
+    // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
+    const counted = new Map<string, { count: number; resetAt: number }>();
+    const keep = (rows: Row[]) => {
+      for (const r of rows)
+        counted.set(String(r.key), { count: Number(r.count), resetAt: Number(r.expires_at) });
+    };
+    if (new Set(windows.map((w) => w.key)).size === windows.length) {
+      // Every key in one statement (one round trip, one commit).
+      const { rows } = await this.db.query(
+        upsert(windows.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, 1)`).join(", ")),
+        windows.flatMap((w) => [w.key, w.start, w.end]),
+        { durable: false },
+      );
+      keep(rows);
+    } else
+      await this.db.transaction(
+        async (tx) => {
+          for (const w of windows)
+            keep((await tx.query(upsert("($1, $2, $3, 1)"), [w.key, w.start, w.end])).rows);
+        },
+        { durable: false },
+      );
+    return windows.map((w) => counted.get(w.key) ?? { count: 1, resetAt: w.end });
   }
 
   /**
@@ -409,9 +576,7 @@ export class KbsStore {
       ]);
       return true;
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE")
-        return false;
+      if (isUniqueViolation(e)) return false;
       throw e;
     }
   }
@@ -424,6 +589,15 @@ export class KbsStore {
 
   /** An audit row that references a claim set, stored (once) in the same commit. */
   async appendAuditWithClaims(e: AuditEntry, claimSet: { digest: string; body: string }): Promise<number> {
+    if (this.dialect === "postgres") {
+      const { rows } = await this.db.query(AUDIT_WITH_CLAIMS_PG, [
+        claimSet.digest,
+        claimSet.body,
+        e.at,
+        ...auditParams({ ...e, claimsRef: claimSet.digest }),
+      ]);
+      return Number(rows[0]?.id);
+    }
     return this.db.transaction(async (tx) => {
       await upsertClaimSet(tx, claimSet, e.at);
       return insertAudit(tx, { ...e, claimsRef: claimSet.digest });
@@ -484,24 +658,27 @@ export class KbsStore {
   }
 }
 
+const INSERT_AUDIT = `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id, claims_ref)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`;
+
+function auditParams(e: AuditEntry): SqlValue[] {
+  return [
+    e.at,
+    e.event,
+    e.resource ?? null,
+    e.sessionId ?? null,
+    e.evidenceSha256 ?? null,
+    e.claims === undefined || e.claims === null ? null : JSON.stringify(e.claims),
+    e.verdict,
+    e.reason ?? null,
+    e.actor ?? null,
+    e.requestId ?? null,
+    e.claimsRef ?? null,
+  ] as SqlValue[];
+}
+
 async function insertAudit(db: SqlDb, e: AuditEntry): Promise<number> {
-  const { rows } = await db.query(
-    `INSERT INTO audit_log (at, event, resource, session_id, evidence_sha256, claims, verdict, reason, actor, request_id, claims_ref)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-    [
-      e.at,
-      e.event,
-      e.resource ?? null,
-      e.sessionId ?? null,
-      e.evidenceSha256 ?? null,
-      e.claims === undefined || e.claims === null ? null : JSON.stringify(e.claims),
-      e.verdict,
-      e.reason ?? null,
-      e.actor ?? null,
-      e.requestId ?? null,
-      e.claimsRef ?? null,
-    ] as SqlValue[],
-  );
+  const { rows } = await db.query(INSERT_AUDIT, auditParams(e));
   return Number(rows[0]?.id);
 }
 
@@ -509,13 +686,101 @@ async function insertAudit(db: SqlDb, e: AuditEntry): Promise<number> {
  * Store a claim set unless it is there; touch its last use at most every 10 minutes (a prune only
  * removes sets unused since its cutoff, so a set an attestation is about to reference stays).
  */
+const UPSERT_CLAIM_SET = `INSERT INTO claim_sets (digest, body, created_at, last_used_at) VALUES ($1, $2, $3, $3)
+  ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at
+    WHERE claim_sets.last_used_at < excluded.last_used_at - 600000`;
+
 async function upsertClaimSet(db: SqlDb, c: { digest: string; body: string }, now: number): Promise<void> {
-  await db.query(
-    `INSERT INTO claim_sets (digest, body, created_at, last_used_at) VALUES ($1, $2, $3, $3)
-     ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at
-       WHERE claim_sets.last_used_at < excluded.last_used_at - 600000`,
-    [c.digest, c.body, now],
-  );
+  await db.query(UPSERT_CLAIM_SET, [c.digest, c.body, now]);
+}
+
+const ATTACH_SESSION = `UPDATE sessions SET state = 'attested', claims_ref = $1, session_claims = $2,
+    token_expires_at = $3, expires_at = $4
+  WHERE id = $5 AND state = 'consumed'`;
+
+/** `sql` with its placeholders $n renumbered to $(n + by), to put statements side by side in one. */
+const shifted = (sql: string, by: number) => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
+
+/**
+ * PostgreSQL: claim set, session and audit row in one statement, one round trip (every data-modifying part
+ * of a WITH runs, once, atomically with the rest). $1..$5 the session, $6..$8 the claim set, $9.. the audit row.
+ */
+const ATTACH_CLAIMS_PG = `WITH cs AS (${shifted(UPSERT_CLAIM_SET, 5)}), att AS (${ATTACH_SESSION})
+  ${shifted(INSERT_AUDIT, 8)}`;
+/** PostgreSQL: claim set ($1..$3) and audit row ($4..) in one statement. */
+const AUDIT_WITH_CLAIMS_PG = `WITH cs AS (${UPSERT_CLAIM_SET}) ${shifted(INSERT_AUDIT, 3)}`;
+
+const SESSION_COLUMNS = [
+  "id",
+  "nonce",
+  "tee",
+  "hash_alg",
+  "state",
+  "created_at",
+  "expires_at",
+  "consumed_at",
+  "token_expires_at",
+  "claims_ref",
+  "session_claims",
+  "refusals",
+];
+const RESOURCE_COLUMNS = [
+  "path",
+  "policy_id",
+  "kek_id",
+  "iv",
+  "ciphertext",
+  "tag",
+  "size",
+  "created_at",
+  "updated_at",
+];
+const SESSION_SELECT = SESSION_COLUMNS.join(", ");
+const RESOURCE_SELECT = RESOURCE_COLUMNS.join(", ");
+// Named columns, never *: PostgreSQL's prepared statements (src/kbs/store/postgres.ts) must keep their
+// result type when a later schema version adds a column.
+const POLICY_SELECT = "id, kind, body, created_at, updated_at";
+
+/** A session by id and a resource by path (with its policy): unrelated rows, joined to one row. */
+const SESSION_AND_RESOURCE = `SELECT ${SESSION_COLUMNS.map((c) => `s.${c} AS s_${c}`).join(", ")},
+  ${RESOURCE_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(", ")},
+  p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body, p.created_at AS policy_created_at,
+  p.updated_at AS policy_updated_at
+FROM (SELECT 1 AS one) AS one
+  LEFT JOIN sessions s ON s.id = $1
+  LEFT JOIN resources r ON r.path = $2
+  LEFT JOIN policies p ON p.kind = 'resource' AND p.id = r.policy_id`;
+
+/** The columns of `row` named `prefix`..., without the prefix. */
+function unprefixed(row: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const k of Object.keys(row)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = row[k];
+  return out;
+}
+
+/** The policy joined to a row as policy_id, policy_kind, policy_body, ...; undefined when none joined. */
+function prefixedPolicy(row: Row): PolicyRecord | undefined {
+  if (row.policy_body === null || row.policy_body === undefined) return undefined;
+  return policyRow({
+    id: row.policy_id,
+    kind: row.policy_kind,
+    body: row.policy_body,
+    created_at: row.policy_created_at,
+    updated_at: row.policy_updated_at,
+  });
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array());

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { TdxError } from "../../errors.js";
-import { type Row, SCHEMA, type SqlDb, type SqlValue, translateDbError } from "./sql.js";
+import { type Row, SCHEMA, type SqlDb, type SqlDbStats, type SqlValue, translateDbError } from "./sql.js";
 
 const postgresSchema = `SELECT pg_advisory_xact_lock(7310542861);
 ${SCHEMA.replace(/\{\{BLOB\}\}/g, "BYTEA")
@@ -34,6 +34,26 @@ const types = {
   },
 };
 
+/** Names of the prepared statements, by text (the store's statements are a fixed set). */
+const statementNames = new Map<string, string>();
+
+/**
+ * The name to prepare `sql` under, once per pooled connection: the server parses and plans it once
+ * instead of at every call. Only data statements with named columns: a `*` would change its
+ * result type when a later schema adds a column, which a prepared statement refuses.
+ */
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    if (!/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) || /(SELECT|RETURNING)\s+\*|\.\*/i.test(sql))
+      return undefined;
+    if (statementNames.size >= 256) return undefined;
+    name = `tdx_kbs_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /** Deadlines of the PostgreSQL store (milliseconds). */
 export interface PostgresTimeouts {
   /** Opening a connection, and waiting for a free pooled one (default 2000). */
@@ -55,6 +75,7 @@ export interface PostgresTimeouts {
 export class PostgresDb implements SqlDb {
   readonly dialect = "postgres" as const;
   readonly #pool: pg.Pool;
+  readonly #stats: SqlDbStats = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
 
   constructor(
     readonly url: string,
@@ -81,9 +102,17 @@ export class PostgresDb implements SqlDb {
     return postgresSchema;
   }
 
+  stats(): SqlDbStats {
+    return { ...this.#stats };
+  }
+
   async query(sql: string, params: SqlValue[] = []): Promise<{ rows: Row[]; changes: number }> {
+    this.#stats.statements++;
     try {
-      const r = await this.#pool.query(sql, params as unknown[]);
+      const name = statementName(sql);
+      const r = await this.#pool.query(
+        name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] },
+      );
       return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
     } catch (e) {
       throw translateDbError(e);
@@ -104,6 +133,7 @@ export class PostgresDb implements SqlDb {
       throw translateDbError(e);
     }
     const run = async (sql: string, params?: unknown[]) => {
+      this.#stats.statements++;
       try {
         return await client.query(sql, params);
       } catch (e) {

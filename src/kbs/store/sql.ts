@@ -8,14 +8,40 @@ import { TdxError } from "../../errors.js";
 export type SqlValue = string | number | bigint | Uint8Array | null;
 export type Row = Record<string, unknown>;
 
+/** How a write is acknowledged. */
+export interface QueryOptions {
+  /**
+   * false: resolve once committed (visible, and safe from a killed process) without waiting for the commit
+   * to reach the disk; for writes a later write of the same request covers, or counters whose loss in a
+   * power failure costs nothing (rate limits). Default true. PostgreSQL commits are always durable.
+   */
+  durable?: boolean;
+}
+
+/** Counters since a connection opened. */
+export interface SqlDbStats {
+  /** Statements sent (PostgreSQL: round trips). */
+  statements: number;
+  /** Commits (SQLite: group commits, each holding one or more writes). */
+  commits: number;
+  /** Writes committed (SQLite: the units of its group commits). */
+  writes: number;
+  /** fsyncs the store made itself (SQLite's group commit; PostgreSQL's are the server's). */
+  fsyncs: number;
+}
+
 export interface SqlDb {
   readonly dialect: "sqlite" | "postgres";
   /** Run one statement; returns rows (RETURNING or SELECT) and the number of rows changed. */
-  query(sql: string, params?: SqlValue[]): Promise<{ rows: Row[]; changes: number }>;
+  query(sql: string, params?: SqlValue[], opts?: QueryOptions): Promise<{ rows: Row[]; changes: number }>;
   /** Run several statements (schema); no parameters. */
   exec(sql: string): Promise<void>;
   /** Run `fn` in one serializable unit: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlDb) => Promise<T>, opts?: QueryOptions): Promise<T>;
+  /** Resolves once every commit this connection has made or read is on disk (SQLite's group commit). */
+  settle?(): Promise<void>;
+  /** What the connection did since it opened (for /metrics and bench/kbs). */
+  stats?(): SqlDbStats;
   close(): Promise<void>;
 }
 
@@ -127,16 +153,6 @@ export const ADDED_COLUMNS: { table: string; column: string; type: string }[] = 
   { table: "sessions", column: "refusals", type: "INTEGER NOT NULL DEFAULT 0" },
   { table: "audit_log", column: "claims_ref", type: "TEXT" },
 ];
-
-/** Rewrite $1..$n to SQLite's positional ? while keeping parameter order (and repeats). */
-export function toPositional(sql: string, params: SqlValue[]): { sql: string; params: SqlValue[] } {
-  const out: SqlValue[] = [];
-  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
-    out.push(params[Number(n) - 1] ?? null);
-    return "?";
-  });
-  return { sql: text, params: out };
-}
 
 /** SQLSTATE classes and codes that mean "the database cannot serve now" (PostgreSQL appendix A). */
 const PG_UNAVAILABLE: [RegExp, string, number][] = [
