@@ -1,7 +1,8 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
+import { requireOptional } from "../../optional.js";
 import { type Row, SCHEMA, type SqlDb, type SqlValue, toPositional, translateDbError } from "./sql.js";
 
 const sqliteSchema = SCHEMA.replace(/\{\{BLOB\}\}/g, "BLOB")
@@ -37,6 +38,8 @@ export class SqliteDb implements SqlDb {
     readonly file: string,
     opts: { synchronous?: "full" | "normal" } = {},
   ) {
+    // An optional peer dependency: loaded before anything touches the disk, so its absence leaves no file.
+    const Sqlite = requireOptional<typeof Database>("better-sqlite3");
     if (file !== ":memory:") {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       // Created 0600 whatever the umask or the directory's mode: SQLite gives its -wal and -shm files
@@ -52,7 +55,7 @@ export class SqliteDb implements SqlDb {
     }
     this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     try {
-      this.#db = new Database(file);
+      this.#db = new Sqlite(file);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
       this.#db.pragma("busy_timeout = 5000");
