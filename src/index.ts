@@ -100,9 +100,8 @@ export {
 export { type QgsServer, type QgsServerOptions, type QuotingBackend, startQgsServer } from "./qgs/server.js";
 export { openSimQuotingBackend } from "./qgs/sim-backend.js";
 
-// the quote explorer: a static build, or its routes on a fastify instance of your own.
+// the quote explorer as static files to host anywhere (it decodes and verifies in the page).
 export { writeStaticExplorer } from "./server/explorer/assets.js";
-export { type ExplorerOptions, registerExplorerRoutes } from "./server/explorer/index.js";
 
 // sim: a simulated TDX platform (and Azure TDX VM) with its Intel-like PKI and collateral.
 export { SimCollateralProvider } from "./sim/collateral-provider.js";

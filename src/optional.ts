@@ -35,7 +35,7 @@ export function dependencyMissing(names: string[], needed: string): TdxError {
   const list = names.join(", ");
   return new TdxError(
     "DEPENDENCY_MISSING",
-    `${needed} ${names.length === 1 ? "needs the package" : "need the packages"} ${list}, which ${names.length === 1 ? "is" : "are"} not installed`,
+    `missing package${names.length === 1 ? "" : "s"} ${list} (needed by ${needed})`,
     {
       field: names[0],
       hint: `npm install ${names.join(" ")} (optional peer dependencies of tdx-attest: only the servers and stores need them)`,
