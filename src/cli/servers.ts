@@ -52,6 +52,25 @@ export class HeldUntilStarted extends Writable {
   }
 }
 
+/**
+ * Resolves once SIGINT or SIGTERM has arrived and `close` has finished. Call it before printing the start-up
+ * line: whoever reads that line may signal at once, and a signal with no handler yet kills the process.
+ */
+export function untilSignal(close: () => Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      close().then(
+        () => resolve(),
+        () => resolve(),
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
 /** host:port as a URL's authority (IPv6 in brackets). */
 export function authority(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;

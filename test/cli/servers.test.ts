@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +85,21 @@ function stop(r: Running): Promise<{ code: number | null; stdout: string; stderr
   });
 }
 
+/** The CLI to its end, without blocking this process (a port it holds must keep answering). */
+function runCliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+}
+
 const simRootSha = () =>
   new X509Certificate(readFileSync(join(dir, "sim", "root-ca.pem"))).fingerprint256
     .replace(/:/g, "")
@@ -138,6 +154,31 @@ describe("servers' start-up line (--json)", () => {
     for (const l of end.stderr.split("\n").filter(Boolean)) expect(JSON.parse(l)).toHaveProperty("notice");
   });
 
+  it("serve --json that cannot start: the error as JSON on stdout, what it said meanwhile as JSON notices", async () => {
+    const holder = createServer();
+    await new Promise<void>((done) => holder.listen(0, "127.0.0.1", done));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const r = await runCliAsync([
+        "serve",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--data",
+        join(dir, "kbs3"),
+        "--json",
+      ]);
+      expect(r.status).toBe(2);
+      expect(JSON.parse(r.stdout).error.code).toBe("KBS_LISTEN_FAILED");
+      const notices = r.stderr
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).notice);
+      expect(notices.some((n) => n.startsWith("!! DEVELOPMENT DEFAULT"))).toBe(true);
+    } finally {
+      holder.close();
+    }
+  });
+
   it("serve without --json keeps the human banner on stderr", async () => {
     const server = await firstLine(["serve", "--listen", "127.0.0.1:0", "--data", join(dir, "kbs2")]);
     const end = await stop(server);
@@ -169,7 +210,7 @@ describe("servers' start-up line (--json)", () => {
     expect(s.url).toBe(`http://127.0.0.1:${s.port}`);
     const res = await fetch(`${s.url}/tdx/certification/v4/qe/identity`);
     expect(res.status).toBe(200);
-    await stop(server);
+    expect((await stop(server)).code).toBe(0); // the handlers were in place before the line was out
   });
 
   it("qgs serve: the address, the backend, the root; the closing counts as a JSON line", async () => {
@@ -194,6 +235,7 @@ describe("servers' start-up line (--json)", () => {
     expect(s.address).toBe(`tcp:127.0.0.1:${s.port}`);
     expect(s.backend).toContain("simulated TDQE");
     const end = await stop(server);
+    expect(end.code).toBe(0);
     expect(JSON.parse(end.stderr.trim().split("\n").pop() as string)).toMatchObject({
       stopped: true,
       connections: 0,
@@ -211,7 +253,7 @@ describe("servers' start-up line (--json)", () => {
     });
     expect(s.url).toBe(`http://127.0.0.1:${s.port}/`);
     expect((await fetch(s.url)).status).toBe(200);
-    await stop(server);
+    expect((await stop(server)).code).toBe(0); // the handlers were in place before the line was out
   });
 
   it("every server command documents --json in its help", () => {

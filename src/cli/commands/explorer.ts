@@ -9,7 +9,7 @@ import {
 } from "../../server/explorer/index.js";
 import { Verifier } from "../../verify/index.js";
 import { readInputFile } from "../io.js";
-import { authority, HTTP_SERVER_PACKAGES, loadServer, writeStartupLine } from "../servers.js";
+import { authority, HTTP_SERVER_PACKAGES, loadServer, untilSignal, writeStartupLine } from "../servers.js";
 
 interface ServeFlags {
   listen: string;
@@ -122,6 +122,7 @@ export function registerExplorerCommands(program: Command): void {
       });
       registerExplorerRoutes(app, options);
       await app.listen({ host, port });
+      const stopped = untilSignal(() => app.close());
       const address = app.server.address();
       const bound = address && typeof address === "object" ? address.port : port;
       const url = `http://${authority(host, bound)}/`;
@@ -147,14 +148,6 @@ export function registerExplorerCommands(program: Command): void {
         );
         if (opts.trustRoot?.length) process.stdout.write(`trusting only: ${opts.trustRoot.join(", ")}\n`);
       }
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          app.close().then(done, done);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await stopped;
     });
 }

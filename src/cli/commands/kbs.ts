@@ -188,6 +188,11 @@ export function registerKbsCommands(program: Command): void {
       const notices: string[] = [];
       const requestLog = new HeldUntilStarted();
       const starting = startBroker(config, { say: (l) => notices.push(l), logger: { stream: requestLog } });
+      // A failed start: what it said and logged meanwhile is let through before the error.
+      starting.catch(() => {
+        for (const n of notices) noticeWriter(true)(n);
+        requestLog.release();
+      });
       await closeOnSignals(
         starting.then((broker) => {
           writeStartupLine(brokerStartup(broker, notices));

@@ -18,7 +18,7 @@ import {
 import { Verifier } from "../../verify/index.js";
 import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
-import { writeStartupLine } from "../servers.js";
+import { untilSignal, writeStartupLine } from "../servers.js";
 import { quoteVersionArg } from "./guest.js";
 
 function timeoutArg(text: string): number {
@@ -111,6 +111,7 @@ export function registerQgsCommands(program: Command): void {
           );
         };
         const server = await startQgsServer({ backend, listen, timeoutMs, onEvent: log });
+        const stopped = untilSignal(() => server.close());
         if (o.json) {
           const [root] = new Verifier({ trustAnchors: [platform.rootCaPem] }).trustRoots;
           const stateDir = resolve(o.simState);
@@ -128,15 +129,7 @@ export function registerQgsCommands(program: Command): void {
           process.stdout.write(
             `qgs listening on ${formatQgsAddress(server.address)} (${backend.describe()})\n`,
           );
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            void server.close().then(resolve);
-          };
-          process.on("SIGINT", stop);
-          process.on("SIGTERM", stop);
-        });
+        await stopped;
         const st = server.stats;
         if (o.json) process.stderr.write(`${JSON.stringify({ stopped: true, ...st })}\n`);
         else

@@ -33,7 +33,13 @@ import {
 import { Verifier, verifyAzTdxVtpm, verifyQuote } from "../../verify/index.js";
 import { hexOption, readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
-import { HeldUntilStarted, HTTP_SERVER_PACKAGES, loadServer, writeStartupLine } from "../servers.js";
+import {
+  HeldUntilStarted,
+  HTTP_SERVER_PACKAGES,
+  loadServer,
+  untilSignal,
+  writeStartupLine,
+} from "../servers.js";
 
 /** --report-data: up to 64 bytes of hex, zero-padded to 64. */
 function reportDataArg(hex: string): Uint8Array {
@@ -317,6 +323,7 @@ export function registerSimCommands(program: Command): void {
       const requestLog = o.json ? new HeldUntilStarted() : undefined;
       const app = buildPcsServer({ platform: p, logger: requestLog ? { stream: requestLog } : true });
       const address = await app.listen({ host, port });
+      const stopped = untilSignal(() => app.close());
       if (requestLog) {
         const bound = app.server.address();
         // Named as the verifier names it (the simulated root carries Intel's subject; its SHA-256 tells it apart).
@@ -332,12 +339,8 @@ export function registerSimCommands(program: Command): void {
         });
         requestLog.release();
       } else process.stderr.write(`simulated PCS for ${o.simState} (scenario ${p.scenario}) on ${address}\n`);
-      const stop = () => {
-        void app.close().then(() => process.exit(0));
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      await new Promise<never>(() => {});
+      await stopped;
+      process.exit(0);
     });
 
   program
