@@ -29,7 +29,7 @@ const OPTIONAL_PEERS = ["better-sqlite3", "fastify", "koffi", "pg", "prom-client
 function allowsNode20(range: string): boolean {
   return range.split("||").some((alt) => {
     const a = alt.trim();
-    let m = /^>=\s*v?(\d+)(?:\.\d+){0,2}$/.exec(a);
+    let m = /^>=\s*v?(\d+)(?:\.(?:\d+|x)){0,2}$/.exec(a);
     if (m) return Number(m[1]) <= 20;
     m = /^(?:\^|~)?v?(\d+)(?:\.(?:\d+|x)){0,2}$/.exec(a);
     if (m) return Number(m[1]) === 20;
