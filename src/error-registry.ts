@@ -9,6 +9,7 @@ import { ATTEST_ERRORS } from "./attest/error-codes.js";
 import { CLI_ERRORS } from "./cli/error-codes.js";
 import { COLLATERAL_ERRORS } from "./collateral/error-codes.js";
 import { CRYPTO_ERRORS } from "./crypto/error-codes.js";
+import { PACKAGE_ERRORS } from "./error-codes.js";
 import type { ErrorCode, ErrorCodeEntry, ErrorTable } from "./errors.js";
 import { EVENTLOG_ERRORS } from "./eventlog/error-codes.js";
 import { GUEST_ERRORS } from "./guest/error-codes.js";
@@ -34,6 +35,8 @@ export const ERROR_TABLES = {
   sim: SIM_ERRORS,
   abi: ABI_ERRORS,
   crypto: CRYPTO_ERRORS,
+  // src/error-codes.ts: the root modules (src/optional.ts).
+  package: PACKAGE_ERRORS,
 } as const satisfies Record<string, ErrorTable>;
 
 export type ErrorFolder = keyof typeof ERROR_TABLES;
@@ -77,6 +80,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeEntry>> = {
   ...SIM_ERRORS,
   ...ABI_ERRORS,
   ...CRYPTO_ERRORS,
+  ...PACKAGE_ERRORS,
 };
 
 /** Every registered code, in the order of docs/errors.md. */
@@ -113,6 +117,7 @@ const FOLDER_TITLES: Readonly<Record<ErrorFolder, string>> = {
   sim: "the simulated platform",
   abi: "byte layouts",
   crypto: "certificates, keys, DER",
+  package: "the package itself: optional peer packages (src/optional.ts)",
 };
 
 const cell = (s: string) => s.replace(/\|/g, "\\|");
@@ -137,7 +142,7 @@ export function errorsMarkdown(): string {
     "broker answers it 500 `KBS_INTERNAL` (its own codes wrap the others, e.g. a quote that does not parse is 401",
     "`KBS_EVIDENCE_REJECTED` with the parser's `field` and `offset`), the explorer 400 (its input is the caller's).",
     "",
-    "Each folder declares its codes in one table, `src/<folder>/error-codes.ts`; `ErrorCode` (src/errors.ts) is",
+    "Each folder declares its codes in one table, `src/<folder>/error-codes.ts` (the root modules in `src/error-codes.ts`); `ErrorCode` (src/errors.ts) is",
     "their union, so a code no table declares does not compile. A new code is one row in the table of the folder",
     "that throws it (`http` where a server answers with it), then `npm run build && node scripts/errors-doc.mjs`.",
     "Codes are never renamed. At run time `isErrorCode`, `errorEntry` and `httpStatusOf` (package root) read the",
@@ -146,7 +151,8 @@ export function errorsMarkdown(): string {
   ];
   for (const [folder, table] of Object.entries(ERROR_TABLES) as [ErrorFolder, ErrorTable][]) {
     const codes = Object.keys(table).sort();
-    out.push(`## ${folder}/: ${FOLDER_TITLES[folder]} (${codes.length})`, "");
+    const where = folder === "package" ? "src/error-codes.ts" : `${folder}/`;
+    out.push(`## ${where}: ${FOLDER_TITLES[folder]} (${codes.length})`, "");
     out.push("| code | HTTP | meaning | more |", "|---|---|---|---|");
     for (const code of codes) {
       const e = table[code]!;

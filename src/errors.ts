@@ -14,6 +14,7 @@ import type { ATTEST_ERRORS } from "./attest/error-codes.js";
 import type { CLI_ERRORS } from "./cli/error-codes.js";
 import type { COLLATERAL_ERRORS } from "./collateral/error-codes.js";
 import type { CRYPTO_ERRORS } from "./crypto/error-codes.js";
+import type { PACKAGE_ERRORS } from "./error-codes.js";
 import type { EVENTLOG_ERRORS } from "./eventlog/error-codes.js";
 import type { GUEST_ERRORS } from "./guest/error-codes.js";
 import type { KBS_ERRORS } from "./kbs/error-codes.js";
@@ -50,7 +51,8 @@ export type ErrorCode =
   | keyof typeof QGS_ERRORS
   | keyof typeof SERVER_ERRORS
   | keyof typeof SIM_ERRORS
-  | keyof typeof VERIFY_ERRORS;
+  | keyof typeof VERIFY_ERRORS
+  | keyof typeof PACKAGE_ERRORS;
 
 export interface TdxErrorDetails {
   /** Name of the offending field, e.g. "header.version" or "tcbInfo.fmspc". */

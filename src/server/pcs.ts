@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
 import { TdxError } from "../errors.js";
 import type { SimCollateralBundle, SimPlatform } from "../sim/index.js";
 import { type HttpTimeouts, httpTimeoutOptions, problemOnClientError } from "./http-limits.js";
@@ -25,7 +25,8 @@ export interface PcsServerOptions {
   now?: () => Date;
   /** Request deadlines (seconds), as every listener has them. */
   timeouts?: HttpTimeouts;
-  logger?: boolean;
+  /** Fastify's logger option: true, false, or a pino configuration (e.g. its destination stream). */
+  logger?: FastifyServerOptions["logger"];
 }
 
 /** Intel percent-encodes the PEM chain (encodeURIComponent leaves "-", "_", ".", "!", "~", "*", "'", "(", ")"). */

@@ -1,5 +1,3 @@
-import { newKeyPair } from "../crypto/keygen.js";
-import "reflect-metadata";
 import {
   createHash,
   createPrivateKey,
@@ -8,7 +6,9 @@ import {
   randomBytes,
   webcrypto,
 } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import { createRequire } from "node:module";
+import type * as X509 from "@peculiar/x509";
+import { newKeyPair } from "../crypto/keygen.js";
 import { hexOf } from "../encoding.js";
 import { TdxError } from "../errors.js";
 import { bitString, boolean, enumerated, integer, octetString, oid, sequence, tlv } from "./der.js";
@@ -21,7 +21,22 @@ import { bitString, boolean, enumerated, integer, octetString, oid, sequence, tl
  * dates: it is trusted only by a verifier that is handed the simulated root as its anchor.
  */
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+const require = createRequire(import.meta.url);
+let x509Lib: typeof X509 | undefined;
+
+/**
+ * @peculiar/x509 (with reflect-metadata, which it needs first), loaded when the simulator first issues a
+ * certificate or a CRL: importing tdx-attest, or verifying, must not pay for a certificate builder.
+ */
+function x509(): typeof X509 {
+  if (!x509Lib) {
+    require("reflect-metadata");
+    const lib = require("@peculiar/x509") as typeof X509;
+    lib.cryptoProvider.set(webcrypto as unknown as Crypto);
+    x509Lib = lib;
+  }
+  return x509Lib;
+}
 
 const ECDSA_SHA256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
@@ -34,8 +49,8 @@ export const INTEL_CN = {
   tcbSigning: "Intel SGX TCB Signing",
 } as const;
 
-export function intelName(cn: string): x509.Name {
-  return new x509.Name([
+export function intelName(cn: string): X509.Name {
+  return new (x509().Name)([
     { "2.5.4.3": [{ utf8String: cn }] },
     { "2.5.4.10": [{ utf8String: "Intel Corporation" }] },
     { "2.5.4.7": [{ utf8String: "Santa Clara" }] },
@@ -125,24 +140,24 @@ const OID_CRLDP = "2.5.29.31";
 const OID_CRL_NUMBER = "2.5.29.20";
 export const OID_SGX_EXTENSION = "1.2.840.113741.1.13.1";
 
-function ext(type: string, critical: boolean, value: Uint8Array): x509.Extension {
-  return new x509.Extension(type, critical, Uint8Array.from(value));
+function ext(type: string, critical: boolean, value: Uint8Array): X509.Extension {
+  return new (x509().Extension)(type, critical, Uint8Array.from(value));
 }
-function akiExt(keyId: Uint8Array): x509.Extension {
+function akiExt(keyId: Uint8Array): X509.Extension {
   return ext(OID_AKI, false, sequence(tlv(0x80, keyId)));
 }
-function skiExt(keyId: Uint8Array): x509.Extension {
+function skiExt(keyId: Uint8Array): X509.Extension {
   return ext(OID_SKI, false, octetString(keyId));
 }
-function crlDpExt(url: string): x509.Extension {
+function crlDpExt(url: string): X509.Extension {
   const uri = tlv(0x86, new Uint8Array(Buffer.from(url, "ascii")));
   return ext(OID_CRLDP, false, sequence(sequence(tlv(0xa0, tlv(0xa0, uri)))));
 }
 /** keyCertSign|cRLSign (CAs) or digitalSignature|nonRepudiation (PCK, TCB Signing). */
-function keyUsageExt(ca: boolean): x509.Extension {
+function keyUsageExt(ca: boolean): X509.Extension {
   return ext(OID_KU, true, ca ? bitString(Uint8Array.of(0x06), 1) : bitString(Uint8Array.of(0xc0), 6));
 }
-function basicConstraintsExt(pathLen: number | null): x509.Extension {
+function basicConstraintsExt(pathLen: number | null): X509.Extension {
   return ext(OID_BC, true, pathLen === null ? sequence() : sequence(boolean(true), integer(pathLen)));
 }
 
@@ -254,7 +269,7 @@ export interface IssuedCert {
   cn: string;
 }
 
-function toIssued(cert: x509.X509Certificate, serial: Uint8Array, keyId: Uint8Array, cn: string): IssuedCert {
+function toIssued(cert: X509.X509Certificate, serial: Uint8Array, keyId: Uint8Array, cn: string): IssuedCert {
   return { pem: `${cert.toString("pem")}\n`, der: new Uint8Array(cert.rawData), serial, keyId, cn };
 }
 
@@ -269,7 +284,7 @@ interface CertParams {
   crlUrl: string;
   ca: boolean;
   pathLen: number | null;
-  extra?: x509.Extension[];
+  extra?: X509.Extension[];
 }
 
 async function issue(p: CertParams): Promise<IssuedCert> {
@@ -277,7 +292,7 @@ async function issue(p: CertParams): Promise<IssuedCert> {
   const issuerKeyId = p.issuer?.keyId ?? p.keyId;
   const { pub } = await cryptoKeys(p.key);
   const { priv } = await cryptoKeys(issuerKey);
-  const cert = await x509.X509CertificateGenerator.create({
+  const cert = await x509().X509CertificateGenerator.create({
     serialNumber: hexOf(p.serial),
     subject: intelName(p.cn),
     issuer: intelName(p.issuer?.cn ?? p.cn),
@@ -408,7 +423,7 @@ export async function issueCrl(opts: {
 }): Promise<Uint8Array> {
   const { priv } = await cryptoKeys(opts.issuerKey);
   const thisUpdate = wholeSeconds(opts.thisUpdate);
-  const crl = await x509.X509CrlGenerator.create({
+  const crl = await x509().X509CrlGenerator.create({
     issuer: intelName(opts.issuer.cn),
     thisUpdate,
     nextUpdate: wholeSeconds(opts.nextUpdate),
@@ -418,7 +433,7 @@ export async function issueCrl(opts: {
     entries: opts.revokedSerials.map((s) => ({
       serialNumber: hexOf(s),
       revocationDate: thisUpdate,
-      reason: x509.X509CrlReason.keyCompromise,
+      reason: x509().X509CrlReason.keyCompromise,
     })),
   });
   return new Uint8Array(crl.rawData);

@@ -45,9 +45,31 @@ export function trustAnchorsFor(inputs: TrustAnchorInput[] | undefined, crypto: 
  * platform's root does), because only the fingerprint tells them apart.
  */
 export function describeRoot(cert: Certificate): string {
-  const sha = hex(sha256Sync(cert.der));
-  if (sha === INTEL_SGX_ROOT_CA_SHA256) return `Intel's SGX Root CA (sha256 ${sha})`;
-  return `${formatName(cert.subject)} (sha256 ${sha}; not Intel's SGX Root CA)`;
+  const r = trustRootOf(cert);
+  return r.intel
+    ? `${r.name} (sha256 ${r.sha256})`
+    : `${r.name} (sha256 ${r.sha256}; not Intel's SGX Root CA)`;
+}
+
+/** A trusted root for machines (a server's start-up line, --json): what describeRoot says, in fields. */
+export interface TrustRoot {
+  /** "Intel's SGX Root CA" for Intel's, else the certificate's subject. */
+  name: string;
+  /** SHA-256 of the certificate's DER, lowercase hex: the only thing that tells two roots apart. */
+  sha256: string;
+  /** Whether it is Intel's SGX Root CA (by fingerprint, never by name). */
+  intel: boolean;
+}
+
+export function trustRootOf(cert: Certificate): TrustRoot {
+  const sha256 = hex(sha256Sync(cert.der));
+  if (sha256 === INTEL_SGX_ROOT_CA_SHA256) return { name: "Intel's SGX Root CA", sha256, intel: true };
+  return { name: formatName(cert.subject), sha256, intel: false };
+}
+
+/** Each anchor as trustRootOf gives it. */
+export function trustRootsOf(anchors: AnchorSet): TrustRoot[] {
+  return anchors.list.map((a) => trustRootOf(a.cert));
 }
 
 /** Each anchor as describeRoot shows it. */

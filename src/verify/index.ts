@@ -52,5 +52,5 @@ export {
   seamAttributesMatch,
   tdxModuleIdentityFor,
 } from "./tdx-module.js";
-export type { TrustAnchorInput, VerifierOptions, VerifyOptions } from "./verifier.js";
+export type { TrustAnchorInput, TrustRoot, VerifierOptions, VerifyOptions } from "./verifier.js";
 export { Verifier, verifyQuote, verifyQuoteAsync } from "./verifier.js";

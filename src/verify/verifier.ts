@@ -3,7 +3,14 @@ import type { Collateral } from "../collateral/types.js";
 import { type CryptoBackend, cryptoBackend } from "../crypto/backend.js";
 import { isTdxError, TdxError } from "../errors.js";
 import { runAlgorithm } from "./algorithm.js";
-import { type AnchorSet, describeAnchors, type TrustAnchorInput, trustAnchorsFor } from "./anchors.js";
+import {
+  type AnchorSet,
+  describeAnchors,
+  type TrustAnchorInput,
+  type TrustRoot,
+  trustAnchorsFor,
+  trustRootsOf,
+} from "./anchors.js";
 import { bytesEqual, copy, latin1, toSeconds } from "./bytes.js";
 import { type CacheSizes, sameCollateral, snapshotOf, VerifierCaches } from "./caches.js";
 import { quoteBytesOf } from "./quote-checks.js";
@@ -11,7 +18,7 @@ import type { VerificationResult } from "./result.js";
 import { failedResult, runToResult } from "./run.js";
 import { DeferredBackend, ReplayBackend, type SignatureBackend, syncBackend } from "./signatures.js";
 
-export type { TrustAnchorInput } from "./anchors.js";
+export type { TrustAnchorInput, TrustRoot } from "./anchors.js";
 
 export interface VerifierOptions {
   /** Roots to trust instead of Intel's SGX Root CA. */
@@ -64,6 +71,11 @@ export class Verifier {
   /** Each anchor as "subject (sha256 of the DER)": the fingerprint tells apart roots with equal names. */
   get trustAnchors(): string[] {
     return describeAnchors(this.#anchors);
+  }
+
+  /** The same anchors in fields: name, SHA-256 of the DER, whether it is Intel's root. */
+  get trustRoots(): TrustRoot[] {
+    return trustRootsOf(this.#anchors);
   }
 
   /**

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import Fastify from "fastify";
 import { CollateralService } from "../../collateral/index.js";
 import { TdxError } from "../../errors.js";
 import {
@@ -8,8 +7,9 @@ import {
   registerExplorerRoutes,
   writeStaticExplorer,
 } from "../../server/explorer/index.js";
-import { httpTimeoutOptions, problemOnClientError } from "../../server/http-limits.js";
+import { Verifier } from "../../verify/index.js";
 import { readInputFile } from "../io.js";
+import { authority, HTTP_SERVER_PACKAGES, loadServer, untilSignal, writeStartupLine } from "../servers.js";
 
 interface ServeFlags {
   listen: string;
@@ -17,6 +17,7 @@ interface ServeFlags {
   collateralCache?: string;
   trustRoot?: string[];
   cors?: string;
+  json?: boolean;
 }
 
 /** HOST:PORT, [IPv6]:PORT or a bare PORT (on 127.0.0.1). */
@@ -85,6 +86,10 @@ export function registerExplorerCommands(program: Command): void {
     .option("--collateral-cache <dir>", "directory for the collateral cache (with --pccs)")
     .option("--trust-root <pem>", "trust this root instead of Intel's SGX Root CA (repeatable)", collect)
     .option("--cors <origin>", "let a static build hosted at this origin call the API")
+    .option(
+      "--json",
+      "print the start-up as one JSON object on stdout (url, port, collateral source, trust roots with their SHA-256) instead of the banner",
+    )
     .addHelpText(
       "after",
       "\nWithout --pccs, verification needs the collateral JSON opened on the page.\n\nExamples:\n" +
@@ -105,6 +110,11 @@ export function registerExplorerCommands(program: Command): void {
         options.collateralFor = (quote) => service.forQuote(quote, { now: new Date() });
       }
       if (opts.cors) options.corsOrigin = opts.cors;
+      const [{ default: Fastify }, { httpTimeoutOptions, problemOnClientError }] = await loadServer(
+        "explorer serve",
+        HTTP_SERVER_PACKAGES,
+        () => Promise.all([import("fastify"), import("../../server/http-limits.js")]),
+      );
       const app = Fastify({
         logger: false,
         ...httpTimeoutOptions(),
@@ -112,24 +122,32 @@ export function registerExplorerCommands(program: Command): void {
       });
       registerExplorerRoutes(app, options);
       await app.listen({ host, port });
+      const stopped = untilSignal(() => app.close());
       const address = app.server.address();
       const bound = address && typeof address === "object" ? address.port : port;
-      const shownHost = host.includes(":") ? `[${host}]` : host;
-      process.stdout.write(`quote explorer at http://${shownHost}:${bound}/\n`);
-      process.stdout.write(
-        opts.pccs?.length
-          ? `collateral: uploaded on the page, else from ${opts.pccs.join(", ")}\n`
-          : "collateral: open it on the page (no --pccs given)\n",
-      );
-      if (opts.trustRoot?.length) process.stdout.write(`trusting only: ${opts.trustRoot.join(", ")}\n`);
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          app.close().then(done, done);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      const url = `http://${authority(host, bound)}/`;
+      if (opts.json) {
+        const verifier = new Verifier(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {});
+        writeStartupLine({
+          server: "explorer",
+          url,
+          host,
+          port: bound,
+          // The page's upload first; with --pccs, else fetched from those services.
+          collateral: { source: opts.pccs?.length ? "page-or-pccs" : "page", urls: opts.pccs ?? [] },
+          trustRoots: verifier.trustRoots,
+          ...(opts.trustRoot?.length ? { trustRootFiles: opts.trustRoot.map((f) => resolve(f)) } : {}),
+          ...(opts.cors ? { cors: opts.cors } : {}),
+        });
+      } else {
+        process.stdout.write(`quote explorer at ${url}\n`);
+        process.stdout.write(
+          opts.pccs?.length
+            ? `collateral: uploaded on the page, else from ${opts.pccs.join(", ")}\n`
+            : "collateral: open it on the page (no --pccs given)\n",
+        );
+        if (opts.trustRoot?.length) process.stdout.write(`trusting only: ${opts.trustRoot.join(", ")}\n`);
+      }
+      await stopped;
     });
 }

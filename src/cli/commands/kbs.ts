@@ -1,20 +1,94 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { TdxEvidenceVerifier } from "../../attest/verifier.js";
+import { INTEL_PCS_URL } from "../../collateral/client.js";
 import { isErrorCode } from "../../error-registry.js";
 import { TdxError } from "../../errors.js";
 import { isAzTdxVtpmProvider, openProvider, PROVIDER_NAMES, type ProviderName } from "../../guest/index.js";
 import type { AzTdxVtpmEvidenceSource } from "../../kbs/az-client.js";
 import { KbsClient, type QuoteSource } from "../../kbs/client.js";
 import { signAdminJwt } from "../../server/admin-auth.js";
-import { type BrokerConfig, configFromEnv, readConfigFile, resolveConfig } from "../../server/config.js";
-import { ADMIN_TOKEN_ENV, closeOnSignals, startBroker } from "../../server/serve.js";
+import {
+  type BrokerConfig,
+  configFromEnv,
+  parseListen,
+  readConfigFile,
+  resolveConfig,
+} from "../../server/config.js";
+import type { RunningBroker } from "../../server/serve.js";
 import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
+import {
+  HeldUntilStarted,
+  HTTP_SERVER_PACKAGES,
+  loadServer,
+  noticeWriter,
+  writeStartupLine,
+} from "../servers.js";
+
+/**
+ * The environment variable of an admin bearer token: src/server/serve.ts's ADMIN_TOKEN_ENV, repeated here so
+ * the admin commands do not load the server (test/cli/servers.test.ts checks that the two agree).
+ */
+export const ADMIN_TOKEN_ENV = "TDX_ATTEST_KBS_ADMIN_TOKEN";
 
 const DEFAULT_KBS_URL = "http://127.0.0.1:8080";
 const DEFAULT_ADMIN_TOKEN_FILE = "./data/admin-token";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const isPostgresUrl = (db: string | undefined) => db !== undefined && /^postgres(ql)?:\/\//.test(db);
+
+/** The broker's start-up line (--json): what the banner says, in fields. */
+function brokerStartup(broker: RunningBroker, notices: string[]): Record<string, unknown> {
+  const { config } = broker;
+  const dev = config.mode === "development";
+  const dataDir = resolve(config.dataDir);
+  const address = broker.app.server.address();
+  const { host, port: asked } = parseListen(config.listen);
+  const port = address && typeof address === "object" ? address.port : asked;
+  // The same choice as startBroker: development without collateral URLs runs on the simulated platform.
+  const simDir =
+    dev && !config.collateral?.urls ? resolve(config.sim?.dir ?? join(dataDir, "sim")) : undefined;
+  const simRootFile = simDir ? join(simDir, "root-ca.pem") : undefined;
+  const simRootSha =
+    simRootFile && existsSync(simRootFile)
+      ? new X509Certificate(readFileSync(simRootFile)).fingerprint256.replace(/:/g, "").toLowerCase()
+      : undefined;
+  const verifier = broker.service.verifier;
+  const roots = verifier instanceof TdxEvidenceVerifier ? verifier.dcapVerifier.trustRoots : [];
+  const dbUrl = config.db ?? join(dataDir, "kbs.db");
+  let database: Record<string, unknown> = { dialect: broker.store.dialect };
+  if (isPostgresUrl(config.db)) {
+    // Never the URL itself: it may carry a password.
+    const u = new URL(dbUrl);
+    database = { ...database, host: u.hostname, port: Number(u.port || 5432), name: u.pathname.slice(1) };
+  } else database = { ...database, file: resolve(dbUrl) };
+  return {
+    server: "kbs",
+    mode: config.mode,
+    url: broker.url,
+    host,
+    port,
+    dataDir,
+    database,
+    trustRoots: roots.map((r) =>
+      r.sha256 === simRootSha ? { ...r, simulated: true, file: simRootFile } : { ...r, simulated: false },
+    ),
+    collateral: simDir
+      ? { source: "simulated", simState: simDir }
+      : {
+          source: "pcs",
+          urls: config.collateral?.urls ?? [INTEL_PCS_URL],
+          cacheDir: resolve(config.collateral?.cacheDir ?? join(dataDir, "collateral-cache")),
+        },
+    explorer: config.explorer ?? dev,
+    metrics: config.metrics ?? dev,
+    notices,
+  };
+}
 
 /** Registers serve, get-resource and the kbs admin commands on the tdx-attest program. */
 export function registerKbsCommands(program: Command): void {
@@ -54,6 +128,17 @@ export function registerKbsCommands(program: Command): void {
     .option("--no-explorer", "do not serve the quote explorer page")
     .option("--metrics", "serve Prometheus metrics at /metrics (default: development only)")
     .option("--no-metrics", "do not serve /metrics")
+    .option(
+      "--json",
+      "print the start-up as one JSON object on stdout (url, port, mode, database, trust roots with their SHA-256, collateral, notices) instead of the banner; the request log follows as JSON lines",
+    )
+    .addHelpText(
+      "after",
+      "\nThe broker needs the packages fastify, prom-client and better-sqlite3 (or pg for a postgres:// --db):\n" +
+        "optional peer dependencies of tdx-attest, installed with `npm install fastify prom-client better-sqlite3`.\n" +
+        "\nExamples:\n  tdx-attest serve\n  tdx-attest serve --config /etc/tdx-attest/kbs.json\n" +
+        "  tdx-attest serve --listen 127.0.0.1:0 --json | head -n 1    # the start-up object: url, port, trust roots\n",
+    )
     .action(async (o: Record<string, unknown>) => {
       const file = o.config ? readConfigFile(String(o.config)) : {};
       const flags: Partial<BrokerConfig> = {};
@@ -90,7 +175,33 @@ export function registerKbsCommands(program: Command): void {
       if (typeof o.explorer === "boolean") flags.explorer = o.explorer;
       if (typeof o.metrics === "boolean") flags.metrics = o.metrics;
       const config = resolveConfig(file, configFromEnv(process.env), flags);
-      await closeOnSignals(startBroker(config));
+      const dbPackage = isPostgresUrl(config.db) ? "pg" : "better-sqlite3";
+      const { closeOnSignals, startBroker } = await loadServer(
+        "serve",
+        [...HTTP_SERVER_PACKAGES, "prom-client", dbPackage],
+        () => import("../../server/serve.js"),
+      );
+      if (!o.json) {
+        await closeOnSignals(startBroker(config));
+        return;
+      }
+      // --json: the banner's lines become the start-up object's notices; the request log waits for it.
+      const notices: string[] = [];
+      const requestLog = new HeldUntilStarted();
+      const starting = startBroker(config, { say: (l) => notices.push(l), logger: { stream: requestLog } });
+      // A failed start: what it said and logged meanwhile is let through before the error.
+      starting.catch(() => {
+        for (const n of notices) noticeWriter(true)(n);
+        requestLog.release();
+      });
+      await closeOnSignals(
+        starting.then((broker) => {
+          writeStartupLine(brokerStartup(broker, notices));
+          requestLog.release();
+          return broker;
+        }),
+        noticeWriter(true),
+      );
     });
 
   program

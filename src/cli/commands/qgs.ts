@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { toHex } from "../../abi/index.js";
 import { writeCollateral } from "../../collateral/index.js";
@@ -15,8 +15,10 @@ import {
   qgsGetQuoteBare,
   startQgsServer,
 } from "../../qgs/index.js";
+import { Verifier } from "../../verify/index.js";
 import { readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
+import { untilSignal, writeStartupLine } from "../servers.js";
 import { quoteVersionArg } from "./guest.js";
 
 function timeoutArg(text: string): number {
@@ -77,6 +79,10 @@ export function registerQgsCommands(program: Command): void {
     .option("--quote-version <n>", "quote version: 4 (default) or 5")
     .option("--timeout-ms <ms>", "per-connection deadline", "30000")
     .option("--quiet", "do not log each request on stderr")
+    .option(
+      "--json",
+      "print the start-up as one JSON object on stdout (address, backend, state, scenario, the simulated root and its SHA-256) instead of the banner; the request log on stderr and the closing counts become JSON lines",
+    )
     .addHelpText(
       "after",
       "\nAnswers GET_QUOTE_REQ (and the bare 1024-byte TDREPORT), GET_COLLATERAL_REQ (the platform's FMSPC, either\n" +
@@ -91,32 +97,46 @@ export function registerQgsCommands(program: Command): void {
         quoteVersion?: string;
         timeoutMs: string;
         quiet?: boolean;
+        json?: boolean;
       }) => {
         const qv = quoteVersionArg(o.quoteVersion);
         const timeoutMs = timeoutArg(o.timeoutMs);
-        const { backend } = await openSimQuotingBackend(o.simState, qv ? { quoteVersion: qv } : {});
+        const { platform, backend } = await openSimQuotingBackend(o.simState, qv ? { quoteVersion: qv } : {});
         const listen = o.listen ?? `unix:${join(o.simState, "qgs.socket")}`;
         const log = (e: QgsServerEvent) => {
-          if (!o.quiet) process.stderr.write(`${new Date().toISOString()} ${serveLogLine(e)}\n`);
+          if (o.quiet) return;
+          const at = new Date().toISOString();
+          process.stderr.write(
+            o.json ? `${JSON.stringify({ time: at, ...e })}\n` : `${at} ${serveLogLine(e)}\n`,
+          );
         };
         const server = await startQgsServer({ backend, listen, timeoutMs, onEvent: log });
-        process.stdout.write(
-          `qgs listening on ${formatQgsAddress(server.address)} (${backend.describe()})\n`,
-        );
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            void server.close().then(resolve);
-          };
-          process.on("SIGINT", stop);
-          process.on("SIGTERM", stop);
-        });
+        const stopped = untilSignal(() => server.close());
+        if (o.json) {
+          const [root] = new Verifier({ trustAnchors: [platform.rootCaPem] }).trustRoots;
+          const stateDir = resolve(o.simState);
+          writeStartupLine({
+            server: "qgs",
+            address: formatQgsAddress(server.address),
+            ...server.address,
+            backend: backend.describe(),
+            simState: stateDir,
+            scenario: platform.scenario,
+            ...(qv ? { quoteVersion: qv } : {}),
+            trustRoots: [{ ...root, simulated: true, file: join(stateDir, "root-ca.pem") }],
+          });
+        } else
+          process.stdout.write(
+            `qgs listening on ${formatQgsAddress(server.address)} (${backend.describe()})\n`,
+          );
+        await stopped;
         const st = server.stats;
-        process.stderr.write(
-          `qgs stopped: ${st.connections} connections, ${st.quotes} quotes, ${st.collaterals} collateral, ` +
-            `${st.platformInfos} platform info, ${st.refused} refused\n`,
-        );
+        if (o.json) process.stderr.write(`${JSON.stringify({ stopped: true, ...st })}\n`);
+        else
+          process.stderr.write(
+            `qgs stopped: ${st.connections} connections, ${st.quotes} quotes, ${st.collaterals} collateral, ` +
+              `${st.platformInfos} platform info, ${st.refused} refused\n`,
+          );
       },
     );
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import {
   type AzTdxVtpmEvidence,
@@ -17,7 +18,6 @@ import {
 import { initDataMrConfigId, readInitData } from "../../attest/index.js";
 import { TdxError } from "../../errors.js";
 import { azureTpmQuote, hclReportWithReportData, readHclReport, Tpm2Client } from "../../guest/index.js";
-import { buildPcsServer, parseListen } from "../../server/pcs.js";
 import {
   createSimAzureParavisor,
   createSimPlatform,
@@ -30,9 +30,16 @@ import {
   SCENARIOS,
   type SimPlatform,
 } from "../../sim/index.js";
-import { verifyAzTdxVtpm, verifyQuote } from "../../verify/index.js";
+import { Verifier, verifyAzTdxVtpm, verifyQuote } from "../../verify/index.js";
 import { hexOption, readInputFile, writeFileAtomic } from "../io.js";
 import { writeJson } from "../output.js";
+import {
+  HeldUntilStarted,
+  HTTP_SERVER_PACKAGES,
+  loadServer,
+  untilSignal,
+  writeStartupLine,
+} from "../servers.js";
 
 /** --report-data: up to 64 bytes of hex, zero-padded to 64. */
 function reportDataArg(hex: string): Uint8Array {
@@ -301,18 +308,39 @@ export function registerSimCommands(program: Command): void {
       "\nPaths: /sgx/certification/v4/pckcrl?ca=platform|processor[&encoding=der], /tdx/certification/v4/tcb?fmspc=90C06F000000,\n" +
         "       /tdx/certification/v4/qe/identity, /sgx/certification/v4/rootcacrl, /IntelSGXRootCA.der",
     )
-    .action(async (o: { simState: string; listen: string }) => {
+    .option(
+      "--json",
+      "print the start-up as one JSON object on stdout (url, port, state, scenario, the simulated root and its SHA-256) instead of the banner; the request log follows as JSON lines",
+    )
+    .action(async (o: { simState: string; listen: string; json?: boolean }) => {
+      const { buildPcsServer, parseListen } = await loadServer(
+        "pcs serve",
+        HTTP_SERVER_PACKAGES,
+        () => import("../../server/pcs.js"),
+      );
       const p = await loadSimPlatform(requireState(o.simState));
       const { host, port } = parseListen(o.listen);
-      const app = buildPcsServer({ platform: p, logger: true });
+      const requestLog = o.json ? new HeldUntilStarted() : undefined;
+      const app = buildPcsServer({ platform: p, logger: requestLog ? { stream: requestLog } : true });
       const address = await app.listen({ host, port });
-      process.stderr.write(`simulated PCS for ${o.simState} (scenario ${p.scenario}) on ${address}\n`);
-      const stop = () => {
-        void app.close().then(() => process.exit(0));
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      await new Promise<never>(() => {});
+      const stopped = untilSignal(() => app.close());
+      if (requestLog) {
+        const bound = app.server.address();
+        // Named as the verifier names it (the simulated root carries Intel's subject; its SHA-256 tells it apart).
+        const [root] = new Verifier({ trustAnchors: [p.rootCaPem] }).trustRoots;
+        writeStartupLine({
+          server: "pcs",
+          url: address,
+          host,
+          port: bound && typeof bound === "object" ? bound.port : port,
+          simState: resolve(o.simState),
+          scenario: p.scenario,
+          trustRoots: [{ ...root, simulated: true, file: join(resolve(o.simState), "root-ca.pem") }],
+        });
+        requestLog.release();
+      } else process.stderr.write(`simulated PCS for ${o.simState} (scenario ${p.scenario}) on ${address}\n`);
+      await stopped;
+      process.exit(0);
     });
 
   program

@@ -1,5 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import { TdxError } from "../../errors.js";
+import { requireOptional } from "../../optional.js";
 import { type Row, SCHEMA, type SqlDb, type SqlDbStats, type SqlValue, translateDbError } from "./sql.js";
 
 const postgresSchema = `SELECT pg_advisory_xact_lock(7310542861);
@@ -26,11 +27,14 @@ DO $do$ BEGIN
 END $do$;`,
   )}`;
 
+/** pg, an optional peer dependency: loaded when the first PostgresDb is made. */
+const pgLib = () => requireOptional<typeof pg>("pg");
+
 // BIGINT (int8) arrives as a string by default; every BIGINT here is a time or id that fits a double.
 const types = {
   getTypeParser(oid: number, format?: "text" | "binary") {
     if (oid === 20) return (v: string) => Number(v);
-    return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
+    return (pgLib().types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
   },
 };
 
@@ -83,7 +87,7 @@ export class PostgresDb implements SqlDb {
   ) {
     const t = opts.timeouts ?? {};
     const statementMs = t.statementMs ?? 5000;
-    this.#pool = new pg.Pool({
+    this.#pool = new (pgLib().Pool)({
       connectionString: url,
       max: opts.max ?? 10,
       types: types as pg.CustomTypesConfig,

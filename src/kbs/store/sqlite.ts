@@ -2,8 +2,9 @@ import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, statSy
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { asTdxError } from "../../errors.js";
+import { requireOptional } from "../../optional.js";
 import {
   type QueryOptions,
   type Row,
@@ -145,6 +146,8 @@ export class SqliteDb implements SqlDb {
     readonly file: string,
     opts: { synchronous?: "full" | "normal" } = {},
   ) {
+    // An optional peer dependency: loaded before anything touches the disk, so its absence leaves no file.
+    const Sqlite = requireOptional<typeof Database>("better-sqlite3");
     if (file !== ":memory:") {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       // Created 0600 whatever the umask or the directory's mode: SQLite gives its -wal and -shm files
@@ -161,7 +164,7 @@ export class SqliteDb implements SqlDb {
     this.#lockKey = file === ":memory:" ? `:memory:${Math.random()}` : resolve(file);
     this.#walPath = `${this.#lockKey}-wal`;
     try {
-      this.#db = new Database(file);
+      this.#db = new Sqlite(file);
       const mode = String(this.#db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
       this.#groupFsync = opts.synchronous !== "normal" && mode === "wal";
       // FULL is kept by our own fsync of the WAL after each group commit (see above); a journal mode other
