@@ -542,10 +542,7 @@ export class KbsStore {
     // for several requests on PostgreSQL (8 concurrent TDs: about one in three requests goes alone).
     return new Promise((resolve, reject) => {
       this.#pendingHits.push({ windows, resolve, reject });
-      // SQLite: at once, the group commit puts it in one transaction with the turn's other writes (a turn
-      // of waiting would make it miss that commit and cost one of its own).
-      if (this.dialect !== "postgres") void this.#flushHits();
-      else if (this.#pendingHits.length === 1) setImmediate(() => void this.#flushHits());
+      if (this.#pendingHits.length === 1) setImmediate(() => void this.#flushHits());
     });
   }
 
