@@ -574,9 +574,7 @@ export class KbsStore {
         for (const b of batch) b.resolve(await this.#countHitByHit(b.windows));
         return;
       }
-      // Rows locked in one order by every broker: two batches of the same keys in different orders on two
-      // brokers would deadlock on PostgreSQL (SQLSTATE 40P01).
-      const keys = [...perKey.keys()].sort();
+      const keys = [...perKey.keys()];
       // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
       const { rows } = await this.db.query(
         this.#rateLimitUpsert(
