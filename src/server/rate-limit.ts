@@ -60,8 +60,8 @@ export interface RateLimitStore {
 /**
  * Request limits kept in the broker's database, so that brokers behind one load balancer share a
  * client's budget and a restart does not reset it: fixed windows aligned to the epoch, counted with
- * one upsert (the requests of one event-loop turn together, see KbsStore.hitRateLimits). Keys are hashed,
- * so what a client sends (a cookie) never grows a row past 32 hex digits.
+ * one upsert per key (several keys in one commit). Keys are hashed, so what a client sends (a cookie)
+ * never grows a row past 32 hex digits.
  */
 export class SharedRateLimiter {
   constructor(readonly store: RateLimitStore) {}
