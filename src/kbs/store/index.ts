@@ -81,13 +81,6 @@ export type ConsumeOutcome = "ok" | "unknown-session" | "expired" | "replayed" |
  * The broker's state on SQLite or PostgreSQL: one schema and one implementation of every query,
  * over the SqlDb surface. Sealing secrets is the caller's job (resources arrive encrypted).
  */
-/** One rate-limit hit: its key and the fixed window `now` falls in. */
-interface RateWindow {
-  key: string;
-  start: number;
-  end: number;
-}
-
 export class KbsStore {
   /** Parsed claim sets by digest: content-addressed, so never stale; frozen, shared by every reader. */
   readonly #claimSets = new Map<string, Record<string, unknown>>();
@@ -534,102 +527,41 @@ export class KbsStore {
     now: number,
   ): Promise<{ count: number; resetAt: number }[]> {
     if (hits.length === 0) return [];
+    const max = this.dialect === "postgres" ? "GREATEST" : "MAX";
+    const upsert = (values: string) =>
+      `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ${values}
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
+           window_start = ${max}(rate_limits.window_start, excluded.window_start),
+           expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
+         RETURNING key, count, expires_at`;
     const windows = hits.map((h) => {
       const start = Math.floor(now / h.windowMs) * h.windowMs;
       return { key: h.key, start, end: start + h.windowMs };
     });
-    // Every request arriving in one turn of the event loop is counted in one statement: one round trip
-    // for several requests on PostgreSQL (8 concurrent TDs: about one in three requests goes alone).
-    return new Promise((resolve, reject) => {
-      this.#pendingHits.push({ windows, resolve, reject });
-      if (this.#pendingHits.length === 1) setImmediate(() => void this.#flushHits());
-    });
-  }
-
-  #pendingHits: {
-    windows: RateWindow[];
-    resolve: (v: { count: number; resetAt: number }[]) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
-
-  /**
-   * Count the pending hits: one row per key, counted up by its number of hits, each hit then given the
-   * count it would have had counted alone, in arrival order (n hits of a key that ends at C: C-n+1 .. C).
-   * A key seen with two windows in one batch (a window boundary just passed) is counted hit by hit.
-   */
-  async #flushHits(): Promise<void> {
-    const batch = this.#pendingHits;
-    this.#pendingHits = [];
-    const perKey = new Map<string, { start: number; end: number; n: number }>();
-    let mixed = false;
-    for (const { windows } of batch)
-      for (const w of windows) {
-        const k = perKey.get(w.key);
-        if (!k) perKey.set(w.key, { start: w.start, end: w.end, n: 1 });
-        else if (k.start === w.start) k.n++;
-        else mixed = true;
-      }
-    try {
-      if (mixed) {
-        for (const b of batch) b.resolve(await this.#countHitByHit(b.windows));
-        return;
-      }
-      const keys = [...perKey.keys()];
-      // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
+    // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
+    const counted = new Map<string, { count: number; resetAt: number }>();
+    const keep = (rows: Row[]) => {
+      for (const r of rows)
+        counted.set(String(r.key), { count: Number(r.count), resetAt: Number(r.expires_at) });
+    };
+    if (new Set(windows.map((w) => w.key)).size === windows.length) {
+      // Every key in one statement (one round trip, one commit).
       const { rows } = await this.db.query(
-        this.#rateLimitUpsert(
-          keys.map((_, i) => `($${4 * i + 1}, $${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4})`),
-        ),
-        keys.flatMap((k) => {
-          const w = perKey.get(k)!;
-          return [k, w.start, w.end, w.n];
-        }),
+        upsert(windows.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, 1)`).join(", ")),
+        windows.flatMap((w) => [w.key, w.start, w.end]),
         { durable: false },
       );
-      const counted = new Map<string, { next: number; resetAt: number }>();
-      for (const r of rows) {
-        const n = perKey.get(String(r.key))!.n;
-        counted.set(String(r.key), { next: Number(r.count) - n + 1, resetAt: Number(r.expires_at) });
-      }
-      for (const b of batch)
-        b.resolve(
-          b.windows.map((w) => {
-            const c = counted.get(w.key);
-            if (!c) return { count: 1, resetAt: w.end };
-            return { count: c.next++, resetAt: c.resetAt };
-          }),
-        );
-    } catch (e) {
-      for (const b of batch) b.reject(e);
-    }
-  }
-
-  async #countHitByHit(windows: RateWindow[]): Promise<{ count: number; resetAt: number }[]> {
-    const out: { count: number; resetAt: number }[] = [];
-    await this.db.transaction(
-      async (tx) => {
-        for (const w of windows) {
-          const r = (await tx.query(this.#rateLimitUpsert(["($1, $2, $3, 1)"]), [w.key, w.start, w.end]))
-            .rows[0];
-          out.push(
-            r ? { count: Number(r.count), resetAt: Number(r.expires_at) } : { count: 1, resetAt: w.end },
-          );
-        }
-      },
-      { durable: false },
-    );
-    return out;
-  }
-
-  #rateLimitUpsert(values: string[]): string {
-    const max = this.dialect === "postgres" ? "GREATEST" : "MAX";
-    return `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ${values.join(", ")}
-         ON CONFLICT (key) DO UPDATE SET
-           count = CASE WHEN rate_limits.window_start >= excluded.window_start
-             THEN rate_limits.count + excluded.count ELSE excluded.count END,
-           window_start = ${max}(rate_limits.window_start, excluded.window_start),
-           expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
-         RETURNING key, count, expires_at`;
+      keep(rows);
+    } else
+      await this.db.transaction(
+        async (tx) => {
+          for (const w of windows)
+            keep((await tx.query(upsert("($1, $2, $3, 1)"), [w.key, w.start, w.end])).rows);
+        },
+        { durable: false },
+      );
+    return windows.map((w) => counted.get(w.key) ?? { count: 1, resetAt: w.end });
   }
 
   /**
