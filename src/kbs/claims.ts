@@ -339,36 +339,40 @@ const SESSION_CLAIM_PATHS: string[][] = [
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
+/** SESSION_CLAIM_PATHS as a tree: `true` marks a claim of the session's own. */
+type PathTree = { [k: string]: PathTree | true };
+const SESSION_CLAIM_TREE: PathTree = {};
+for (const path of SESSION_CLAIM_PATHS) {
+  let node = SESSION_CLAIM_TREE;
+  for (const k of path.slice(0, -1)) {
+    node[k] ??= {};
+    node = node[k] as PathTree;
+  }
+  node[path[path.length - 1]!] = true;
+}
+
 /**
  * Split token claims into the shared claim set and this attestation's own claims. Neither side is a deep
  * copy: objects on the session claims' paths are copied (shallow), everything else is shared with `claims`.
+ * The copies are built member by member, never with `delete` (which would turn them into slow
+ * dictionary objects for the canonical JSON that follows).
  */
 export function splitClaims(claims: Json): { shared: Json; session: Json } {
-  const shared: Json = { ...claims };
+  return splitBy(claims, SESSION_CLAIM_TREE);
+}
+
+function splitBy(from: Json, tree: PathTree): { shared: Json; session: Json } {
+  const shared: Json = {};
   const session: Json = {};
-  for (const path of SESSION_CLAIM_PATHS) {
-    // Walk down, copying each object on the way so `claims` itself is never changed.
-    let from: Json = shared;
-    let ok = true;
-    for (const k of path.slice(0, -1)) {
-      const next = from[k];
-      if (!isObj(next)) {
-        ok = false;
-        break;
-      }
-      const copy = { ...next };
-      from[k] = copy;
-      from = copy;
-    }
-    const last = path[path.length - 1]!;
-    if (!ok || !Object.hasOwn(from, last)) continue;
-    let to = session;
-    for (const k of path.slice(0, -1)) {
-      if (!isObj(to[k])) to[k] = {};
-      to = to[k] as Json;
-    }
-    to[last] = from[last];
-    delete from[last];
+  for (const k of Object.keys(from)) {
+    const v = from[k];
+    const t = Object.hasOwn(tree, k) ? tree[k] : undefined;
+    if (t === true) session[k] = v;
+    else if (t !== undefined && isObj(v)) {
+      const inner = splitBy(v, t);
+      shared[k] = inner.shared;
+      if (Object.keys(inner.session).length > 0) session[k] = inner.session;
+    } else shared[k] = v;
   }
   return { shared, session };
 }

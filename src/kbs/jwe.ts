@@ -33,6 +33,8 @@ const EC_CURVES: Record<EcCurve, { name: string; bytes: number }> = {
   "P-521": { name: "secp521r1", bytes: 66 },
 };
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** EC points (curve:x:y) known to decode on their curve; bounded, cleared when full. */
+const pointsOnCurve = new Set<string>();
 
 /**
  * Check a tee-pubkey JWK. Only public EC P-256/P-384/P-521 keys (for ECDH-ES+A256KW) and RSA keys of at
@@ -64,13 +66,20 @@ export function checkTeePubkey(jwk: unknown): CheckedTeePubkey {
         "check the coordinates encoding (full length, base64url without padding)",
       );
     const point = Buffer.concat([Buffer.from([4]), x, y]);
-    try {
-      ECDH.convertKey(point, curve.name);
-    } catch (e) {
-      throw badKey(
-        `tee-pubkey is not a valid key: the point is not on ${String(k.crv)} (${(e as Error).message})`,
-        "check the coordinates encoding",
-      );
+    // Whether a point is on its curve never changes: a TD's key, checked at /attest, is not decoded again
+    // at /resource (OpenSSL's decoding costs about as much as the ECDH itself).
+    const pointKey = `${curve.name}:${k.x}:${k.y}`;
+    if (!pointsOnCurve.has(pointKey)) {
+      try {
+        ECDH.convertKey(point, curve.name);
+      } catch (e) {
+        throw badKey(
+          `tee-pubkey is not a valid key: the point is not on ${String(k.crv)} (${(e as Error).message})`,
+          "check the coordinates encoding",
+        );
+      }
+      if (pointsOnCurve.size >= 4096) pointsOnCurve.clear();
+      pointsOnCurve.add(pointKey);
     }
     return remember({ alg: "ECDH-ES+A256KW", jwk: k as JWK, crv: k.crv as EcCurve, point });
   }

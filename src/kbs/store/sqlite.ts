@@ -135,6 +135,7 @@ export class SqliteDb implements SqlDb {
   /** PRAGMA data_version when this connection last synced: another connection's commit changes it. */
   #dataVersion = -1;
   #closed = false;
+  #dataVersionStmt: Database.Statement | undefined;
   #checkpointer: Worker | undefined;
   readonly #stats: SqlDbStats = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
   /** BEGIN IMMEDIATE, COMMIT, ... prepared once: cheaper than parsing them at every group commit. */
@@ -295,7 +296,9 @@ export class SqliteDb implements SqlDb {
   async settle(): Promise<void> {
     if (!this.#groupFsync || this.#closed) return;
     // Another connection's commit we may have read: ours to sync too before anything depends on it.
-    const version = Number(this.#db.pragma("data_version", { simple: true }));
+    // Prepared once: db.pragma() would parse the statement again at every call.
+    this.#dataVersionStmt ??= this.#db.prepare("PRAGMA data_version").pluck();
+    const version = Number(this.#dataVersionStmt.get());
     if (version !== this.#dataVersion) {
       this.#dataVersion = version;
       this.#committed++;
