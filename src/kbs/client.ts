@@ -7,7 +7,7 @@ import { type AzTdxVtpmEvidenceSource, azAttestationMessage, isAzTdxVtpmSource }
 import { runtimeDataDigest } from "./az-tdx-vtpm.js";
 import { DEFAULT_RUNTIME_DATA_HASH, expectedReportData, type RuntimeDataHashAlgorithm } from "./binding.js";
 import { decryptKbsResponse } from "./jwe.js";
-import { KBS_PROTOCOL_VERSION } from "./service.js";
+import { KBS_PROTOCOL_VERSION } from "./protocol.js";
 
 /** Something that can produce a TD quote over 64 bytes of REPORTDATA (a guest provider). */
 export interface QuoteSource {

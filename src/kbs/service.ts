@@ -38,6 +38,7 @@ import {
 import type { PolicyDenial } from "./evidence.js";
 import { checkTeePubkey, encryptToTeeKey, type KbsResponse } from "./jwe.js";
 import type { KeyEncryptionKey } from "./kek.js";
+import { KBS_PROTOCOL_VERSION } from "./protocol.js";
 import { DEFAULT_RESOURCE_POLICY, evaluateResourcePolicy, parseResourcePolicy } from "./resource-policy.js";
 import type {
   AuditEntry,
@@ -49,8 +50,7 @@ import type {
 } from "./store/index.js";
 import { TokenSigner } from "./token.js";
 
-/** The KBS attestation protocol version this broker speaks (exact match, as Trustee requires). */
-export const KBS_PROTOCOL_VERSION = "0.4.0";
+export { KBS_PROTOCOL_VERSION };
 export const DEFAULT_POLICY_ID = "default";
 
 export interface KbsServiceOptions {
