@@ -126,6 +126,40 @@ describe("newKeyPair", () => {
     }
   });
 
+  it("makes EC keys on every JWK curve (by JWK or OpenSSL name), d at full length even when it starts with zero bytes", () => {
+    for (const [name, openssl, bytes] of [
+      ["P-256", "prime256v1", 32],
+      ["prime256v1", "prime256v1", 32],
+      ["secp256r1", "prime256v1", 32],
+      ["P-384", "secp384r1", 48],
+      ["P-521", "secp521r1", 66],
+    ] as const) {
+      const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: name });
+      expect(privateKey.asymmetricKeyDetails?.namedCurve, name).toBe(openssl);
+      expect(publicKey.equals(createPublicKey(privateKey)), name).toBe(true);
+      expect(Buffer.from(privateKey.export({ format: "jwk" }).d!, "base64url").length, name).toBe(bytes);
+      const sig = sign("sha256", Buffer.from("message"), privateKey);
+      expect(verify("sha256", Buffer.from("message"), publicKey, sig), name).toBe(true);
+    }
+    // One key in 256 has a private scalar whose first byte is zero (ECDH drops it): 3,000 keys meet ~12.
+    let shortScalars = 0;
+    for (let i = 0; i < 3000; i++) {
+      const { privateKey, publicKey } = newKeyPair({ type: "ec", namedCurve: "P-256" });
+      const d = Buffer.from(privateKey.export({ format: "jwk" }).d!, "base64url");
+      if (d[0] === 0) {
+        shortScalars++;
+        expect(publicKey.equals(createPublicKey(privateKey))).toBe(true);
+        const sig = sign("sha256", Buffer.from("m"), privateKey);
+        expect(verify("sha256", Buffer.from("m"), publicKey, sig)).toBe(true);
+      }
+    }
+    expect(shortScalars).toBeGreaterThan(0);
+    // A curve JWK does not name still works (the PKCS#8 path).
+    expect(
+      newKeyPair({ type: "ec", namedCurve: "secp256k1" }).privateKey.asymmetricKeyDetails?.namedCurve,
+    ).toBe("secp256k1");
+  });
+
   // The control: the loop does catch the deadlock on Node 20 (where CI runs), so the next test means something.
   it.runIf(NODE_MAJOR === 20)(
     "the loop catches Node 20's deadlock: a key fresh from generateKeyPairSync, exported as JWK while the GC collects its job",

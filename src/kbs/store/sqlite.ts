@@ -339,20 +339,21 @@ export class SqliteDb implements SqlDb {
   }
 
   /**
-   * One group commit: every pending unit under its own savepoint (a group of one needs none: its failure
-   * rolls back the transaction), one COMMIT, then one fsync.
+   * One group commit: the pending units one after the other in one transaction, one COMMIT, then one fsync.
+   * Optimistic: units seldom fail, so the first pass runs them without savepoints (two statements fewer per
+   * unit). When one fails, that pass is rolled back and the group runs again with each unit under its own
+   * savepoint, so the failing unit gets its error and the others commit. A unit is a function of the
+   * transaction handle only, so running it twice (the first run rolled back) does what running it once does.
    */
   async #flush(): Promise<void> {
     const units = this.#pending;
     this.#pending = [];
     if (units.length === 0) return;
-    const outcomes: { ok: boolean; value: unknown }[] = [];
+    let outcomes: { ok: boolean; value: unknown }[] = [];
     const alone = units.length === 1;
     try {
       await this.#locked(async () => {
         const c = this.#controlStatements();
-        // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
-        c.begin.run();
         const tx: SqlDb = {
           dialect: "sqlite",
           query: async (sql, params = []) => this.#run(sql, params),
@@ -362,25 +363,36 @@ export class SqliteDb implements SqlDb {
           transaction: (inner) => inner(tx),
           close: async () => {},
         };
-        try {
-          for (const u of units) {
-            if (!alone) c.savepoint.run();
-            try {
-              outcomes.push({ ok: true, value: await u.fn(tx) });
-              if (!alone) c.release.run();
-            } catch (e) {
-              outcomes.push({ ok: false, value: e });
-              // Alone, or an error that ended the whole transaction (disk full, I/O error): the group fails.
-              if (alone || !this.#db.inTransaction) throw e;
-              c.rollbackTo.run();
-              c.release.run();
+        const pass = async (savepoints: boolean): Promise<boolean> => {
+          outcomes = [];
+          // IMMEDIATE takes the write lock up front, so two processes on one file serialize here.
+          c.begin.run();
+          try {
+            for (const u of units) {
+              if (savepoints) c.savepoint.run();
+              try {
+                outcomes.push({ ok: true, value: await u.fn(tx) });
+                if (savepoints) c.release.run();
+              } catch (e) {
+                outcomes.push({ ok: false, value: e });
+                // Alone, or an error that ended the whole transaction (disk full, I/O error): the group fails.
+                if (alone || !this.#db.inTransaction) throw e;
+                if (!savepoints) {
+                  c.rollback.run();
+                  return false;
+                }
+                c.rollbackTo.run();
+                c.release.run();
+              }
             }
+            c.commit.run();
+            return true;
+          } catch (e) {
+            if (this.#db.inTransaction) c.rollback.run();
+            throw e;
           }
-          c.commit.run();
-        } catch (e) {
-          if (this.#db.inTransaction) c.rollback.run();
-          throw e;
-        }
+        };
+        if (!(await pass(false))) await pass(true);
       });
     } catch (e) {
       // Nothing of this group was committed: every caller gets the error (a unit alone, its own).
