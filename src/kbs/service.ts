@@ -44,6 +44,8 @@ import type {
   AuditEntry,
   AuditRecord,
   KbsStore,
+  LimitCount,
+  LimitsAt,
   PolicyKind,
   PolicyRecord,
   SessionRecord,
@@ -74,6 +76,11 @@ export interface KbsServiceOptions {
 export interface RequestContext {
   requestId?: string;
   actor?: string;
+  /**
+   * The request's limits, counted by its first write in the same statement (PostgreSQL: one round trip
+   * fewer per request) or commit (SQLite), which happens only within them; `check` throws past one.
+   */
+  limits?: LimitsAt & { check: (counts: LimitCount[]) => void };
 }
 
 export interface AttestOutcome {
@@ -184,7 +191,21 @@ export class KbsService {
 
   // ---- RCAR: auth --------------------------------------------------------------------------------
 
-  async auth(body: unknown, _ctx: RequestContext = {}) {
+  async auth(body: unknown, ctx: RequestContext = {}) {
+    let counted = false;
+    try {
+      return await this.#auth(body, ctx, () => {
+        counted = true;
+      });
+    } catch (e) {
+      // Refused before its write: the request still counts against its limits (past them, that is the answer).
+      if (ctx.limits && !counted)
+        ctx.limits.check(await this.store.hitRateLimits(ctx.limits.hits, ctx.limits.now));
+      throw e;
+    }
+  }
+
+  async #auth(body: unknown, ctx: RequestContext, onCounted: () => void) {
     const req = asObject(body, "Request");
     if (typeof req.version !== "string")
       throw invalidRequest(
@@ -211,7 +232,13 @@ export class KbsService {
     // 32 random bytes, standard base64 with padding (Trustee's make_nonce).
     const nonce = randomBytes(32).toString("base64");
     const expiresAt = now + this.sessionTtlSeconds * 1000;
-    await this.store.createSession({ id, nonce, tee, hashAlg: algorithm, createdAt: now, expiresAt });
+    const created = await this.store.createSession(
+      { id, nonce, tee, hashAlg: algorithm, createdAt: now, expiresAt },
+      ctx.limits ? { limits: ctx.limits } : {},
+    );
+    onCounted();
+    ctx.limits?.check(created.limits);
+    if (!created.created) throw new Error("the session was not stored although every limit held");
     return {
       sessionId: id,
       expiresAt: new Date(expiresAt),
@@ -228,14 +255,21 @@ export class KbsService {
     ctx: RequestContext = {},
   ): Promise<AttestOutcome> {
     const now = this.now();
-    if (!sessionId) throw sessionMissing();
+    if (!sessionId) {
+      if (ctx.limits) ctx.limits.check(await this.store.hitRateLimits(ctx.limits.hits, ctx.limits.now));
+      throw sessionMissing();
+    }
     // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so
     // a session cannot retry (and fill the audit log) without asking for a new challenge. Consumed
-    // first, in one round trip; only a session that could not be consumed is looked at again.
+    // first, in one round trip with the request's limits; only a session that could not be consumed is
+    // looked at again.
     const consumed = await this.store.consumeSession(sessionId, now.getTime(), {
       policy: { kind: "attestation", id: this.attestationPolicyId },
+      ...(ctx.limits ? { limits: ctx.limits } : {}),
     });
+    if (ctx.limits && consumed.limits) ctx.limits.check(consumed.limits);
     if (!consumed.consumed) {
+      if (consumed.limited) throw new Error("the session was not consumed although every limit held");
       const s = checkSession(consumed.session, now);
       // A second /attest on an attested session returns that session's token, as Trustee does.
       if (s.state === "attested") return this.#sessionToken(s, now);

@@ -7,7 +7,12 @@ import Fastify, {
 } from "fastify";
 import { TdxError } from "../errors.js";
 import { parseResourcePolicy } from "../kbs/resource-policy.js";
-import { DEFAULT_POLICY_ID, type KbsService, MAX_SEGMENT_LENGTH } from "../kbs/service.js";
+import {
+  DEFAULT_POLICY_ID,
+  type KbsService,
+  MAX_SEGMENT_LENGTH,
+  type RequestContext,
+} from "../kbs/service.js";
 import type { PolicyKind } from "../kbs/store/index.js";
 import { decodePolicyField, regoUnsupported, resourcePolicyFromRego } from "../kbs/trustee-policies.js";
 import { readPolicy } from "../policy/index.js";
@@ -216,7 +221,7 @@ export async function buildKbsApp(
         { parseAs: "buffer", bodyLimit: 1024 * 1024 + 1 },
         (_req, body, done) => done(null, body),
       );
-      const ctx = (req: FastifyRequest, actor?: string) => ({
+      const ctx = (req: FastifyRequest, actor?: string): RequestContext => ({
         requestId: String(req.id),
         ...(actor ? { actor } : {}),
       });
@@ -224,8 +229,12 @@ export async function buildKbsApp(
       // ---- RCAR ----
       kbs.post("/auth", async (req, reply) => {
         try {
-          await limits.hit([{ what: "/auth", key: req.ip, limit: authLimit }], Date.now());
-          const { sessionId, expiresAt, challenge } = await svc.auth(req.body, ctx(req));
+          // Counted by the session's own insert (one statement on PostgreSQL), before it is stored.
+          const limited = limits.prepare([{ what: "/auth", key: req.ip, limit: authLimit }], Date.now());
+          const { sessionId, expiresAt, challenge } = await svc.auth(req.body, {
+            ...ctx(req),
+            ...(limited ? { limits: limited } : {}),
+          });
           metrics.authTotal.inc({ result: "ok" });
           setSessionCookie(reply, sessionId, expiresAt, opts.secureCookies ?? false);
           return challenge;
@@ -240,8 +249,10 @@ export async function buildKbsApp(
         try {
           // Limits before any work: per address, and per session (a session has one real attempt;
           // what follows is answered from the store, still not without bound).
+          // (Counted by the nonce's consumption, in the same statement on PostgreSQL, which happens only
+          // within them.)
           const sessionId = cookieValue(req.headers.cookie, SESSION_COOKIE);
-          await limits.hit(
+          const limited = limits.prepare(
             [
               { what: "/attest", key: req.ip, limit: attestLimit },
               // Only what could be a session of ours gets a row (ours are UUIDs; anything else is refused).
@@ -251,7 +262,10 @@ export async function buildKbsApp(
             ],
             Date.now(),
           );
-          const out = await svc.attest(sessionId, req.body, ctx(req));
+          const out = await svc.attest(sessionId, req.body, {
+            ...ctx(req),
+            ...(limited ? { limits: limited } : {}),
+          });
           end({ result: "allowed" });
           metrics.attestTotal.inc({ result: "allowed" });
           metrics.verdictTotal.inc({ verdict: "allowed", code: "OK" });

@@ -68,25 +68,49 @@ export class SharedRateLimiter {
 
   /** Count one request against each (name, key, limit); throws KBS_RATE_LIMITED when one is past its limit. */
   async hit(checks: { what: string; key: string; limit: RateLimit }[], now: number): Promise<void> {
+    const limits = this.prepare(checks, now);
+    if (limits) limits.check(await this.store.hitRateLimits(limits.hits, now));
+  }
+
+  /**
+   * The same, for a write of the request's own to count (the broker's session insert and nonce consumption
+   * do, in the same statement): the hits to count and the check that throws KBS_RATE_LIMITED on their counts.
+   * undefined when no limit is on.
+   */
+  prepare(
+    checks: { what: string; key: string; limit: RateLimit }[],
+    now: number,
+  ):
+    | {
+        hits: { key: string; windowMs: number; max: number }[];
+        now: number;
+        check: (counts: { count: number; resetAt: number }[]) => void;
+      }
+    | undefined {
     const active = checks.filter((c) => c.limit.max > 0);
-    if (active.length === 0) return;
-    const counts = await this.store.hitRateLimits(
-      active.map((c) => ({ key: limitKey(c.what, c.key), windowMs: c.limit.windowSeconds * 1000 })),
+    if (active.length === 0) return undefined;
+    return {
+      hits: active.map((c) => ({
+        key: limitKey(c.what, c.key),
+        windowMs: c.limit.windowSeconds * 1000,
+        max: c.limit.max,
+      })),
       now,
-    );
-    active.forEach((c, i) => {
-      const r = counts[i]!;
-      if (r.count <= c.limit.max) return;
-      const retryAfterSeconds = Math.max(1, Math.ceil((r.resetAt - now) / 1000));
-      throw new TdxError(
-        "KBS_RATE_LIMITED",
-        `too many ${c.what} requests${c.key.startsWith("session:") ? " on this session" : " from this address"}: ${c.limit.max} per ${c.limit.windowSeconds} s`,
-        {
-          hint: `wait ${retryAfterSeconds} s before starting another attestation`,
-          data: { retryAfterSeconds },
-        },
-      );
-    });
+      check: (counts) =>
+        active.forEach((c, i) => {
+          const r = counts[i]!;
+          if (r.count <= c.limit.max) return;
+          const retryAfterSeconds = Math.max(1, Math.ceil((r.resetAt - now) / 1000));
+          throw new TdxError(
+            "KBS_RATE_LIMITED",
+            `too many ${c.what} requests${c.key.startsWith("session:") ? " on this session" : " from this address"}: ${c.limit.max} per ${c.limit.windowSeconds} s`,
+            {
+              hint: `wait ${retryAfterSeconds} s before starting another attestation`,
+              data: { retryAfterSeconds },
+            },
+          );
+        }),
+    };
   }
 }
 

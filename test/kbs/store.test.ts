@@ -193,6 +193,88 @@ describe.each(backends)("KbsStore on %s", (_name, start) => {
     }
   });
 
+  it("counts a request's limits with its session insert or nonce consumption, which happen only within them", async () => {
+    const base = { tee: "tdx", hashAlg: "sha384", createdAt: 0, expiresAt: 1e12 };
+    const w = 60_000;
+    const now = 20 * w + 1;
+    const ip = `lim-ip:${Math.random()}`;
+    const hits = (max: number) => ({ hits: [{ key: ip, windowMs: w, max }], now });
+    const before = store.stats()!;
+    const first = await store.createSession({ ...base, id: "lim-1", nonce: "lim-n1" }, { limits: hits(2) });
+    // PostgreSQL: the count and the insert in one statement (one round trip).
+    if (store.dialect === "postgres") expect(store.stats()!.statements - before.statements).toBe(1);
+    expect(first).toEqual({ created: true, limits: [{ count: 1, resetAt: 21 * w }] });
+    expect(
+      await other.createSession({ ...base, id: "lim-2", nonce: "lim-n2" }, { limits: hits(2) }),
+    ).toMatchObject({ created: true, limits: [{ count: 2 }] });
+    // Past the limit: counted, and no session stored.
+    expect(
+      await store.createSession({ ...base, id: "lim-3", nonce: "lim-n3" }, { limits: hits(2) }),
+    ).toMatchObject({ created: false, limits: [{ count: 3 }] });
+    expect(await store.getSession("lim-3")).toBeUndefined();
+
+    const policy = { kind: "attestation" as const, id: "judge" };
+    await store.putPolicy({ kind: "attestation", id: "judge", body: "{}", now: 5 });
+    const session = `lim-s:${Math.random()}`;
+    const two = (max: number) => ({
+      hits: [
+        { key: `${ip}:attest`, windowMs: w, max: 100 },
+        { key: session, windowMs: w, max },
+      ],
+      now,
+    });
+    // Past a limit: the session stays pending (not consumed), the counts say which.
+    for (const s of [store, other]) await s.hitRateLimits([{ key: session, windowMs: w }], now);
+    const limited = await store.consumeSession("lim-1", 50, { policy, limits: two(2) });
+    expect(limited).toEqual({
+      consumed: false,
+      limited: true,
+      limits: [
+        { count: 1, resetAt: 21 * w },
+        { count: 3, resetAt: 21 * w },
+      ],
+    });
+    expect((await store.getSession("lim-1"))?.state).toBe("pending");
+    const at = other.stats()!;
+    const ok = await other.consumeSession("lim-1", 50, { policy, limits: two(10) });
+    expect(ok).toMatchObject({
+      consumed: true,
+      session: { id: "lim-1", state: "consumed" },
+      policy: { id: "judge" },
+      limits: [{ count: 2 }, { count: 4 }],
+    });
+    // PostgreSQL: the counts, the consumption and the policy in one statement.
+    if (other.dialect === "postgres") expect(other.stats()!.statements - at.statements).toBe(1);
+    // Within the limits but already used: counted, not consumed again, the session as it is.
+    expect(await store.consumeSession("lim-1", 60, { policy, limits: two(10) })).toMatchObject({
+      consumed: false,
+      session: { state: "consumed" },
+      limits: [{ count: 3 }, { count: 5 }],
+    });
+    expect(await store.consumeSession("lim-none", 60, { limits: two(10) })).toEqual({
+      consumed: false,
+      limits: [
+        { count: 4, resetAt: 21 * w },
+        { count: 6, resetAt: 21 * w },
+      ],
+    });
+    // A key twice in one request (one upsert cannot count a row twice): counted twice, in one commit.
+    expect(
+      await store.createSession(
+        { ...base, id: "lim-dup", nonce: "lim-ndup" },
+        {
+          limits: {
+            hits: [
+              { key: `${ip}:dup`, windowMs: w, max: 5 },
+              { key: `${ip}:dup`, windowMs: w, max: 5 },
+            ],
+            now,
+          },
+        },
+      ),
+    ).toMatchObject({ created: true, limits: [{ count: 2 }, { count: 2 }] });
+  });
+
   it("reads a session and a resource with its policy in one query, each possibly missing", async () => {
     const sealed = {
       kekId: "k",

@@ -2,6 +2,7 @@ import { TdxError } from "../../errors.js";
 import { PostgresDb, type PostgresTimeouts } from "./postgres.js";
 import {
   ADDED_COLUMNS,
+  type QueryOptions,
   type Row,
   SCHEMA_VERSION,
   type SqlDb,
@@ -76,6 +77,28 @@ export interface AuditRecord extends AuditEntry {
 
 /** How consuming a nonce ended: only "ok" lets an attestation proceed. */
 export type ConsumeOutcome = "ok" | "unknown-session" | "expired" | "replayed" | "nonce-mismatch";
+
+/**
+ * A request counted against a limit in the same statement (PostgreSQL) or commit (SQLite) as the write the
+ * limit guards, which happens only when every count is within its `max` (see createSession, consumeSession).
+ */
+export interface LimitHit {
+  key: string;
+  windowMs: number;
+  max: number;
+}
+
+/** The hits of one request and the time (ms) it counts at. */
+export interface LimitsAt {
+  hits: LimitHit[];
+  now: number;
+}
+
+/** A limit's count in its current window, and when that window ends (ms). */
+export interface LimitCount {
+  count: number;
+  resetAt: number;
+}
 
 /**
  * The broker's state on SQLite or PostgreSQL: one schema and one implementation of every query,
@@ -322,20 +345,49 @@ export class KbsStore {
 
   // ---- sessions and nonces ----------------------------------------------------------------------
 
-  async createSession(s: {
-    id: string;
-    nonce: string;
-    tee: string;
-    hashAlg: string;
-    createdAt: number;
-    expiresAt: number;
-  }) {
+  async createSession(
+    s: {
+      id: string;
+      nonce: string;
+      tee: string;
+      hashAlg: string;
+      createdAt: number;
+      expiresAt: number;
+    },
+    /** Counted in the same statement or commit; the session is stored only when every count is within. */
+    opts: { limits?: LimitsAt } = {},
+  ): Promise<{ created: boolean; limits: LimitCount[] }> {
+    const insert = `INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6)`;
+    const params = [s.id, s.nonce, s.tee, s.hashAlg, s.createdAt, s.expiresAt];
+    const limits = opts.limits?.hits ?? [];
     // Not awaited to disk on SQLite: a challenge a power loss forgets costs the TD a new /auth, and an
     // attestation that used it is on disk only after it (the WAL is written in order).
-    await this.db.query(
-      `INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, 'pending', $5, $6)`,
-      [s.id, s.nonce, s.tee, s.hashAlg, s.createdAt, s.expiresAt],
+    if (limits.length === 0) {
+      await this.db.query(insert, params, { durable: false });
+      return { created: true, limits: [] };
+    }
+    const windows = limitWindows(limits, opts.limits!.now);
+    if (this.dialect === "postgres" && windows.distinct) {
+      // The counts and the session in one round trip; the session only when every count is within its limit.
+      const n = params.length;
+      const { rows } = await this.db.query(
+        `WITH rl AS (${rateLimitUpsert("GREATEST", limitValues(windows.list.length, n))}),
+           ok AS (${limitsWithin(windows.list.length, n + 3 * windows.list.length)}),
+           ins AS (INSERT INTO sessions (id, nonce, tee, hash_alg, state, created_at, expires_at)
+             SELECT $1, $2, $3, $4, 'pending', $5, $6 FROM ok WHERE ok.within RETURNING id)
+         SELECT rl.key, rl.count, rl.expires_at, (SELECT count(*) FROM ins) AS created FROM rl`,
+        [...params, ...limitParams(windows.list)],
+      );
+      return { created: Number(rows[0]?.created) === 1, limits: windows.counts(rows) };
+    }
+    return this.db.transaction(
+      async (tx) => {
+        const counts = await upsertLimits(tx, windows);
+        const within = counts.every((c, i) => c.count <= limits[i]!.max);
+        if (within) await tx.query(insert, params);
+        return { created: within, limits: counts };
+      },
       { durable: false },
     );
   }
@@ -388,42 +440,73 @@ export class KbsStore {
   async consumeSession(
     sessionId: string,
     now: number,
-    opts: { policy?: { kind: PolicyKind; id: string } } = {},
+    opts: { policy?: { kind: PolicyKind; id: string }; limits?: LimitsAt } = {},
   ): Promise<
-    | { consumed: true; session: SessionRecord; policy?: PolicyRecord | undefined }
-    | { consumed: false; session?: SessionRecord }
+    | { consumed: true; session: SessionRecord; policy?: PolicyRecord | undefined; limits?: LimitCount[] }
+    | { consumed: false; session?: SessionRecord; limited?: true; limits?: LimitCount[] }
   > {
-    const consume = `UPDATE sessions SET state = 'consumed', consumed_at = $1
-      WHERE id = $2 AND state = 'pending' AND expires_at > $1 RETURNING ${SESSION_SELECT}`;
+    const consume = (guard: string) => `UPDATE sessions SET state = 'consumed', consumed_at = $1
+      WHERE id = $2 AND state = 'pending' AND expires_at > $1${guard} RETURNING ${SESSION_SELECT}`;
+    const hits = opts.limits?.hits ?? [];
+    const windows = hits.length > 0 ? limitWindows(hits, opts.limits!.now) : undefined;
+    let counts: LimitCount[] | undefined;
     let row: Row | undefined;
     let policy: PolicyRecord | undefined;
     try {
-      if (this.dialect === "postgres") {
-        // The policy the attestation will be judged by comes back in the same round trip.
+      if (this.dialect === "postgres" && (!windows || windows.distinct)) {
+        // The policy the attestation will be judged by comes back in the same round trip, and so do the
+        // request's limit counts: the session is consumed only when every count is within its limit.
+        const n = windows?.list.length ?? 0;
         const { rows } = await this.db.query(
-          `WITH upd AS (${consume}),
+          `WITH ${windows ? `rl AS (${rateLimitUpsert("GREATEST", limitValues(n, 4))}), ok AS (${limitsWithin(n, 4 + 3 * n)}),` : ""}
+             upd AS (${consume(windows ? " AND (SELECT within FROM ok)" : "")}),
              ins AS (INSERT INTO used_nonces (nonce, session_id, used_at) SELECT nonce, id, $1 FROM upd)
            SELECT ${SESSION_COLUMNS.map((c) => `upd.${c}`).join(", ")}, p.id AS policy_id, p.kind AS policy_kind, p.body AS policy_body,
-             p.created_at AS policy_created_at, p.updated_at AS policy_updated_at
-           FROM upd LEFT JOIN policies p ON p.kind = $3 AND p.id = $4`,
-          [now, sessionId, opts.policy?.kind ?? null, opts.policy?.id ?? null],
+             p.created_at AS policy_created_at, p.updated_at AS policy_updated_at${
+               windows
+                 ? ", (SELECT json_agg(json_build_array(rl.key, rl.count, rl.expires_at)) FROM rl) AS rate_limits"
+                 : ""
+             }
+           FROM ${windows ? "(SELECT 1) one LEFT JOIN upd ON true" : "upd"} LEFT JOIN policies p ON p.kind = $3 AND p.id = $4`,
+          [
+            now,
+            sessionId,
+            opts.policy?.kind ?? null,
+            opts.policy?.id ?? null,
+            ...(windows ? limitParams(windows.list) : []),
+          ],
         );
         row = rows[0];
+        if (windows) {
+          counts = windows.counts(
+            ((row?.rate_limits ?? []) as [string, number, number][]).map(([key, count, expires]) => ({
+              key,
+              count,
+              expires_at: expires,
+            })),
+          );
+          // No session consumed (the row of the outer join is all NULL): the limits or the session said no.
+          if (row?.id === null || row?.id === undefined) row = undefined;
+        }
         if (row) policy = prefixedPolicy(row);
       } else {
-        row = await this.db.transaction(
+        const consumed = await this.db.transaction(
           async (tx) => {
-            const r = (await tx.query(consume, [now, sessionId])).rows[0];
+            const c = windows ? await upsertLimits(tx, windows) : undefined;
+            if (c && !c.every((x, i) => x.count <= hits[i]!.max)) return { counts: c, row: undefined };
+            const r = (await tx.query(consume(""), [now, sessionId])).rows[0];
             if (r)
               await tx.query("INSERT INTO used_nonces (nonce, session_id, used_at) VALUES ($1, $2, $3)", [
                 r.nonce as string,
                 sessionId,
                 now,
               ]);
-            return r;
+            return { counts: c, row: r };
           },
           { durable: false },
         );
+        counts = consumed.counts;
+        row = consumed.row;
         if (row && opts.policy) policy = await this.getPolicy(opts.policy.kind, opts.policy.id);
       }
     } catch (e) {
@@ -431,9 +514,13 @@ export class KbsStore {
       if (!isUniqueViolation(e)) throw e;
       row = undefined;
     }
-    if (row) return { consumed: true, session: sessionRow(row), ...(opts.policy ? { policy } : {}) };
+    const limits = counts ? { limits: counts } : {};
+    if (counts && !counts.every((c, i) => c.count <= hits[i]!.max))
+      return { consumed: false, limited: true, ...limits };
+    if (row)
+      return { consumed: true, session: sessionRow(row), ...(opts.policy ? { policy } : {}), ...limits };
     const s = await this.getSession(sessionId);
-    return s ? { consumed: false, session: s } : { consumed: false };
+    return s ? { consumed: false, session: s, ...limits } : { consumed: false, ...limits };
   }
 
   /** Count a refused /attest on a session whose challenge is used up (no audit row each time). */
@@ -527,41 +614,13 @@ export class KbsStore {
     now: number,
   ): Promise<{ count: number; resetAt: number }[]> {
     if (hits.length === 0) return [];
-    const max = this.dialect === "postgres" ? "GREATEST" : "MAX";
-    const upsert = (values: string) =>
-      `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ${values}
-         ON CONFLICT (key) DO UPDATE SET
-           count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
-           window_start = ${max}(rate_limits.window_start, excluded.window_start),
-           expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
-         RETURNING key, count, expires_at`;
-    const windows = hits.map((h) => {
-      const start = Math.floor(now / h.windowMs) * h.windowMs;
-      return { key: h.key, start, end: start + h.windowMs };
-    });
     // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
-    const counted = new Map<string, { count: number; resetAt: number }>();
-    const keep = (rows: Row[]) => {
-      for (const r of rows)
-        counted.set(String(r.key), { count: Number(r.count), resetAt: Number(r.expires_at) });
-    };
-    if (new Set(windows.map((w) => w.key)).size === windows.length) {
-      // Every key in one statement (one round trip, one commit).
-      const { rows } = await this.db.query(
-        upsert(windows.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, 1)`).join(", ")),
-        windows.flatMap((w) => [w.key, w.start, w.end]),
-        { durable: false },
-      );
-      keep(rows);
-    } else
-      await this.db.transaction(
-        async (tx) => {
-          for (const w of windows)
-            keep((await tx.query(upsert("($1, $2, $3, 1)"), [w.key, w.start, w.end])).rows);
-        },
-        { durable: false },
-      );
-    return windows.map((w) => counted.get(w.key) ?? { count: 1, resetAt: w.end });
+    const windows = limitWindows(
+      hits.map((h) => ({ ...h, max: Number.MAX_SAFE_INTEGER })),
+      now,
+    );
+    if (windows.distinct) return upsertLimits(this.db, windows, { durable: false });
+    return this.db.transaction((tx) => upsertLimits(tx, windows), { durable: false });
   }
 
   /**
@@ -759,6 +818,80 @@ function unprefixed(row: Row, prefix: string): Row {
 }
 
 /** The policy joined to a row as policy_id, policy_kind, policy_body, ...; undefined when none joined. */
+/** Each hit's fixed window (aligned to the epoch) at `now`, and how to read the counts back from rows. */
+function limitWindows(hits: LimitHit[], now: number) {
+  const list = hits.map((h) => {
+    const start = Math.floor(now / h.windowMs) * h.windowMs;
+    return { key: h.key, start, end: start + h.windowMs, max: h.max };
+  });
+  return {
+    list,
+    /** Every key once: one upsert can count them all (PostgreSQL refuses to update a row twice in one). */
+    distinct: new Set(list.map((w) => w.key)).size === list.length,
+    counts: (rows: Row[]): LimitCount[] => {
+      const counted = new Map<string, LimitCount>();
+      for (const r of rows)
+        counted.set(String(r.key), { count: Number(r.count), resetAt: Number(r.expires_at) });
+      return list.map((w) => counted.get(w.key) ?? { count: 1, resetAt: w.end });
+    },
+  };
+}
+
+type LimitWindows = ReturnType<typeof limitWindows>;
+
+/**
+ * Count one request in each window. Several brokers share the windows (a client gets one budget, not one
+ * per broker); a broker whose clock lags never reopens a newer window.
+ */
+function rateLimitUpsert(max: "GREATEST" | "MAX", values: string): string {
+  return `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ${values}
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN rate_limits.window_start >= excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
+           window_start = ${max}(rate_limits.window_start, excluded.window_start),
+           expires_at = ${max}(rate_limits.expires_at, excluded.expires_at)
+         RETURNING key, count, expires_at`;
+}
+
+/** `n` rows of (key, window start, window end, 1) whose parameters start after $offset. */
+function limitValues(n: number, offset: number): string {
+  return Array.from({ length: n }, (_, i) => {
+    const p = offset + 3 * i;
+    return `($${p + 1}, $${p + 2}, $${p + 3}, 1)`;
+  }).join(", ");
+}
+
+/** PostgreSQL: one row, `within`, true when no count of `rl` is past its limit (pairs (key, max) after $offset). */
+function limitsWithin(n: number, offset: number): string {
+  const pairs = Array.from(
+    { length: n },
+    (_, i) => `($${offset + 2 * i + 1}::text, $${offset + 2 * i + 2}::bigint)`,
+  );
+  return `SELECT NOT EXISTS (SELECT 1 FROM rl JOIN (VALUES ${pairs.join(", ")}) AS m(key, max) ON m.key = rl.key
+    WHERE rl.count > m.max) AS within`;
+}
+
+/** The parameters of limitValues then limitsWithin. */
+function limitParams(list: LimitWindows["list"]): SqlValue[] {
+  return [...list.flatMap((w) => [w.key, w.start, w.end]), ...list.flatMap((w) => [w.key, w.max])];
+}
+
+/** Count the windows on `db` (a transaction when a key repeats): one statement when every key is distinct. */
+async function upsertLimits(db: SqlDb, windows: LimitWindows, opts?: QueryOptions): Promise<LimitCount[]> {
+  const max = db.dialect === "postgres" ? "GREATEST" : "MAX";
+  if (windows.distinct) {
+    const { rows } = await db.query(
+      rateLimitUpsert(max, limitValues(windows.list.length, 0)),
+      windows.list.flatMap((w) => [w.key, w.start, w.end]),
+      opts,
+    );
+    return windows.counts(rows);
+  }
+  const rows: Row[] = [];
+  for (const w of windows.list)
+    rows.push(...(await db.query(rateLimitUpsert(max, limitValues(1, 0)), [w.key, w.start, w.end])).rows);
+  return windows.counts(rows);
+}
+
 function prefixedPolicy(row: Row): PolicyRecord | undefined {
   if (row.policy_body === null || row.policy_body === undefined) return undefined;
   return policyRow({
