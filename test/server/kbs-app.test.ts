@@ -495,4 +495,59 @@ describe("rate limit on /auth", () => {
       await broker.close();
     }
   });
+
+  // The limit is counted by the session's insert; a request refused before it (a bad body) counts all the same.
+  it("counts requests it refuses before storing a session, and stores none past the limit", async () => {
+    const broker = await startTestBroker({
+      verifier: new FakeVerifier(),
+      authRateLimit: { max: 3, windowSeconds: 60 },
+    });
+    try {
+      const statuses: number[] = [];
+      const cookies: (string | null)[] = [];
+      for (const body of [
+        { version: "0.0.1", tee: "tdx", "extra-params": "" },
+        { version: "0.4.0", tee: "no-such-tee", "extra-params": "" },
+        { version: "0.4.0", tee: "tdx", "extra-params": "" },
+        { version: "0.4.0", tee: "tdx", "extra-params": "" },
+        { version: "0.0.1", tee: "tdx", "extra-params": "" },
+      ]) {
+        const r = await fetch(`${broker.url}/kbs/v0/auth`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        statuses.push(r.status);
+        cookies.push(r.headers.get("set-cookie"));
+      }
+      expect(statuses).toEqual([401, 400, 200, 429, 429]);
+      // Only the one within the limit got a session.
+      expect(cookies.map((c) => c !== null)).toEqual([false, false, true, false, false]);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe("rate limit on /attest without a session", () => {
+  it("counts a request that names no session before refusing it", async () => {
+    const broker = await startTestBroker({
+      verifier: new FakeVerifier(),
+      attestRateLimit: { max: 2, windowSeconds: 60 },
+    });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${broker.url}/kbs/v0/attest`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{}",
+        });
+        codes.push(((await r.json()) as { code: string }).code);
+      }
+      expect(codes).toEqual(["KBS_SESSION_MISSING", "KBS_SESSION_MISSING", "KBS_RATE_LIMITED"]);
+    } finally {
+      await broker.close();
+    }
+  });
 });
