@@ -817,7 +817,6 @@ function unprefixed(row: Row, prefix: string): Row {
   return out;
 }
 
-/** The policy joined to a row as policy_id, policy_kind, policy_body, ...; undefined when none joined. */
 /** Each hit's fixed window (aligned to the epoch) at `now`, and how to read the counts back from rows. */
 function limitWindows(hits: LimitHit[], now: number) {
   const list = hits.map((h) => {
@@ -892,6 +891,7 @@ async function upsertLimits(db: SqlDb, windows: LimitWindows, opts?: QueryOption
   return windows.counts(rows);
 }
 
+/** The policy joined to a row as policy_id, policy_kind, policy_body, ...; undefined when none joined. */
 function prefixedPolicy(row: Row): PolicyRecord | undefined {
   if (row.policy_body === null || row.policy_body === undefined) return undefined;
   return policyRow({

@@ -124,6 +124,7 @@ export class SqliteDb implements SqlDb {
   readonly #groupFsync: boolean;
   readonly #walPath: string;
   #walFd: number | undefined;
+  #walIno = -1;
   /** Writes waiting for the next group commit. */
   #pending: WriteUnit[] = [];
   #flushScheduled = false;
@@ -174,6 +175,9 @@ export class SqliteDb implements SqlDb {
         `synchronous = ${opts.synchronous === "normal" || this.#groupFsync ? "NORMAL" : "FULL"}`,
       );
       this.#db.pragma("busy_timeout = 5000");
+      // 16 MiB of page cache (SQLite's default is 2 MiB): the B-tree pages a request reads stay in memory
+      // instead of being read again from the WAL or the file, one pread each.
+      this.#db.pragma("cache_size = -16384");
       this.#db.pragma("foreign_keys = ON");
       if (mode === "wal") this.#startCheckpointer();
     } catch (e) {
@@ -467,9 +471,10 @@ export class SqliteDb implements SqlDb {
   /** The WAL file's descriptor, reopened if the file was replaced; its directory entry synced once. */
   #wal(): number {
     if (this.#walFd !== undefined) {
+      // One stat per sync: the path still names the file the descriptor was opened on (its inode, kept).
       let same = false;
       try {
-        same = fstatSync(this.#walFd).ino === statSync(this.#walPath).ino;
+        same = statSync(this.#walPath).ino === this.#walIno;
       } catch {
         same = false;
       }
@@ -484,6 +489,7 @@ export class SqliteDb implements SqlDb {
     } finally {
       closeSync(dir);
     }
+    this.#walIno = fstatSync(fd).ino;
     this.#walFd = fd;
     return fd;
   }
