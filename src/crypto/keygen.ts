@@ -69,8 +69,8 @@ EC_JWK_CURVES["secp256r1"] = EC_JWK_CURVES["P-256"]!;
 
 /**
  * An EC key pair made with node's ECDH class and imported as a JWK: no key generation job, so nothing to
- * deadlock on (see newKeyPair), and about 7x cheaper than the PKCS#8 round trip (a TD makes one per
- * attestation: ~85 us against ~590 us for P-256 here). undefined for a curve JWK does not name.
+ * deadlock on (see newKeyPair), and about 4x cheaper than the PKCS#8 round trip (a TD makes one per
+ * attestation: ~150 us against ~590 us for P-256 here, a JWK export included). undefined for a curve JWK does not name.
  */
 function ecKeyPair(namedCurve: string): NewKeyPair | undefined {
   const curve = EC_JWK_CURVES[namedCurve];

@@ -199,10 +199,14 @@ export class KbsService {
       });
     } catch (e) {
       // Refused before its write: the request still counts against its limits (past them, that is the answer).
-      if (ctx.limits && !counted)
-        ctx.limits.check(await this.store.hitRateLimits(ctx.limits.hits, ctx.limits.now));
+      if (!counted) await this.#countAlone(ctx);
       throw e;
     }
+  }
+
+  /** A request refused before the write that counts its limits: counted by a write of its own; throws past one. */
+  async #countAlone(ctx: RequestContext): Promise<void> {
+    if (ctx.limits) ctx.limits.check(await this.store.hitRateLimits(ctx.limits.hits, ctx.limits.now));
   }
 
   async #auth(body: unknown, ctx: RequestContext, onCounted: () => void) {
@@ -256,7 +260,7 @@ export class KbsService {
   ): Promise<AttestOutcome> {
     const now = this.now();
     if (!sessionId) {
-      if (ctx.limits) ctx.limits.check(await this.store.hitRateLimits(ctx.limits.hits, ctx.limits.now));
+      await this.#countAlone(ctx);
       throw sessionMissing();
     }
     // One attempt per challenge: the nonce is consumed by the first /attest, whatever its outcome, so

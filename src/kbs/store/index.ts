@@ -9,6 +9,7 @@ import {
   limitWindows,
   rateLimitUpsert,
   upsertLimits,
+  withinLimits,
 } from "./rate-limits.js";
 import {
   ADDED_COLUMNS,
@@ -372,7 +373,7 @@ export class KbsStore {
     return this.db.transaction(
       async (tx) => {
         const counts = await upsertLimits(tx, windows);
-        const within = counts.every((c, i) => c.count <= limits[i]!.max);
+        const within = withinLimits(counts, limits);
         if (within) await tx.query(insert, params);
         return { created: within, limits: counts };
       },
@@ -481,7 +482,7 @@ export class KbsStore {
         const consumed = await this.db.transaction(
           async (tx) => {
             const c = windows ? await upsertLimits(tx, windows) : undefined;
-            if (c && !c.every((x, i) => x.count <= hits[i]!.max)) return { counts: c, row: undefined };
+            if (c && !withinLimits(c, hits)) return { counts: c, row: undefined };
             const r = (await tx.query(consume(""), [now, sessionId])).rows[0];
             if (r)
               await tx.query("INSERT INTO used_nonces (nonce, session_id, used_at) VALUES ($1, $2, $3)", [
@@ -503,8 +504,7 @@ export class KbsStore {
       row = undefined;
     }
     const limits = counts ? { limits: counts } : {};
-    if (counts && !counts.every((c, i) => c.count <= hits[i]!.max))
-      return { consumed: false, limited: true, ...limits };
+    if (counts && !withinLimits(counts, hits)) return { consumed: false, limited: true, ...limits };
     if (row)
       return { consumed: true, session: sessionRow(row), ...(opts.policy ? { policy } : {}), ...limits };
     const s = await this.getSession(sessionId);

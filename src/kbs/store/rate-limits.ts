@@ -46,6 +46,11 @@ export function limitWindows(hits: LimitHit[], now: number) {
 
 export type LimitWindows = ReturnType<typeof limitWindows>;
 
+/** Every count within the max of the hit at its place. */
+export function withinLimits(counts: LimitCount[], hits: LimitHit[]): boolean {
+  return counts.every((c, i) => c.count <= hits[i]!.max);
+}
+
 /**
  * Count one request in each window. Several brokers share the windows (a client gets one budget, not one
  * per broker); a broker whose clock lags never reopens a newer window.
