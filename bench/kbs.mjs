@@ -6,11 +6,15 @@
 //
 // Run: npm run build && node bench/kbs.mjs [--store sqlite|postgres] [--brokers 1|2] [--tds 8]
 //        [--seconds 5] [--rate-limits on|off] [--log-level info] [--sqlite-sync full|normal]
+//        [--broker serve|skeleton|skeleton-fsync]
 // --store postgres uses $DATABASE_URL (a fresh database on that server) or starts a throwaway cluster.
 // --brokers 2 runs two broker processes on one database (SQLite: one file; PostgreSQL: the scale-out).
 // The brokers run as their own processes (`tdx-attest serve`, the production defaults: request log at
 // info, store-kept rate limits on, with limits too high to refuse anyone); this process plays the TDs,
 // each request of an attestation going to the next broker in turn (a load balancer without stickiness).
+// --broker skeleton runs bench/kbs-skeleton.mjs instead: the protocol's three requests on bare node:http
+// with nothing but the floor's cryptography, sessions in memory (the lower bound of a Node broker);
+// skeleton-fsync adds an fdatasync'd append per attestation and release (the cheapest durable write).
 // Environment: BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p", then
 // node bench/cpuprofile.mjs /tmp/p/*.cpuprofile) go to the brokers' node; BENCH_WARMUP_SECONDS (default 4);
 // BENCH_SHOW_PIDS=1 prints the brokers' pids (for perf record -p).
@@ -46,6 +50,7 @@ function parseArgs(argv) {
     rateLimits: "on",
     logLevel: "info",
     sqliteSync: "full",
+    broker: "serve",
   };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
@@ -62,11 +67,12 @@ function parseArgs(argv) {
     else if (a === "--rate-limits") o.rateLimits = value();
     else if (a === "--log-level") o.logLevel = value();
     else if (a === "--sqlite-sync") o.sqliteSync = value();
+    else if (a === "--broker") o.broker = value();
     else if (a === "-h" || a === "--help") {
       console.log(
         readFileSync(new URL(import.meta.url), "utf8")
           .split("\n")
-          .slice(0, 17)
+          .slice(0, 21)
           .join("\n"),
       );
       process.exit(0);
@@ -82,6 +88,11 @@ function parseArgs(argv) {
   if (!(o.seconds > 0)) throw new Error("--seconds is a positive number");
   if (!["on", "off"].includes(o.rateLimits)) throw new Error("--rate-limits is on or off");
   if (!["full", "normal"].includes(o.sqliteSync)) throw new Error("--sqlite-sync is full or normal");
+  if (!["serve", "skeleton", "skeleton-fsync"].includes(o.broker))
+    throw new Error("--broker is serve, skeleton or skeleton-fsync");
+  // The skeleton keeps its sessions in memory: one process only, no database.
+  if (o.broker !== "serve" && (o.brokers !== 1 || o.store !== "sqlite"))
+    throw new Error("--broker skeleton runs one broker without a database (no --brokers, no --store)");
   return o;
 }
 
@@ -120,25 +131,34 @@ async function startBroker(db) {
     process.execPath,
     [
       ...(process.env.BENCH_BROKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
-      join(root, "dist/cli/main.js"),
-      "serve",
-      "--config",
-      configFile,
-      "--listen",
-      "127.0.0.1:0",
-      "--data",
-      join(dir, "data"),
-      "--sim-dir",
-      join(dir, "sim"),
-      "--db",
-      db,
+      ...(opts.broker === "serve"
+        ? [
+            join(root, "dist/cli/main.js"),
+            "serve",
+            "--config",
+            configFile,
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            join(dir, "data"),
+            "--sim-dir",
+            join(dir, "sim"),
+            "--db",
+            db,
+          ]
+        : [join(root, "bench/kbs-skeleton.mjs")]),
     ],
     {
       // The request log goes where a service's stdout goes when nobody reads it.
       stdio: ["ignore", "ignore", "pipe"],
       // Whatever a profiler writes to the working directory stays out of the checkout.
       cwd: dir,
-      env: { ...process.env, TDX_ATTEST_KBS_KEK: "", TDX_ATTEST_KBS_ADMIN_TOKEN: "" },
+      env: {
+        ...process.env,
+        TDX_ATTEST_KBS_KEK: "",
+        TDX_ATTEST_KBS_ADMIN_TOKEN: "",
+        SKELETON_FSYNC: opts.broker === "skeleton-fsync" ? "1" : "",
+      },
     },
   );
   let err = "";
@@ -303,6 +323,7 @@ await Promise.all(
 /** The brokers' database counters (statements, commits, writes, fsyncs) summed, from /metrics. */
 async function dbCounters() {
   const sum = { statements: 0, commits: 0, writes: 0, fsyncs: 0 };
+  if (opts.broker !== "serve") return sum; // no database
   for (const b of brokers) {
     const text = await (await fetch(`${b.url}/metrics`)).text();
     for (const k of Object.keys(sum)) {
@@ -356,7 +377,13 @@ const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100)
 
 const rate = done / elapsed;
 const brokerCpuMs = (brokerCpu * 1000) / done;
-const setup = `${opts.store}, ${opts.brokers} broker${opts.brokers > 1 ? "s" : ""}${opts.store === "postgres" ? (process.env.DATABASE_URL ? " ($DATABASE_URL server)" : " (throwaway cluster)") : `, synchronous=${opts.sqliteSync.toUpperCase()}`}`;
+const skeleton = {
+  skeleton: "skeleton broker, sessions in memory, no durable write",
+  "skeleton-fsync": "skeleton broker, fdatasync'd append log",
+}[opts.broker];
+const setup =
+  skeleton ??
+  `${opts.store}, ${opts.brokers} broker${opts.brokers > 1 ? "s" : ""}${opts.store === "postgres" ? (process.env.DATABASE_URL ? " ($DATABASE_URL server)" : " (throwaway cluster)") : `, synchronous=${opts.sqliteSync.toUpperCase()}`}`;
 console.log(
   `bench/kbs: full attestations (auth + attest + resource) over loopback HTTP: ${setup}, ${opts.tds} concurrent TDs, ${opts.seconds} s, rate limits ${opts.rateLimits}, log level ${opts.logLevel}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)} (${process.env.BENCH_LOAD_NOTE ?? "2-core machine"})`,
 );
@@ -383,9 +410,10 @@ printTable([
   ],
 ]);
 const perAttestation = (k) => ((db1[k] - db0[k]) / done).toFixed(2);
-console.log(
-  `database per attestation: ${perAttestation("statements")} statements${opts.store === "sqlite" ? `, ${perAttestation("writes")} writes in ${perAttestation("commits")} group commits, ${perAttestation("fsyncs")} fsyncs` : " (round trips)"}`,
-);
+if (!skeleton)
+  console.log(
+    `database per attestation: ${perAttestation("statements")} statements${opts.store === "sqlite" ? `, ${perAttestation("writes")} writes in ${perAttestation("commits")} group commits, ${perAttestation("fsyncs")} fsyncs` : " (round trips)"}`,
+  );
 printTable([
   ["crypto floor of one attestation (broker side)", "time"],
   ...Object.entries(floorMs).map(([k, v]) => [k, `${(v * 1000).toFixed(0)} us`]),
@@ -394,7 +422,8 @@ printTable([
 const round = (x, d = 3) => Number(x.toFixed(d));
 console.log(
   JSON.stringify({
-    store: opts.store,
+    // The skeleton's line names it in place of a store (a program reading broker lines can tell).
+    store: opts.broker === "serve" ? opts.store : opts.broker,
     brokers: opts.brokers,
     tds: opts.tds,
     attestationsPerSecond: round(rate, 1),
