@@ -9,10 +9,11 @@ import { type JsonObject, type JsonValue, memberOf } from "./ordered-json.js";
  *   `getIntFieldOf` needs `IsInt()` (-2^31..2^31-1);
  * - strings are copied into `std::string` from `GetString()`, a C string: the value ends at the first U+0000;
  * - hex fields need the exact length and `isxdigit` characters;
- * - dates go through `isValidTimeString` (Utils/TimeUtils.cpp): `std::regex_match` of
+ * - dates go through `isValidTimeString` (AttestationCommons/src/Utils/TimeUtils.cpp): `std::regex_match` of
  *   `[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z` then `std::get_time("%Y-%m-%dT%H:%M:%SZ")`
- *   (month 01-12, day 01-31, hour 00-23, minute 00-59, second 00-60) and `mktime`, which carries a day past
- *   the month's end into the next month (2024-02-30 is 2024-03-01); no fraction, no offset, no other form.
+ *   (month 01-12, day 01-31, hour 00-23, minute 00-59, second 00-60), then a `mktime` round trip that
+ *   refuses any date it would change: 2024-02-30 and a leap second :60 are format errors (Intel's
+ *   TimeUtilsUT isValidTimeStringIncorrectDate); no fraction, no offset, no other form.
  */
 
 export interface QvlDate {
@@ -50,10 +51,21 @@ function parseQvlDate(text: string): QvlDate | null {
     number,
   ];
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
-  // Date.UTC normalises overflowing days and a leap second like mktime (QVL runs with TZ=UTC).
+  // QVL's isValidTimeString (AttestationCommons/src/Utils/TimeUtils.cpp, standard and enclave alike) runs
+  // the parsed fields through mktime (timegm) and refuses the date when any field changed: a day past the
+  // month's end (2017-06-31) or a leap second (:60) is a format error, not the next day or minute.
   const d = new Date(0);
   d.setUTCFullYear(year, month - 1, day);
   d.setUTCHours(hour, minute, second, 0);
+  if (
+    d.getUTCFullYear() !== year ||
+    d.getUTCMonth() !== month - 1 ||
+    d.getUTCDate() !== day ||
+    d.getUTCHours() !== hour ||
+    d.getUTCMinutes() !== minute ||
+    d.getUTCSeconds() !== second
+  )
+    return null;
   return { text, seconds: Math.floor(d.getTime() / 1000) };
 }
 

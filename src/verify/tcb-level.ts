@@ -167,12 +167,15 @@ function tdxStatus(
       latestModuleIsvSvn: (major) => findModuleIdentity(tcbInfo, major)?.tcbLevels[0]?.isvSvn,
     });
     if (advice === "ModuleMismatch") {
+      // Intel's checkForRelaunch returns STATUS_TDX_MODULE_MISMATCH here, which checkTcbLevel then hands to
+      // convergeTcbStatusWithQeTcbStatus; its switch has no case for it and ends in
+      // STATUS_TCB_UNRECOGNIZED_STATUS (QVL TcbLevelCheck.cpp, 4.1.2.4.17.5): that is Intel's verdict.
       run.fail(
         "tdxModule.relaunch",
-        "TDX_MODULE_MISMATCH",
-        `the TCB Info has no TDX module identity for TEE_TCB_SVN2[1] = ${svn2[1]}`,
+        "TCB_STATUS_UNRECOGNIZED",
+        `the TCB Info has no TDX module identity for TEE_TCB_SVN2[1] = ${svn2[1]} (the module the TD was launched with); Intel's QVL reports this as an unrecognized TCB status`,
         "fetch current TDX TCB Info (with tdxModuleIdentities) for this platform",
-        { actual: hex(svn2) },
+        { actual: hex(svn2), data: { intelStatus: "STATUS_TCB_UNRECOGNIZED_STATUS" } },
       );
     }
     if (advice) status = advice;

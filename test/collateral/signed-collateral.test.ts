@@ -41,9 +41,18 @@ describe("QVL's date grammar (TimeUtils.cpp isValidTimeString: regex, then get_t
       expect(qvlDate(bad), bad).toBeNull();
     }
   });
-  it("carries an overflowing day or a leap second forward as mktime does", () => {
-    expect(qvlDate("2024-02-30T00:00:00Z")?.seconds).toBe(Date.UTC(2024, 2, 1) / 1000);
-    expect(qvlDate("2024-01-01T00:00:60Z")?.seconds).toBe(Date.UTC(2024, 0, 1, 0, 1, 0) / 1000);
+  // QVL AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString: the fields must survive mktime.
+  it("refuses a date mktime would change: a day past the month's end, a leap second", () => {
+    for (const bad of [
+      "2024-02-30T00:00:00Z",
+      "2023-02-29T00:00:00Z",
+      "2017-06-31T11:10:45Z",
+      "2024-04-31T00:00:00Z",
+      "2024-01-01T00:00:60Z",
+    ])
+      expect(qvlDate(bad), bad).toBeNull();
+    expect(qvlDate("2024-02-29T23:59:59Z")?.seconds).toBe(Date.UTC(2024, 1, 29, 23, 59, 59) / 1000);
+    expect(qvlDate("2024-12-31T00:00:00Z")?.seconds).toBe(Date.UTC(2024, 11, 31) / 1000);
   });
 });
 

@@ -57,8 +57,15 @@ export interface SimWorld {
   verifier: Verifier;
 }
 
-export async function simWorld(now = new Date("2026-06-01T12:00:00Z")): Promise<SimWorld> {
-  const p = await createSimPlatform({ now: new Date(now.getTime() - 30 * 86400_000) });
+export async function simWorld(
+  now = new Date("2026-06-01T12:00:00Z"),
+  /** A scenario of src/sim/scenarios.ts (default up-to-date) and the quote's version (default 4). */
+  opts: { scenario?: string; quoteVersion?: 4 | 5 } = {},
+): Promise<SimWorld> {
+  const p = await createSimPlatform({
+    now: new Date(now.getTime() - 30 * 86400_000),
+    ...(opts.scenario ? { scenario: opts.scenario as never } : {}),
+  });
   // The platform keeps its keys private; tests need them to re-sign what they change.
   const keys = (p as unknown as { keys: SimKeys }).keys;
   const bundle = await p.collateralBundle({ now });
@@ -66,7 +73,7 @@ export async function simWorld(now = new Date("2026-06-01T12:00:00Z")): Promise<
     p,
     keys,
     now,
-    quote: p.quote(new Uint8Array(64).fill(7), { version: 4 }),
+    quote: p.quote(new Uint8Array(64).fill(7), { version: opts.quoteVersion ?? 4 }),
     collateral: bundle.collateral,
     pckCrls: bundle.pckCrl,
     verifier: new Verifier({ trustAnchors: [p.rootCaPem] }),

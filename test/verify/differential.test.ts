@@ -261,15 +261,37 @@ const tcbInfoCases: Case[] = [
     }),
   ),
   {
-    name: "level tcbDate 2024-02-30T00:00:00Z: get_time takes day 30, mktime carries it into March",
-    rule: `${P}/Utils/TimeUtils.cpp isValidTimeString (std::get_time %d is 01-31)`,
+    name: "level tcbDate 2024-02-30T00:00:00Z: mktime would change it, so it is not a valid time",
+    rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
     input: (w) => ({
       collateral: withTcbInfo(w, (o) => {
         levels(o)[1]!.tcbDate = "2024-02-30T00:00:00Z";
       }),
     }),
-    expect: UP,
+    expect: fails("TCB_INFO_MALFORMED"),
   },
+  ...["2027-06-31T11:10:45Z", "2026-06-30T23:59:60Z"].flatMap((value) => [
+    {
+      name: `TCB Info nextUpdate ${value}: not a valid time`,
+      rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
+      input: (w: SimWorld) => ({
+        collateral: withTcbInfo(w, (o) => {
+          o.nextUpdate = value;
+        }),
+      }),
+      expect: fails("TCB_INFO_MALFORMED"),
+    },
+    {
+      name: `QE Identity nextUpdate ${value}: not a valid time`,
+      rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
+      input: (w: SimWorld) => ({
+        collateral: withQeIdentity(w, (o) => {
+          o.nextUpdate = value;
+        }),
+      }),
+      expect: fails("QE_IDENTITY_MALFORMED"),
+    },
+  ]),
   ...["issueDate", "nextUpdate"].flatMap((field) =>
     ["2026-06-01T11:00:00.5Z", "2026-06-01 11:00:00Z", "1780311600"].map(
       (value): Case => ({
@@ -1541,3 +1563,48 @@ describe("differential family: Intel's rules on the simulated platform, re-signe
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, o[k]]));
 }
+
+describe("TD 1.5 relaunch check (checkForRelaunch), quote v5 body type 3, re-signed", () => {
+  // Scenario td-relaunch-advised: TEE_TCB_SVN [4,1,3,..] (module TDX_01 at SVN 4: OutOfDate),
+  // TEE_TCB_SVN2 [6,1,3,..] (the module loaded since, current): Intel advises a relaunch.
+  let w: SimWorld;
+  beforeAll(async () => {
+    w = await simWorld(undefined, { scenario: "td-relaunch-advised", quoteVersion: 5 });
+  });
+  const svn2Major = (major: number) =>
+    requote(w, {
+      body: (r) => {
+        r.teeTcbSvn2![1] = major;
+      },
+    });
+
+  it("the scenario's quote gets TDRelaunchAdvised", () => {
+    expect(verdictOf(w.verifier.verify(w.quote, w.collateral, { now: w.now }))).toEqual({
+      ok: true,
+      tcbStatus: "TDRelaunchAdvised",
+      code: null,
+      collateralExpired: false,
+    });
+  });
+
+  // QVL TDRelaunchCheck.cpp checkForRelaunch: no identity for TEE_TCB_SVN2[1] -> STATUS_TDX_MODULE_MISMATCH;
+  // TcbLevelCheck.cpp checkTcbLevel passes it to convergeTcbStatusWithQeTcbStatus, whose switch has no
+  // case for it: STATUS_TCB_UNRECOGNIZED_STATUS (4.1.2.4.17.5) is Intel's verdict.
+  it("a TEE_TCB_SVN2 module version the TCB Info has no identity for: Intel's unrecognized status", () => {
+    const r = w.verifier.verify(svn2Major(2), w.collateral, { now: w.now });
+    expect(verdictOf(r)).toMatchObject({ ok: false, tcbStatus: null, code: "TCB_STATUS_UNRECOGNIZED" });
+    expect(r.checks.find((c) => !c.passed)?.name).toBe("tdxModule.relaunch");
+    expect(r.error?.data?.intelStatus).toBe("STATUS_TCB_UNRECOGNIZED_STATUS");
+  });
+
+  it("the same quote once the TCB Info has that identity: the relaunch advice again", () => {
+    const collateral = withTcbInfo(w, (o) => {
+      const ids = o.tdxModuleIdentities as (Json & { id: string })[];
+      ids.push({ ...structuredClone(ids.find((m) => m.id === "TDX_01")!), id: "TDX_02" });
+      return undefined;
+    });
+    expect(verdictOf(w.verifier.verify(svn2Major(2), collateral, { now: w.now })).tcbStatus).toBe(
+      "TDRelaunchAdvised",
+    );
+  });
+});
