@@ -17,7 +17,7 @@ import {
   checkQuoteSignature,
   checkTcbInfoFor,
 } from "./quote-checks.js";
-import type { CollateralInfo, QeIdentityStatus, VerificationResult } from "./result.js";
+import type { CollateralInfo, PlatformInfo, QeIdentityStatus, VerificationResult } from "./result.js";
 import type { Run } from "./run.js";
 import { sameCertificates, verifySignedCollateral } from "./signed-collateral.js";
 import { checkTcbStatus } from "./tcb-level.js";
@@ -197,13 +197,19 @@ function quoteChecks(
   const sd = quote.signatureData;
   const qe = sd.qeReportCertificationData!;
   let ext: PckExtensions;
-  let caType: ReturnType<typeof pckCaType>;
   try {
     pck.pck ??= pckExtensionsOf(pck.cert);
     ext = pck.pck;
-    caType = pckCaType(pck.cert);
   } catch (e) {
     run.failWith("pck.extensions", e);
+  }
+  // Informational only: Intel's verification asks nothing of the PCK CA's name beyond what the chain
+  // checks did (QVL PckCertVerifier, CertificateChain); "Platform"/"Processor" only picks a CRL to fetch.
+  let caType: PlatformInfo["caType"];
+  try {
+    caType = pckCaType(pck.cert);
+  } catch {
+    caType = "unknown";
   }
   const report = quote.body.kind === "sgx" ? null : quote.body.report;
   result.platform = {

@@ -73,7 +73,8 @@ export interface PlatformInfo {
   quoteVersion: number;
   fmspc: string;
   pceId: string;
-  caType: PckCaType;
+  /** Which CA issued the PCK certificate (by its issuer CN); "unknown" for a CA named otherwise (not an error). */
+  caType: PckCaType | "unknown";
   sgxTcbComponents: number[];
   pceSvn: number;
   cpuSvn: string;

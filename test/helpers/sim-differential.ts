@@ -5,7 +5,7 @@ import { encodeQuoteSignedRegion, parseQuote, serializeQuote } from "../../src/a
 import { encodeSgxReportBody } from "../../src/abi/reports.js";
 import type { Collateral } from "../../src/collateral/types.js";
 import { signText } from "../../src/sim/collateral.js";
-import { bitString, integer, octetString, sequence, tlv } from "../../src/sim/der.js";
+import { bitString, boolean, integer, octetString, sequence, tlv } from "../../src/sim/der.js";
 import {
   createSimPlatform,
   encodeSgxExtension,
@@ -13,6 +13,7 @@ import {
   type SimPlatform,
 } from "../../src/sim/index.js";
 import {
+  generateSimKey,
   INTEL_CN,
   type IssuedCert,
   intelName,
@@ -20,6 +21,7 @@ import {
   keyIdOf,
   OID_SGX_EXTENSION,
   pckCrlUrl,
+  ROOT_CRL_URL,
   randomSerial,
   type SimKey,
 } from "../../src/sim/pki.js";
@@ -182,9 +184,11 @@ export async function pckCert(
     notBefore?: Date;
     notAfter?: Date;
     omit?: string[];
+    /** Another issuing CA (default the Platform CA). */
+    ca?: { cert: IssuedCert; key: SimKey };
   } = {},
 ): Promise<string> {
-  const ca = w.p.certs.platformCa;
+  const ca = opts.ca?.cert ?? w.p.certs.platformCa;
   const ext = (oid: string, critical: boolean, v: Uint8Array) =>
     new x509.Extension(oid, critical, Uint8Array.from(v));
   const uri = tlv(0x86, Uint8Array.from(Buffer.from(pckCrlUrl("platform"), "ascii")));
@@ -203,11 +207,61 @@ export async function pckCert(
     notBefore: opts.notBefore ?? new Date(w.now.getTime() - 86400_000),
     notAfter: opts.notAfter ?? new Date(w.now.getTime() + 365 * 86400_000),
     publicKey: await importPublic(w.keys.pck),
-    signingKey: await importPrivate(w.keys.platformCa),
+    signingKey: await importPrivate(opts.ca?.key ?? w.keys.platformCa),
     signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
     extensions: all,
   });
   return `${cert.toString("pem")}\n`;
+}
+
+/**
+ * The platform's PCK certificate under a PCK CA named `cn`, issued by the simulated root (with Intel's CA
+ * extensions), and that CA's PCK CRL: the quote carrying that chain and the collateral carrying that CRL.
+ */
+export async function pckChainUnderCa(
+  w: SimWorld,
+  cn: string,
+): Promise<{ quote: Uint8Array; collateral: Collateral }> {
+  const key = generateSimKey();
+  const serial = randomSerial();
+  const root = w.p.certs.root;
+  const ext = (oid: string, critical: boolean, v: Uint8Array) =>
+    new x509.Extension(oid, critical, Uint8Array.from(v));
+  const uri = tlv(0x86, Uint8Array.from(Buffer.from(ROOT_CRL_URL, "ascii")));
+  const caX509 = await x509.X509CertificateGenerator.create({
+    serialNumber: Buffer.from(serial).toString("hex"),
+    subject: intelName(cn),
+    issuer: intelName(root.cn),
+    notBefore: new Date(w.now.getTime() - 86400_000),
+    notAfter: new Date(w.now.getTime() + 365 * 86400_000),
+    publicKey: await importPublic(key),
+    signingKey: await importPrivate(w.keys.root),
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    extensions: [
+      ext("2.5.29.35", false, sequence(tlv(0x80, root.keyId))),
+      ext("2.5.29.31", false, sequence(sequence(tlv(0xa0, tlv(0xa0, uri))))),
+      ext("2.5.29.14", false, octetString(serial)),
+      ext("2.5.29.15", true, bitString(Uint8Array.of(0x06), 1)),
+      ext("2.5.29.19", true, sequence(boolean(true), integer(0))),
+    ],
+  });
+  const caCert: IssuedCert = {
+    pem: `${caX509.toString("pem")}\n`,
+    der: new Uint8Array(caX509.rawData),
+    serial,
+    keyId: serial,
+    cn,
+  };
+  const pck = await pckCert(w, { ca: { cert: caCert, key } });
+  const pckCrl = await issueCrl({
+    issuer: caCert,
+    issuerKey: key,
+    thisUpdate: new Date(w.now.getTime() - 3600_000),
+    nextUpdate: new Date(w.now.getTime() + 30 * 86400_000),
+    revokedSerials: [],
+  });
+  const { pckCrlIssuerChain: _chain, ...collateral } = w.collateral;
+  return { quote: quoteWithChain(w, [pck, caCert.pem, root.pem]), collateral: { ...collateral, pckCrl } };
 }
 
 /** A quote of the platform whose certification data carries `chainText` (PEM, any form) instead. */

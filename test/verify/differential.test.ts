@@ -10,6 +10,7 @@ import {
   type Json,
   pckCert,
   pckChainPems,
+  pckChainUnderCa,
   pckValues,
   pemBlocks,
   quoteWithChain,
@@ -1397,6 +1398,14 @@ const pckCases: Case[] = [
     input: (w) => ({ quote: quoteWithChain(w, [...pckChainPems(w), pckChainPems(w)[2]!]) }),
     expect: fails("PCK_CHAIN_INCOMPLETE"),
   },
+  ...["Intel SGX PCK CA", "Intel SGX PCK PLATFORM CA"].map(
+    (cn): Case => ({
+      name: `PCK certificate under a CA named "${cn}": the name is not checked`,
+      rule: `${L}/Verifiers/PckCertVerifier.cpp, ${L}/CertVerification/CertificateChain.cpp (only "CA" in the intermediate's CN; Platform/Processor only picks the CRL to fetch)`,
+      input: (w) => pckChainUnderCa(w, cn),
+      expect: UP,
+    }),
+  ),
   {
     name: "PCK chain ending in the Processor CA instead of the Platform CA",
     rule: `${L}/Verifiers/PckCertVerifier.cpp verifyPCKCert (SGX_PCK_INVALID_ISSUER)`,
