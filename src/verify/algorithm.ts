@@ -163,7 +163,7 @@ function chainAndCollateral(
     ]);
   }
   // 4. TCB Info and QE Identity.
-  const { tcbInfo, qeIdentity } = verifySignedCollateral(ctx, collateral, memo, rootCrl);
+  const { tcbInfo, qeIdentity } = verifySignedCollateral(ctx, collateral, memo, rootCrl, root);
   const collateralInfo: CollateralInfo = deepFreeze({
     tcbInfo: {
       id: tcbInfo.id,

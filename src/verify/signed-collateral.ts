@@ -39,12 +39,14 @@ export function verifySignedCollateral(
   collateral: Collateral,
   memo: CollateralMemo,
   rootCrl: CrlEntry,
+  /** The trust anchor the PCK chain ended in: the one trusted root of this verification. */
+  pckRoot: CertEntry,
 ): SignedCollateral {
   const run: Run = ctx.run;
   let signer: CertEntry | undefined;
   const tcbInfo = signedText(ctx, "tcbInfo", collateral.tcbInfo, collateral.tcbInfoSignature, memo, () => {
     memo.tcbChain ??= collateralChain(ctx, "tcbInfo.issuerChain", collateral.tcbInfoIssuerChain);
-    signer = tcbSigningChain(ctx, "tcbInfo.issuerChain", memo.tcbChain, rootCrl);
+    signer = tcbSigningChain(ctx, "tcbInfo.issuerChain", memo.tcbChain, rootCrl, pckRoot);
     return signer;
   }).value;
   run.expires("tcbInfo.nextUpdate", tcbInfo.nextUpdate);
@@ -106,14 +108,20 @@ export function sameCertificates(ctx: StepContext, name: string, pem: string, us
 /**
  * QVL TCBSigningChain::verify over a TCB Info issuer chain: exactly 2 certificates (QuoteVerification.cpp
  * EXPECTED_CERTIFICATE_COUNT_IN_TCB_CHAIN) in any order; the root (last self-issued) names "SGX Root CA"
- * and is a trust anchor, the other one ("topmost") names "SGX TCB Signing", is signed by the root and not
- * on the Root CA CRL. Returns the TCB Signing certificate.
+ * and is the verification's trusted root, the other one ("topmost") names "SGX TCB Signing", is signed by
+ * the root and not on the Root CA CRL. Returns the TCB Signing certificate.
+ *
+ * Intel verifies with ONE trusted root: the QvE hands the PCK chain's root to the TCB Info and QE Identity
+ * checks, and TCBSigningChain::verify requires the chain's root to be that root (else
+ * STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED) and checks the Root CA CRL against it. With several trust
+ * anchors configured, the TCB Signing chain must therefore end in the anchor the PCK chain ended in.
  */
 export function tcbSigningChain(
   ctx: StepContext,
   name: string,
   chain: CertEntry[],
   rootCrl: CrlEntry,
+  pckRoot: CertEntry,
 ): CertEntry {
   const run: Run = ctx.run;
   const root = rootOf(chain);
@@ -153,6 +161,15 @@ export function tcbSigningChain(
       expected: describeAnchors(ctx.anchors),
       actual: describeRoot(root.cert),
     });
+  }
+  if (!bytesEqual(anchor.cert.der, pckRoot.cert.der)) {
+    run.fail(
+      name,
+      "UNTRUSTED_ROOT",
+      `the ${name} ends in ${describeRoot(anchor.cert)}, the PCK chain in ${describeRoot(pckRoot.cert)}: Intel verifies with one trusted root`,
+      "take the TCB Info and QE Identity from the same PKI as the quote's PCK chain (the same collateral service)",
+      { expected: describeRoot(pckRoot.cert), actual: describeRoot(anchor.cert) },
+    );
   }
   if (!crlIssuedBy(rootCrl.crl, anchor)) {
     run.fail(name, "CRL_UNKNOWN_ISSUER", `the Root CA CRL is not issued by the ${name} root`, HINT_FETCH);

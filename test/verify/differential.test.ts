@@ -3,6 +3,7 @@ import type { Collateral } from "../../src/collateral/types.js";
 import { signText } from "../../src/sim/collateral.js";
 import { enumerated, octetString, oid, sequence } from "../../src/sim/der.js";
 import { encodeSgxExtension } from "../../src/sim/index.js";
+import { Verifier } from "../../src/verify/index.js";
 import {
   crl,
   customCrl,
@@ -1615,5 +1616,42 @@ describe("TD 1.5 relaunch check (checkForRelaunch), quote v5 body type 3, re-sig
     expect(verdictOf(w.verifier.verify(svn2Major(2), collateral, { now: w.now })).tcbStatus).toBe(
       "TDRelaunchAdvised",
     );
+  });
+});
+
+describe("one trusted root per verification (several trust anchors configured)", () => {
+  // Two simulated PKIs with the same names and different keys, both trusted. QVL TCBSigningChain::verify
+  // requires the TCB Signing chain's root to be the verification's one trusted root (the QvE passes the
+  // PCK chain's root), else STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED.
+  let a: SimWorld;
+  let b: SimWorld;
+  let both: Verifier;
+  beforeAll(async () => {
+    a = await simWorld();
+    b = await simWorld();
+    both = new Verifier({ trustAnchors: [a.p.rootCaPem, b.p.rootCaPem] });
+  });
+
+  it("each platform verifies with both anchors trusted", () => {
+    expect(verdictOf(both.verify(a.quote, a.collateral, { now: a.now }))).toEqual(UP);
+    expect(verdictOf(both.verify(b.quote, b.collateral, { now: b.now }))).toEqual(UP);
+  });
+
+  it("TCB Info and QE Identity signed under the other root: refused", () => {
+    const mixed = {
+      ...a.collateral,
+      tcbInfo: b.collateral.tcbInfo,
+      tcbInfoSignature: b.collateral.tcbInfoSignature,
+      tcbInfoIssuerChain: b.collateral.tcbInfoIssuerChain,
+      qeIdentity: b.collateral.qeIdentity,
+      qeIdentitySignature: b.collateral.qeIdentitySignature,
+      qeIdentityIssuerChain: b.collateral.qeIdentityIssuerChain,
+    };
+    const r = both.verify(a.quote, mixed, { now: a.now });
+    expect(verdictOf(r)).toMatchObject({ ok: false, tcbStatus: null, code: "UNTRUSTED_ROOT" });
+    expect(r.checks.find((c) => !c.passed)?.name).toBe("tcbInfo.issuerChain");
+    // The same collateral again, after a good verification of each: nothing cached lets it through.
+    both.verify(b.quote, b.collateral, { now: b.now });
+    expect(both.verify(a.quote, mixed, { now: a.now }).error?.code).toBe("UNTRUSTED_ROOT");
   });
 });

@@ -87,14 +87,33 @@ describe("tcbSigningChain (TCBSigningChain.cpp)", () => {
   ] as const)("%s", async (_n, pems, code) => {
     const ctx = newCtx();
     const rootCrl = caches.crl(w.collateral.rootCaCrl);
-    expect(codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", pems().map(entry), rootCrl))).toBe(code);
+    const pckRoot = entry(w.p.certs.root.pem);
+    expect(
+      codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", pems().map(entry), rootCrl, pckRoot)),
+    ).toBe(code);
+  });
+
+  it("a trusted root other than the PCK chain's", async () => {
+    const other = await simWorld();
+    const ctx = {
+      ...newCtx(),
+      anchors: trustAnchorsFor([w.p.rootCaPem, other.p.rootCaPem], cryptoBackend()),
+    };
+    const rootCrl = caches.crl(w.collateral.rootCaCrl);
+    const chain = [w.p.certs.tcbSigning.pem, w.p.certs.root.pem].map(entry);
+    const otherRoot = entry(other.p.certs.root.pem);
+    expect(codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", chain, rootCrl, otherRoot))).toBe(
+      "UNTRUSTED_ROOT",
+    );
   });
 
   it("an untrusted root", async () => {
     const ctx = { ...newCtx(), anchors: trustAnchorsFor(undefined, cryptoBackend()) };
     const rootCrl = caches.crl(w.collateral.rootCaCrl);
     const chain = [w.p.certs.tcbSigning.pem, w.p.certs.root.pem].map(entry);
-    expect(codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", chain, rootCrl))).toBe("UNTRUSTED_ROOT");
+    expect(codeOf(() => tcbSigningChain(ctx, "tcbInfo.issuerChain", chain, rootCrl, chain[1]!))).toBe(
+      "UNTRUSTED_ROOT",
+    );
   });
 });
 
