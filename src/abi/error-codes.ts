@@ -74,10 +74,6 @@ export const ABI_ERRORS = {
     page: "abi.md",
   },
   QUOTE_QE_AUTH_DATA_SIZE: { doc: "the QE auth data size runs past the certification data", page: "abi.md" },
-  QUOTE_SIGNATURE_DATA_INCONSISTENT: {
-    doc: "the parts of the signature data end before its declared length",
-    page: "abi.md",
-  },
   QUOTE_SIGNATURE_DATA_TRUNCATED: {
     doc: "the quote's signature_data_len runs past the end of the input",
     page: "abi.md",

@@ -140,6 +140,7 @@ class ParsedQuote implements Quote {
     readonly signatureDataLength: number,
     public signatureData: QuoteSignatureData,
     private readonly sigEnd: number,
+    private readonly partsEnd: number,
   ) {
     if (bodyDescriptor) this.bodyDescriptor = bodyDescriptor;
   }
@@ -151,6 +152,9 @@ class ParsedQuote implements Quote {
   }
   get trailing(): Uint8Array {
     return this.bytes.subarray(this.sigEnd);
+  }
+  get signatureDataSlack(): Uint8Array {
+    return this.bytes.subarray(this.partsEnd, this.sigEnd);
   }
   /** Byte ranges of every field; built on first use (only explorers and error reports need it). */
   get layout(): FieldRange[] {
@@ -300,18 +304,10 @@ export function parseQuote(bytes: Uint8Array): Quote {
       signatureData.qeReportCertificationData = r.value.qeReportCertificationData;
     end = r.end;
   }
-  if (end !== sigEnd) {
-    throw new TdxError(
-      "QUOTE_SIGNATURE_DATA_INCONSISTENT",
-      `signature data declares ${signatureDataLength} bytes but its parts end ${sigEnd - end} bytes early`,
-      {
-        field: "signature_data_len",
-        offset: signedLength,
-        hint: "the length fields disagree; the quote is corrupt",
-      },
-    );
-  }
-
+  // Bytes inside the declared signature data after its parts (end < sigEnd) are kept as
+  // signatureDataSlack, not refused: Intel's Quote::parse hands the declared length to
+  // Ecdsa256BitQuoteV3/V4AuthData::insert, which reads its parts and never checks that it reached the end
+  // (QVL QuoteStructures.cpp, QuoteParsers.h copyAndAdvance); only the nested type-6 data must be exact.
   return new ParsedQuote(
     bytes,
     header,
@@ -321,6 +317,7 @@ export function parseQuote(bytes: Uint8Array): Quote {
     signatureDataLength,
     signatureData,
     sigEnd,
+    end,
   );
 }
 
@@ -452,6 +449,8 @@ export interface QuoteInput {
   header: QuoteHeader;
   body: QuoteBody;
   signatureData: QuoteSignatureData;
+  /** Bytes inside the declared signature data length after its parts (see Quote.signatureDataSlack). */
+  signatureDataSlack?: Uint8Array;
   trailing?: Uint8Array;
 }
 
@@ -547,9 +546,10 @@ export function serializeQuote(q: QuoteInput): Uint8Array {
     }
     rest = encodeCertificationData(outer);
   }
+  const slack = q.signatureDataSlack ?? new Uint8Array(0);
   const len = new Uint8Array(4);
-  putU32(len, 0, sigHead.length + rest.length);
-  return concatBytes(signed, len, sigHead, rest, q.trailing ?? new Uint8Array(0));
+  putU32(len, 0, sigHead.length + rest.length + slack.length);
+  return concatBytes(signed, len, sigHead, rest, slack, q.trailing ?? new Uint8Array(0));
 }
 
 function offsetIn(quote: Quote, view: Uint8Array): number {
@@ -601,6 +601,10 @@ export function quoteLayout(quote: Quote): FieldRange[] {
     qeLayout(quote, sd.qeReportCertificationData, "signatureData", out);
   } else if (sd.certificationData) {
     certDataLayout(quote, sd.certificationData, "signatureData.certificationData", out);
+  }
+  const slack = quote.signatureDataSlack;
+  if (slack && slack.length > 0) {
+    out.push({ path: "signatureDataSlack", offset: offsetIn(quote, slack), size: slack.length });
   }
   if (quote.trailing.length > 0) {
     out.push({ path: "trailing", offset: offsetIn(quote, quote.trailing), size: quote.trailing.length });

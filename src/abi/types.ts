@@ -152,6 +152,11 @@ export interface Quote {
   signatureDataOffset: number;
   /** Bytes after the signature data; kept, never an error. */
   trailing: Uint8Array;
+  /**
+   * Bytes inside the declared signature data length after its parts (normally empty). Intel's parser
+   * ignores them (the length is not signed); kept, never an error. Absent on quotes built by hand.
+   */
+  signatureDataSlack?: Uint8Array;
   /** Byte ranges of each named field, for explorers and error reports. */
   layout: FieldRange[];
 }

@@ -52,6 +52,14 @@ export function checkQuoteFormat(
   run.pass("quote.parse", {
     actual: { version: quote.header.version, teeType: isTdx ? "TDX" : "SGX", bodyType: quote.body.type },
   });
+  const slack = quote.signatureDataSlack?.length ?? 0;
+  if (slack > 0) {
+    // Intel's parser ignores them (the length is not signed): flagged, not refused.
+    run.note("quote.signatureDataSlack", {
+      actual: slack,
+      detail: `signature_data_len declares ${slack} bytes more than its parts; Intel's QVL ignores them (not signed)`,
+    });
+  }
   if (!bytesEqual(quote.header.qeVendorId, INTEL_QE_VENDOR_ID)) {
     run.fail(
       "quote.qeVendorId",

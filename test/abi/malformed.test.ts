@@ -54,8 +54,22 @@ describe.skipIf(!vectorsDir() || !tdxV4)("malformed v4 TDX quote: every length f
     expectError(withU32(q, 632, q.length), "QUOTE_SIGNATURE_DATA_TRUNCATED", 632));
   test("signature_data_len shorter than its parts", () =>
     expectError(withU32(q, 632, u32(q, 632) - 10), "QUOTE_CERT_DATA_SIZE", 766));
-  test("signature_data_len longer than its parts (bytes inside the declared length left over)", () =>
-    expectError(withU32(q, 632, u32(q, 632) + 10), "QUOTE_SIGNATURE_DATA_INCONSISTENT", 632));
+  // QVL Quote::parse / Ecdsa256BitQuoteV4AuthData::insert never check that the parts reach the declared end.
+  test("signature_data_len longer than its parts: the bytes left over are slack, kept, as Intel reads it", () => {
+    // Ten of the vector's trailing bytes move inside the declared length.
+    const partsEnd = 636 + u32(q, 632);
+    const padded = withU32(q, 632, u32(q, 632) + 10);
+    const p = parseQuote(padded);
+    expect(p.signatureDataSlack).toEqual(padded.subarray(partsEnd, partsEnd + 10));
+    expect(p.trailing.length).toBe(q.length - partsEnd - 10);
+    expect(p.layout.find((f) => f.path === "signatureDataSlack")).toEqual({
+      path: "signatureDataSlack",
+      offset: partsEnd,
+      size: 10,
+    });
+    expect(serializeQuote(p)).toEqual(padded);
+    expect(parseQuote(q).signatureDataSlack?.length).toBe(0);
+  });
   test("outer certification data size too large", () =>
     expectError(withU32(q, 766, u32(q, 766) + 1), "QUOTE_CERT_DATA_SIZE", 766));
   test("outer certification data size too small", () => {

@@ -53,3 +53,25 @@ describe.skipIf(!vectorsDir())(`Intel QVL verdicts on real quotes (${VECTORS_SKI
     } else if (r.earliestExpiry) expect(r.earliestExpiry.at).toBeGreaterThanOrEqual(c.expected.at);
   });
 });
+
+describe.skipIf(!vectorsDir())("a real quote with slack inside signature_data_len", () => {
+  // QVL Quote::parse gives the declared length to Ecdsa256BitQuoteV4AuthData::insert, which never checks
+  // that its parts reach the end (the length is not signed): Intel's verdict does not change.
+  it("verifies as the quote does, with a non-fatal note", () => {
+    const c = loadCases().find((x) => x.name === "dcapqvl_tdx_v4_b0c06f_2025-06");
+    if (!c) throw new Error("vector dcapqvl_tdx_v4_b0c06f_2025-06 missing");
+    const padded = Uint8Array.from(c.quote);
+    const view = new DataView(padded.buffer);
+    view.setUint32(632, view.getUint32(632, true) + 20, true);
+    const collateral = readCollateral(c.collateralText);
+    const base = new Verifier().verify(c.quote, collateral, { now: c.expected.at });
+    const r = new Verifier().verify(padded, collateral, { now: c.expected.at });
+    expect({ ok: r.ok, tcbStatus: r.tcbStatus }).toEqual({ ok: base.ok, tcbStatus: base.tcbStatus });
+    expect(r.tcbStatus).toBe(c.expected.expect.tcbStatus);
+    expect(r.checks.find((x) => x.name === "quote.signatureDataSlack")).toMatchObject({
+      passed: false,
+      nonFatal: true,
+      actual: 20,
+    });
+  });
+});
