@@ -75,7 +75,7 @@ export function checkTcbStatus(
       "TCB_LEVEL_NOT_FOUND",
       `no TCB level of the TCB Info matches the platform's ${!sgxLevel ? "SGX components and PCESVN" : "TDX components (TEE_TCB_SVN)"}`,
       "the platform's TCB is below every level Intel lists (Intel: TCB_NOT_SUPPORTED); update the platform or the TCB Info",
-      { actual: platformDesc, field: "tcbInfo.tcbLevels" },
+      { actual: platformDesc, field: "tcbInfo.tcbLevels", data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
     );
   }
   result.matchedTcbLevel = {
@@ -108,7 +108,7 @@ export function checkTcbStatus(
       "QE_TCB_LEVEL_NOT_FOUND",
       "no QE identity TCB level covers the QE's ISVSVN (Intel: TCB_NOT_SUPPORTED)",
       "the Quoting Enclave is older than any level Intel still lists; update the platform's DCAP software",
-      { actual: { platform: status, qeIdentity: qeStatus } },
+      { actual: { platform: status, qeIdentity: qeStatus }, data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
     );
   }
   const final =
@@ -129,7 +129,7 @@ export function checkTcbStatus(
       "TCB_REVOKED",
       "the platform's TCB level, QE or TDX module is revoked by Intel",
       "never accept this platform until its TCB is recovered (Intel: SGX_QL_QV_RESULT_REVOKED)",
-      { actual: { platform: status, qeIdentity: qeStatus } },
+      { actual: { platform: status, qeIdentity: qeStatus }, data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
     );
   }
 }

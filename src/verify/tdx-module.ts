@@ -148,7 +148,7 @@ export function checkModuleTcbLevel(
         "TDX_MODULE_TCB_LEVEL_NOT_FOUND",
         `no ${m.name} TCB level covers TDX module SVN ${svn0}`,
         "the TDX module is older than any level Intel lists (Intel: TCB_NOT_SUPPORTED); update the TDX module",
-        { actual: svn0 },
+        { actual: svn0, data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
       );
   }
   const ml = m.level;

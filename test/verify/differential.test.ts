@@ -1655,3 +1655,44 @@ describe("one trusted root per verification (several trust anchors configured)",
     expect(both.verify(a.quote, mixed, { now: a.now }).error?.code).toBe("UNTRUSTED_ROOT");
   });
 });
+
+describe("Intel's one STATUS_TCB_NOT_SUPPORTED behind three codes (error.data.intelStatus)", () => {
+  let w: SimWorld;
+  beforeAll(async () => {
+    w = await simWorld();
+  });
+  // QVL TcbLevelCheck.cpp checkTcbLevel / TdxModuleCheck.cpp / EnclaveReportVerifier + convergeTcbStatusWithQeTcbStatus.
+  it.each([
+    [
+      "no platform level",
+      "TCB_LEVEL_NOT_FOUND",
+      (o: Json) => {
+        for (const l of levels(o)) l.tcb.pcesvn += 100;
+      },
+      undefined,
+    ],
+    [
+      "no module level",
+      "TDX_MODULE_TCB_LEVEL_NOT_FOUND",
+      (o: Json) => {
+        tdx01(o).tcbLevels = [{ ...tdx01(o).tcbLevels[0]!, tcb: { isvsvn: 7 } }];
+      },
+      undefined,
+    ],
+    [
+      "no QE identity level",
+      "QE_TCB_LEVEL_NOT_FOUND",
+      undefined,
+      (o: Json) => {
+        for (const l of qeLevels(o)) l.tcb.isvsvn = 8;
+      },
+    ],
+  ] as const)("%s: %s", (_n, code, tcbEdit, qeEdit) => {
+    let collateral = w.collateral;
+    if (tcbEdit) collateral = withTcbInfo(w, (o) => void tcbEdit(o));
+    if (qeEdit) collateral = withQeIdentity(w, (o) => void qeEdit(o));
+    const r = w.verifier.verify(w.quote, collateral, { now: w.now });
+    expect(r.error?.code).toBe(code);
+    expect(r.error?.data?.intelStatus).toBe("STATUS_TCB_NOT_SUPPORTED");
+  });
+});
