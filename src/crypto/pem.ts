@@ -94,7 +94,8 @@ function firstTlv(der: Uint8Array): Uint8Array {
 
 /**
  * The certificates of a PEM chain as Intel's QVL splits and reads it (see above), in order. Refuses a chain
- * without a certificate, a block without its END line and a block that is not base64.
+ * without a certificate and a block that is not base64; a BEGIN with no END after it ends the chain
+ * (ignored, as QVL's splitChain never reaches it).
  */
 export function qvlPemCertificates(text: string, field = "pem"): Uint8Array[] {
   const nul = text.indexOf("\0");
@@ -113,6 +114,8 @@ export function qvlPemCertificates(text: string, field = "pem"): Uint8Array[] {
     // The body runs to the first line that starts with "-----END ".
     let endLine = pem.indexOf("\n-----END ", bodyStart);
     if (endLine < 0) {
+      // QVL CertificateChain::splitChain walks END markers: a BEGIN after the last END is never read.
+      if (pem.indexOf("-----END ", bodyStart) < 0) break;
       throw pemError(field, `certificate ${out.length} has no END line`, begin, CORRUPT_HINT);
     }
     endLine += 1;

@@ -108,7 +108,10 @@ export function checkTcbStatus(
       "QE_TCB_LEVEL_NOT_FOUND",
       "no QE identity TCB level covers the QE's ISVSVN (Intel: TCB_NOT_SUPPORTED)",
       "the Quoting Enclave is older than any level Intel still lists; update the platform's DCAP software",
-      { actual: { platform: status, qeIdentity: qeStatus }, data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
+      {
+        actual: { platform: status, qeIdentity: qeStatus },
+        data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" },
+      },
     );
   }
   const final =
@@ -129,7 +132,10 @@ export function checkTcbStatus(
       "TCB_REVOKED",
       "the platform's TCB level, QE or TDX module is revoked by Intel",
       "never accept this platform until its TCB is recovered (Intel: SGX_QL_QV_RESULT_REVOKED)",
-      { actual: { platform: status, qeIdentity: qeStatus }, data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" } },
+      {
+        actual: { platform: status, qeIdentity: qeStatus },
+        data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" },
+      },
     );
   }
 }

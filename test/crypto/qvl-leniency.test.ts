@@ -33,6 +33,14 @@ describe("PEM chains as QVL reads them", () => {
     expect(qvlPemCertificates(`${one}\0${one}`)).toEqual([rootDer]);
   });
 
+  it("a BEGIN with no END after it ends the chain (splitChain walks END markers)", () => {
+    const one = INTEL_SGX_ROOT_CA_PEM;
+    expect(qvlPemCertificates(`${one}${BEGIN}\nMIIB\n`)).toEqual([rootDer]);
+    expect(() => qvlPemCertificates(`${BEGIN}\nMIIB\n`)).toThrowError(
+      expect.objectContaining({ code: "PEM_MALFORMED" }),
+    );
+  });
+
   it("refuses what PEM_read_bio_X509 refuses", () => {
     const bad = [
       INTEL_SGX_ROOT_CA_PEM.replace("MIIC", "MI@C"),
