@@ -270,8 +270,9 @@ export function evidenceChecks(
   }
   result.akPub = ak;
   let akBits: number;
+  let akExponent: Uint8Array;
   try {
-    akBits = rsaJwkParts(ak, "HCLAkPub").bits;
+    ({ bits: akBits, e: akExponent } = rsaJwkParts(ak, "HCLAkPub"));
   } catch (e) {
     run.fail(
       "hcl.akPub",
@@ -288,6 +289,18 @@ export function evidenceChecks(
       `the attestation key is RSA-${akBits}, shorter than ${AZ_MIN_AK_BITS} bits`,
       "Azure's vTPM AK is RSA-2048; a shorter key is refused",
       { expected: `>= ${AZ_MIN_AK_BITS} bits`, actual: akBits },
+    );
+  }
+  // Trustee reads the var data's keys with the jsonwebkey crate, whose RSA public exponent is AQAB only.
+  let e = 0n;
+  for (const b of akExponent) e = (e << 8n) | BigInt(b);
+  if (e !== 65537n) {
+    run.fail(
+      "hcl.akPub",
+      "AZ_AK_INVALID",
+      `the attestation key's public exponent is ${e}, not 65537`,
+      "Azure's vTPM AK uses e = 65537 (AQAB); Trustee's verifier refuses any other",
+      { expected: "AQAB", actual: ak.e },
     );
   }
   if (Array.isArray(ak.key_ops) && !ak.key_ops.includes("sign")) {

@@ -161,6 +161,18 @@ export function tpmChecks(
       { expected: selText, actual: `${pcrs.length} values`, field: "tpm_quote.pcrs" },
     );
   }
+  // Trustee's verifier reads every PCR value as 32 bytes (az_tdx_vtpm get_pcrs: "Invalid PCR length, expected
+  // 32 bytes"; kinvolk az-cvm-vtpm Quote.pcrs is Vec<[u8; 32]>): the SHA-256 bank only.
+  const otherBank = slots.find((s) => tpmDigestSize(s.bank) !== 32);
+  if (otherBank) {
+    run.fail(
+      "tpm.pcrSelection",
+      "AZ_PCR_SELECTION_MISMATCH",
+      `the TPM quote selects PCRs of the ${tpmAlgName(otherBank.bank)} bank; Azure's vTPM evidence is read as SHA-256 PCRs only (Trustee refuses others)`,
+      "quote the SHA-256 bank (Azure: PCRs 0..23)",
+      { expected: "sha256", actual: selText, field: "tpm_quote.pcrs" },
+    );
+  }
   result.pcrs = slots.map((s, i) => ({ bank: tpmAlgName(s.bank), index: s.index, value: toHex(pcrs[i]!) }));
   run.pass("tpm.pcrSelection", { expected: selText, actual: `${pcrs.length} values` });
 

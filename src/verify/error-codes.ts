@@ -6,7 +6,7 @@ import type { ErrorTable } from "../errors.js";
  */
 export const VERIFY_ERRORS = {
   AZ_AK_INVALID: {
-    doc: "the HCL var data's attestation key is not a usable RSA signing key of at least 2048 bits",
+    doc: "the HCL var data's attestation key is not a usable RSA signing key (at least 2048 bits, exponent 65537)",
     page: "verify.md",
   },
   AZ_AK_MISSING: { doc: 'the HCL var data holds no key with kid "HCLAkPub"', page: "verify.md" },
@@ -44,7 +44,7 @@ export const VERIFY_ERRORS = {
     page: "verify.md",
   },
   AZ_PCR_SELECTION_MISMATCH: {
-    doc: "the PCR values supplied are not the ones the TPM quote selects",
+    doc: "the PCR values supplied are not the ones the TPM quote selects, or not of the SHA-256 bank",
     page: "verify.md",
   },
   AZ_TD_QUOTE_NOT_TDX: { doc: "az-tdx-vtpm evidence whose td_quote is an SGX quote", page: "verify.md" },

@@ -6,6 +6,7 @@ import {
   parseHclReport,
   parseHclVarData,
   parseTpmsAttest,
+  pcrSelection,
   TPM_ALG,
   toHex,
 } from "../../src/abi/index.js";
@@ -165,6 +166,13 @@ describe("simulated Azure paravisor", () => {
       "AZ_AK_INVALID",
       "hcl.akPub",
     ],
+    [
+      // Trustee reads the keys with the jsonwebkey crate, whose RSA exponent is AQAB only.
+      "an AK with public exponent 3",
+      (d) => ({ ...d, keys: [{ ...(d.keys as Record<string, unknown>[])[0], e: "Aw" }] }),
+      "AZ_AK_INVALID",
+      "hcl.akPub",
+    ],
     ["var data that is not JSON", () => "{not json", "HCL_VAR_DATA_NOT_JSON", "hcl.varData.parse"],
     [
       "another key as HCLAkPub",
@@ -188,6 +196,24 @@ describe("simulated Azure paravisor", () => {
       ...anchors(),
     });
     expect(failed(r)).toEqual([code, check]);
+  });
+
+  // Trustee's az_tdx_vtpm get_pcrs reads every PCR value as 32 bytes: another bank is refused.
+  it("refuses a TPM quote of the SHA-1 bank (Azure's evidence is SHA-256 PCRs)", () => {
+    const e = pv.evidence({ nonce: "bank", version: 1 });
+    const all = [...Array(24).keys()];
+    const q = pv.vtpm.quote(new TextEncoder().encode("bank"), [pcrSelection(TPM_ALG.SHA1, all)]);
+    if (!("signature" in q.signature)) throw new Error("the AK signs with RSASSA");
+    const sha1: AzTdxVtpmEvidence = {
+      ...e,
+      tpmQuote: {
+        signature: q.signature.signature,
+        message: q.attest,
+        pcrs: all.map((i) => pv.vtpm.pcr(i, TPM_ALG.SHA1)),
+      },
+    };
+    const r = verifyAzTdxVtpm(sha1, collateral, { now: now(), nonce: "bank", ...anchors() });
+    expect(failed(r)).toEqual(["AZ_PCR_SELECTION_MISMATCH", "tpm.pcrSelection"]);
   });
 
   it("round-trips through Trustee's JSON in every version", () => {
