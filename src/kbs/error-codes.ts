@@ -143,8 +143,8 @@ export const KBS_ERRORS = {
     page: "kbs.md",
   },
   KBS_RESOURCE_POLICY_DENIED: {
-    http: 401,
-    doc: "the resource policy refused the release; denials (401 as Trustee's PolicyDeny: guest-components re-attests only on 401)",
+    http: 403,
+    doc: "the resource policy refused the release; denials (403 as Trustee's PolicyDeny, kbs/src/error.rs: guest-components stops at once instead of re-attesting three times as on 401)",
     page: "kbs.md",
   },
   KBS_RESOURCE_POLICY_INVALID: {

@@ -154,7 +154,7 @@ describe.each(["sqlite", "postgres"] as const)(
         new KbsClient({ url: broker.url }).getResource("default/disk/key", simSource(platform)),
       );
       expect(denied.code).toBe("KBS_RESOURCE_POLICY_DENIED");
-      expect(denied.data?.status).toBe(401);
+      expect(denied.data?.status).toBe(403);
       expect((await set(AFFIRMING)).status).toBe(200);
       await new KbsClient({ url: broker.url }).getResource("default/disk/key", simSource(platform));
       expect((await set(ALLOW_ALL)).status).toBe(200);
