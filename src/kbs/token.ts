@@ -60,8 +60,10 @@ export class TokenSigner {
   }
 
   /**
-   * Sign claims issued at `now` (iss, iat, nbf, exp and a fresh jti added), or, with `registered`,
+   * Sign claims issued at `now` (iss, iat, exp and a fresh jti added), or, with `registered`,
    * re-issue a session's token with the same iat, exp and jti (a second /attest on the session).
+   * No nbf, as Trustee's EAR tokens: guest-components' Token::check_valid refuses a token whose nbf is
+   * ahead of the guest's clock and would attest again until the clocks meet.
    */
   async sign(
     claims: Record<string, unknown>,
@@ -70,12 +72,12 @@ export class TokenSigner {
   ): Promise<{
     token: string;
     expiresAt: Date;
-    registered: { iss: string; iat: number; nbf: number; exp: number; jti: string };
+    registered: { iss: string; iat: number; exp: number; jti: string };
   }> {
     const iat = registered?.iat ?? Math.floor(now.getTime() / 1000);
     const exp = registered?.exp ?? iat + this.ttlSeconds;
     const jti = registered?.jti ?? randomUUID();
-    const reg = { iss: this.issuer, iat, nbf: iat, exp, jti };
+    const reg = { iss: this.issuer, iat, exp, jti };
     const input = `${this.#header}.${b64u(JSON.stringify({ ...claims, ...reg }))}`;
     const signature = signBytes("sha256", Buffer.from(input, "ascii"), {
       key: this.#privateKey,

@@ -30,6 +30,9 @@ describe("attestation tokens (ES256 JWS signed with node:crypto)", () => {
       currentDate: now,
     });
     expect(payload).toEqual({ hello: "world", n: 1, ...registered });
+    // No nbf, as Trustee's EAR: guest-components' Token::check_valid refuses a token whose nbf is ahead of
+    // the guest's clock (token_provider/mod.rs), so a lagging guest would attest again and again.
+    expect(payload).not.toHaveProperty("nbf");
     const fromJwks = await importJWK((await s.publicJwk()) as never, "ES256");
     await jwtVerify(token, fromJwks, { currentDate: now });
     expect(await s.verify(token, now)).toEqual(payload);
