@@ -32,6 +32,18 @@ export function readCompositeEvidence(teeEvidence: unknown): {
         'send "" when there is no device evidence',
       );
     additionalEvidence = extra ?? "";
+    // Trustee parses non-empty device evidence as a {tee: evidence} map and refuses the attestation when it
+    // is not one (kbs/src/attestation/mod.rs __attest); what it holds is not appraised here (the token says
+    // additional_evidence_verified: false), but text that is no such map is refused as Trustee refuses it.
+    if (additionalEvidence !== "") {
+      const map = parseJsonField(additionalEvidence, "tee-evidence.additional_evidence");
+      if (!isObject(map))
+        throw invalid(
+          "tee-evidence.additional_evidence",
+          "additional_evidence is not a JSON object of device evidence by TEE name",
+          'send "" when there is no device evidence, else {"<tee>": <evidence>, ...} as JSON text',
+        );
+    }
     primary = primary.primary_evidence;
     if (typeof primary === "string") primary = parseJsonField(primary, "tee-evidence.primary_evidence");
   }

@@ -217,7 +217,10 @@ export class KbsService {
         "Request.version is missing",
         `send "version": "${KBS_PROTOCOL_VERSION}"`,
       );
-    if (req.version !== KBS_PROTOCOL_VERSION)
+    // Trustee compares semver against "=0.4.0", which ignores build metadata ("0.4.0+build.1" matches).
+    if (
+      req.version.replace(/^(\d+\.\d+\.\d+)\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/, "$1") !== KBS_PROTOCOL_VERSION
+    )
       throw new TdxError(
         "KBS_PROTOCOL_VERSION_MISMATCH",
         `KBS Client Protocol Version Mismatch: client speaks ${req.version}, this broker ${KBS_PROTOCOL_VERSION}`,

@@ -125,6 +125,19 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect(String(p.detail)).toMatch(/Version Mismatch/);
   });
 
+  // Trustee: semver VersionReq "=0.4.0", which ignores build metadata and refuses a pre-release.
+  it("takes 0.4.0 with build metadata, refuses a 0.4.0 pre-release", async () => {
+    const auth = (version: string) =>
+      fetch(`${broker.url}/kbs/v0/auth`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ version, tee: "tdx", "extra-params": "" }),
+      });
+    expect((await auth("0.4.0+build.7")).status).toBe(200);
+    expect((await auth("0.4.0-rc1")).status).toBe(401);
+    expect((await auth("0.4.0+")).status).toBe(401);
+  });
+
   it("refuses a tee-pubkey holding a lone UTF-16 surrogate with 400, not 500 (JCS_LONE_SURROGATE)", async () => {
     const client = new KbsClient({ url: broker.url });
     const { nonce } = await client.auth();
