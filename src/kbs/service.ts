@@ -492,10 +492,52 @@ export class KbsService {
     auth: { sessionId?: string; bearer?: string },
     now: Date,
   ): Promise<{ claims: Record<string, unknown>; sessionId: string | null; claimsRef: string | null }> {
-    if (auth.bearer)
-      return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null, claimsRef: null };
-    const s = await this.#session(auth.sessionId, now);
-    return { claims: await this.#sessionClaims(s, now), sessionId: s.id, claimsRef: s.claimsRef };
+    if (auth.sessionId) {
+      try {
+        const s = await this.#session(auth.sessionId, now);
+        return { claims: await this.#sessionClaims(s, now), sessionId: s.id, claimsRef: s.claimsRef };
+      } catch (e) {
+        if (!auth.bearer || !sessionUnusable(e)) throw e;
+      }
+    }
+    if (!auth.bearer) throw sessionMissing();
+    return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null, claimsRef: null };
+  }
+
+  /**
+   * The claims a release is judged on, with the resource and its policy. As Trustee's get_attestation_token:
+   * the session cookie's token when that session is attested and current, else the bearer token (a stale
+   * bearer does not hide a good session, nor the reverse).
+   */
+  async #releaseContext(
+    resourcePath: string,
+    auth: { sessionId?: string; bearer?: string },
+    now: Date,
+  ): Promise<{
+    claims: Record<string, unknown>;
+    sessionId: string | null;
+    claimsRef: string | null;
+    found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>>;
+  }> {
+    if (auth.sessionId) {
+      // The session and the resource in one read (one round trip on PostgreSQL).
+      const both = await this.store.getSessionAndResource(auth.sessionId, resourcePath);
+      try {
+        const s = checkSession(both.session, now);
+        const claims = await this.#sessionClaims(s, now);
+        return { claims, sessionId: s.id, claimsRef: s.claimsRef, found: both.found };
+      } catch (e) {
+        if (!auth.bearer || !sessionUnusable(e)) throw e;
+      }
+    }
+    if (!auth.bearer) throw sessionMissing();
+    const claims = await this.#signer.verify(auth.bearer, now);
+    return {
+      claims,
+      sessionId: null,
+      claimsRef: null,
+      found: await this.store.getResourceAndPolicy(resourcePath),
+    };
   }
 
   async resource(
@@ -505,23 +547,7 @@ export class KbsService {
   ): Promise<KbsResponse> {
     const now = this.now();
     const resourcePath = checkResourcePath(path);
-    let claims: Record<string, unknown>;
-    let sessionId: string | null = null;
-    let claimsRef: string | null = null;
-    let found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>>;
-    if (auth.bearer) {
-      claims = await this.#signer.verify(auth.bearer, now);
-      found = await this.store.getResourceAndPolicy(resourcePath);
-    } else {
-      if (!auth.sessionId) throw sessionMissing();
-      // The session and the resource in one read (one round trip on PostgreSQL).
-      const both = await this.store.getSessionAndResource(auth.sessionId, resourcePath);
-      const s = checkSession(both.session, now);
-      claims = await this.#sessionClaims(s, now);
-      sessionId = s.id;
-      claimsRef = s.claimsRef;
-      found = both.found;
-    }
+    const { claims, sessionId, claimsRef, found } = await this.#releaseContext(resourcePath, auth, now);
     const audit = (verdict: "allowed" | "denied", reason: string | null) => {
       const entry: AuditEntry = {
         at: now.getTime(),
@@ -789,6 +815,14 @@ function sessionMissing(): TdxError {
 }
 
 /** The session if it exists and has not expired at `now`. */
+/** A session that cannot give a token (unknown, expired, not attested, token expired): a bearer may stand in. */
+function sessionUnusable(e: unknown): boolean {
+  return (
+    e instanceof TdxError &&
+    ["KBS_SESSION_UNKNOWN", "KBS_SESSION_EXPIRED", "KBS_NOT_ATTESTED", "KBS_TOKEN_EXPIRED"].includes(e.code)
+  );
+}
+
 function checkSession(s: SessionRecord | undefined, now: Date): SessionRecord {
   if (!s)
     throw new TdxError("KBS_SESSION_UNKNOWN", "the kbs-session-id is not a session of this broker", {

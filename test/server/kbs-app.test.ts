@@ -322,6 +322,22 @@ describe("key broker over HTTP (fake verifier)", () => {
     expect((await rejectionOf(fresh.resourceRaw("default/disk/key", forged))).code).toBe("KBS_TOKEN_INVALID");
   });
 
+  // Trustee's get_attestation_token: the session cookie's token when that session is attested, else the bearer.
+  it("takes an attested session before a bearer token, and a bearer when the session cannot serve", async () => {
+    const attested = new KbsClient({ url: broker.url });
+    const { token } = await attested.getResource("default/disk/key", fakeQuoteSource());
+    const [h, , s] = token.split(".");
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(token), tdx_mrtd: "00" })).toString("base64url")}.${s}`;
+    expect(await attested.resourceRaw("default/disk/key", forged)).toHaveProperty("ciphertext");
+    const pending = new KbsClient({ url: broker.url });
+    await pending.auth();
+    expect(await pending.resourceRaw("default/disk/key", token)).toHaveProperty("ciphertext");
+    expect((await rejectionOf(pending.resourceRaw("default/disk/key", forged))).code).toBe(
+      "KBS_TOKEN_INVALID",
+    );
+    expect((await rejectionOf(pending.resourceRaw("default/disk/key"))).code).toBe("KBS_NOT_ATTESTED");
+  });
+
   it("keeps the admin API closed without credentials", async () => {
     const anon = await fetch(`${broker.url}/kbs/v0/resource/default/disk/key`, {
       method: "POST",
