@@ -103,7 +103,10 @@ function denied(code: ErrorCode, what: string, policyId: string, denials: Policy
 
 /** Longest resource path segment and policy id; the HTTP layer uses the same limit for route parameters. */
 export const MAX_SEGMENT_LENGTH = 128;
-const RESOURCE_SEGMENT = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_SEGMENT_LENGTH - 1}}$`);
+// Trustee's ResourceDesc (plugins/implementations/resource/backend.rs): [a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*, so a
+// segment may start with '_' or '-' but never with '.' ("." and ".." stay impossible); at most 128 here.
+const RESOURCE_SEGMENT = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${MAX_SEGMENT_LENGTH - 1}}$`);
+const POLICY_ID = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_SEGMENT_LENGTH - 1}}$`);
 
 /** Check a repository/type/tag path; returns it normalized. */
 export function checkResourcePath(path: string): string {
@@ -658,7 +661,7 @@ export class KbsService {
     text: string,
     ctx: RequestContext = {},
   ): Promise<PolicyRecord> {
-    if (!RESOURCE_SEGMENT.test(id))
+    if (!POLICY_ID.test(id))
       throw new TdxError("KBS_POLICY_ID_INVALID", `policy id ${JSON.stringify(id)} is not valid`, {
         field: "id",
         hint: "use letters, digits, '.', '_' or '-'",
