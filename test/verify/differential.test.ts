@@ -272,28 +272,25 @@ const tcbInfoCases: Case[] = [
     }),
     expect: fails("TCB_INFO_MALFORMED"),
   },
-  ...["2027-06-31T11:10:45Z", "2026-06-30T23:59:60Z"].flatMap((value) => [
-    {
-      name: `TCB Info nextUpdate ${value}: not a valid time`,
-      rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
-      input: (w: SimWorld) => ({
-        collateral: withTcbInfo(w, (o) => {
-          o.nextUpdate = value;
+  ...["2027-06-31T11:10:45Z", "2026-06-30T23:59:60Z"].flatMap((value) =>
+    (
+      [
+        ["TCB Info", withTcbInfo, "TCB_INFO_MALFORMED"],
+        ["QE Identity", withQeIdentity, "QE_IDENTITY_MALFORMED"],
+      ] as const
+    ).map(
+      ([what, edit, code]): Case => ({
+        name: `${what} nextUpdate ${value}: not a valid time`,
+        rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
+        input: (w) => ({
+          collateral: edit(w, (o) => {
+            o.nextUpdate = value;
+          }),
         }),
+        expect: fails(code),
       }),
-      expect: fails("TCB_INFO_MALFORMED"),
-    },
-    {
-      name: `QE Identity nextUpdate ${value}: not a valid time`,
-      rule: "Src/AttestationCommons/src/Utils/TimeUtils.cpp isValidTimeString (mktime round trip)",
-      input: (w: SimWorld) => ({
-        collateral: withQeIdentity(w, (o) => {
-          o.nextUpdate = value;
-        }),
-      }),
-      expect: fails("QE_IDENTITY_MALFORMED"),
-    },
-  ]),
+    ),
+  ),
   ...["issueDate", "nextUpdate"].flatMap((field) =>
     ["2026-06-01T11:00:00.5Z", "2026-06-01 11:00:00Z", "1780311600"].map(
       (value): Case => ({
