@@ -93,7 +93,6 @@ export const QGS_ERRORS = {
     doc: "cannot connect to the QGS (the address and errno are named, and what to start)",
     page: "qgs.md",
   },
-  QGS_UNSUPPORTED_KEY_ID: { doc: "(server log) no attestation key id offered is the TDQE's", page: "qgs.md" },
   QGS_UNSUPPORTED_PCK_CA: {
     doc: '(server log) a collateral request for a PCK CA other than "platform" or "processor"',
     page: "qgs.md",

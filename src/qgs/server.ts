@@ -47,7 +47,6 @@ import {
   QGS_RESPONSE_TYPE,
   QgsErrorCode,
   QgsMsgType,
-  TDQE_ATTESTATION_KEY_ID,
 } from "./protocol.js";
 import { checkTdReportShape, TDREPORT_BYTES } from "./tdreport.js";
 
@@ -82,7 +81,7 @@ export interface QgsServerOptions {
   listen: QgsAddress | string;
   /** Per-connection deadline from accept. Default 30 s (Intel's QGS_TIMEOUT). */
   timeoutMs?: number;
-  /** Largest framed request accepted. Default 64 KiB (Intel's QGS cannot take more than 4092 bytes). */
+  /** Largest framed request accepted; a larger one is closed without a reply. Default 1 MiB (Intel's QGS). */
   maxMessageSize?: number;
   onEvent?: (e: QgsServerEvent) => void;
 }
@@ -104,23 +103,13 @@ export interface QgsServer {
 }
 
 export const QGS_SERVER_TIMEOUT_MS = 30_000;
-export const QGS_SERVER_MAX_MESSAGE = 64 * 1024;
+export const QGS_SERVER_MAX_MESSAGE = 1024 * 1024;
 /** Bytes needed to tell a framed message (4 + 16-byte header) from a bare TDREPORT, as Intel's QGS does. */
 const SNIFF_BYTES = QGS_FRAME_PREFIX_SIZE + 16;
 
 function errorCodeOf(e: unknown): number {
   if (isTdxError(e) && typeof e.data?.qgsErrorCode === "number") return e.data.qgsErrorCode;
   return QgsErrorCode.UNEXPECTED;
-}
-
-function keyIdListOk(list: Uint8Array): boolean {
-  if (list.length === 0) return true;
-  if (list.length % 16 !== 0) return false;
-  for (let i = 0; i < list.length; i += 16) {
-    const id = list.subarray(i, i + 16);
-    if (id.every((b, j) => b === TDQE_ATTESTATION_KEY_ID[j])) return true;
-  }
-  return false;
 }
 
 /** Serve one connection. Exported so tests and other transports can drive it with any Duplex. */
@@ -209,21 +198,17 @@ export function serveQgsConnection(
       else if (header.type === QgsMsgType.GET_COLLATERAL_REQ) await serveCollateral(message, fail);
       else await servePlatformInfo(message, fail);
     } catch (e) {
-      // The request parsed badly (its own protocol code) or the backend failed (UNEXPECTED).
-      fail(e);
+      // A request that does not parse, or a backend that fails: Intel's get_resp answers UNEXPECTED for
+      // every inflate failure (qgs_ql_logic.cpp), whatever the parser's own code.
+      fail(e, QgsErrorCode.UNEXPECTED);
     }
   };
 
   const serveQuote = async (message: Uint8Array, fail: (e: unknown, code?: number) => void) => {
     const started = Date.now();
-    const { report, idList } = decodeGetQuoteRequest(message);
-    if (!keyIdListOk(idList)) {
-      fail(
-        new TdxError("QGS_UNSUPPORTED_KEY_ID", "no offered attestation key id is the TDQE's"),
-        QgsErrorCode.UNEXPECTED,
-      );
-      return;
-    }
+    // The attestation key id list is not read (Intel's QGS passes NULL to tee_att_get_quote and answers
+    // with no selected id, which QEMU's reader requires).
+    const { report } = decodeGetQuoteRequest(message);
     const shape = checkTdReportShape(report);
     if (shape) {
       fail(shape, QgsErrorCode.UNEXPECTED);
@@ -238,11 +223,7 @@ export function serveQgsConnection(
     }
     if (opts.stats) opts.stats.quotes++;
     emit({ type: "quote", form: "framed", bytes: quote.length, ms: Date.now() - started });
-    reply(
-      encodeFrame(
-        encodeGetQuoteResponse(quote, idList.length > 0 ? { selectedId: TDQE_ATTESTATION_KEY_ID } : {}),
-      ),
-    );
+    reply(encodeFrame(encodeGetQuoteResponse(quote)));
   };
 
   const serveCollateral = async (message: Uint8Array, fail: (e: unknown, code?: number) => void) => {
@@ -336,7 +317,8 @@ export function serveQgsConnection(
       const announced = dv.getUint32(0, false);
       const headerSize = dv.getUint32(QGS_FRAME_PREFIX_SIZE + 8, true);
       // Intel's rule: a non-zero prefix that equals header.size marks a framed message; anything else is
-      // taken as a bare TDREPORT.
+      // taken as a bare TDREPORT. (Intel also asks qgs_msg_get_type to accept the header; a frame it would
+      // refuse there is answered here by its parser's error reply instead of waiting for 1024 bytes.)
       mode = announced !== 0 && announced === headerSize ? "framed" : "bare";
       if (mode === "framed" && announced > maxMessage) {
         const major = dv.getUint16(QGS_FRAME_PREFIX_SIZE, true);
@@ -345,7 +327,8 @@ export function serveQgsConnection(
           "QGS_FRAME_TOO_LARGE",
           `frame announces ${announced} bytes, limit ${maxMessage}`,
         );
-        // A served request type gets its INVALID_SIZE reply without the body being read; anything else is closed.
+        // A served request type gets its INVALID_SIZE reply without the body being read (Intel's QGS closes
+        // a message over its 1 MiB limit without a reply); anything else is closed.
         if (major === QGS_MSG_MAJOR_VERSION && responseType !== undefined)
           refuse("framed", e, encodeFrame(encodeErrorResponse(QgsErrorCode.INVALID_SIZE, responseType)));
         else refuse("framed", e);

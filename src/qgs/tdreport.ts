@@ -1,7 +1,9 @@
 /**
- * The shape checks Intel's QGS applies to a TDREPORT before quoting it (guest-abi §4.1, §6.5): 1024 bytes,
- * REPORTTYPE {type 0x81, subtype 0, version 0 or 1, reserved 0}, reserved fields zero. The MAC is not
- * checkable here; only the Quoting Enclave can do that.
+ * The shape checks Intel's QGS applies to a TDREPORT before quoting it (qgs_ql_logic.cpp get_raw_resp):
+ * 1024 bytes, REPORTTYPE {type 0x81, subtype 0, version 0, 1 or 3, reserved 0}, and the three reserved
+ * fields of sgx_report2_t zero: REPORTMACSTRUCT reserved1 (4..15) and reserved2 (192..223), and the 17
+ * bytes between TEE_TCB_INFO and TDINFO (495..511). TDINFO itself is never looked into: version-3 reports
+ * use its last 64 bytes (td_id, vmid...). The MAC is not checkable here; only the Quoting Enclave can do that.
  */
 import { TdxError } from "../errors.js";
 
@@ -11,7 +13,7 @@ export const TDREPORT_TYPE_TDX = 0x81;
 const ZERO_RANGES: Array<[number, number, string]> = [
   [4, 16, "reportMacStruct.reserved1"],
   [192, 224, "reportMacStruct.reserved2"],
-  [960, 1024, "tdInfo.reserved"],
+  [495, 512, "reserved"],
 ];
 
 /** Null when the bytes look like a TDREPORT, else the reason as a TdxError (never thrown). */
@@ -42,8 +44,8 @@ export function checkTdReportShape(bytes: Uint8Array): TdxError | null {
       offset: 1,
       hint,
     });
-  if (bytes[2] !== 0 && bytes[2] !== 1)
-    return new TdxError("TDREPORT_BAD_TYPE", `REPORTTYPE.version is ${bytes[2]}, expected 0 or 1`, {
+  if (bytes[2] !== 0 && bytes[2] !== 1 && bytes[2] !== 3)
+    return new TdxError("TDREPORT_BAD_TYPE", `REPORTTYPE.version is ${bytes[2]}, expected 0, 1 or 3`, {
       field: "reportMacStruct.reportType.version",
       offset: 2,
       hint,

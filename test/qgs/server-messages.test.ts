@@ -104,13 +104,15 @@ describe("GET_COLLATERAL_REQ", () => {
     expect(events.some((e) => e.type === "refused" && e.code === "QGS_NO_COLLATERAL")).toBe(true);
   });
 
-  it("answers a malformed request with its protocol code in a collateral error reply", async () => {
+  // Intel's qgs_ql_logic.cpp get_resp: any inflate failure is answered QGS_MSG_ERROR_UNEXPECTED (0x12001),
+  // whatever the parser's own code.
+  it("answers a malformed request with UNEXPECTED in a collateral error reply, as Intel's get_resp", async () => {
     const bad = encodeGetCollateralRequest(fmspc, "platform");
     new DataView(bad.buffer).setUint32(12, 5, true); // error_code in a request
-    expect(decodeGetCollateralResponse(await qgsRoundTrip(bad, { address })).errorCode).toBe(0x12007);
+    expect(decodeGetCollateralResponse(await qgsRoundTrip(bad, { address })).errorCode).toBe(0x12001);
     const major2 = encodeGetCollateralRequest(fmspc, "platform");
     new DataView(major2.buffer).setUint16(0, 2, true);
-    expect(decodeGetCollateralResponse(await qgsRoundTrip(major2, { address })).errorCode).toBe(0x12004);
+    expect(decodeGetCollateralResponse(await qgsRoundTrip(major2, { address })).errorCode).toBe(0x12001);
   });
 
   it("answers an oversized request with INVALID_SIZE in a collateral error reply, without reading it", async () => {
@@ -152,7 +154,7 @@ describe("GET_PLATFORM_INFO_REQ", () => {
     new DataView(bad.buffer).setUint32(12, 1, true);
     const back = await qgsRoundTrip(bad, { address });
     expect(back.length).toBe(28);
-    expect(decodeGetPlatformInfoResponse(back).errorCode).toBe(0x12007);
+    expect(decodeGetPlatformInfoResponse(back).errorCode).toBe(0x12001);
   });
 });
 
