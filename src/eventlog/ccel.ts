@@ -38,7 +38,7 @@ function tableError(code: ErrorCode, message: string, offset: number, field: str
   return new TdxError(code, message, { offset, field, hint });
 }
 
-/** Parses and checks the 56-byte CCEL table: signature, length, checksum, CC type TDX. */
+/** Parses and checks the CCEL table (56 bytes, or longer in a later revision): signature, length, checksum, CC type TDX. */
 export function parseCcelTable(bytes: Uint8Array, options: { anyCcType?: boolean } = {}): CcelTable {
   const hint = "give the ACPI table (/sys/firmware/acpi/tables/CCEL, 56 bytes), not the log data";
   if (bytes.length < CCEL_TABLE_SIZE) {
@@ -62,10 +62,12 @@ export function parseCcelTable(bytes: Uint8Array, options: { anyCcType?: boolean
     );
   }
   const length = v.getUint32(4, true);
-  if (length !== CCEL_TABLE_SIZE || bytes.length !== length) {
+  // At least the 56 bytes of the revision this reads, as the kernel (acpi_ccel_data_init) and go-eventlog
+  // (parseCCELACPITable) ask; a later revision may be longer.
+  if (length < CCEL_TABLE_SIZE || bytes.length !== length) {
     throw tableError(
       "CCEL_BAD_LENGTH",
-      `CCEL table declares length ${length} and is ${bytes.length} bytes; both must be ${CCEL_TABLE_SIZE}`,
+      `CCEL table declares length ${length} and is ${bytes.length} bytes; they must agree, at least ${CCEL_TABLE_SIZE}`,
       4,
       "length",
       hint,

@@ -150,7 +150,10 @@ export function resolveContext(opts: GuestProviderOptions = {}): ResolvedContext
   };
 }
 
-/** libtdx_attest's /etc/tdx-attest.conf: a `port = N` line selects the vsock port (comments with #). */
+/**
+ * libtdx_attest's /etc/tdx-attest.conf: a `port = N` line selects the vsock port (comments with #). As its
+ * get_vsock_port, the first such line decides: port 0 or one past UINT_MAX means no vsock port (null).
+ */
 export function parseTdxAttestConf(text: string): number | null {
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -158,7 +161,7 @@ export function parseTdxAttestConf(text: string): number | null {
     const m = /^port\s*=\s*(\d{1,10})$/.exec(line);
     if (m) {
       const n = Number(m[1]);
-      if (n > 0 && n <= 0xffffffff) return n;
+      return n > 0 && n <= 0xffffffff ? n : null;
     }
   }
   return null;

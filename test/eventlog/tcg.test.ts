@@ -184,10 +184,10 @@ describe("TCG crypto-agile log (synthetic)", () => {
 });
 
 describe("ACPI CCEL table (synthetic)", () => {
-  function table(ccType = 2): Uint8Array {
-    const t = Buffer.alloc(56);
+  function table(ccType = 2, size = 56): Uint8Array {
+    const t = Buffer.alloc(size);
     t.write("CCEL", 0, "latin1");
-    t.writeUInt32LE(56, 4);
+    t.writeUInt32LE(size, 4);
     t[8] = 1;
     t.write("INTEL ", 10, "latin1");
     t[36] = ccType;
@@ -201,6 +201,11 @@ describe("ACPI CCEL table (synthetic)", () => {
 
   it("parses a valid table", () => {
     expect(parseCcelTable(table())).toMatchObject({ ccType: 2, logAreaMinimumLength: 0x10000n });
+  });
+
+  // The kernel (acpi_ccel_data_init) and go-eventlog (parseCCELACPITable) take a table of at least 56 bytes.
+  it("takes a longer table of a later revision whose length field says so", () => {
+    expect(parseCcelTable(table(2, 60))).toMatchObject({ length: 60, ccType: 2 });
   });
 
   it("reports each inconsistency with its offset", () => {

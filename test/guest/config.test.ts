@@ -15,6 +15,10 @@ describe("guest configuration", () => {
     expect(parseTdxAttestConf("port = 12x\n")).toBeNull();
     expect(parseTdxAttestConf("# port = 5\n")).toBeNull();
     expect(parseTdxAttestConf("")).toBeNull();
+    // tdx_attest.c get_vsock_port: the first well-formed port line decides, 0 or > UINT_MAX meaning none.
+    expect(parseTdxAttestConf("port = 0\nport = 4050\n")).toBeNull();
+    expect(parseTdxAttestConf("port = 4294967296\nport = 4050\n")).toBeNull();
+    expect(parseTdxAttestConf("port = 12x\nport = 4050\n")).toBe(4050);
   });
 
   it("the device provider dials the configured vsock port, else CID 2 port 4050", async () => {
