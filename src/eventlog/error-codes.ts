@@ -5,7 +5,10 @@ export const EVENTLOG_ERRORS = {
   BAD_HEX: { doc: "an event log hex field is not hex", page: "eventlog.md" },
   BAD_HEX_LENGTH: { doc: "an event log hex field has the wrong number of bytes", page: "eventlog.md" },
   CCEL_BAD_CHECKSUM: { doc: "the ACPI CCEL table's bytes do not sum to 0 mod 256", page: "eventlog.md" },
-  CCEL_BAD_LENGTH: { doc: "the ACPI CCEL table's declared length is under 56 or not its size", page: "eventlog.md" },
+  CCEL_BAD_LENGTH: {
+    doc: "the ACPI CCEL table's declared length is under 56 or not its size",
+    page: "eventlog.md",
+  },
   CCEL_BAD_SIGNATURE: { doc: 'the ACPI table\'s signature is not "CCEL"', page: "eventlog.md" },
   CCEL_NOT_TDX: {
     doc: "the CCEL table is for another confidential-computing type than Intel TDX (2)",
