@@ -247,12 +247,18 @@ export function appraise(
           : `TD attributes not set: ${missing.join(", ")}`,
       );
     }
-    if (policy.forbiddenTdAttributes.length > 0) {
-      const present = policy.forbiddenTdAttributes.filter((n) => names.includes(n));
+    // DEBUG is forbidden unless the policy says allowDebug: true, however the policy object was built
+    // (policyFromJson adds it; a hand-built Policy may not have).
+    const forbidden =
+      policy.allowDebug === true || policy.forbiddenTdAttributes.includes("DEBUG")
+        ? [...policy.forbiddenTdAttributes]
+        : ["DEBUG", ...policy.forbiddenTdAttributes];
+    if (forbidden.length > 0) {
+      const present = forbidden.filter((n) => names.includes(n));
       add(
         "forbiddenTdAttributes",
         present.length === 0,
-        [...policy.forbiddenTdAttributes],
+        [...forbidden],
         names,
         present.length === 0
           ? "no forbidden TD attribute is set"

@@ -125,6 +125,12 @@ describe("policy defaults", () => {
     expect(appraise(input({}, debugTd), p).allowed).toBe(false);
     // Only allowDebug lets a debug TD through.
     expect(appraise(input({}, debugTd), readPolicy('{"allowDebug":true}')).allowed).toBe(true);
+    // A Policy built by hand (not through readPolicy) keeps DEBUG forbidden unless allowDebug is true.
+    const byHand = { ...DEFAULT_POLICY, forbiddenTdAttributes: ["KL"] };
+    const refused = appraise(input({}, debugTd), byHand);
+    expect(refused.allowed).toBe(false);
+    expect(refused.denials[0]).toMatchObject({ rule: "forbiddenTdAttributes", expected: ["DEBUG", "KL"] });
+    expect(appraise(input({}, debugTd), { ...byHand, allowDebug: true }).allowed).toBe(true);
   });
 
   it("refuse expired collateral and unverified quotes", () => {
