@@ -132,10 +132,7 @@ export function checkTcbStatus(
       "TCB_REVOKED",
       "the platform's TCB level, QE or TDX module is revoked by Intel",
       "never accept this platform until its TCB is recovered (Intel: SGX_QL_QV_RESULT_REVOKED)",
-      {
-        actual: { platform: status, qeIdentity: qeStatus },
-        data: { intelStatus: "STATUS_TCB_NOT_SUPPORTED" },
-      },
+      { actual: { platform: status, qeIdentity: qeStatus } },
     );
   }
 }

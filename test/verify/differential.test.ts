@@ -1692,4 +1692,14 @@ describe("Intel's one STATUS_TCB_NOT_SUPPORTED behind three codes (error.data.in
     expect(r.error?.code).toBe(code);
     expect(r.error?.data?.intelStatus).toBe("STATUS_TCB_NOT_SUPPORTED");
   });
+
+  it("a Revoked verdict is not one of them", () => {
+    const collateral = withTcbInfo(w, (o) => {
+      for (const l of levels(o)) l.tcbStatus = "Revoked";
+      return undefined;
+    });
+    const r = w.verifier.verify(w.quote, collateral, { now: w.now });
+    expect(r.error?.code).toBe("TCB_REVOKED");
+    expect(r.error?.data?.intelStatus).toBeUndefined();
+  });
 });
