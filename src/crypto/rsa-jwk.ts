@@ -19,11 +19,11 @@ function bigOf(b: Uint8Array): bigint {
   return v;
 }
 
-/** The modulus and exponent of an RSA JWK, checked: INVALID_PUBLIC_KEY when it is not a usable RSA key. */
+/** The modulus and exponent of an RSA JWK (and the exponent's value), checked: INVALID_PUBLIC_KEY when it is not a usable RSA key. */
 export function rsaJwkParts(
   jwk: unknown,
   field = "publicKey",
-): { n: Uint8Array; e: Uint8Array; bits: number } {
+): { n: Uint8Array; e: Uint8Array; bits: number; exponent: bigint } {
   const bad = (why: string) =>
     new TdxError("INVALID_PUBLIC_KEY", `${field} is not an RSA public key: ${why}`, {
       field,
@@ -41,7 +41,7 @@ export function rsaJwkParts(
   const bits = (n.length - 1) * 8 + (32 - Math.clz32(n[0]!));
   const ev = bigOf(e);
   if (ev < 3n || (ev & 1n) === 0n) throw bad("e is not an odd number of at least 3");
-  return { n, e, bits };
+  return { n, e, bits, exponent: ev };
 }
 
 /** DigestInfo of SHA-256 (RFC 8017 §9.2 note 1). */

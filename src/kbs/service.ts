@@ -483,11 +483,6 @@ export class KbsService {
     return mergeClaims(shared, JSON.parse(session.sessionClaims) as Record<string, unknown>);
   }
 
-  async #session(sessionId: string | undefined, now: Date) {
-    if (!sessionId) throw sessionMissing();
-    return checkSession(await this.store.getSession(sessionId), now);
-  }
-
   // ---- RCAR: resource ----------------------------------------------------------------------------
 
   /** Verified token claims from the session cookie or a bearer token (passport mode). */
@@ -495,9 +490,23 @@ export class KbsService {
     auth: { sessionId?: string; bearer?: string },
     now: Date,
   ): Promise<{ claims: Record<string, unknown>; sessionId: string | null; claimsRef: string | null }> {
+    return this.#tokenClaims(auth, now, (id) => this.store.getSession(id));
+  }
+
+  /**
+   * As Trustee's get_attestation_token: the session cookie's token when that session is attested and current,
+   * else the bearer token (a stale bearer does not hide a good session, nor the reverse). `readSession` reads
+   * the session (with whatever else its caller wants from the same round trip).
+   */
+  async #tokenClaims(
+    auth: { sessionId?: string; bearer?: string },
+    now: Date,
+    readSession: (id: string) => Promise<SessionRecord | undefined>,
+  ): Promise<{ claims: Record<string, unknown>; sessionId: string | null; claimsRef: string | null }> {
     if (auth.sessionId) {
+      const session = await readSession(auth.sessionId);
       try {
-        const s = await this.#session(auth.sessionId, now);
+        const s = checkSession(session, now);
         return { claims: await this.#sessionClaims(s, now), sessionId: s.id, claimsRef: s.claimsRef };
       } catch (e) {
         if (!auth.bearer || !sessionUnusable(e)) throw e;
@@ -507,11 +516,7 @@ export class KbsService {
     return { claims: await this.#signer.verify(auth.bearer, now), sessionId: null, claimsRef: null };
   }
 
-  /**
-   * The claims a release is judged on, with the resource and its policy. As Trustee's get_attestation_token:
-   * the session cookie's token when that session is attested and current, else the bearer token (a stale
-   * bearer does not hide a good session, nor the reverse).
-   */
+  /** The claims a release is judged on (#tokenClaims), with the resource and its policy. */
   async #releaseContext(
     resourcePath: string,
     auth: { sessionId?: string; bearer?: string },
@@ -522,25 +527,14 @@ export class KbsService {
     claimsRef: string | null;
     found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>>;
   }> {
-    if (auth.sessionId) {
+    let read: { found: Awaited<ReturnType<KbsStore["getResourceAndPolicy"]>> } | undefined;
+    const claims = await this.#tokenClaims(auth, now, async (id) => {
       // The session and the resource in one read (one round trip on PostgreSQL).
-      const both = await this.store.getSessionAndResource(auth.sessionId, resourcePath);
-      try {
-        const s = checkSession(both.session, now);
-        const claims = await this.#sessionClaims(s, now);
-        return { claims, sessionId: s.id, claimsRef: s.claimsRef, found: both.found };
-      } catch (e) {
-        if (!auth.bearer || !sessionUnusable(e)) throw e;
-      }
-    }
-    if (!auth.bearer) throw sessionMissing();
-    const claims = await this.#signer.verify(auth.bearer, now);
-    return {
-      claims,
-      sessionId: null,
-      claimsRef: null,
-      found: await this.store.getResourceAndPolicy(resourcePath),
-    };
+      const both = await this.store.getSessionAndResource(id, resourcePath);
+      read = { found: both.found };
+      return both.session;
+    });
+    return { ...claims, found: read ? read.found : await this.store.getResourceAndPolicy(resourcePath) };
   }
 
   async resource(
@@ -817,7 +811,6 @@ function sessionMissing(): TdxError {
   });
 }
 
-/** The session if it exists and has not expired at `now`. */
 /** A session that cannot give a token (unknown, expired, not attested, token expired): a bearer may stand in. */
 function sessionUnusable(e: unknown): boolean {
   return (
@@ -826,6 +819,7 @@ function sessionUnusable(e: unknown): boolean {
   );
 }
 
+/** The session if it exists and has not expired at `now`. */
 function checkSession(s: SessionRecord | undefined, now: Date): SessionRecord {
   if (!s)
     throw new TdxError("KBS_SESSION_UNKNOWN", "the kbs-session-id is not a session of this broker", {

@@ -81,7 +81,10 @@ export interface QgsServerOptions {
   listen: QgsAddress | string;
   /** Per-connection deadline from accept. Default 30 s (Intel's QGS_TIMEOUT). */
   timeoutMs?: number;
-  /** Largest framed request accepted; a larger one is closed without a reply. Default 1 MiB (Intel's QGS). */
+  /**
+   * Largest framed request accepted; a larger one of a served type gets INVALID_SIZE without being read (Intel's
+   * QGS closes it), any other is closed. Default 1 MiB (Intel's QGS limit).
+   */
   maxMessageSize?: number;
   onEvent?: (e: QgsServerEvent) => void;
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { TdxError } from "../errors.js";
+import type { RequestContext } from "../kbs/service.js";
 
 /**
  * A fixed-window request limit per client address, enough to blunt nonce flooding of /auth (each
@@ -77,16 +78,7 @@ export class SharedRateLimiter {
    * do, in the same statement): the hits to count and the check that throws KBS_RATE_LIMITED on their counts.
    * undefined when no limit is on.
    */
-  prepare(
-    checks: { what: string; key: string; limit: RateLimit }[],
-    now: number,
-  ):
-    | {
-        hits: { key: string; windowMs: number; max: number }[];
-        now: number;
-        check: (counts: { count: number; resetAt: number }[]) => void;
-      }
-    | undefined {
+  prepare(checks: { what: string; key: string; limit: RateLimit }[], now: number): RequestContext["limits"] {
     const active = checks.filter((c) => c.limit.max > 0);
     if (active.length === 0) return undefined;
     return {

@@ -270,9 +270,9 @@ export function evidenceChecks(
   }
   result.akPub = ak;
   let akBits: number;
-  let akExponent: Uint8Array;
+  let akExponent: bigint;
   try {
-    ({ bits: akBits, e: akExponent } = rsaJwkParts(ak, "HCLAkPub"));
+    ({ bits: akBits, exponent: akExponent } = rsaJwkParts(ak, "HCLAkPub"));
   } catch (e) {
     run.fail(
       "hcl.akPub",
@@ -292,13 +292,11 @@ export function evidenceChecks(
     );
   }
   // Trustee reads the var data's keys with the jsonwebkey crate, whose RSA public exponent is AQAB only.
-  let e = 0n;
-  for (const b of akExponent) e = (e << 8n) | BigInt(b);
-  if (e !== 65537n) {
+  if (akExponent !== 65537n) {
     run.fail(
       "hcl.akPub",
       "AZ_AK_INVALID",
-      `the attestation key's public exponent is ${e}, not 65537`,
+      `the attestation key's public exponent is ${akExponent}, not 65537`,
       "Azure's vTPM AK uses e = 65537 (AQAB); Trustee's verifier refuses any other",
       { expected: "AQAB", actual: ak.e },
     );

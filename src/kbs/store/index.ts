@@ -603,10 +603,7 @@ export class KbsStore {
   ): Promise<{ count: number; resetAt: number }[]> {
     if (hits.length === 0) return [];
     // Counters: a power loss may forget the last few, which costs nothing; so not awaited to disk.
-    const windows = limitWindows(
-      hits.map((h) => ({ ...h, max: Number.MAX_SAFE_INTEGER })),
-      now,
-    );
+    const windows = limitWindows(hits, now);
     if (windows.distinct) return upsertLimits(this.db, windows, { durable: false });
     return this.db.transaction((tx) => upsertLimits(tx, windows), { durable: false });
   }

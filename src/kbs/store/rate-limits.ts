@@ -25,17 +25,27 @@ export interface LimitCount {
   resetAt: number;
 }
 
-/** Each hit's fixed window (aligned to the epoch) at `now`, and how to read the counts back from rows. */
-export function limitWindows(hits: LimitHit[], now: number) {
-  const list = hits.map((h) => {
-    const start = Math.floor(now / h.windowMs) * h.windowMs;
-    return { key: h.key, start, end: start + h.windowMs, max: h.max };
+/** A window to count in: a key without a limit (counting alone) or a LimitHit (the write it guards needs `max`). */
+type Countable = Pick<LimitHit, "key" | "windowMs">;
+
+/** The hits' fixed windows at one time, and how to read the counts back from rows. */
+export interface LimitWindows<H extends Countable = Countable> {
+  list: { hit: H; key: string; start: number; end: number }[];
+  /** Every key once: one upsert can count them all (PostgreSQL refuses to update a row twice in one). */
+  distinct: boolean;
+  counts: (rows: Row[]) => LimitCount[];
+}
+
+/** Each hit's fixed window (aligned to the epoch) at `now`. */
+export function limitWindows<H extends Countable>(hits: readonly H[], now: number): LimitWindows<H> {
+  const list = hits.map((hit) => {
+    const start = Math.floor(now / hit.windowMs) * hit.windowMs;
+    return { hit, key: hit.key, start, end: start + hit.windowMs };
   });
   return {
     list,
-    /** Every key once: one upsert can count them all (PostgreSQL refuses to update a row twice in one). */
     distinct: new Set(list.map((w) => w.key)).size === list.length,
-    counts: (rows: Row[]): LimitCount[] => {
+    counts: (rows) => {
       const counted = new Map<string, LimitCount>();
       for (const r of rows)
         counted.set(String(r.key), { count: Number(r.count), resetAt: Number(r.expires_at) });
@@ -43,8 +53,6 @@ export function limitWindows(hits: LimitHit[], now: number) {
     },
   };
 }
-
-export type LimitWindows = ReturnType<typeof limitWindows>;
 
 /** Every count within the max of the hit at its place. */
 export function withinLimits(counts: LimitCount[], hits: LimitHit[]): boolean {
@@ -82,9 +90,14 @@ export function limitsWithin(n: number, offset: number): string {
     WHERE rl.count > m.max) AS within`;
 }
 
+/** (key, window start, window end) of each window: the parameters of limitValues. */
+function windowParams(list: LimitWindows["list"]): SqlValue[] {
+  return list.flatMap((w) => [w.key, w.start, w.end]);
+}
+
 /** The parameters of limitValues then limitsWithin. */
-export function limitParams(list: LimitWindows["list"]): SqlValue[] {
-  return [...list.flatMap((w) => [w.key, w.start, w.end]), ...list.flatMap((w) => [w.key, w.max])];
+export function limitParams(list: LimitWindows<LimitHit>["list"]): SqlValue[] {
+  return [...windowParams(list), ...list.flatMap((w) => [w.key, w.hit.max])];
 }
 
 /** Count the windows on `db` (a transaction when a key repeats): one statement when every key is distinct. */
@@ -97,13 +110,13 @@ export async function upsertLimits(
   if (windows.distinct) {
     const { rows } = await db.query(
       rateLimitUpsert(max, limitValues(windows.list.length, 0)),
-      windows.list.flatMap((w) => [w.key, w.start, w.end]),
+      windowParams(windows.list),
       opts,
     );
     return windows.counts(rows);
   }
   const rows: Row[] = [];
   for (const w of windows.list)
-    rows.push(...(await db.query(rateLimitUpsert(max, limitValues(1, 0)), [w.key, w.start, w.end])).rows);
+    rows.push(...(await db.query(rateLimitUpsert(max, limitValues(1, 0)), windowParams([w]))).rows);
   return windows.counts(rows);
 }
